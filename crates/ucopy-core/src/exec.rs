@@ -1,0 +1,71 @@
+//! The executor contract: the only thing a backend must provide is moving the data of a batch
+//! of regular files from source to destination.
+//!
+//! Everything else a tree copy does (directories, symlinks, special files, hard links, directory
+//! metadata, destination conflicts) is the same for every backend and is done by `ucopy-fs`'s
+//! driver, which hands executors [`FileJob`]s whose directories are already open.
+
+use std::ffi::CString;
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::{EntryError, Options, Stat};
+
+/// One regular file to copy: open `src_name` relative to `src_dir`, create `dst_name` relative to
+/// `dst_dir` (both directories are held open by the job, so the names never re-resolve a long
+/// path and a swapped parent cannot redirect the copy).
+#[derive(Debug)]
+pub struct FileJob {
+    /// The source file's directory.
+    pub src_dir: Arc<OwnedFd>,
+    /// The source file's name within `src_dir` (one component, no `/`).
+    pub src_name: CString,
+    /// The destination directory, already created.
+    pub dst_dir: Arc<OwnedFd>,
+    /// The destination name within `dst_dir`.
+    pub dst_name: CString,
+    /// The source path for messages (not used for any system call).
+    pub path: PathBuf,
+    /// The source metadata as planned (the file may change before it is opened; executors
+    /// compare against the opened file's `fstat`).
+    pub stat: Stat,
+}
+
+/// What happened to one job.
+#[derive(Debug)]
+pub enum JobOutcome {
+    /// Copied, with this many bytes of data.
+    Copied {
+        /// Bytes copied (the file's size when it was read).
+        bytes: u64,
+    },
+    /// Left alone: the destination exists and `--no-clobber` was given.
+    Skipped,
+    /// Failed; the destination holds no partial file.
+    Failed(EntryError),
+}
+
+/// A batch of jobs handed to an executor in one call: at most `Options::queue_depth` files.
+pub type Batch = Vec<FileJob>;
+
+/// A backend: copies the data (and, under `-a`, the per-file metadata) of batches of regular
+/// files. One executor serves one thread; the driver makes one per worker thread.
+pub trait Executor: Send {
+    /// The backend's name as `--backend` spells it (`std`, `splice`, `rw`, `fixed`).
+    fn name(&self) -> &'static str;
+
+    /// Copies every job of `batch` and returns one outcome per job, in any order, each with its
+    /// job. Per-file failures are outcomes, not errors; a job whose destination could not be
+    /// completed must leave no partial destination file.
+    fn copy_batch(&mut self, batch: Batch, options: &Options) -> Vec<(FileJob, JobOutcome)>;
+}
+
+/// Makes executors, one per worker thread (each may own a ring, buffers, pipes).
+pub trait ExecutorFactory: Send + Sync {
+    /// The backend's name as `--backend` spells it.
+    fn name(&self) -> &'static str;
+
+    /// A fresh executor for one worker thread.
+    fn make(&self, options: &Options) -> std::io::Result<Box<dyn Executor>>;
+}
