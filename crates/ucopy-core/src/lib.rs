@@ -1,0 +1,20 @@
+//! Planning for ucopy: walk a source tree through directory file descriptors, order files by
+//! inode, group them into batches, and describe the contract every backend fulfils.
+//!
+//! This crate never writes to the filesystem. It reads the source (opening directories, listing
+//! them, `fstatat`, `readlinkat`) and hands out [`Step`]s; `ucopy-fs`'s driver carries them out
+//! with an [`Executor`] from a backend crate.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod exec;
+mod options;
+mod progress;
+mod report;
+mod stat;
+
+pub use exec::{Batch, Executor, ExecutorFactory, FileJob, JobOutcome};
+pub use options::{Cancel, Options, Order, DEFAULT_QUEUE_DEPTH};
+pub use progress::{NoProgress, Progress};
+pub use report::{EntryError, Op, Report};
+pub use stat::{Kind, Stat, Time};
