@@ -748,6 +748,9 @@ impl UringExecutor {
                     }
                 }
                 Some(OpResult::Failed(Errno::AGAIN)) => t.retry_blocking(),
+                Some(OpResult::Failed(e)) if self.splice_unsupported(t, e) => {
+                    t.fallback = true;
+                }
                 Some(OpResult::Failed(e)) => t.fail_read(e),
                 _ => t.fail_read(Errno::CANCELED),
             }
@@ -776,6 +779,9 @@ impl UringExecutor {
                     }
                 }
                 (Step::Read(_), OpResult::Failed(Errno::AGAIN)) => t.retry_blocking(),
+                (Step::Read(_), OpResult::Failed(e)) if self.splice_unsupported(t, e) => {
+                    t.fallback = true;
+                }
                 (Step::Read(_), OpResult::Failed(e)) => t.fail_read(e),
                 (Step::Write(len), OpResult::Done(n)) => {
                     if n == 0 && len > 0 {
@@ -787,6 +793,10 @@ impl UringExecutor {
                         t.pend -= n;
                         t.pend_start += n;
                     }
+                }
+                (Step::Write(_), OpResult::Failed(e)) if self.splice_unsupported(t, e) => {
+                    // Whatever the pipe holds is stale now; `finish` resets it.
+                    t.fallback = true;
                 }
                 (Step::Write(_), OpResult::Failed(e)) => t.fail_write(e),
                 (Step::Install, OpResult::Fd(fd)) => t.installed = Some(fd),
@@ -803,6 +813,15 @@ impl UringExecutor {
                 }
             }
         }
+    }
+
+    /// A splice failed because one side's filesystem cannot splice (no `splice_read` or
+    /// `splice_write`: procfs files, some FUSE and network filesystems answer EINVAL): before
+    /// any byte was written, the std path can still copy the file.
+    fn splice_unsupported(&self, t: &Task, e: Errno) -> bool {
+        self.mode == Mode::Splice
+            && t.off == 0
+            && matches!(e, Errno::INVAL | Errno::OPNOTSUPP | Errno::NOSYS)
     }
 
     /// Closes every slot still open (files that failed or were interrupted mid-chain), so that
@@ -828,6 +847,7 @@ impl UringExecutor {
 
     /// The file's outcome: metadata for a complete copy, cleanup for a failed one.
     fn finish(&mut self, index: usize, mut t: Task, options: &Options) -> (FileJob, JobOutcome) {
+        // Bytes spliced in and not out: the pipe is not empty, and no later file may see them.
         if self.mode == Mode::Splice && t.pend > 0 {
             if let Some(ring) = self.ring.as_mut() {
                 ring.reset_pipe(index);
