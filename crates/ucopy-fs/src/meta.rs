@@ -51,9 +51,7 @@ fn chown_error_matters(e: Errno) -> bool {
     !(e == Errno::PERM && !is_root())
 }
 
-/// Finishes a regular file or directory through its open fd: under `-a` owner, xattrs, exact
-/// mode and times; otherwise only the mode of a newly created object (cp -r keeps an existing
-/// file's mode). `src` is an fd of the source object for reading xattrs.
+/// Finishes a regular file through its open fd: [`own_fd`] then [`mode_and_times_fd`].
 pub fn finish_fd(
     dst: BorrowedFd<'_>,
     src: Option<BorrowedFd<'_>>,
@@ -61,12 +59,19 @@ pub fn finish_fd(
     options: &Options,
     created: bool,
 ) -> Result<(), MetaError> {
-    let mode = final_mode(stat, options);
+    own_fd(dst, src, stat, options)?;
+    mode_and_times_fd(dst, stat, options, created)
+}
+
+/// Under `-a`: owner, then xattrs (read from `src`). Directories get this when they are created,
+/// so their children are created inside a directory that already has its owner.
+pub fn own_fd(
+    dst: BorrowedFd<'_>,
+    src: Option<BorrowedFd<'_>>,
+    stat: &Stat,
+    options: &Options,
+) -> Result<(), MetaError> {
     if !options.archive {
-        if created {
-            rfs::fchmod(dst, Mode::from_raw_mode(mode))
-                .map_err(|e| MetaError::new(ucopy_core::Op::Chmod, e))?;
-        }
         return Ok(());
     }
     if let Err(e) = rfs::fchown(
@@ -81,9 +86,26 @@ pub fn finish_fd(
     if let Some(src) = src {
         copy_xattrs_fd(src, dst).map_err(|e| MetaError::new(ucopy_core::Op::Xattr, e))?;
     }
-    rfs::fchmod(dst, Mode::from_raw_mode(mode))
-        .map_err(|e| MetaError::new(ucopy_core::Op::Chmod, e))?;
-    rfs::futimens(dst, &times_of(stat)).map_err(|e| MetaError::new(ucopy_core::Op::SetTimes, e))?;
+    Ok(())
+}
+
+/// The final mode and, under `-a`, times. Without `-a` only a newly created object gets its mode
+/// (cp -r keeps an existing file's or directory's mode) and times are left as the copy made them.
+/// Directories get this last, after everything inside them was written.
+pub fn mode_and_times_fd(
+    dst: BorrowedFd<'_>,
+    stat: &Stat,
+    options: &Options,
+    created: bool,
+) -> Result<(), MetaError> {
+    if options.archive || created {
+        let mode = Mode::from_raw_mode(final_mode(stat, options));
+        rfs::fchmod(dst, mode).map_err(|e| MetaError::new(ucopy_core::Op::Chmod, e))?;
+    }
+    if options.archive {
+        rfs::futimens(dst, &times_of(stat))
+            .map_err(|e| MetaError::new(ucopy_core::Op::SetTimes, e))?;
+    }
     Ok(())
 }
 
