@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use rustix::fs::{self as rfs, Mode, OFlags};
 
-use crate::Stat;
+use crate::{file_id, Stat};
 
 /// Flags for opening a directory we walk: never follow a symlink that was swapped in.
 pub const DIR_FLAGS: OFlags = OFlags::RDONLY
@@ -142,7 +142,7 @@ impl DirNode {
         let st = rfs::fstat(&fd)?;
         let fd = Arc::new(fd);
         let mut side = self.dst.lock().expect("lock");
-        side.id = Some((st.st_dev as u64, st.st_ino as u64));
+        side.id = Some(file_id(&st));
         side.fd = Some(Arc::clone(&fd));
         side.created = created;
         Ok(fd)
@@ -240,7 +240,7 @@ impl DirNode {
         for node in chain.iter().rev() {
             let fd = rfs::openat(current.as_fd(), node.name(which), DIR_FLAGS, Mode::empty())?;
             let st = rfs::fstat(&fd)?;
-            if Some((st.st_dev as u64, st.st_ino as u64)) != node.side(which).id {
+            if Some(file_id(&st)) != node.side(which).id {
                 return Err(io::Error::other("directory was replaced during the copy"));
             }
             current = Arc::new(fd);

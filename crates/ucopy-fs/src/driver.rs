@@ -18,9 +18,9 @@ use crossbeam_channel::{bounded, select, unbounded, Receiver, Sender};
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode};
 use rustix::io::Errno;
 use ucopy_core::{
-    Batch, DirNode, Entry, EntryError, ExecutorFactory, FileJob, JobOutcome, Kind, LinkGroup,
-    LinkStatus, Op, Options, PlanError, PlanOptions, PlannedFile, Planner, Progress, Report, Step,
-    DIR_FLAGS,
+    file_id, Batch, DirNode, Entry, EntryError, ExecutorFactory, FileJob, JobOutcome, Kind,
+    LinkGroup, LinkStatus, Op, Options, PlanError, PlanOptions, PlannedFile, Planner, Progress,
+    Report, Step, DIR_FLAGS,
 };
 
 use crate::dest::{make_room, Room};
@@ -90,7 +90,7 @@ impl FdBudget {
         if lim.current < lim.maximum {
             lim.current = lim.maximum;
             // Best effort: a container may forbid it; then the current limit stands.
-            let _ = setrlimit(Resource::Nofile, lim.clone());
+            let _ = setrlimit(Resource::Nofile, lim);
             lim = getrlimit(Resource::Nofile);
         }
         let limit = lim.current.map_or(1 << 20, |c| c.min(1 << 20) as usize);
@@ -652,7 +652,7 @@ impl Driver<'_> {
         }
         let wanted = first_dir.dst_fd().and_then(|fd| {
             let st = rfs::statat(fd.as_fd(), &first_name, AtFlags::SYMLINK_NOFOLLOW)?;
-            Ok((fd, (st.st_dev as u64, st.st_ino as u64)))
+            Ok((fd, file_id(&st)))
         });
         let (first_fd, wanted) = match wanted {
             Ok(w) => w,
@@ -688,7 +688,7 @@ impl Driver<'_> {
                 return self.fail(EntryError::new(entry.path(), Op::Open, e))
             }
         };
-        let dst_dev = rfs::fstat(&dst_dir).map(|s| s.st_dev as u64).unwrap_or(0);
+        let dst_dev = crate::data::device_of(dst_dir.as_fd()).unwrap_or(0);
         let job = FileJob {
             src_dir,
             src_name: entry.src_name.clone(),

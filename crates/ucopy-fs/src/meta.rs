@@ -48,7 +48,7 @@ fn times_of(stat: &Stat) -> Timestamps {
 
 fn chown_error_matters(e: Errno) -> bool {
     // As non-root, giving a file away fails with EPERM; cp -a carries on silently.
-    !(e == Errno::PERM && !is_root())
+    e != Errno::PERM || is_root()
 }
 
 /// Finishes a regular file through its open fd: [`own_fd`] then [`mode_and_times_fd`].
