@@ -574,7 +574,7 @@ impl Iterator for Planner {
                 continue;
             }
             let frame = self.stack.pop().expect("a frame");
-            frame.node.release_src();
+            frame.node.release_src_upward();
             self.ready.push_back(Step::DirDone(frame.node));
         }
     }

@@ -499,7 +499,7 @@ impl Driver<'_> {
     /// Applies a directory's final mode and times, now that everything in it is written.
     fn finish_dir(&mut self, node: &Arc<DirNode>) {
         if node.is_anchor() || node.dst_failed() || self.stopping() {
-            node.release_dst();
+            node.release_dst_upward();
             return;
         }
         let stat = *node.stat().expect("not the anchor");
@@ -510,7 +510,7 @@ impl Driver<'_> {
                 mode_and_times_fd(fd.as_fd(), &stat, self.options, node.dst_created())
                     .map_err(|e| EntryError::new(node.dst_path(), e.op, e.error))
             });
-        node.release_dst();
+        node.release_dst_upward();
         if let Err(e) = result {
             self.fail(e);
         }
