@@ -10,10 +10,15 @@ use clap::{Parser, ValueEnum};
 /// DST absent: it becomes the copy. DST an existing directory: the copy lands in DST/SRC's name
 /// (`SRC/.` merges SRC's contents into DST). Several sources need an existing directory.
 #[derive(Debug, Parser)]
-#[command(name = "ucopy", version, about, long_about = None, after_help = AFTER_HELP)]
+#[command(
+    name = "ucopy",
+    version,
+    override_usage = "ucopy [OPTIONS] SOURCE... DEST\n       ucopy --probe [--json]",
+    after_help = AFTER_HELP
+)]
 pub struct Args {
     /// Source files or directories, then the destination
-    #[arg(value_name = "SOURCE... DEST", num_args = 2.., required_unless_present = "probe")]
+    #[arg(value_name = "PATH", num_args = 2.., required_unless_present = "probe")]
     pub paths: Vec<PathBuf>,
 
     /// Archive: keep mode, owner (as root), times to the ns, xattrs and hard links, like cp -a

@@ -17,10 +17,13 @@ pub fn print_plan(
     options: PlanOptions,
 ) -> Result<usize, ucopy_core::PlanError> {
     out_line(format_args!(
-        "plan '{}' -> '{}' (order {:?}, queue depth {})",
+        "plan '{}' -> '{}' (order {}, queue depth {})",
         show(source),
         show(dest),
-        options.order,
+        match options.order {
+            ucopy_core::Order::Inode => "inode",
+            ucopy_core::Order::None => "none",
+        },
         options.queue_depth
     ));
     let mut batch = 0usize;
@@ -59,7 +62,10 @@ pub fn print_plan(
                     show(&dir.dst_path().join(name_os(&name)))
                 ))
             }
-            Step::DirDone(node) => out_line(format_args!("finish '{}'", show(node.dst_path()))),
+            Step::DirDone(node) => out_line(format_args!(
+                "finish '{}' (mode and times, once its files are in)",
+                show(node.dst_path())
+            )),
             Step::Error(e) => {
                 errors += 1;
                 crate::output::err_line(format_args!("{e}"));

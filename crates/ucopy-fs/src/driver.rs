@@ -467,7 +467,7 @@ impl Driver<'_> {
                     _ => {
                         return Err(dst_err(
                             Op::Conflict,
-                            io::Error::other("cannot overwrite non-directory with directory"),
+                            io::Error::other("a non-directory is in the way of a directory"),
                         ))
                     }
                 }
