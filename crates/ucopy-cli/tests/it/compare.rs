@@ -139,14 +139,7 @@ impl Lockstep<'_> {
         self.diffs.push(format!("{}: {what}", show(rel)));
     }
 
-    fn entry(
-        &mut self,
-        rel: Vec<u8>,
-        sp: &Rc<OwnedFd>,
-        sn: &[u8],
-        dp: &Rc<OwnedFd>,
-        dn: &[u8],
-    ) {
+    fn entry(&mut self, rel: Vec<u8>, sp: &Rc<OwnedFd>, sn: &[u8], dp: &Rc<OwnedFd>, dn: &[u8]) {
         let mut stack = Vec::new();
         self.one(rel, sp, sn, dp, dn, &mut stack);
         while let Some(p) = stack.pop() {
@@ -172,9 +165,15 @@ impl Lockstep<'_> {
             Ok(d) => d,
             Err(e) => return self.diff(&rel, format!("missing in destination ({e})")),
         };
-        let (st, dt) = (FileType::from_raw_mode(s.st_mode), FileType::from_raw_mode(d.st_mode));
+        let (st, dt) = (
+            FileType::from_raw_mode(s.st_mode),
+            FileType::from_raw_mode(d.st_mode),
+        );
         if st != dt {
-            return self.diff(&rel, format!("type {st:?} in source, {dt:?} in destination"));
+            return self.diff(
+                &rel,
+                format!("type {st:?} in source, {dt:?} in destination"),
+            );
         }
         let is_root = rel.is_empty();
         if !is_root || self.cmp.root_meta {
@@ -197,7 +196,8 @@ impl Lockstep<'_> {
             FileType::RegularFile => {
                 if s.st_size != d.st_size {
                     self.diff(&rel, format!("size {} vs {}", s.st_size, d.st_size));
-                } else if let Err(e) = same_content(sp.as_fd(), sn, dp.as_fd(), dn, s.st_size as u64)
+                } else if let Err(e) =
+                    same_content(sp.as_fd(), sn, dp.as_fd(), dn, s.st_size as u64)
                 {
                     self.diff(&rel, e);
                 }
@@ -243,7 +243,10 @@ impl Lockstep<'_> {
         if cmp.owner && (s.st_uid, s.st_gid) != (d.st_uid, d.st_gid) {
             self.diff(
                 rel,
-                format!("owner {}:{} vs {}:{}", s.st_uid, s.st_gid, d.st_uid, d.st_gid),
+                format!(
+                    "owner {}:{} vs {}:{}",
+                    s.st_uid, s.st_gid, d.st_uid, d.st_gid
+                ),
             );
         }
     }
@@ -261,7 +264,10 @@ impl Lockstep<'_> {
         if let Some((want, first)) = self.links_back.get(&di) {
             if *want != si {
                 let first = show(first);
-                self.diff(rel, format!("hard-linked to {first} in the destination only"));
+                self.diff(
+                    rel,
+                    format!("hard-linked to {first} in the destination only"),
+                );
             }
         } else {
             self.links_back.insert(di, (si, rel.to_vec()));
@@ -339,7 +345,9 @@ pub fn first_difference(a: &File, b: &File, size: u64) -> Option<u64> {
         let ra = read_full_at(a, &mut ba[..n], pos);
         let rb = read_full_at(b, &mut bb[..n], pos);
         if ra != rb || ba[..n] != bb[..n] {
-            let k = (0..n.min(ra).min(rb)).find(|&k| ba[k] != bb[k]).unwrap_or(ra.min(rb));
+            let k = (0..n.min(ra).min(rb))
+                .find(|&k| ba[k] != bb[k])
+                .unwrap_or(ra.min(rb));
             return Some(pos + k as u64);
         }
         pos += n as u64;
@@ -532,8 +540,16 @@ impl Snapshot {
                     mode: st.st_mode & 0o7777,
                     uid: st.st_uid,
                     gid: st.st_gid,
-                    size: if kind == FileType::Directory { 0 } else { st.st_size },
-                    nlink: if kind == FileType::Directory { 0 } else { st.st_nlink },
+                    size: if kind == FileType::Directory {
+                        0
+                    } else {
+                        st.st_size
+                    },
+                    nlink: if kind == FileType::Directory {
+                        0
+                    } else {
+                        st.st_nlink
+                    },
                     ino: st.st_ino,
                     mtime: (st.st_mtime, st.st_mtime_nsec as u64),
                     ctime: (st.st_ctime, st.st_ctime_nsec as u64),
@@ -563,7 +579,12 @@ impl Snapshot {
         assert!(
             diffs.is_empty(),
             "{what} changed:\n  {}",
-            diffs.iter().take(30).cloned().collect::<Vec<_>>().join("\n  ")
+            diffs
+                .iter()
+                .take(30)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n  ")
         );
     }
 }
@@ -678,7 +699,11 @@ pub fn assert_only_complete_files(src: &Path, dst: &Path) -> usize {
     assert!(
         bad.is_empty(),
         "destination holds files that are not complete copies:\n  {}",
-        bad.iter().take(30).cloned().collect::<Vec<_>>().join("\n  ")
+        bad.iter()
+            .take(30)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n  ")
     );
     n
 }

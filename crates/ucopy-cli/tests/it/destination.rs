@@ -49,7 +49,11 @@ backend_test!(row01_trailing_slash_does_not_merge, |b| {
     t.dir("dst");
     b.run(args!["-a", suffixed(&src, "/"), t.p("dst")])
         .assert_success();
-    assert_eq!(names(&t.p("dst")), ["src"], "`src/` must not merge into dst");
+    assert_eq!(
+        names(&t.p("dst")),
+        ["src"],
+        "`src/` must not merge into dst"
+    );
     assert_trees_equal(&src, &t.p("dst/src"), &Compare::archive());
 });
 
@@ -134,7 +138,11 @@ backend_test!(row02_merge_overwrites_and_keeps_extras, |b| {
     b.run(args!["-a", t.p("src"), t.p("dst")]).assert_success();
     assert_eq!(t.read("dst/src/sub/extra"), b"extra stays");
     assert_eq!(t.read("dst/src/extra_top"), b"extra top stays");
-    assert_trees_equal(&t.p("src"), &t.p("dst/src"), &Compare::archive().allow_extra());
+    assert_trees_equal(
+        &t.p("src"),
+        &t.p("dst/src"),
+        &Compare::archive().allow_extra(),
+    );
 });
 
 // Row 2: -n keeps existing files, still copies the new ones.
@@ -282,7 +290,10 @@ backend_test!(row05_dst_symlink_replaced_not_written_through, |b| {
         b.run(a).assert_success();
         Snapshot::take(&t.p("victim")).assert_same(&before, "the symlink's target");
         for name in ["f", "g"] {
-            assert!(!is_symlink(&t.p(format!("dst/src/{name}"))), "{name} still a symlink");
+            assert!(
+                !is_symlink(&t.p(format!("dst/src/{name}"))),
+                "{name} still a symlink"
+            );
         }
         assert_eq!(t.read("dst/src/f"), b"new content");
         assert_eq!(t.read("dst/src/g"), b"g");
@@ -323,7 +334,10 @@ backend_test!(row06_hardlinked_dst_unlinked_first, |b| {
     t.file("dst/src/f", "old data that the other name must keep");
     t.hardlink("dst/src/f", "dst/other_name");
     b.run(args!["-a", t.p("src"), t.p("dst")]).assert_success();
-    assert_eq!(t.read("dst/other_name"), b"old data that the other name must keep");
+    assert_eq!(
+        t.read("dst/other_name"),
+        b"old data that the other name must keep"
+    );
     assert_trees_equal(&t.p("src"), &t.p("dst/src"), &Compare::archive());
 });
 

@@ -16,6 +16,7 @@ mod mounts;
 mod tree;
 
 mod changes;
+mod cli_text;
 mod contents;
 mod destination;
 mod differential;
@@ -23,4 +24,3 @@ mod errors;
 mod links;
 mod metadata;
 mod scale;
-mod cli_text;
