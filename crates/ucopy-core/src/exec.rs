@@ -29,6 +29,8 @@ pub struct FileJob {
     pub path: PathBuf,
     /// The destination path for messages about destination-side failures.
     pub dst_path: PathBuf,
+    /// The driver's bookkeeping token; executors hand it back untouched with the job.
+    pub token: u64,
     /// The source metadata as planned (the file may change before it is opened; executors
     /// compare against the opened file's `fstat`).
     pub stat: Stat,

@@ -8,13 +8,21 @@
 #![deny(missing_docs)]
 
 mod exec;
+mod node;
 mod options;
+mod plan;
 mod progress;
 mod report;
 mod stat;
+pub mod target;
 
 pub use exec::{Batch, Executor, ExecutorFactory, FileJob, JobOutcome};
+pub use node::{DirNode, DIR_FLAGS};
 pub use options::{Cancel, Options, Order, DEFAULT_QUEUE_DEPTH};
+pub use plan::{
+    name_os, open_operand_dir, split_operand, Entry, LinkGroup, LinkStatus, PlanError, PlanOptions,
+    PlannedFile, Planner, Step,
+};
 pub use progress::{NoProgress, Progress};
 pub use report::{EntryError, Op, Report};
-pub use stat::{Kind, Stat, Time};
+pub use stat::{file_id, Kind, Stat, Time};

@@ -6,8 +6,9 @@
 //! is a type conflict; under `-a` a regular file with other hard links is unlinked first so the
 //! other names keep their data.
 
+use std::ffi::CStr;
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags};
@@ -95,7 +96,7 @@ pub fn create_file(
                 return Err(EntryError::new(
                     dest_path(job),
                     Op::Conflict,
-                    io::Error::other("cannot overwrite directory with non-directory"),
+                    io::Error::other("a directory is in the way of a non-directory"),
                 ))
             }
             FileType::RegularFile if !(options.archive && existing.nlink > 1) => {
@@ -163,4 +164,47 @@ pub fn discard_partial(job: &FileJob) {
 /// The path a destination-side message names.
 pub fn dest_path(job: &FileJob) -> &Path {
     &job.dst_path
+}
+
+/// What is at a destination name that a symlink, special file or hard link is about to take.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Room {
+    /// The name is free now (it was, or what was there was removed).
+    Free,
+    /// Something is there and `--no-clobber` keeps it.
+    Keep,
+    /// The object there already is the wanted inode (a hard link made by an earlier run).
+    Same,
+}
+
+/// Frees `name` in `dir` for a new non-directory object: a directory there is a type conflict,
+/// anything else is removed (never opened), unless `--no-clobber`. Called after a create failed
+/// with `EEXIST`, so the common case costs nothing.
+pub fn make_room(
+    dir: BorrowedFd<'_>,
+    name: &CStr,
+    dst_path: &Path,
+    options: &Options,
+    wanted: Option<(u64, u64)>,
+) -> Result<Room, EntryError> {
+    let existing = match rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => Stat::from(&st),
+        Err(Errno::NOENT) => return Ok(Room::Free),
+        Err(e) => return Err(EntryError::new(dst_path, Op::Stat, e)),
+    };
+    if wanted == Some((existing.dev, existing.ino)) {
+        return Ok(Room::Same);
+    }
+    if FileType::from_raw_mode(existing.mode) == FileType::Directory {
+        return Err(EntryError::new(
+            dst_path,
+            Op::Conflict,
+            io::Error::other("a directory is in the way of a non-directory"),
+        ));
+    }
+    if options.no_clobber {
+        return Ok(Room::Keep);
+    }
+    remove_entry(dir, name, false).map_err(|e| EntryError::new(dst_path, Op::Remove, e))?;
+    Ok(Room::Free)
 }

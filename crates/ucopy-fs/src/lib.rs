@@ -9,8 +9,10 @@
 
 pub mod data;
 pub mod dest;
+pub mod driver;
 pub mod file;
 pub mod meta;
 
 pub use data::KernelPaths;
+pub use driver::{copy_tree, FatalError, FdBudget};
 pub use file::copy_job;
