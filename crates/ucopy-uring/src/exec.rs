@@ -29,8 +29,9 @@ use rustix::fs::{self as rfs, Mode as FileMode, OFlags};
 use rustix::io::Errno;
 use ucopy_core::{EntryError, Executor, FileJob, JobOutcome, Op as EntryOp, Options, Stat};
 use ucopy_fs::data::device_of;
+use ucopy_fs::data::read_write;
 use ucopy_fs::dest::{self, create_file, create_mode, discard_partial, CREATE_FLAGS, SOURCE_FLAGS};
-use ucopy_fs::file::{check_source, copy_job, meta_error};
+use ucopy_fs::file::{check_source, copy_job, data_error, failed, meta_error};
 use ucopy_fs::meta::{finish_at, finish_fd};
 use ucopy_fs::KernelPaths;
 
@@ -66,6 +67,8 @@ pub(crate) struct UringExecutor {
     owner: Option<ThreadId>,
     paths: KernelPaths,
     dst_dev: Option<(Arc<OwnedFd>, u64)>,
+    /// This batch already reported an error that stops the run (ENOSPC, EROFS, EDQUOT).
+    fatal_seen: bool,
 }
 
 impl UringExecutor {
@@ -87,6 +90,7 @@ impl UringExecutor {
             owner: None,
             paths: KernelPaths::default(),
             dst_dev: None,
+            fatal_seen: false,
         };
         e.ring = Some(e.build_ring()?);
         Ok(e)
@@ -171,6 +175,7 @@ impl Executor for UringExecutor {
 
     fn copy_batch(&mut self, batch: Vec<FileJob>, options: &Options) -> Vec<(FileJob, JobOutcome)> {
         let mut out = Vec::with_capacity(batch.len());
+        self.fatal_seen = false;
         if let Err(e) = self.ring_for_this_thread() {
             // No ring for this thread (e.g. out of descriptors): this batch takes the std path,
             // which is slower but complete.
@@ -227,6 +232,26 @@ impl Std<'_> {
         };
         copy_job(job, options, self.paths, dev)
     }
+}
+
+/// The source's stat now, if its size or modification time moved since `stat` was taken (with
+/// multigrain timestamps, 6.13+, any change after our `fstat` gets a new mtime). A source that
+/// cannot be stat'ed counts as changed.
+fn changed_since(t: &Task, stat: &Stat) -> Option<Stat> {
+    let src = t.src.as_ref()?;
+    match rfs::fstat(src) {
+        Ok(st) => {
+            let now = Stat::from(&st);
+            (now.size != stat.size || now.mtime != stat.mtime).then_some(now)
+        }
+        Err(_) => Some(*stat),
+    }
+}
+
+/// An error that stops the run: the destination is full or read-only (not Ctrl-C, which is
+/// said once by the front end).
+fn stops_run(e: &EntryError) -> bool {
+    e.is_fatal() && e.op != EntryOp::Interrupted
 }
 
 fn interrupted(job: &FileJob) -> JobOutcome {
@@ -678,7 +703,8 @@ impl UringExecutor {
         let mut steps: Vec<Vec<Step>> = vec![Vec::new(); tasks.len()];
         loop {
             if options.cancel.is_cancelled() {
-                for t in tasks.iter_mut().filter(|t| t.active()) {
+                // Files whose data is all written are finished normally.
+                for t in tasks.iter_mut().filter(|t| t.active() && !t.ring_done()) {
                     let outcome = interrupted(&t.job);
                     t.outcome = Some(outcome);
                 }
@@ -720,6 +746,14 @@ impl UringExecutor {
             for c in done {
                 let i = (c.tag >> 2) as usize;
                 self.apply(&mut tasks[i], i, &steps[i], c, options);
+            }
+            // The destination is full (or read-only): the files still in flight would fail one
+            // by one; stop the run now, as the std path does.
+            if tasks
+                .iter()
+                .any(|t| matches!(&t.outcome, Some(JobOutcome::Failed(e)) if stops_run(e)))
+            {
+                options.cancel.cancel();
             }
         }
     }
@@ -815,6 +849,40 @@ impl UringExecutor {
         }
     }
 
+    /// Copies a spliced file again with `pread`/`pwrite` into the destination we made (kept, so
+    /// an overwritten file keeps its identity), and leaves it open in `t.dst` for metadata.
+    fn rewrite(&mut self, t: &mut Task, options: &Options) -> Result<(), EntryError> {
+        let create = |e| EntryError::new(dest::dest_path(&t.job), EntryOp::Create, e);
+        let dst = match (&t.dst, t.installed.take()) {
+            (Dst::Fd(fd), _) => Arc::clone(fd),
+            (_, Some(fd)) => Arc::new(fd),
+            // Created by us a moment ago, in a directory we hold open; `O_NOFOLLOW` and the
+            // type check refuse anything swapped in since.
+            _ => {
+                let fd = rfs::openat(
+                    t.job.dst_dir.as_fd(),
+                    &t.job.dst_name,
+                    OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK,
+                    FileMode::empty(),
+                )
+                .map_err(create)?;
+                let st = rfs::fstat(&fd).map_err(create)?;
+                if rfs::FileType::from_raw_mode(st.st_mode) != rfs::FileType::RegularFile {
+                    return Err(create(Errno::EXIST));
+                }
+                Arc::new(fd)
+            }
+        };
+        t.dst = Dst::Fd(Arc::clone(&dst));
+        let src = t.src.as_ref().expect("open");
+        rfs::ftruncate(&*dst, 0)
+            .map_err(|e| EntryError::new(dest::dest_path(&t.job), EntryOp::Write, e))?;
+        let bytes = read_write(src.as_fd(), dst.as_fd(), 0, &options.cancel)
+            .map_err(|e| data_error(&t.job, e))?;
+        t.off = bytes;
+        Ok(())
+    }
+
     /// A splice failed because one side's filesystem cannot splice (no `splice_read` or
     /// `splice_write`: procfs files, some FUSE and network filesystems answer EINVAL): before
     /// any byte was written, the std path can still copy the file.
@@ -864,6 +932,17 @@ impl UringExecutor {
                 t.dst = Dst::None;
                 discard_partial(&t.job);
             }
+            let outcome = match outcome {
+                // Files of the same wave hit ENOSPC together: the first is the error, the others
+                // were stopped by it (one line, as the std path gives).
+                JobOutcome::Failed(e) if stops_run(&e) && self.fatal_seen => interrupted(&t.job),
+                // ENOSPC and the like stop the whole run (the shared cancel flag).
+                JobOutcome::Failed(e) => {
+                    self.fatal_seen |= stops_run(&e);
+                    failed(e, options)
+                }
+                o => o,
+            };
             return (t.job, outcome);
         }
         if t.fallback {
@@ -879,7 +958,21 @@ impl UringExecutor {
             let outcome = std.copy(&t.job, options);
             return (t.job, outcome);
         }
-        let stat = t.stat.expect("a copied file has a stat");
+        let mut stat = t.stat.expect("a copied file has a stat");
+        if self.mode == Mode::Splice {
+            if let Some(now) = changed_since(&t, &stat) {
+                // The pipe held references to page-cache pages, not copies: a truncation while
+                // they sat there zeroes the cut folio in place, and the copy could carry those
+                // zeros. The source changed during the copy, so copy it again through a buffer.
+                if let Err(e) = self.rewrite(&mut t, options) {
+                    drop(t.installed.take());
+                    t.dst = Dst::None;
+                    discard_partial(&t.job);
+                    return (t.job, failed(e, options));
+                }
+                stat = now;
+            }
+        }
         let src = t.src.as_ref().expect("a copied file has a source");
         let meta = match (&t.dst, &t.installed) {
             (Dst::Fd(fd), _) => finish_fd(fd.as_fd(), Some(src.as_fd()), &stat, options, t.created),
@@ -899,7 +992,7 @@ impl UringExecutor {
         let outcome = match meta {
             Ok(()) => JobOutcome::Copied { bytes: t.off },
             // The data is complete; the file stays, with the error reported (as cp does).
-            Err(e) => JobOutcome::Failed(meta_error(&t.job, e)),
+            Err(e) => failed(meta_error(&t.job, e), options),
         };
         (t.job, outcome)
     }

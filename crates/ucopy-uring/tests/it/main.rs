@@ -172,6 +172,7 @@ impl Trees {
             dst_name: CString::new(name).unwrap(),
             path: self.src_path(name),
             dst_path: self.dst_path(name),
+            token: 0,
             stat: Stat::from(&st),
         }
     }
