@@ -36,7 +36,7 @@ use ucopy_fs::meta::{finish_at, finish_fd};
 use ucopy_fs::KernelPaths;
 
 use crate::ring::{Buf, BufferSpec, Completion, Op, OpResult, Ring, RingSpec, Target};
-use crate::{Mode, Tuning};
+use crate::{Create, Mode, Tuning};
 
 /// What the kernel offers that the executor may use (from the probe).
 #[derive(Debug, Clone, Copy)]
@@ -490,7 +490,7 @@ impl UringExecutor {
                     slot: None,
                 }],
             ));
-            if !self.caps.direct {
+            if !self.caps.direct && self.tuning.create != Create::Syscall {
                 chains.push((
                     tag(i, TAG_DST),
                     vec![Op::Open {
@@ -580,7 +580,7 @@ impl UringExecutor {
             if let Some(e) = t.dst_error {
                 let e = EntryError::new(dest::dest_path(&t.job), EntryOp::Create, e);
                 t.fail(e);
-            } else if t.dst_exists {
+            } else if t.dst_exists || (self.tuning.create == Create::Syscall && !self.caps.direct) {
                 t.resolve_existing(options);
             }
             if t.outcome.is_none() && !self.uses_ring(&t.stat.expect("set above")) {
@@ -639,6 +639,10 @@ impl UringExecutor {
                 let want = (t.size() - t.off).min(u64::from(chunk)) as u32;
                 steps.push(Step::Read(want));
                 ops.push(self.read_op(index, src, want, t.off));
+                if self.syscall_writes() {
+                    // `flush_writes` writes it after this wave.
+                    return Ok((steps, ops, zero));
+                }
                 if open_dst {
                     open(&mut steps, &mut ops);
                 }
@@ -661,6 +665,45 @@ impl UringExecutor {
             ops.push(Op::Close { slot });
         }
         Ok((steps, ops, zero))
+    }
+
+    /// Writes go through `pwrite(2)` (see [`Tuning::syscall_writes`]).
+    fn syscall_writes(&self) -> bool {
+        self.tuning.syscall_writes && !self.caps.direct && self.mode != Mode::Splice
+    }
+
+    /// Writes what the last wave read, with `pwrite(2)`, between waves.
+    fn flush_writes(&mut self, tasks: &mut [Task]) {
+        let ring = self.ring.as_ref().expect("ring");
+        for (i, t) in tasks.iter_mut().enumerate() {
+            if !t.active() || t.pend == 0 {
+                continue;
+            }
+            let Dst::Fd(fd) = &t.dst else { continue };
+            let data = ring.buffer(Buf {
+                index: i,
+                start: t.pend_start,
+                len: t.pend,
+            });
+            let mut done = 0;
+            while done < data.len() {
+                match rustix::io::pwrite(fd.as_fd(), &data[done..], t.off + done as u64) {
+                    Ok(0) => break,
+                    Ok(n) => done += n,
+                    Err(Errno::INTR) => continue,
+                    Err(e) => {
+                        t.fail_write(e);
+                        break;
+                    }
+                }
+            }
+            if t.outcome.is_none() && done < data.len() {
+                t.fail_write(Errno::IO);
+            }
+            t.off += done as u64;
+            t.pend -= done as u32;
+            t.pend_start += done as u32;
+        }
     }
 
     fn read_op(&self, index: usize, src: Target, len: u32, offset: u64) -> Op {
@@ -709,6 +752,9 @@ impl UringExecutor {
                     t.outcome = Some(outcome);
                 }
                 return Ok(());
+            }
+            if self.syscall_writes() {
+                self.flush_writes(tasks);
             }
             let mut chains = Vec::new();
             for (i, t) in tasks.iter_mut().enumerate() {

@@ -87,10 +87,12 @@ pub struct Tuning {
     /// Files larger than this go through `ucopy-fs`'s kernel path (`FICLONE`, then
     /// `copy_file_range`) instead of the ring.
     pub ring_max: u64,
-    /// Create destinations in direct descriptor slots inside the data chain (if the kernel can).
-    /// Off: destinations are opened as normal descriptors in the open wave, and data goes in a
-    /// separate chain.
-    pub direct_descriptors: bool,
+    /// How destinations are created.
+    pub create: Create,
+    /// `rw`/`fixed`: write with `pwrite(2)` from the executor thread after each read wave instead
+    /// of `IORING_OP_WRITE`, which ext4 always hands to an io-wq worker (it has no async
+    /// buffered writes). Needs destinations as normal descriptors (`create` not `InChain`).
+    pub syscall_writes: bool,
     /// `IOSQE_CQE_SKIP_SUCCESS` on the middle ops of a chain.
     pub skip_success: bool,
     /// `IORING_SETUP_SINGLE_ISSUER`.
@@ -109,7 +111,8 @@ impl Default for Tuning {
         Tuning {
             buffer_size: 128 << 10,
             ring_max: 1 << 20,
-            direct_descriptors: true,
+            create: Create::InChain,
+            syscall_writes: false,
             skip_success: true,
             single_issuer: true,
             defer_taskrun: true,
@@ -117,6 +120,22 @@ impl Default for Tuning {
             iowq_max_workers: None,
         }
     }
+}
+
+/// How an io_uring executor creates destination files (always `O_CREAT | O_EXCL | O_NOFOLLOW`,
+/// mode ≤ 0600, `dest::create_file` on EEXIST).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Create {
+    /// `IORING_OP_OPENAT` into a direct descriptor slot, linked after the source's first read
+    /// and before the write (needs 5.15 + `IORING_FEAT_LINKED_FILE`, else `OpenWave`).
+    InChain,
+    /// `IORING_OP_OPENAT` returning a normal descriptor, in the same wave as the source opens.
+    OpenWave,
+    /// `openat(2)` from the executor thread once the source is checked: a creating open never
+    /// completes inline in io_uring (`O_CREAT` is always punted to an io-wq worker), a syscall
+    /// costs no thread hand-off.
+    Syscall,
 }
 
 /// Why an io_uring executor cannot be made.
@@ -197,7 +216,7 @@ impl UringFactory {
                 reason,
             })?;
         let caps = exec::Caps {
-            direct: self.tuning.direct_descriptors && probe.direct_descriptors,
+            direct: self.tuning.create == Create::InChain && probe.direct_descriptors,
             install: probe.supports("FIXED_FD_INSTALL"),
             skip: probe.has("CQE_SKIP"),
         };

@@ -175,6 +175,9 @@ pub(crate) struct Completion {
     pub results: Vec<OpResult>,
 }
 
+/// 2 MiB: the x86-64 transparent huge page size.
+const HUGE_PAGE: usize = 2 << 20;
+
 /// The most ops one chain may have (the position is 8 bits of `user_data`).
 const MAX_CHAIN: usize = 255;
 
@@ -352,11 +355,18 @@ impl Buffers {
             .checked_mul(size)
             .filter(|&t| t > 0)
             .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
-        let layout = Layout::from_size_align(total, 4096)
+        // Huge-page aligned when big enough, so that transparent huge pages can back it.
+        let align = if total >= HUGE_PAGE { HUGE_PAGE } else { 4096 };
+        let layout = Layout::from_size_align(total, align)
             .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
         // SAFETY: `layout` has a non-zero size (checked above).
         let ptr = unsafe { alloc::alloc_zeroed(layout) };
         let ptr = NonNull::new(ptr).ok_or_else(|| io::Error::from(io::ErrorKind::OutOfMemory))?;
+        if total >= HUGE_PAGE && std::env::var_os("UCOPY_NO_THP").is_none() {
+            // SAFETY: the range is exactly our allocation; MADV_HUGEPAGE changes no contents.
+            // Best effort: with THP off it fails and nothing changes.
+            unsafe { libc::madvise(ptr.as_ptr().cast(), total, libc::MADV_HUGEPAGE) };
+        }
         Ok(Buffers {
             ptr,
             layout,
@@ -558,6 +568,21 @@ impl Ring {
         if let Some(p) = self.pipes.get_mut(index) {
             *p = None;
         }
+    }
+
+    /// The bytes of `buf`, for a `write(2)` from userspace. Only between waves: nothing may be in
+    /// flight (any op could be writing into any buffer).
+    pub(crate) fn buffer(&self, buf: Buf) -> &[u8] {
+        // Every pushed op, submitted or still queued, belongs to a live chain.
+        assert!(
+            self.table.live == 0,
+            "buffers are read only when nothing is in flight"
+        );
+        let addr = self.buffers().addr(buf);
+        // SAFETY: in bounds (`addr` checks); initialized (allocated zeroed); no op is in flight
+        // or queued, so the kernel does not write there, and none can be pushed while the
+        // returned borrow of `self` lives (`push` takes `&mut self`).
+        unsafe { std::slice::from_raw_parts(addr, buf.len as usize) }
     }
 
     /// Chains in flight.

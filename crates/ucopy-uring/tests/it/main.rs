@@ -17,7 +17,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use rustix::fs::{self as rfs, AtFlags, Mode as FileMode, OFlags};
 use tempfile::TempDir;
 use ucopy_core::{ExecutorFactory, FileJob, JobOutcome, Options, Stat};
-use ucopy_uring::{Mode, Probe, Tuning, UringFactory};
+use ucopy_uring::{Create, Mode, Probe, Tuning, UringFactory};
 
 /// Tests that change process- or system-wide state (the fd table count, io_uring_disabled) take
 /// this exclusively; all others share it.
@@ -82,9 +82,19 @@ pub fn tunings() -> Vec<(&'static str, Tuning)> {
             },
         ),
         (
-            "no-direct",
+            "open-wave",
             Tuning {
-                direct_descriptors: false,
+                create: Create::OpenWave,
+                ring_max: u64::MAX,
+                ..d()
+            },
+        ),
+        (
+            "syscall-create-and-writes",
+            Tuning {
+                create: Create::Syscall,
+                syscall_writes: true,
+                buffer_size: 8192,
                 ring_max: u64::MAX,
                 ..d()
             },
