@@ -9,7 +9,8 @@
 //!   --ring-max BYTES   larger files take copy_file_range
 //!   --create HOW       in-chain (direct slot) | open-wave (ring, normal fd) | syscall
 //!   --no-skip          no IOSQE_CQE_SKIP_SUCCESS
-//!   --syscall-writes   rw/fixed: pwrite(2) after each read wave instead of IORING_OP_WRITE
+//!   --syscall-writes   rw/fixed: pwrite(2) after each read wave (default)
+//!   --ring-writes      rw/fixed: IORING_OP_WRITE / WRITE_FIXED
 //!   --no-single-issuer / --no-defer / --no-coop
 //!   --iowq B,U         IORING_REGISTER_IOWQ_MAX_WORKERS
 //!   --archive          -a
@@ -51,6 +52,7 @@ fn main() -> ExitCode {
             }
             "--no-skip" => tuning.skip_success = false,
             "--syscall-writes" => tuning.syscall_writes = true,
+            "--ring-writes" => tuning.syscall_writes = false,
             "--no-single-issuer" => {
                 tuning.single_issuer = false;
                 tuning.defer_taskrun = false;

@@ -1,24 +1,30 @@
 //! The three io_uring executors: one state machine per file, advanced in waves.
 //!
-//! A batch is copied in groups of at most `group` files (one buffer or pipe and one direct
-//! descriptor slot per file). Each group goes through:
+//! A batch is copied in groups of at most `group` files (one buffer or pipe, and with
+//! `Create::InChain` one direct descriptor slot, per file). Each group goes through:
 //!
-//! 1. **Open wave**: `OPENAT` of every source as a normal descriptor (and, without direct
-//!    descriptors, `OPENAT` of every destination). Then, in userspace, `fstat` of each source
-//!    (`file::check_source`: still a regular file, current size and times) — before any byte is
-//!    read, exactly as the std path does. Files too large or sparse for the ring go through
+//! 1. **Open wave**: `OPENAT` of every source as a normal descriptor, all in one
+//!    `io_uring_enter` (cached lookups complete inline, cold ones run on io-wq workers side by
+//!    side); with `Create::OpenWave` also `OPENAT` of every destination. Then, in userspace,
+//!    `fstat` of each source (`file::check_source`: still a regular file, current size and
+//!    times) before any byte is read, exactly as on the std path, and with `Create::Syscall`
+//!    (the default) `dest::create_file`. Files too large or sparse for the ring go through
 //!    `file::copy_job` while this wave is in the kernel.
-//! 2. **Data waves**: per file one linked chain, e.g. for a file that fits one chunk
-//!    `READ → OPENAT(dst, direct slot) → WRITE(slot) → [FIXED_FD_INSTALL under -a] → CLOSE(slot)`,
-//!    all middle ops with `CQE_SKIP_SUCCESS`: one CQE per file, no userspace round trip between
-//!    its ops. The destination is created only after the source was read, so a vanished or
-//!    unreadable source leaves nothing behind. A short read, a short write or an error breaks
-//!    the link; the next wave's chain starts from wherever the file got to (the ring reports
-//!    each op's result, see `ring`). Larger files take one chain per chunk.
-//! 3. **Finish**: metadata with plain system calls (`meta::finish_fd` on the installed or normal
-//!    descriptor, or `meta::finish_at` by name), close, and the outcome.
+//! 2. **Data waves**: per file one chain. By default that is a lone `READ` (so a wave keeps
+//!    every file's read in flight at once; a cold buffered read completes asynchronously
+//!    without a worker), and the bytes are written with `pwrite(2)` before the next wave. With
+//!    ring writes it is a linked `READ → WRITE`, and with `Create::InChain`
+//!    `READ → OPENAT(dst, direct slot) → WRITE(slot) → [FIXED_FD_INSTALL under -a] → CLOSE(slot)`:
+//!    middle ops carry `CQE_SKIP_SUCCESS`, so a file costs one CQE and no userspace round trip,
+//!    and its destination is created only after the source was read. A short read, a short
+//!    write or an error breaks the link; the next wave's chain starts from wherever the file got
+//!    to (the ring reports each op's result, see `ring`). Larger files take one chain per chunk.
+//! 3. **Finish**: metadata with plain system calls (`meta::finish_fd` on a normal or installed
+//!    descriptor, or `meta::finish_at` by name), and the outcome. The batch's descriptors are
+//!    closed together with `IORING_OP_CLOSE` at the end of the batch.
 //!
-//! Between waves the cancel flag is checked; an interrupted file is removed.
+//! Between waves the cancel flag is checked; an interrupted file is removed, and an ENOSPC (or
+//! EROFS, EDQUOT) stops the run after one reported error.
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};

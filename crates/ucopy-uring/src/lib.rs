@@ -43,7 +43,6 @@ mod probe;
 mod ring;
 
 use std::io;
-use std::sync::OnceLock;
 
 use serde::Serialize;
 use ucopy_core::{Executor, ExecutorFactory, Options};
@@ -180,12 +179,6 @@ impl From<Error> for io::Error {
     }
 }
 
-/// The probe of this process, detected once.
-fn cached_probe() -> &'static Probe {
-    static PROBE: OnceLock<Probe> = OnceLock::new();
-    PROBE.get_or_init(Probe::detect)
-}
-
 /// Makes io_uring executors of one [`Mode`], one per worker thread.
 #[derive(Debug, Clone)]
 pub struct UringFactory {
@@ -216,7 +209,7 @@ impl UringFactory {
 
     /// An executor, or why there cannot be one.
     pub fn try_make(&self, options: &Options) -> Result<Box<dyn Executor>> {
-        let probe = cached_probe();
+        let probe = Probe::cached();
         probe
             .check(self.mode)
             .map_err(|reason| Error::Unsupported {

@@ -198,15 +198,32 @@ impl Probe {
                 "6.1",
             ),
         ];
-        let default = crate::Tuning::default();
-        if let Err(e) = ring::try_register_buffers(crate::DEFAULT_QUEUE_DEPTH, default.buffer_size)
-        {
-            probe.fixed_buffers_error = Some(explain_register_error(&e, memlock));
-            if let Err(e) = ring::try_register_buffers(1, 4096) {
-                probe.fixed_buffers_min_error = Some(explain_register_error(&e, memlock));
+        // One page proves registration works at all (cheap: registering pins, and pinning
+        // faults every page in); whether the fixed executor's default buffers fit the memlock
+        // limit is arithmetic. (The executor shrinks its buffers if they do not.)
+        if let Err(e) = ring::try_register_buffers(1, 4096) {
+            probe.fixed_buffers_min_error = Some(explain_register_error(&e, memlock));
+            probe.fixed_buffers_error = probe.fixed_buffers_min_error.clone();
+        } else {
+            let wanted = (crate::DEFAULT_QUEUE_DEPTH * crate::Tuning::default().buffer_size) as u64;
+            if !cap_ipc_lock && memlock.is_some_and(|limit| limit < wanted) {
+                probe.fixed_buffers_error = Some(format!(
+                    "{} of registered buffers per executor exceed RLIMIT_MEMLOCK ({}) without \
+                     CAP_IPC_LOCK: the fixed backend uses smaller buffers",
+                    mib(Some(wanted)),
+                    mib(memlock)
+                ));
             }
         }
         probe
+    }
+
+    /// The probe of this process: detected on first use, then kept (the kernel does not change
+    /// under a running copy). The executors use this one; callers should too, rather than
+    /// probing twice.
+    pub fn cached() -> &'static Probe {
+        static PROBE: std::sync::OnceLock<Probe> = std::sync::OnceLock::new();
+        PROBE.get_or_init(Probe::detect)
     }
 
     /// Can io_uring be used at all? `Err` says why not.

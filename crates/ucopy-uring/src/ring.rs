@@ -42,7 +42,6 @@
 //! `IOWQ_MAX_WORKERS` 5.15, `ENABLE_RINGS` 5.10, `PROBE` 5.6.
 #![allow(unsafe_code)]
 
-use std::alloc::{self, Layout};
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
@@ -176,9 +175,6 @@ pub(crate) struct Completion {
     pub tag: u64,
     pub results: Vec<OpResult>,
 }
-
-/// 2 MiB: the x86-64 transparent huge page size.
-const HUGE_PAGE: usize = 2 << 20;
 
 /// The most ops one chain may have (the position is 8 bits of `user_data`).
 const MAX_CHAIN: usize = 255;
@@ -352,42 +348,50 @@ impl Table {
     }
 }
 
-/// The data buffers: one page-aligned allocation, never referenced from Rust (the kernel writes
-/// into it while we run), only handed to the kernel as addresses.
+/// The data buffers: one anonymous mapping (page-aligned, zero-filled on first touch, so that
+/// buffers a run never uses cost nothing), never referenced from Rust (the kernel writes into it
+/// while we run), only handed to the kernel as addresses.
 #[derive(Debug)]
 struct Buffers {
     ptr: NonNull<u8>,
-    layout: Layout,
+    len: usize,
     count: usize,
     size: usize,
     leaked: bool,
 }
 
-// SAFETY: the allocation is owned by this struct alone and has no thread affinity; moving it to
+// SAFETY: the mapping is owned by this struct alone and has no thread affinity; moving it to
 // another thread moves nothing the kernel looks at (it keeps addresses, which stay valid).
 unsafe impl Send for Buffers {}
 
 impl Buffers {
     fn new(count: usize, size: usize) -> io::Result<Buffers> {
-        let total = count
+        let len = count
             .checked_mul(size)
             .filter(|&t| t > 0)
             .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
-        // Huge-page aligned when big enough, so that transparent huge pages can back it.
-        let align = if total >= HUGE_PAGE { HUGE_PAGE } else { 4096 };
-        let layout = Layout::from_size_align(total, align)
-            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-        // SAFETY: `layout` has a non-zero size (checked above).
-        let ptr = unsafe { alloc::alloc_zeroed(layout) };
-        let ptr = NonNull::new(ptr).ok_or_else(|| io::Error::from(io::ErrorKind::OutOfMemory))?;
-        if total >= HUGE_PAGE && std::env::var_os("UCOPY_NO_THP").is_none() {
-            // SAFETY: the range is exactly our allocation; MADV_HUGEPAGE changes no contents.
-            // Best effort: with THP off it fails and nothing changes.
-            unsafe { libc::madvise(ptr.as_ptr().cast(), total, libc::MADV_HUGEPAGE) };
+        // SAFETY: a fresh private anonymous mapping; no existing memory is affected.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
         }
+        let ptr = NonNull::new(ptr.cast::<u8>())
+            .ok_or_else(|| io::Error::from(io::ErrorKind::OutOfMemory))?;
+        // No MADV_HUGEPAGE: it made no measurable difference to copying, and with
+        // `defrag=madvise` a huge page fault may compact memory first (a 10 ms registration was
+        // seen).
         Ok(Buffers {
             ptr,
-            layout,
+            len,
             count,
             size,
             leaked: false,
@@ -401,7 +405,7 @@ impl Buffers {
             buf.start as usize + buf.len as usize <= self.size,
             "buffer range out of bounds"
         );
-        // SAFETY: in bounds of the allocation, as just checked.
+        // SAFETY: in bounds of the mapping, as just checked.
         unsafe {
             self.ptr
                 .as_ptr()
@@ -428,9 +432,9 @@ impl Buffers {
 impl Drop for Buffers {
     fn drop(&mut self) {
         if !self.leaked {
-            // SAFETY: allocated in `new` with this layout; the owning ring has drained (or set
+            // SAFETY: mapped in `new` with this length; the owning ring has drained (or set
             // `leaked`), so the kernel no longer writes here.
-            unsafe { alloc::dealloc(self.ptr.as_ptr(), self.layout) }
+            unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
         }
     }
 }
