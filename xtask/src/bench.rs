@@ -414,18 +414,28 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     std::fs::copy(&json_path, ws.bench.join("latest.json"))?;
     println!("\nJSON: {}", json_path.display());
 
-    let wrong: Vec<String> = report
+    let ucopy_runs = report
         .cells
         .iter()
-        .flat_map(|cell| {
-            cell.contenders
-                .iter()
-                .filter(|c| !c.peer && c.status == Status::Failed)
-                .map(move |c| format!("{} on {}/{}", c.name, cell.corpus, cell.scenario))
-        })
-        .collect();
-    if !wrong.is_empty() {
-        eprintln!("error: ucopy copied wrongly: {}", wrong.join(", "));
+        .flat_map(|c| &c.contenders)
+        .filter(|c| !c.peer)
+        .count();
+    let mut wrong = report.cells.iter().flat_map(|cell| {
+        cell.contenders
+            .iter()
+            .filter(|c| !c.peer && c.status == Status::Failed)
+            .map(move |c| (cell, c))
+    });
+    if let Some((cell, c)) = wrong.next() {
+        eprintln!(
+            "error: ucopy copied wrongly in {} of {ucopy_runs} contender × corpus × scenario runs; \
+             first: {} on {}/{}: {}",
+            1 + wrong.count(),
+            c.name,
+            cell.corpus,
+            cell.scenario,
+            c.reason.as_deref().unwrap_or("")
+        );
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)

@@ -285,21 +285,22 @@ impl Tools {
     }
 }
 
-/// First line of `PROG --version`, prefixed with the name when the tool omits it (fcp does).
+/// First line of `PROG --version` (stdout, else stderr: fcp prints there), whitespace
+/// collapsed, prefixed with the name when the tool omits it (fcp does).
 fn version_of(name: &str, path: &Path) -> String {
     let out = Command::new(path)
         .arg("--version")
         .stdin(Stdio::null())
         .output();
+    let first_line = |bytes: &[u8]| {
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        text.lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .find(|l| !l.is_empty())
+    };
     let line = out
         .ok()
-        .and_then(|o| {
-            let text = String::from_utf8_lossy(&o.stdout).into_owned();
-            text.lines()
-                .map(str::trim)
-                .find(|l| !l.is_empty())
-                .map(str::to_owned)
-        })
+        .and_then(|o| first_line(&o.stdout).or_else(|| first_line(&o.stderr)))
         .unwrap_or_else(|| "unknown version".into());
     if line.contains(name) {
         line

@@ -503,7 +503,14 @@ pub fn scan(root: &Path) -> Result<Scan> {
     // Depth-first with an explicit stack; children are pushed in reverse name order so they
     // pop in name order, which keeps the digest independent of readdir order.
     while let Some(rel) = stack.pop() {
-        let dir = root.join(&rel);
+        let dir = if rel.as_os_str().is_empty() {
+            if !root.is_dir() {
+                bail!("'{}' was not created", root.display());
+            }
+            root.to_path_buf()
+        } else {
+            root.join(&rel)
+        };
         let mut names: Vec<_> = fs::read_dir(&dir)
             .with_context(|| format!("cannot read '{}'", dir.display()))?
             .map(|e| e.map(|e| e.file_name()))

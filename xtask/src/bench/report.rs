@@ -326,37 +326,23 @@ impl Cell {
         for (row, note) in &rows {
             out += &line(row, note);
         }
-        let w = widths[0];
-        for c in self
-            .contenders
-            .iter()
-            .filter(|c| c.status == Status::Failed)
-        {
-            out += &format!(
-                "  {:w$}  FAILED: {}\n",
-                c.name,
-                c.reason.as_deref().unwrap_or("")
-            );
-        }
-        // Skips often share a reason (every ucopy contender when there is no binary): one line
-        // per reason keeps the table readable.
-        let mut reasons: Vec<(&str, Vec<&str>)> = Vec::new();
-        for c in self
-            .contenders
-            .iter()
-            .filter(|c| c.status == Status::Skipped)
-        {
-            let reason = c.reason.as_deref().unwrap_or("");
-            match reasons.iter_mut().find(|(r, _)| *r == reason) {
-                Some((_, names)) => names.push(&c.name),
-                None => reasons.push((reason, vec![&c.name])),
+        // Failures and skips often share a reason (every ucopy contender when the binary is
+        // missing or broken): one line per reason keeps the table readable.
+        for (status, label) in [(Status::Failed, "FAILED"), (Status::Skipped, "skipped")] {
+            let mut reasons: Vec<(&str, Vec<&str>)> = Vec::new();
+            for c in self.contenders.iter().filter(|c| c.status == status) {
+                let reason = c.reason.as_deref().unwrap_or("");
+                match reasons.iter_mut().find(|(r, _)| *r == reason) {
+                    Some((_, names)) => names.push(&c.name),
+                    None => reasons.push((reason, vec![&c.name])),
+                }
             }
-        }
-        for (reason, names) in reasons {
-            if let [one] = names[..] {
-                out += &format!("  {one:w$}  skipped: {reason}\n");
-            } else {
-                out += &format!("  skipped: {reason}: {}\n", names.join(" "));
+            for (reason, names) in reasons {
+                if let [one] = names[..] {
+                    out += &format!("  {one:w$}  {label}: {reason}\n", w = widths[0]);
+                } else {
+                    out += &format!("  {label}: {reason}: {}\n", names.join(" "));
+                }
             }
         }
         out
