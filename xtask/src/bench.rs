@@ -353,6 +353,18 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         plan.rounds,
         plan.warmup
     );
+    let load1: f64 = machine
+        .loadavg_at_start
+        .split(' ')
+        .next()
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(0.0);
+    if load1 > 0.5 * machine.cores as f64 {
+        println!(
+            "warning: load average {} on {} cores: something else is running, numbers will be noisy",
+            machine.loadavg_at_start, machine.cores
+        );
+    }
     for (name, v) in &tools.versions {
         println!("  {name}: {v}");
     }
@@ -563,20 +575,10 @@ fn run_cell(
                 rec.ucopy_reason = Some(reason);
             }
             // Verification is outside the timed region and before the slot is torn down.
-            let scan = match corpus::scan(&slot.dst) {
-                Ok(scan) => scan,
-                Err(e) => {
-                    eprint!(" (FAILED)");
-                    rec.fail(format!("cannot verify the destination: {e:#}"));
-                    continue;
-                }
-            };
-            if scan.summary != corpus.summary {
+            let verified = corpus::verify_copy(&slot.src, &slot.dst, &corpus.summary);
+            if let Some(problem) = verified.problem {
                 eprint!(" (FAILED)");
-                rec.fail(format!(
-                    "destination differs: {}",
-                    corpus.summary.explain_difference(&scan.summary)
-                ));
+                rec.fail(format!("wrong copy: {problem}"));
                 continue;
             }
             drop(slot);
@@ -595,7 +597,7 @@ fn run_cell(
                 secs: out.secs,
                 user_secs: out.user_secs,
                 sys_secs: out.sys_secs,
-                dst_alloc_bytes: scan.alloc_bytes,
+                dst_alloc_bytes: verified.alloc_bytes,
                 read_queue_depth: read_qd,
                 weighted_queue_depth: weighted_qd,
                 disk_reads: reads,
@@ -663,6 +665,11 @@ fn machine_info(ws: &Workspace) -> report::Machine {
         mem_total_bytes: mem_kib * 1024,
         cpu_model,
         is_root: ws.is_root,
+        loadavg_at_start: read("/proc/loadavg")
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" "),
         bench_dir: ws.bench.display().to_string(),
         bench_fs: scenario::fs_type(&ws.bench).unwrap_or_default(),
         tmp_dir: ws.tmp.base.display().to_string(),

@@ -419,6 +419,8 @@ pub struct Machine {
     pub mem_total_bytes: u64,
     pub cpu_model: String,
     pub is_root: bool,
+    /// /proc/loadavg when the run started: other work on the machine makes numbers noisy.
+    pub loadavg_at_start: String,
     pub bench_dir: String,
     pub bench_fs: String,
     pub tmp_dir: String,
