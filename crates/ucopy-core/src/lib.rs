@@ -25,4 +25,4 @@ pub use plan::{
 };
 pub use progress::{NoProgress, Progress};
 pub use report::{EntryError, Op, Report};
-pub use stat::{Kind, Stat, Time};
+pub use stat::{file_id, Kind, Stat, Time};

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use rustix::fs::{self as rfs, Mode, OFlags};
 
-use crate::Stat;
+use crate::{file_id, Stat};
 
 /// Flags for opening a directory we walk: never follow a symlink that was swapped in.
 pub const DIR_FLAGS: OFlags = OFlags::RDONLY
@@ -142,7 +142,7 @@ impl DirNode {
         let st = rfs::fstat(&fd)?;
         let fd = Arc::new(fd);
         let mut side = self.dst.lock().expect("lock");
-        side.id = Some((st.st_dev as u64, st.st_ino as u64));
+        side.id = Some(file_id(&st));
         side.fd = Some(Arc::clone(&fd));
         side.created = created;
         Ok(fd)
@@ -175,14 +175,47 @@ impl DirNode {
     /// Lets go of the source fd (holders of clones keep theirs); it is reopened on demand.
     pub fn release_src(&self) {
         if !self.is_anchor() {
-            self.src.lock().expect("lock").fd = None;
+            self.side(Which::Src).fd = None;
         }
     }
 
     /// Lets go of the destination fd; it is reopened on demand.
     pub fn release_dst(&self) {
         if !self.is_anchor() {
-            self.dst.lock().expect("lock").fd = None;
+            self.side(Which::Dst).fd = None;
+        }
+    }
+
+    /// Lets go of the source fd when the walk leaves this directory for its parent. If the
+    /// parent's fd was released, it is reopened through this directory's `..`: one `openat`,
+    /// where a walk down from the nearest open ancestor would cost one per level.
+    pub fn release_src_upward(&self) {
+        self.release_upward(Which::Src);
+    }
+
+    /// Lets go of the destination fd after the directory is finished, handing the parent an fd
+    /// through `..` as [`DirNode::release_src_upward`] does.
+    pub fn release_dst_upward(&self) {
+        self.release_upward(Which::Dst);
+    }
+
+    fn release_upward(&self, which: Which) {
+        let Some(parent) = self.parent.as_deref() else {
+            return;
+        };
+        let Some(fd) = self.side(which).fd.take() else {
+            return;
+        };
+        if parent.is_anchor() || parent.side(which).fd.is_some() {
+            return;
+        }
+        let up = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        if let Ok(up) = rfs::openat(fd.as_fd(), c"..", up, Mode::empty()) {
+            let same = rfs::fstat(&up).is_ok_and(|st| Some(file_id(&st)) == parent.side(which).id);
+            let mut side = parent.side(which);
+            if same && side.fd.is_none() {
+                side.fd = Some(Arc::new(up));
+            }
         }
     }
 
@@ -240,7 +273,7 @@ impl DirNode {
         for node in chain.iter().rev() {
             let fd = rfs::openat(current.as_fd(), node.name(which), DIR_FLAGS, Mode::empty())?;
             let st = rfs::fstat(&fd)?;
-            if Some((st.st_dev as u64, st.st_ino as u64)) != node.side(which).id {
+            if Some(file_id(&st)) != node.side(which).id {
                 return Err(io::Error::other("directory was replaced during the copy"));
             }
             current = Arc::new(fd);

@@ -26,7 +26,7 @@ use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, RawDir};
 use rustix::io::Errno;
 
 use crate::node::{join, DirNode, DIR_FLAGS};
-use crate::{EntryError, Kind, Op, Order, Stat};
+use crate::{file_id, EntryError, Kind, Op, Order, Stat};
 
 /// Settings the planner needs.
 #[derive(Debug, Clone)]
@@ -394,7 +394,7 @@ impl Planner {
         let opened = parent.src_fd().and_then(|pfd| {
             let fd = rfs::openat(pfd.as_fd(), &name, DIR_FLAGS, Mode::empty())?;
             let st = rfs::fstat(&fd)?;
-            if (st.st_dev as u64, st.st_ino as u64) != (stat.dev, stat.ino) {
+            if file_id(&st) != (stat.dev, stat.ino) {
                 return Err(io::Error::other("directory was replaced during the copy"));
             }
             Ok(fd)
@@ -444,6 +444,9 @@ impl Planner {
     fn list_top(&mut self) {
         let frame = self.stack.last_mut().expect("a frame");
         frame.listed = true;
+        if frame.node.dst_failed() {
+            return; // its destination could not be made: nothing inside can be copied
+        }
         let fd = match frame.node.src_fd() {
             Ok(fd) => fd,
             Err(e) => {
@@ -571,7 +574,7 @@ impl Iterator for Planner {
                 continue;
             }
             let frame = self.stack.pop().expect("a frame");
-            frame.node.release_src();
+            frame.node.release_src_upward();
             self.ready.push_back(Step::DirDone(frame.node));
         }
     }

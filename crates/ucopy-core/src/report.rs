@@ -70,7 +70,7 @@ impl Op {
             Op::Chmod => "preserve permissions of",
             Op::SetTimes => "preserve times of",
             Op::Xattr => "preserve xattrs of",
-            Op::Conflict => "overwrite",
+            Op::Conflict => "replace",
             Op::Changed => "copy",
             Op::Interrupted => "finish",
         }

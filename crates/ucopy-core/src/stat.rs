@@ -109,3 +109,9 @@ impl From<&RawStat> for Stat {
         }
     }
 }
+
+/// `(st_dev, st_ino)`: what identifies a file, for same-file, into-itself and swap checks.
+#[allow(clippy::unnecessary_cast)]
+pub fn file_id(st: &RawStat) -> (u64, u64) {
+    (st.st_dev as u64, st.st_ino as u64)
+}

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
+use crate::file_id;
 use crate::plan::{open_operand_dir, split_operand};
 
 /// One source and the exact path its copy gets.
@@ -64,10 +65,6 @@ pub enum TargetError {
 
 type Id = (u64, u64);
 
-fn id_of(st: &rfs::Stat) -> Id {
-    (st.st_dev as u64, st.st_ino as u64)
-}
-
 /// Source metadata the way the copy will see it: a trailing `/` dereferences.
 fn stat_source(source: &Path) -> Result<rfs::Stat, TargetError> {
     let err = |e: io::Error| TargetError::Source {
@@ -119,10 +116,10 @@ fn check(source: &Path, st: &rfs::Stat, dest: &Path) -> Result<(), TargetError> 
         path: dest.to_path_buf(),
         source: e,
     })?;
-    let src_id = id_of(st);
+    let src_id = file_id(st);
     let existing = rfs::statat(&parent, &name, AtFlags::empty()).ok();
     if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
-        let into_itself = existing.as_ref().is_some_and(|d| id_of(d) == src_id)
+        let into_itself = existing.as_ref().is_some_and(|d| file_id(d) == src_id)
             || has_ancestor(parent, src_id).unwrap_or(false);
         if into_itself {
             return Err(TargetError::IntoItself {
@@ -130,7 +127,7 @@ fn check(source: &Path, st: &rfs::Stat, dest: &Path) -> Result<(), TargetError> 
                 dest: dest.to_path_buf(),
             });
         }
-    } else if existing.as_ref().is_some_and(|d| id_of(d) == src_id) {
+    } else if existing.as_ref().is_some_and(|d| file_id(d) == src_id) {
         return Err(TargetError::SameFile {
             src: source.to_path_buf(),
             dest: dest.to_path_buf(),
@@ -144,7 +141,7 @@ fn has_ancestor(dir: OwnedFd, id: Id) -> io::Result<bool> {
     let mut current = dir;
     loop {
         let st = rfs::fstat(&current)?;
-        if id_of(&st) == id {
+        if file_id(&st) == id {
             return Ok(true);
         }
         let parent = match rfs::openat(
@@ -157,7 +154,7 @@ fn has_ancestor(dir: OwnedFd, id: Id) -> io::Result<bool> {
             Err(Errno::ACCESS) => return Ok(false),
             Err(e) => return Err(e.into()),
         };
-        if id_of(&rfs::fstat(&parent)?) == id_of(&st) {
+        if file_id(&rfs::fstat(&parent)?) == file_id(&st) {
             return Ok(false); // `..` of the root is the root
         }
         current = parent;
@@ -180,7 +177,7 @@ mod tests {
         let dst = tmp.path().join("dst");
         fs::create_dir(&src).unwrap();
         fs::create_dir(&dst).unwrap();
-        let r = resolve(&[src.clone()], &dst).unwrap();
+        let r = resolve(std::slice::from_ref(&src), &dst).unwrap();
         assert_eq!(r[0].dest, dst.join("src"));
         let mut slash = src.clone().into_os_string();
         slash.push("/");
@@ -193,7 +190,10 @@ mod tests {
         let r = resolve(&[src.join(".")], &dst).unwrap();
         assert_eq!(r[0].dest, dst.join("."), "SRC/. merges");
         let absent = tmp.path().join("new");
-        assert_eq!(resolve(&[src.clone()], &absent).unwrap()[0].dest, absent);
+        assert_eq!(
+            resolve(std::slice::from_ref(&src), &absent).unwrap()[0].dest,
+            absent
+        );
     }
 
     #[test]
@@ -203,11 +203,11 @@ mod tests {
         fs::create_dir_all(d.join("sub")).unwrap();
         fs::write(d.join("f"), b"x").unwrap();
         assert!(matches!(
-            resolve(&[d.clone()], &d),
+            resolve(std::slice::from_ref(&d), &d),
             Err(TargetError::IntoItself { .. })
         ));
         assert!(matches!(
-            resolve(&[d.clone()], &d.join("sub")),
+            resolve(std::slice::from_ref(&d), &d.join("sub")),
             Err(TargetError::IntoItself { .. })
         ));
         assert!(matches!(

@@ -82,15 +82,19 @@ pub fn copy_data(
             return Ok(copied);
         }
     }
-    copy_range(src, dst, 0, paths, cancel)
+    copy_range(src, dst, 0, stat.size, paths, cancel)
 }
 
-/// `copy_file_range` from `offset` to end-of-file, falling back to read/write where the kernel
-/// refuses (EXDEV across some filesystems, EINVAL/EOPNOTSUPP on special filesystems, ENOSYS).
+/// `copy_file_range` from `offset` until `size` bytes are copied (the size `fstat` reported when
+/// the file was opened: a file that grows meanwhile is copied as that prefix, which saves the
+/// extra call per file that finding end-of-file would cost) or end-of-file comes first (it
+/// shrank). Falls back to read/write where the kernel refuses (EXDEV across some filesystems,
+/// EINVAL/EOPNOTSUPP on special filesystems, ENOSYS).
 fn copy_range(
     src: BorrowedFd<'_>,
     dst: BorrowedFd<'_>,
     offset: u64,
+    size: u64,
     paths: &mut KernelPaths,
     cancel: &Cancel,
 ) -> Result<u64, DataError> {
@@ -116,6 +120,9 @@ fn copy_range(
             Ok(n) => {
                 paths.cfr_works = Some(true);
                 copied += n as u64;
+                if copied >= size {
+                    return Ok(copied);
+                }
             }
             Err(Errno::INTR) => continue,
             Err(Errno::XDEV | Errno::INVAL | Errno::OPNOTSUPP | Errno::NOSYS | Errno::PERM)

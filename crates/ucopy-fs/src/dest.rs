@@ -96,7 +96,7 @@ pub fn create_file(
                 return Err(EntryError::new(
                     dest_path(job),
                     Op::Conflict,
-                    io::Error::other("cannot overwrite directory with non-directory"),
+                    io::Error::other("a directory is in the way of a non-directory"),
                 ))
             }
             FileType::RegularFile if !(options.archive && existing.nlink > 1) => {
@@ -199,7 +199,7 @@ pub fn make_room(
         return Err(EntryError::new(
             dst_path,
             Op::Conflict,
-            io::Error::other("cannot overwrite directory with non-directory"),
+            io::Error::other("a directory is in the way of a non-directory"),
         ));
     }
     if options.no_clobber {

@@ -18,13 +18,13 @@ use crossbeam_channel::{bounded, select, unbounded, Receiver, Sender};
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode};
 use rustix::io::Errno;
 use ucopy_core::{
-    Batch, DirNode, Entry, EntryError, ExecutorFactory, FileJob, JobOutcome, Kind, LinkGroup,
-    LinkStatus, Op, Options, PlanError, PlanOptions, PlannedFile, Planner, Progress, Report, Step,
-    DIR_FLAGS,
+    file_id, Batch, DirNode, Entry, EntryError, ExecutorFactory, FileJob, JobOutcome, Kind,
+    LinkGroup, LinkStatus, Op, Options, PlanError, PlanOptions, PlannedFile, Planner, Progress,
+    Report, Step, DIR_FLAGS,
 };
 
 use crate::dest::{make_room, Room};
-use crate::meta::{finish_at, mode_and_times_fd, own_fd};
+use crate::meta::{finish_at, mode_and_times_fd, own_fd, read_xattrs, write_xattrs, Xattrs};
 use crate::{copy_job, KernelPaths};
 
 /// Why a copy could not start at all (exit 2 in the CLI).
@@ -90,7 +90,7 @@ impl FdBudget {
         if lim.current < lim.maximum {
             lim.current = lim.maximum;
             // Best effort: a container may forbid it; then the current limit stands.
-            let _ = setrlimit(Resource::Nofile, lim.clone());
+            let _ = setrlimit(Resource::Nofile, lim);
             lim = getrlimit(Resource::Nofile);
         }
         let limit = lim.current.map_or(1 << 20, |c| c.min(1 << 20) as usize);
@@ -156,6 +156,7 @@ pub fn copy_tree(
             open_dst: std::collections::VecDeque::new(),
             max_open_dst: budget.max_open_dst_dirs,
             paths: KernelPaths::default(),
+            dir_xattrs: HashMap::new(),
             workers_alive: threads,
             startup_error: None,
             done_rx,
@@ -211,6 +212,8 @@ struct Driver<'a> {
     open_dst: std::collections::VecDeque<Arc<DirNode>>,
     max_open_dst: usize,
     paths: KernelPaths,
+    /// Source xattrs of directories not finished yet (only those that have any).
+    dir_xattrs: HashMap<usize, Xattrs>,
     workers_alive: usize,
     startup_error: Option<io::Error>,
     done_rx: Receiver<WorkerMsg>,
@@ -467,7 +470,7 @@ impl Driver<'_> {
                     _ => {
                         return Err(dst_err(
                             Op::Conflict,
-                            io::Error::other("cannot overwrite non-directory with directory"),
+                            io::Error::other("a non-directory is in the way of a directory"),
                         ))
                     }
                 }
@@ -477,14 +480,19 @@ impl Driver<'_> {
         let fd = rfs::openat(parent.as_fd(), name, DIR_FLAGS, Mode::empty())
             .map_err(|e| dst_err(Op::Open, e.into()))?;
         let stat = node.stat().expect("not the anchor");
-        let src = node.src_fd().ok();
-        own_fd(
-            fd.as_fd(),
-            src.as_ref().map(|s| s.as_fd()),
-            stat,
-            self.options,
-        )
-        .map_err(|e| dst_err(e.op, e.error))?;
+        // Owner now; xattrs are read now (the source fd is open) but written when the directory
+        // is finished: a default ACL written now would be inherited by every child made later.
+        own_fd(fd.as_fd(), None, stat, self.options).map_err(|e| dst_err(e.op, e.error))?;
+        if self.options.archive {
+            let src = node
+                .src_fd()
+                .map_err(|e| EntryError::new(node.path(), Op::Open, e))?;
+            let xattrs =
+                read_xattrs(src.as_fd()).map_err(|e| EntryError::new(node.path(), Op::Xattr, e))?;
+            if !xattrs.is_empty() {
+                self.dir_xattrs.insert(Arc::as_ptr(node) as usize, xattrs);
+            }
+        }
         node.set_dst(fd, created)
             .map_err(|e| dst_err(Op::Stat, e))?;
         self.open_dst.push_back(Arc::clone(node));
@@ -499,18 +507,24 @@ impl Driver<'_> {
     /// Applies a directory's final mode and times, now that everything in it is written.
     fn finish_dir(&mut self, node: &Arc<DirNode>) {
         if node.is_anchor() || node.dst_failed() || self.stopping() {
-            node.release_dst();
+            self.dir_xattrs.remove(&(Arc::as_ptr(node) as usize));
+            node.release_dst_upward();
             return;
         }
         let stat = *node.stat().expect("not the anchor");
+        let xattrs = self.dir_xattrs.remove(&(Arc::as_ptr(node) as usize));
         let result = node
             .dst_fd()
             .map_err(|e| EntryError::new(node.dst_path(), Op::Open, e))
             .and_then(|fd| {
+                if let Some(xattrs) = &xattrs {
+                    write_xattrs(fd.as_fd(), xattrs)
+                        .map_err(|e| EntryError::new(node.dst_path(), Op::Xattr, e))?;
+                }
                 mode_and_times_fd(fd.as_fd(), &stat, self.options, node.dst_created())
                     .map_err(|e| EntryError::new(node.dst_path(), e.op, e.error))
             });
-        node.release_dst();
+        node.release_dst_upward();
         if let Err(e) = result {
             self.fail(e);
         }
@@ -652,7 +666,7 @@ impl Driver<'_> {
         }
         let wanted = first_dir.dst_fd().and_then(|fd| {
             let st = rfs::statat(fd.as_fd(), &first_name, AtFlags::SYMLINK_NOFOLLOW)?;
-            Ok((fd, (st.st_dev as u64, st.st_ino as u64)))
+            Ok((fd, file_id(&st)))
         });
         let (first_fd, wanted) = match wanted {
             Ok(w) => w,
@@ -688,7 +702,7 @@ impl Driver<'_> {
                 return self.fail(EntryError::new(entry.path(), Op::Open, e))
             }
         };
-        let dst_dev = rfs::fstat(&dst_dir).map(|s| s.st_dev as u64).unwrap_or(0);
+        let dst_dev = crate::data::device_of(dst_dir.as_fd()).unwrap_or(0);
         let job = FileJob {
             src_dir,
             src_name: entry.src_name.clone(),

@@ -81,7 +81,7 @@ pub fn copy_job(
     let DestFile { fd: dst, created } = match create_file(job, &stat, options) {
         Ok(Some(d)) => d,
         Ok(None) => return JobOutcome::Skipped,
-        Err(e) => return JobOutcome::Failed(e),
+        Err(e) => return failed(e, options),
     };
     let result = copy_data(
         src.as_fd(),
@@ -106,7 +106,17 @@ pub fn copy_job(
                 drop(dst);
                 discard_partial(job);
             }
-            JobOutcome::Failed(e)
+            failed(e, options)
         }
     }
+}
+
+/// The outcome for a failed job. A failure that dooms the rest of the run (ENOSPC, EROFS) stops
+/// the other jobs in flight at once, through the shared cancel flag, instead of letting every
+/// remaining file of every batch fail one by one.
+pub fn failed(error: EntryError, options: &Options) -> JobOutcome {
+    if error.is_fatal() {
+        options.cancel.cancel();
+    }
+    JobOutcome::Failed(error)
 }

@@ -48,7 +48,7 @@ fn times_of(stat: &Stat) -> Timestamps {
 
 fn chown_error_matters(e: Errno) -> bool {
     // As non-root, giving a file away fails with EPERM; cp -a carries on silently.
-    !(e == Errno::PERM && !is_root())
+    e != Errno::PERM || is_root()
 }
 
 /// Finishes a regular file through its open fd: [`own_fd`] then [`mode_and_times_fd`].
@@ -177,18 +177,34 @@ fn xattr_unsupported(e: Errno) -> bool {
 }
 
 fn copy_xattrs_fd(src: BorrowedFd<'_>, dst: BorrowedFd<'_>) -> io::Result<()> {
+    write_xattrs(dst, &read_xattrs(src)?)
+}
+
+/// Extended attributes read from one object, to be written to another later.
+pub type Xattrs = Vec<(CString, Vec<u8>)>;
+
+/// Reads every xattr of an open object (empty where the filesystem has none).
+pub fn read_xattrs(src: BorrowedFd<'_>) -> io::Result<Xattrs> {
     let names = match list(|buf| rfs::flistxattr(src, buf)) {
         Ok(n) => n,
-        Err(Errno::OPNOTSUPP) => return Ok(()),
+        Err(Errno::OPNOTSUPP) => return Ok(Vec::new()),
         Err(e) => return Err(e.into()),
     };
+    let mut out = Vec::new();
     for name in split_names(&names) {
-        let value = match list(|buf| rfs::fgetxattr(src, name, buf)) {
-            Ok(v) => v,
+        match list(|buf| rfs::fgetxattr(src, name, buf)) {
+            Ok(v) => out.push((name.to_owned(), v)),
             Err(Errno::NODATA) => continue, // removed meanwhile
             Err(e) => return Err(e.into()),
-        };
-        match rfs::fsetxattr(dst, name, &value, rfs::XattrFlags::empty()) {
+        }
+    }
+    Ok(out)
+}
+
+/// Writes xattrs to an open object; a destination that cannot hold them is not an error.
+pub fn write_xattrs(dst: BorrowedFd<'_>, xattrs: &Xattrs) -> io::Result<()> {
+    for (name, value) in xattrs {
+        match rfs::fsetxattr(dst, name, value, rfs::XattrFlags::empty()) {
             Ok(()) => {}
             Err(e) if xattr_unsupported(e) => {}
             Err(e) => return Err(e.into()),
@@ -238,23 +254,21 @@ fn copy_xattrs_at(
     Ok(())
 }
 
-/// Calls a size-probing xattr getter until the buffer is big enough.
+/// Calls an xattr getter with a buffer that grows until the value fits. Starting at 4 KiB means
+/// one call in the common case (no xattrs, or small ones) instead of a size query plus a read.
 fn list(
     mut call: impl FnMut(&mut [u8]) -> rustix::io::Result<usize>,
 ) -> rustix::io::Result<Vec<u8>> {
-    let mut buf = Vec::new();
+    let mut buf = vec![0u8; 4096];
     loop {
-        let needed = call(&mut [])?;
-        if needed == 0 {
-            return Ok(Vec::new());
-        }
-        buf.resize(needed, 0);
         match call(&mut buf) {
             Ok(n) => {
                 buf.truncate(n);
                 return Ok(buf);
             }
-            Err(Errno::RANGE) => continue, // grew meanwhile
+            // Too small: xattr values and lists are at most 64 KiB on Linux; grow past that and
+            // the kernel answers E2BIG instead.
+            Err(Errno::RANGE) if buf.len() < (1 << 20) => buf.resize(buf.len() * 4, 0),
             Err(e) => return Err(e),
         }
     }

@@ -1,0 +1,408 @@
+//! Rows 14–21: metadata under `-a` (modes, special bits, read-only dirs, ns times, owners,
+//! xattrs), permissions while copying, and a source that stays untouched.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use rustix::fs::FileType;
+
+use crate::compare::{assert_trees_equal, walk, Compare, Snapshot};
+use crate::fixtures::small_tree;
+use crate::harness::{is_root, run, sh, spawn, NOBODY};
+use crate::mounts::Mount;
+use crate::tree::{lstat, TestTree, MIB};
+
+/// Relative path -> permission bits (incl. setuid/setgid/sticky) of every entry but symlinks.
+fn modes(root: &Path) -> BTreeMap<Vec<u8>, u32> {
+    let mut m = BTreeMap::new();
+    walk(root, &mut |rel, _, _, st| {
+        if FileType::from_raw_mode(st.st_mode) != FileType::Symlink {
+            m.insert(rel.to_vec(), st.st_mode & 0o7777);
+        }
+    });
+    m
+}
+
+/// Files and dirs in many modes, a few of them without owner write permission.
+fn mode_tree(t: &TestTree) {
+    let file_modes = [
+        0o644, 0o600, 0o755, 0o777, 0o640, 0o444, 0o400, 0o000, 0o705, 0o666,
+    ];
+    for m in file_modes {
+        t.file(format!("src/f{m:04o}"), format!("mode {m:o}"));
+        t.file(format!("src/d{m:04o}/inner"), "inner");
+    }
+    for m in file_modes {
+        t.chmod(format!("src/f{m:04o}"), m);
+    }
+    // Dirs last: a 000 dir must still be enterable while we build the tree.
+    for m in [0o755, 0o700, 0o775, 0o711, 0o750, 0o777, 0o555, 0o500] {
+        t.chmod(format!("src/d{m:04o}"), m);
+    }
+}
+
+// Row 14: with -a modes are copied exactly whatever the umask.
+backend_test!(row14_modes_exact_any_umask, |b| {
+    let t = TestTree::new();
+    mode_tree(&t);
+    t.stamp_times("src", 14);
+    for (i, umask) in ["077", "000", "027"].iter().enumerate() {
+        let dst = t.p(format!("dst{i}"));
+        b.run_sh(&format!("umask {umask}"), args!["-a", t.p("src"), dst])
+            .assert_success();
+        assert_trees_equal(&t.p("src"), &dst, &Compare::archive());
+    }
+});
+
+// Row 14: without -a new files and dirs get the modes `cp -r` gives them (GNU cp is the oracle),
+// under several umasks.
+backend_test!(row14_plain_modes_follow_cp_r, |b| {
+    let t = TestTree::new();
+    mode_tree(&t);
+    t.file("src/setuid", "s");
+    t.chmod("src/setuid", 0o4755);
+    for (i, umask) in ["022", "077", "000"].iter().enumerate() {
+        let cp_dst = t.p(format!("cp{i}"));
+        let ours = t.p(format!("ucopy{i}"));
+        let mut c = sh(
+            &format!("umask {umask}"),
+            args!["cp", "-r", t.p("src"), cp_dst],
+        );
+        c.env("LC_ALL", "C");
+        let out = run(c, Duration::from_secs(60));
+        assert!(out.status.success(), "cp -r failed:\n{out}");
+        b.run_sh(&format!("umask {umask}"), args![t.p("src"), ours])
+            .assert_success();
+        assert_trees_equal(&t.p("src"), &ours, &Compare::plain());
+        assert_eq!(
+            modes(&ours),
+            modes(&cp_dst),
+            "modes differ from cp -r under umask {umask}"
+        );
+    }
+});
+
+// Row 15: setuid/setgid/sticky kept; as root the owner is set before the mode (a chown after the
+// chmod would clear setuid/setgid).
+backend_test!(row15_special_bits_with_owner, |b| {
+    require_root!();
+    let t = TestTree::new();
+    let cases = [
+        ("suid", 0o4755, 1234, 1234),
+        ("sgid", 0o2755, 1234, 2345),
+        ("both", 0o6711, 4321, 4321),
+        ("suid_noexec", 0o4644, 1000, 1000),
+    ];
+    for (name, mode, uid, gid) in cases {
+        t.file(format!("src/{name}"), name);
+        t.chown(format!("src/{name}"), uid, gid);
+        t.chmod(format!("src/{name}"), mode);
+    }
+    t.file("src/sticky/f", "f");
+    t.file("src/setgid_dir/f", "f");
+    t.chown("src/setgid_dir", 1234, 1234);
+    t.chmod("src/sticky", 0o1777);
+    t.chmod("src/setgid_dir", 0o2775);
+    t.stamp_times("src", 15);
+    b.run(args!["-a", t.p("src"), t.p("dst")]).assert_success();
+    assert_trees_equal(&t.p("src"), &t.p("dst"), &Compare::archive());
+});
+
+fn read_only_tree(t: &TestTree) {
+    t.file("src/ro555/f1", "one");
+    t.file("src/ro555/sub500/f2", "two");
+    t.file("src/ro500/f3", "three");
+    t.file("src/ro500/deeper/f4", "four");
+}
+
+fn read_only_chmod(t: &TestTree) {
+    t.chmod("src/ro555/sub500", 0o500);
+    t.chmod("src/ro555", 0o555);
+    t.chmod("src/ro500/deeper", 0o555);
+    t.chmod("src/ro500", 0o500);
+}
+
+// Row 16: read-only dirs with files inside copy fully and end read-only (as root).
+backend_test!(row16_read_only_dirs, |b| {
+    let t = TestTree::new();
+    read_only_tree(&t);
+    t.stamp_times("src", 16);
+    read_only_chmod(&t);
+    b.run(args!["-a", t.p("src"), t.p("dst")]).assert_success();
+    assert_trees_equal(&t.p("src"), &t.p("dst"), &Compare::archive());
+});
+
+// Row 16, as an unprivileged user, who really cannot write into a 555 dir: the copier must fill
+// the dirs before it makes them read-only.
+backend_test!(row16_read_only_dirs_unprivileged, |b| {
+    let t = TestTree::new();
+    read_only_tree(&t);
+    t.give_to_nobody();
+    t.stamp_times("src", 16);
+    read_only_chmod(&t);
+    b.run_unprivileged(args!["-a", t.p("src"), t.p("dst")])
+        .assert_success();
+    assert_trees_equal(&t.p("src"), &t.p("dst"), &Compare::archive());
+});
+
+// Row 17: mtimes to the ns, before 1970 and after 2038; dir times set after their children at
+// every level; symlink times too.
+backend_test!(row17_times_ns_and_range, |b| {
+    let t = TestTree::new();
+    let times: [(i64, u32); 6] = [
+        (-1_234_567_890, 123_456_789), // 1930
+        (-1, 999_999_999),             // just before the epoch
+        (0, 1),
+        (1_600_000_000, 1),
+        (2_147_483_648, 500_000_000), // first second past the 32-bit end
+        (4_102_444_800, 999_999_999), // 2100
+    ];
+    for (i, _) in times.iter().enumerate() {
+        t.file(format!("src/l1/l2/l3/f{i}"), format!("{i}"));
+        t.symlink(format!("src/l1/l2/s{i}"), format!("l3/f{i}"));
+        t.file(format!("src/l1/g{i}"), "g");
+    }
+    for (i, (s, ns)) in times.iter().enumerate() {
+        t.mtime(format!("src/l1/l2/l3/f{i}"), *s, *ns);
+        t.mtime(format!("src/l1/l2/s{i}"), s + 7, *ns);
+        t.mtime(format!("src/l1/g{i}"), s - 7, *ns);
+    }
+    // Dirs last, deepest first, each at a different extreme.
+    t.mtime("src/l1/l2/l3", -2_000_000_000, 1);
+    t.mtime("src/l1/l2", 4_000_000_000, 2);
+    t.mtime("src/l1", 1_000_000_000, 3);
+    t.mtime("src", -5, 4);
+    b.run(args!["-a", t.p("src"), t.p("dst")]).assert_success();
+    assert_trees_equal(&t.p("src"), &t.p("dst"), &Compare::archive());
+});
+
+// Row 18: as root, ownership kept with arbitrary numeric ids (no passwd entries), on files,
+// dirs and symlinks (lchown).
+backend_test!(row18_owners_as_root, |b| {
+    require_root!();
+    let t = TestTree::new();
+    let ids = [
+        (1234, 5678),
+        (65533, 1),
+        (3_000_000_000, 3_000_000_001),
+        (0, 4242),
+    ];
+    for (i, (u, g)) in ids.iter().enumerate() {
+        t.file(format!("src/d{i}/f"), "f");
+        t.symlink(format!("src/d{i}/s"), "f");
+        t.chown(format!("src/d{i}/f"), *u, *g);
+        t.chown(format!("src/d{i}/s"), g + 1, u + 1);
+        t.chown(format!("src/d{i}"), *g, *u);
+    }
+    t.stamp_times("src", 18);
+    b.run(args!["-a", t.p("src"), t.p("dst")]).assert_success();
+    assert_trees_equal(&t.p("src"), &t.p("dst"), &Compare::archive());
+});
+
+// Row 18: as non-root a failed chown is not an error: exit 0, everything else kept, the copies
+// owned by the user who copied.
+backend_test!(row18_unprivileged_chown_not_an_error, |b| {
+    let t = TestTree::new();
+    small_tree(&t, "src");
+    if is_root() {
+        t.chown("src/a.txt", 1234, 1234);
+        t.chown("src/sub", 4321, 4321);
+        t.chown("src/abs", 777, 777);
+        std::os::unix::fs::chown(t.path(), Some(NOBODY), Some(NOBODY)).unwrap();
+        t.stamp_times("src", 18);
+    }
+    b.run_unprivileged(args!["-a", t.p("src"), t.p("dst")])
+        .assert_success();
+    assert_trees_equal(&t.p("src"), &t.p("dst"), &Compare::archive().no_owner());
+    let me = if is_root() {
+        NOBODY
+    } else {
+        rustix::process::geteuid().as_raw()
+    };
+    for rel in ["dst/a.txt", "dst/sub", "dst/abs"] {
+        assert_eq!(t.lstat(rel).unwrap().st_uid, me, "{rel} owner");
+    }
+});
+
+// Row 19: user xattrs kept on files and dirs (binary values, empty values, big values).
+backend_test!(row19_user_xattrs, |b| {
+    let t = TestTree::new();
+    t.file("src/f", "f");
+    t.file("src/d/g", "g");
+    t.xattr("src/f", "user.plain", b"value");
+    t.xattr("src/f", "user.binary", b"\x00\xff\x01 binary\n");
+    t.xattr("src/f", "user.empty", b"");
+    t.xattr("src/f", "user.big", &[b'x'; 3000]);
+    t.xattr("src/d", "user.on_dir", b"dir value");
+    t.xattr("src/d/g", "user.g", b"g");
+    t.chmod("src/d/g", 0o444); // a read-only file still gets its xattrs
+    t.stamp_times("src", 19);
+    b.run(args!["-a", t.p("src"), t.p("dst")]).assert_success();
+    assert_trees_equal(&t.p("src"), &t.p("dst"), &Compare::archive());
+});
+
+/// A POSIX ACL in the kernel's xattr format: user::rw- user:1000:r-- group::r-- mask::r--
+/// other::---.
+fn acl_bytes() -> Vec<u8> {
+    let mut v = 2u32.to_le_bytes().to_vec();
+    for (tag, perm, id) in [
+        (0x01u16, 6u16, u32::MAX),
+        (0x02, 4, 1000),
+        (0x04, 4, u32::MAX),
+        (0x10, 4, u32::MAX),
+        (0x20, 0, u32::MAX),
+    ] {
+        v.extend_from_slice(&tag.to_le_bytes());
+        v.extend_from_slice(&perm.to_le_bytes());
+        v.extend_from_slice(&id.to_le_bytes());
+    }
+    v
+}
+
+/// `security.capability` v2 granting cap_net_raw (bit 13), effective.
+fn capability_bytes() -> Vec<u8> {
+    let mut v = Vec::new();
+    for word in [0x0200_0001u32, 1 << 13, 0, 0, 0] {
+        v.extend_from_slice(&word.to_le_bytes());
+    }
+    v
+}
+
+// Row 19: as root also trusted.* and security.*: ACLs and file capabilities survive, the
+// capability on a file whose owner is also changed (chown clears capabilities: set them after).
+backend_test!(row19_root_xattrs_acl_capabilities, |b| {
+    require_root!();
+    let t = TestTree::new();
+    t.file("src/acl", "acl");
+    t.file("src/d/cap", "capability");
+    t.chmod("src/d/cap", 0o755);
+    t.chown("src/d/cap", 1234, 1234);
+    t.xattr("src/acl", "system.posix_acl_access", &acl_bytes());
+    t.xattr("src/d", "system.posix_acl_default", &acl_bytes());
+    t.xattr("src/d", "trusted.ucopy", b"trusted value");
+    t.xattr("src/d/cap", "security.capability", &capability_bytes());
+    t.stamp_times("src", 19);
+    b.run(args!["-a", t.p("src"), t.p("dst")]).assert_success();
+    assert_trees_equal(&t.p("src"), &t.p("dst"), &Compare::archive());
+});
+
+// Row 19: a destination without xattr support (ramfs) is not a per-file error under -a.
+backend_test!(row19_dst_without_xattr_support, |b| {
+    let m = match Mount::new_ramfs() {
+        Ok(m) => m,
+        Err(why) => skip!("{why}"),
+    };
+    let t = TestTree::new();
+    let src = small_tree(&t, "src");
+    t.xattr("src/sub", "user.on_dir", b"d");
+    t.xattr("src/exec", "user.on_file", b"f");
+    t.stamp_times("src", 19);
+    let dst = m.path().join("dst");
+    b.run(args!["-a", src, dst]).assert_success();
+    assert_trees_equal(&src, &dst, &Compare::archive().no_xattrs());
+});
+
+// Row 20: while a file is being written it is never more accessible than 0600 (or its final
+// mode if narrower); a half-made dir is never group/other-writable. Checked by polling the
+// destination during the copy (umask 0, so the umask hides nothing). Polling can miss a
+// violation but never invents one.
+backend_test!(row20_never_more_accessible_while_writing, |b| {
+    let t = TestTree::new();
+    let files: [(&str, u64, u32); 4] = [
+        ("big644", 48 * MIB, 0o644),
+        ("big400", 48 * MIB, 0o400),
+        ("big666", 32 * MIB, 0o666),
+        ("big4755", 16 * MIB, 0o4755),
+    ];
+    for (i, (name, size, _)) in files.iter().enumerate() {
+        t.file_sized(format!("src/{name}"), *size, i as u64);
+    }
+    const N: usize = 300;
+    for i in 0..N {
+        t.file_sized(format!("src/open/f{i:03}"), 8192, i as u64);
+    }
+    for (name, _, mode) in files {
+        t.chmod(format!("src/{name}"), mode);
+    }
+    t.chmod("src/open", 0o777);
+    let dst = t.p("dst");
+    let mut running = spawn(b.sh_cmd("umask 0", args!["-a", t.p("src"), &dst]));
+    let mut violations = Vec::new();
+    let mut samples = 0u64;
+    let out = loop {
+        for (name, size, mode) in files {
+            if let Some(st) = lstat(&dst.join(name)) {
+                let allowed = 0o600 & mode;
+                let perm = st.st_mode & 0o7777;
+                if (st.st_size as u64) < size && perm & !allowed != 0 {
+                    violations.push(format!(
+                        "{name}: mode {perm:o} at {} of {size} bytes (final {mode:o})",
+                        st.st_size
+                    ));
+                }
+            }
+        }
+        if let Some(st) = lstat(&dst.join("open")) {
+            if st.st_mode & 0o022 != 0 {
+                let n = std::fs::read_dir(dst.join("open")).map_or(0, |r| r.count());
+                if n < N {
+                    violations.push(format!(
+                        "open/: mode {:o} with {n} of {N} entries",
+                        st.st_mode & 0o7777
+                    ));
+                }
+            }
+        }
+        samples += 1;
+        if let Some(out) = running.wait_timeout(Duration::ZERO) {
+            break out;
+        }
+    };
+    eprintln!("{samples} samples");
+    out.assert_success();
+    violations.dedup();
+    assert!(
+        violations.is_empty(),
+        "too accessible while being written:\n  {}",
+        violations
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n  ")
+    );
+    assert_trees_equal(&t.p("src"), &dst, &Compare::archive());
+});
+
+// Row 21: the source is never modified, including the targets of symlinks pointing outside the
+// tree (a copier that chmods/utimes/chowns "dst/link" following it would hit them). ctime is
+// part of the snapshot, so even an undone change shows.
+backend_test!(row21_source_never_modified, |b| {
+    let t = TestTree::new();
+    small_tree(&t, "src");
+    t.file("outside/target_file", "outside file");
+    t.file("outside/target_dir/inner", "inner");
+    t.chmod("outside/target_file", 0o600);
+    t.stamp_times("outside", 21);
+    t.symlink("src/to_outside_file", t.p("outside/target_file"));
+    t.symlink("src/to_outside_dir", t.p("outside/target_dir"));
+    t.symlink("src/sub/rel_outside", "../../outside/target_file");
+    t.xattr("src/sub/b", "user.keep", b"k");
+    if is_root() {
+        t.chown("src/to_outside_file", 1234, 1234);
+        t.chown("src/exec", 4321, 4321);
+    }
+    t.stamp_times("src", 21);
+    let before_src = Snapshot::take(&t.p("src"));
+    let before_out = Snapshot::take(&t.p("outside"));
+    b.run(args!["-a", t.p("src"), t.p("dst_a")])
+        .assert_success();
+    b.run(args![t.p("src"), t.p("dst_r")]).assert_success();
+    // Again onto the existing copies (overwrite paths).
+    b.run(args!["-a", t.p("src"), t.p("dst_a")])
+        .assert_success();
+    b.run(args![t.p("src"), t.p("dst_r")]).assert_success();
+    Snapshot::take(&t.p("src")).assert_same(&before_src, "the source");
+    Snapshot::take(&t.p("outside")).assert_same(&before_out, "the symlink targets outside");
+});
