@@ -344,7 +344,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     let started = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     let machine = machine_info(&ws);
     println!(
-        "machine: Linux {}, {} cores, {} RAM, {}; {} mode, {} rounds + {} warm-up",
+        "machine: Linux {}, {} cores, {} RAM, {}; {} mode, {} counted round(s) + {} warm-up",
         machine.kernel,
         machine.cores,
         corpus::human_bytes(machine.mem_total_bytes),
