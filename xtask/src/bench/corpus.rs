@@ -121,10 +121,11 @@ impl CorpusSpec {
         match self.shape {
             Shape::Uniform { files, dirs, size } => {
                 format!(
-                    "{} files × {} in {} dirs",
+                    "{} files × {} in {} dir{}",
                     thousands(files),
                     human_bytes(size),
-                    dirs
+                    dirs,
+                    if dirs == 1 { "" } else { "s" }
                 )
             }
             Shape::Mixed { files } => {
