@@ -473,7 +473,7 @@ fn run_cell(
         cold: s.is_cold(),
         src: String::new(),
         src_fs: String::new(),
-        dst_fs: String::new(),
+        dst_fs: s.dst_fs(&ws.tmp),
         rounds: plan.rounds,
         warmup: plan.warmup,
         error: None,
@@ -553,9 +553,6 @@ fn run_cell(
                     return Ok(cell);
                 }
             };
-            if cell.dst_fs.is_empty() {
-                cell.dst_fs = slot.dst_fs.clone();
-            }
             launch.prepare(&slot.dst)?;
             scenario::settle(s)?;
             if s.is_cold() {

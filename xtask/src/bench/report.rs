@@ -319,12 +319,15 @@ impl Cell {
             }
             l.trim_end().to_string() + "\n"
         };
-        out += &line(
-            &header.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-            "",
-        );
-        for (row, note) in &rows {
-            out += &line(row, note);
+        // With nothing timed, the failure and skip lines below say why; no empty header.
+        if !rows.is_empty() {
+            out += &line(
+                &header.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                "",
+            );
+            for (row, note) in &rows {
+                out += &line(row, note);
+            }
         }
         // Failures and skips often share a reason (every ucopy contender when the binary is
         // missing or broken): one line per reason keeps the table readable.
@@ -363,27 +366,28 @@ pub fn fmt_secs(s: f64) -> String {
 pub fn render_seed_table(cells: &[Cell], scenario: &str) -> Option<String> {
     let rows: Vec<&Cell> = cells.iter().filter(|c| c.scenario == scenario).collect();
     let first = rows.first()?;
-    let files_note: Vec<String> = rows
+    let label = |corpus: &str| match corpus {
+        "small-4k" => "4KB".to_string(),
+        "small-64k" => "64KB".to_string(),
+        other => other.to_string(),
+    };
+    let sizes: Vec<String> = rows
         .iter()
-        .map(|c| format!("{}: {}", c.corpus, c.corpus_description))
+        .map(|c| format!("{} = {}", label(&c.corpus), c.corpus_description))
         .collect();
     let mut out = format!(
-        "Founding note, this machine — {} ({} → {}), ucopy --backend rw vs --backend fixed \
-         (--order inode), median of {} rounds; {}\n\n",
+        "Founding note's table on this machine, scenario {}: {}; ucopy --backend rw (normal \
+         buffers) vs --backend fixed (registered buffers), --order inode, medians of {} rounds; \
+         {}\n\n",
+        first.scenario,
         first.scenario_description,
-        first.src_fs,
-        first.dst_fs,
         first.rounds,
-        files_note.join("; ")
+        sizes.join(", ")
     );
     out += "| File Size | Normal Buffers | Registered Buffers | Difference |\n";
     out += "|-----------|----------------|-------------------|------------|\n";
     for cell in rows {
-        let label = match cell.corpus.as_str() {
-            "small-4k" => "4KB",
-            "small-64k" => "64KB",
-            other => other,
-        };
+        let label = label(&cell.corpus);
         let get = |name: &str| cell.contenders.iter().find(|c| c.name == name);
         let rate = |c: Option<&ContenderRecord>| match c {
             Some(ContenderRecord { stats: Some(s), .. }) => Ok(s.files_per_sec),

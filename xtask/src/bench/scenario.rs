@@ -105,6 +105,18 @@ impl Scenario {
         }
     }
 
+    /// The destination's filesystem type, known before any round runs.
+    pub fn dst_fs(self, tmp: &TmpRoot) -> String {
+        match self.dest_fs() {
+            Some(kind) => fs_name(kind).to_string(),
+            None => tmp
+                .base
+                .parent()
+                .and_then(fs_type)
+                .unwrap_or_else(|| "?".into()),
+        }
+    }
+
     pub fn is_cold(self) -> bool {
         self == Scenario::Ext4Cold
     }
@@ -211,7 +223,6 @@ pub struct Staged {
 pub struct Slot {
     pub src: PathBuf,
     pub dst: PathBuf,
-    pub dst_fs: String,
     // Field order matters: the tree is removed before its mount goes away.
     _remove: Option<RemoveOnDrop>,
     _mount: Option<LoopMount>,
@@ -265,7 +276,6 @@ pub fn prepare_slot(
             Ok(Slot {
                 src: staged.src.clone().expect("tmpfs stages a source"),
                 dst: dst.clone(),
-                dst_fs: fs_type(&ws.tmp.base).unwrap_or_else(|| "?".into()),
                 _remove: Some(RemoveOnDrop(dst)),
                 _mount: None,
             })
@@ -298,7 +308,6 @@ pub fn prepare_slot(
             Ok(Slot {
                 src,
                 dst: mount.mnt.join("dst"),
-                dst_fs: fs_name(kind).into(),
                 _remove: None,
                 _mount: Some(mount),
             })
