@@ -307,12 +307,18 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
             .iter()
             .any(|c| !c.is_peer() && contenders::selected(&plan.contenders, c))
     });
-    let ucopy = if wants_ucopy && !args.list {
-        build_ucopy(&paths, args.ucopy.as_deref())?
-    } else if let Some(p) = &args.ucopy {
+    let built = paths.target.join("release/ucopy");
+    let ucopy = if let (true, Some(p)) = (args.list, &args.ucopy) {
         Ok(p.clone())
+    } else if args.list && built.is_file() {
+        // --list only looks: it probes whatever binary is there rather than building one.
+        Ok(built)
+    } else if args.list {
+        Err("not built yet (a run builds it)".into())
+    } else if wants_ucopy {
+        build_ucopy(&paths, args.ucopy.as_deref())?
     } else {
-        Err("not built (not selected)".into())
+        Err("not selected".into())
     };
     let tools = Tools::discover(ucopy, &paths.target.join("peers/bin"));
 
