@@ -40,7 +40,11 @@ fn assert_prefix(copy: &[u8], data: &[u8], what: &str) {
         panic!(
             "{what}: copy ({} bytes) is not a prefix of the data: differs at {k}{}",
             copy.len(),
-            if zeros > 0 { format!(", followed by {zeros} zero bytes (zero padding)") } else { String::new() }
+            if zeros > 0 {
+                format!(", followed by {zeros} zero bytes (zero padding)")
+            } else {
+                String::new()
+            }
         );
     }
 }
@@ -159,7 +163,11 @@ backend_test!(row31_vanishing_files, |b| {
                 .strip_prefix('v')
                 .and_then(|n| n.parse().ok())
                 .unwrap_or_else(|| panic!("stray {name:?} in the copy"));
-            assert_eq!(fs::read(e.path()).unwrap(), pattern(i, 2048), "{name} incomplete");
+            assert_eq!(
+                fs::read(e.path()).unwrap(),
+                pattern(i, 2048),
+                "{name} incomplete"
+            );
         }
         for line in out.stderr_str().lines().filter(|l| !l.trim().is_empty()) {
             assert!(

@@ -116,12 +116,18 @@ pub fn tree_diffs(src: &Path, dst: &Path, cmp: &Compare) -> Vec<String> {
     w.diffs
 }
 
+/// `(st_dev, st_ino)`: an inode's identity.
+type DevIno = (u64, u64);
+
+/// The callback of [`walk`]: `(relative path, parent dir fd, name, lstat)`.
+pub type Visit<'v> = dyn FnMut(&[u8], BorrowedFd<'_>, &[u8], &Stat) + 'v;
+
 struct Lockstep<'c> {
     cmp: &'c Compare,
     diffs: Vec<String>,
     /// Hard-link grouping must be a bijection between source and destination inodes.
-    links: HashMap<(u64, u64), ((u64, u64), Vec<u8>)>,
-    links_back: HashMap<(u64, u64), ((u64, u64), Vec<u8>)>,
+    links: HashMap<DevIno, (DevIno, Vec<u8>)>,
+    links_back: HashMap<DevIno, (DevIno, Vec<u8>)>,
 }
 
 /// A dir still to be listed: the parents' fds stay open through the `Rc`s (so open fds are
@@ -139,14 +145,7 @@ impl Lockstep<'_> {
         self.diffs.push(format!("{}: {what}", show(rel)));
     }
 
-    fn entry(
-        &mut self,
-        rel: Vec<u8>,
-        sp: &Rc<OwnedFd>,
-        sn: &[u8],
-        dp: &Rc<OwnedFd>,
-        dn: &[u8],
-    ) {
+    fn entry(&mut self, rel: Vec<u8>, sp: &Rc<OwnedFd>, sn: &[u8], dp: &Rc<OwnedFd>, dn: &[u8]) {
         let mut stack = Vec::new();
         self.one(rel, sp, sn, dp, dn, &mut stack);
         while let Some(p) = stack.pop() {
@@ -172,9 +171,15 @@ impl Lockstep<'_> {
             Ok(d) => d,
             Err(e) => return self.diff(&rel, format!("missing in destination ({e})")),
         };
-        let (st, dt) = (FileType::from_raw_mode(s.st_mode), FileType::from_raw_mode(d.st_mode));
+        let (st, dt) = (
+            FileType::from_raw_mode(s.st_mode),
+            FileType::from_raw_mode(d.st_mode),
+        );
         if st != dt {
-            return self.diff(&rel, format!("type {st:?} in source, {dt:?} in destination"));
+            return self.diff(
+                &rel,
+                format!("type {st:?} in source, {dt:?} in destination"),
+            );
         }
         let is_root = rel.is_empty();
         if !is_root || self.cmp.root_meta {
@@ -197,7 +202,8 @@ impl Lockstep<'_> {
             FileType::RegularFile => {
                 if s.st_size != d.st_size {
                     self.diff(&rel, format!("size {} vs {}", s.st_size, d.st_size));
-                } else if let Err(e) = same_content(sp.as_fd(), sn, dp.as_fd(), dn, s.st_size as u64)
+                } else if let Err(e) =
+                    same_content(sp.as_fd(), sn, dp.as_fd(), dn, s.st_size as u64)
                 {
                     self.diff(&rel, e);
                 }
@@ -208,10 +214,8 @@ impl Lockstep<'_> {
                     self.diff(&rel, format!("symlink target {} vs {}", show(&a), show(&b)));
                 }
             }
-            FileType::CharacterDevice | FileType::BlockDevice => {
-                if s.st_rdev != d.st_rdev {
-                    self.diff(&rel, format!("rdev {:#x} vs {:#x}", s.st_rdev, d.st_rdev));
-                }
+            FileType::CharacterDevice | FileType::BlockDevice if s.st_rdev != d.st_rdev => {
+                self.diff(&rel, format!("rdev {:#x} vs {:#x}", s.st_rdev, d.st_rdev));
             }
             _ => {}
         }
@@ -243,7 +247,10 @@ impl Lockstep<'_> {
         if cmp.owner && (s.st_uid, s.st_gid) != (d.st_uid, d.st_gid) {
             self.diff(
                 rel,
-                format!("owner {}:{} vs {}:{}", s.st_uid, s.st_gid, d.st_uid, d.st_gid),
+                format!(
+                    "owner {}:{} vs {}:{}",
+                    s.st_uid, s.st_gid, d.st_uid, d.st_gid
+                ),
             );
         }
     }
@@ -261,7 +268,10 @@ impl Lockstep<'_> {
         if let Some((want, first)) = self.links_back.get(&di) {
             if *want != si {
                 let first = show(first);
-                self.diff(rel, format!("hard-linked to {first} in the destination only"));
+                self.diff(
+                    rel,
+                    format!("hard-linked to {first} in the destination only"),
+                );
             }
         } else {
             self.links_back.insert(di, (si, rel.to_vec()));
@@ -285,7 +295,7 @@ impl Lockstep<'_> {
             let take_dst = i == sl.len() || (j < dl.len() && dl[j] <= sl[i]);
             let name = if take_src { &sl[i] } else { &dl[j] };
             let rel = join(&p.rel, name);
-            let ignored = self.cmp.ignore.iter().any(|ig| *ig == rel);
+            let ignored = self.cmp.ignore.contains(&rel);
             if !ignored {
                 match (take_src, take_dst) {
                     (true, true) => children.push(rel),
@@ -339,7 +349,9 @@ pub fn first_difference(a: &File, b: &File, size: u64) -> Option<u64> {
         let ra = read_full_at(a, &mut ba[..n], pos);
         let rb = read_full_at(b, &mut bb[..n], pos);
         if ra != rb || ba[..n] != bb[..n] {
-            let k = (0..n.min(ra).min(rb)).find(|&k| ba[k] != bb[k]).unwrap_or(ra.min(rb));
+            let k = (0..n.min(ra).min(rb))
+                .find(|&k| ba[k] != bb[k])
+                .unwrap_or(ra.min(rb));
             return Some(pos + k as u64);
         }
         pos += n as u64;
@@ -532,11 +544,19 @@ impl Snapshot {
                     mode: st.st_mode & 0o7777,
                     uid: st.st_uid,
                     gid: st.st_gid,
-                    size: if kind == FileType::Directory { 0 } else { st.st_size },
-                    nlink: if kind == FileType::Directory { 0 } else { st.st_nlink },
+                    size: if kind == FileType::Directory {
+                        0
+                    } else {
+                        st.st_size
+                    },
+                    nlink: if kind == FileType::Directory {
+                        0
+                    } else {
+                        st.st_nlink
+                    },
                     ino: st.st_ino,
-                    mtime: (st.st_mtime, st.st_mtime_nsec as u64),
-                    ctime: (st.st_ctime, st.st_ctime_nsec as u64),
+                    mtime: (st.st_mtime, st.st_mtime_nsec),
+                    ctime: (st.st_ctime, st.st_ctime_nsec),
                     content,
                     target,
                     xattrs: xattrs(parent, name),
@@ -563,7 +583,12 @@ impl Snapshot {
         assert!(
             diffs.is_empty(),
             "{what} changed:\n  {}",
-            diffs.iter().take(30).cloned().collect::<Vec<_>>().join("\n  ")
+            diffs
+                .iter()
+                .take(30)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n  ")
         );
     }
 }
@@ -592,17 +617,12 @@ fn hash_file(dir: BorrowedFd<'_>, name: &[u8]) -> u64 {
 
 /// Visits every entry below and including `root` (pre-order, names sorted, symlinks not
 /// followed) as `(rel, parent_dir_fd, name, lstat)`. Dir fds: one per level.
-pub fn walk(root: &Path, visit: &mut dyn FnMut(&[u8], BorrowedFd<'_>, &[u8], &Stat)) {
+pub fn walk(root: &Path, visit: &mut Visit<'_>) {
     let (parent, name) = open_parent(root);
     walk_at(Vec::new(), parent.as_fd(), &name, visit);
 }
 
-fn walk_at(
-    rel: Vec<u8>,
-    parent: BorrowedFd<'_>,
-    name: &[u8],
-    visit: &mut dyn FnMut(&[u8], BorrowedFd<'_>, &[u8], &Stat),
-) {
+fn walk_at(rel: Vec<u8>, parent: BorrowedFd<'_>, name: &[u8], visit: &mut Visit<'_>) {
     // Iterative, so depth 2,000 does not depend on the test thread's stack size.
     struct Level {
         fd: OwnedFd,
@@ -678,7 +698,11 @@ pub fn assert_only_complete_files(src: &Path, dst: &Path) -> usize {
     assert!(
         bad.is_empty(),
         "destination holds files that are not complete copies:\n  {}",
-        bad.iter().take(30).cloned().collect::<Vec<_>>().join("\n  ")
+        bad.iter()
+            .take(30)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n  ")
     );
     n
 }

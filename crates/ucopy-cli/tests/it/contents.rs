@@ -14,7 +14,7 @@ use crate::tree::{lstat, pattern, TestTree, GIB, KIB, MIB};
 fn blocks(p: &Path) -> i64 {
     lstat(p)
         .unwrap_or_else(|| panic!("{} missing", p.display()))
-        .st_blocks as i64
+        .st_blocks
 }
 
 // Row 9: sizes 0, 1, 4095, 4096, 4097, 64 KiB ± 1, 1 MiB + 1, 100 MiB (and the other edge
@@ -84,7 +84,10 @@ backend_test!(row11_one_tib_hole, |b| {
         "1 TiB hole took {took:?}: not copied sparsely"
     );
     let (s, d) = (blocks(&t.p("src/hole")), blocks(&t.p("dst/hole")));
-    assert!(d <= s, "destination has {d} blocks, source {s}: holes were filled");
+    assert!(
+        d <= s,
+        "destination has {d} blocks, source {s}: holes were filled"
+    );
     assert_trees_equal(&t.p("src"), &t.p("dst"), &Compare::archive());
 });
 
@@ -96,24 +99,35 @@ backend_test!(row11_sparse_layouts, |b| {
     let data = pattern(4, block as usize);
     // 600 runs of data (4 KiB) each followed by a hole (12 KiB), after a 1 MiB leading hole,
     // ending in a 2 MiB hole.
-    let runs: Vec<(u64, &[u8])> = (0..600)
-        .map(|i| (MIB + i * 4 * block, &data[..]))
-        .collect();
+    let runs: Vec<(u64, &[u8])> = (0..600).map(|i| (MIB + i * 4 * block, &data[..])).collect();
     t.sparse("src/runs", MIB + 600 * 4 * block + 2 * MIB, &runs);
     t.sparse("src/hole_at_start", 8 * MIB, &[(7 * MIB, &data)]);
     t.sparse("src/hole_at_end", 8 * MIB, &[(0, &data)]);
     t.sparse("src/all_hole", 64 * MIB, &[]);
-    t.sparse("src/unaligned", 10 * MIB + 123, &[(3 * MIB + 17, b"unaligned data")]);
+    t.sparse(
+        "src/unaligned",
+        10 * MIB + 123,
+        &[(3 * MIB + 17, b"unaligned data")],
+    );
     t.file("src/zeros", vec![0u8; MIB as usize + 10]);
     t.stamp_times("src", 11);
     b.run(args!["-a", t.p("src"), t.p("dst")]).assert_success();
     assert_trees_equal(&t.p("src"), &t.p("dst"), &Compare::archive());
-    for name in ["runs", "hole_at_start", "hole_at_end", "all_hole", "unaligned"] {
+    for name in [
+        "runs",
+        "hole_at_start",
+        "hole_at_end",
+        "all_hole",
+        "unaligned",
+    ] {
         let (s, d) = (
             blocks(&t.p(format!("src/{name}"))),
             blocks(&t.p(format!("dst/{name}"))),
         );
-        assert!(d <= s, "{name}: destination has {d} blocks, source {s}: not sparse");
+        assert!(
+            d <= s,
+            "{name}: destination has {d} blocks, source {s}: not sparse"
+        );
     }
 });
 
@@ -123,7 +137,11 @@ backend_test!(row12_procfs_size_zero_with_content, |b| {
     for src in ["/proc/version", "/proc/sys/kernel/ostype"] {
         let expect = std::fs::read(src).unwrap();
         assert!(!expect.is_empty());
-        assert_eq!(lstat(Path::new(src)).unwrap().st_size, 0, "{src} no longer reports 0");
+        assert_eq!(
+            lstat(Path::new(src)).unwrap().st_size,
+            0,
+            "{src} no longer reports 0"
+        );
         let name = src.replace('/', "_");
         b.run(args![src, t.p(&name)]).assert_success();
         assert_eq!(t.read(&name), expect, "{src} copied without -a");

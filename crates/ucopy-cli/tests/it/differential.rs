@@ -28,7 +28,11 @@ backend_test!(differential_mixed_tree, |b| {
         a.extend(args![src, dst]);
         let out = b.run(a);
         out.assert_success();
-        assert_eq!(out.json()["backend"], b.name(), "{extra:?}: another backend ran");
+        assert_eq!(
+            out.json()["backend"],
+            b.name(),
+            "{extra:?}: another backend ran"
+        );
         assert_trees_equal(&reference, &dst, &Compare::archive());
         assert_trees_equal(&src, &dst, &Compare::archive());
         let plain = t.p(format!("plain_by_{b}_{i}"));

@@ -72,9 +72,19 @@ backend_test!(row26_unreadable_entries, |b| {
             out.assert_one_error_naming(name);
         }
         assert_eq!(out.error_lines().len(), 3, "one line per failure:\n{out}");
-        assert!(t.lstat("dst/secret").is_none(), "stand-in for an unreadable file");
-        assert!(t.lstat("dst/sub/secret2").is_none(), "stand-in for an unreadable file");
-        let cmp = if archive { Compare::archive() } else { Compare::plain() };
+        assert!(
+            t.lstat("dst/secret").is_none(),
+            "stand-in for an unreadable file"
+        );
+        assert!(
+            t.lstat("dst/sub/secret2").is_none(),
+            "stand-in for an unreadable file"
+        );
+        let cmp = if archive {
+            Compare::archive()
+        } else {
+            Compare::plain()
+        };
         let cmp = cmp
             .no_owner()
             .ignore("secret")
@@ -97,7 +107,14 @@ backend_test!(row27_efbig_partial_file_removed, |b| {
     t.file_sized("src/z_small", 10 * KIB, 4);
     let mut c = sh(
         "trap '' XFSZ",
-        args![prlimit, "--fsize=1048576", "--", BIN, b.args()[0], b.args()[1]],
+        args![
+            prlimit,
+            "--fsize=1048576",
+            "--",
+            BIN,
+            b.args()[0],
+            b.args()[1]
+        ],
     );
     c.args(args!["-a", t.p("src"), t.p("dst")]);
     let out = crate::harness::run(c, Duration::from_secs(120));
@@ -105,7 +122,10 @@ backend_test!(row27_efbig_partial_file_removed, |b| {
     out.assert_one_error_naming(b"big");
     out.assert_one_error_naming(b"big2");
     assert!(t.lstat("dst/big").is_none(), "partial dst/big left behind");
-    assert!(t.lstat("dst/sub/big2").is_none(), "partial dst/sub/big2 left behind");
+    assert!(
+        t.lstat("dst/sub/big2").is_none(),
+        "partial dst/sub/big2 left behind"
+    );
     assert_eq!(t.read("dst/a_small"), t.read("src/a_small"));
     assert_eq!(t.read("dst/z_small"), t.read("src/z_small"));
     assert_only_complete_files(&t.p("src"), &t.p("dst"));
@@ -131,7 +151,10 @@ backend_test!(row27_enospc_stops_promptly, |b| {
     out.assert_failed();
     let n = out.error_lines().len();
     assert!(n >= 1, "ENOSPC must be reported:\n{out}");
-    assert!(n < 10, "{n} error lines: the copy did not stop on ENOSPC:\n{out}");
+    assert!(
+        n < 10,
+        "{n} error lines: the copy did not stop on ENOSPC:\n{out}"
+    );
     assert!(
         out.stderr_str().contains("No space left on device"),
         "the cause must be ENOSPC:\n{out}"
@@ -172,7 +195,10 @@ backend_test!(row29_usage_errors_exit_2, |b| {
     for case in cases {
         let out = b.run(&case);
         out.assert_code(2);
-        assert!(!out.stderr.is_empty(), "usage error without a message: {case:?}");
+        assert!(
+            !out.stderr.is_empty(),
+            "usage error without a message: {case:?}"
+        );
     }
     // An unknown backend name (not via b.run: that already names one).
     let mut c = crate::harness::ucopy();
@@ -191,7 +217,11 @@ backend_test!(row29_exit_codes_and_error_lines, |b| {
     out.assert_success();
     assert!(out.stderr.is_empty(), "stderr on success:\n{out}");
     let j = out.json();
-    assert_eq!(j["backend"], b.name(), "--backend {b} did not run that backend: {j}");
+    assert_eq!(
+        j["backend"],
+        b.name(),
+        "--backend {b} did not run that backend: {j}"
+    );
     assert_eq!(j["errors"].as_array().map(Vec::len), Some(0), "{j}");
     assert_eq!(j["stopped"], false, "{j}");
 
@@ -209,7 +239,9 @@ backend_test!(row29_exit_codes_and_error_lines, |b| {
     assert_eq!(errors.len(), 1, "{j}");
     let path = errors[0]["path"].as_str().unwrap_or_default();
     assert!(path.ends_with("secret"), "{j}");
-    assert!(errors[0]["error"].as_str().is_some_and(|e| e.contains("Permission denied")));
+    assert!(errors[0]["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("Permission denied")));
 });
 
 // Row 30: Ctrl-C stops promptly, exit non-zero, and leaves no partial file looking complete:
@@ -234,8 +266,7 @@ backend_test!(row30_ctrl_c, |b| {
     }
     std::thread::sleep(Duration::from_millis(20));
     let sent = Instant::now();
-    rustix::process::kill_process(running.pid(), rustix::process::Signal::INT)
-        .expect("kill -INT");
+    rustix::process::kill_process(running.pid(), rustix::process::Signal::INT).expect("kill -INT");
     let Some(out) = running.wait_timeout(Duration::from_secs(5)) else {
         panic!("still running 5 s after SIGINT");
     };

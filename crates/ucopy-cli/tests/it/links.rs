@@ -33,11 +33,19 @@ backend_test!(row22_hard_links_kept, |b| {
     b.run(args!["-a", t.p("src"), t.p("dst")]).assert_success();
     assert_trees_equal(&t.p("src"), &t.p("dst"), &Compare::archive());
     let nlink = |rel: &str| t.lstat(rel).unwrap().st_nlink;
-    assert_eq!(nlink("dst/o_in"), 1, "outside link must become a plain file");
+    assert_eq!(
+        nlink("dst/o_in"),
+        1,
+        "outside link must become a plain file"
+    );
     assert_eq!(nlink("dst/a/x"), 2);
     assert_eq!(nlink("dst/g3_1"), 3);
     assert_eq!(nlink("dst/g5/3"), 5);
-    assert_eq!(nlink("outside/o"), 2, "the source's outside link must be untouched");
+    assert_eq!(
+        nlink("outside/o"),
+        2,
+        "the source's outside link must be untouched"
+    );
 });
 
 // Row 22: 5,000 names of one inode among 50,000 files copy as one inode, quickly.
@@ -48,7 +56,10 @@ backend_test!(row22_many_names_one_inode, |b| {
     }
     t.file("src/links00/l0000", "one inode, 5000 names");
     for i in 1..5000 {
-        t.hardlink("src/links00/l0000", format!("src/links{:02}/l{i:04}", i / 100));
+        t.hardlink(
+            "src/links00/l0000",
+            format!("src/links{:02}/l{i:04}", i / 100),
+        );
     }
     let started = Instant::now();
     b.run(args!["-a", t.p("src"), t.p("dst")]).assert_success();
@@ -85,7 +96,8 @@ backend_test!(row23_symlinks_verbatim, |b| {
     let t = TestTree::new();
     symlink_zoo(&t);
     t.stamp_times("src", 23);
-    b.run(args!["-a", t.p("src"), t.p("dst_a")]).assert_success();
+    b.run(args!["-a", t.p("src"), t.p("dst_a")])
+        .assert_success();
     assert_trees_equal(&t.p("src"), &t.p("dst_a"), &Compare::archive());
     b.run(args![t.p("src"), t.p("dst_r")]).assert_success();
     assert_trees_equal(&t.p("src"), &t.p("dst_r"), &Compare::plain());
@@ -100,9 +112,11 @@ backend_test!(row23_top_level_symlink_source, |b| {
     t.stamp_times("realdir", 23);
     t.symlink("ldir", "realdir");
     t.symlink("lfile", "realfile");
-    b.run(args!["-a", t.p("ldir"), t.p("dst1")]).assert_success();
+    b.run(args!["-a", t.p("ldir"), t.p("dst1")])
+        .assert_success();
     assert_trees_equal(&t.p("ldir"), &t.p("dst1"), &Compare::archive());
-    b.run(args!["-a", t.p("lfile"), t.p("dst2")]).assert_success();
+    b.run(args!["-a", t.p("lfile"), t.p("dst2")])
+        .assert_success();
     assert_trees_equal(&t.p("lfile"), &t.p("dst2"), &Compare::archive());
     b.run(args!["-a", suffixed(&t.p("ldir"), "/"), t.p("dst3")])
         .assert_success();

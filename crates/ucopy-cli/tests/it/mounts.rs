@@ -28,7 +28,11 @@ impl Mount {
         std::fs::File::create(&img)
             .and_then(|f| f.set_len(size_mib << 20))
             .map_err(|e| format!("image: {e}"))?;
-        let force = if fstype.starts_with("ext") { "-F" } else { "-f" };
+        let force = if fstype.starts_with("ext") {
+            "-F"
+        } else {
+            "-f"
+        };
         let mut c = Command::new(mkfs);
         c.args(["-q", force]).arg(&img);
         let out = run(c, Duration::from_secs(60));

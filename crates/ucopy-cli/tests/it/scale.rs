@@ -54,7 +54,10 @@ backend_test!(row34_odd_names, |b| {
     for (i, n) in odd_names().iter().enumerate() {
         let name = Path::new(&os(n)).to_path_buf();
         t.file(Path::new("src").join(&name), n);
-        t.file(Path::new("src/dirs").join(&name).join(&name), format!("{i}"));
+        t.file(
+            Path::new("src/dirs").join(&name).join(&name),
+            format!("{i}"),
+        );
         t.symlink(
             Path::new("src/links").join(format!("l{i}")),
             Path::new("..").join(&name),
@@ -70,7 +73,8 @@ backend_test!(row34_odd_names, |b| {
     let odd_dst = os(b"--dst *?[");
     std::fs::rename(t.p("src"), t.p(&odd_src)).unwrap();
     let mut c = b.cmd();
-    c.current_dir(t.path()).args(args!["-a", "--", &odd_src, &odd_dst]);
+    c.current_dir(t.path())
+        .args(args!["-a", "--", &odd_src, &odd_dst]);
     run(c, Duration::from_secs(60)).assert_success();
     assert_trees_equal(&t.p(&odd_src), &t.p(&odd_dst), &Compare::archive());
 });
@@ -106,7 +110,11 @@ backend_test!(row35_many_files_bounded_memory, |b| {
     let Some(rss) = copy_many(b, 100, 1000) else {
         skip!("/usr/bin/time not installed");
     };
-    assert!(rss <= RSS_LIMIT_KIB, "peak RSS {} MiB > 128 MiB", rss / 1024);
+    assert!(
+        rss <= RSS_LIMIT_KIB,
+        "peak RSS {} MiB > 128 MiB",
+        rss / 1024
+    );
 });
 
 // Row 35 in full: 1,000,000 files (minutes in a debug build; run with --ignored).
@@ -117,6 +125,10 @@ backend_test!(
         let Some(rss) = copy_many(b, 1000, 1000) else {
             skip!("/usr/bin/time not installed");
         };
-        assert!(rss <= RSS_LIMIT_KIB, "peak RSS {} MiB > 128 MiB", rss / 1024);
+        assert!(
+            rss <= RSS_LIMIT_KIB,
+            "peak RSS {} MiB > 128 MiB",
+            rss / 1024
+        );
     }
 );

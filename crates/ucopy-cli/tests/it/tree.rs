@@ -118,8 +118,7 @@ impl TestTree {
     pub fn hardlink(&self, existing: impl AsRef<Path>, new: impl AsRef<Path>) -> PathBuf {
         let p = self.p(new);
         self.parent_of(&p);
-        fs::hard_link(self.p(existing), &p)
-            .unwrap_or_else(|e| panic!("link {}: {e}", p.display()));
+        fs::hard_link(self.p(existing), &p).unwrap_or_else(|e| panic!("link {}: {e}", p.display()));
         p
     }
 
