@@ -27,6 +27,10 @@ pub struct FileJob {
     pub dst_name: CString,
     /// The source path for messages (not used for any system call).
     pub path: PathBuf,
+    /// The destination path for messages about destination-side failures.
+    pub dst_path: PathBuf,
+    /// The driver's bookkeeping token; executors hand it back untouched with the job.
+    pub token: u64,
     /// The source metadata as planned (the file may change before it is opened; executors
     /// compare against the opened file's `fstat`).
     pub stat: Stat,
@@ -42,6 +46,8 @@ pub enum JobOutcome {
     },
     /// Left alone: the destination exists and `--no-clobber` was given.
     Skipped,
+    /// The source disappeared between planning and copying: a warning, not a failure.
+    Vanished(EntryError),
     /// Failed; the destination holds no partial file.
     Failed(EntryError),
 }

@@ -1,16 +1,19 @@
-//! Progress callbacks, so a front end can draw a bar without the engine knowing how.
+//! Progress callbacks, so a front end can draw a bar, print `-v` lines and report errors as they
+//! happen, without the engine knowing how.
 
-/// Receives progress as a copy runs. Called from the thread that drives the copy; cheap calls
-/// only (the CLI's implementation updates atomics behind an indicatif bar).
+use std::path::Path;
+
+use crate::{EntryError, Kind};
+
+/// Receives events as a copy runs, from the thread that drives it. Keep calls cheap.
 pub trait Progress: Send + Sync {
-    /// The totals became known (or grew): `files` regular files and `bytes` file bytes.
-    fn add_total(&self, _files: u64, _bytes: u64) {}
-    /// One regular file finished, with `bytes` bytes.
-    fn file_done(&self, _bytes: u64) {}
-    /// A non-file entry (dir, symlink, special, hard link) finished.
-    fn entry_done(&self) {}
-    /// One entry failed; the message is already in the report.
-    fn failed(&self) {}
+    /// An entry was copied: `bytes` of data for a regular file, 0 otherwise. `kind` is what was
+    /// made (`File` also for a hard link).
+    fn copied(&self, _kind: Kind, _src: &Path, _dst: &Path, _bytes: u64) {}
+    /// An entry failed; the error is also kept in the report.
+    fn failed(&self, _error: &EntryError) {}
+    /// A warning (a source entry vanished during the copy); also kept in the report.
+    fn warned(&self, _warning: &EntryError) {}
 }
 
 /// Progress that goes nowhere.

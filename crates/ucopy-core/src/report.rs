@@ -70,7 +70,7 @@ impl Op {
             Op::Chmod => "preserve permissions of",
             Op::SetTimes => "preserve times of",
             Op::Xattr => "preserve xattrs of",
-            Op::Conflict => "overwrite",
+            Op::Conflict => "replace",
             Op::Changed => "copy",
             Op::Interrupted => "finish",
         }
@@ -97,7 +97,11 @@ fn serialize_display<S: Serializer>(e: &io::Error, s: S) -> Result<S::Ok, S::Err
 impl EntryError {
     /// A failure of `op` on `path`.
     pub fn new(path: impl Into<PathBuf>, op: Op, error: impl Into<io::Error>) -> Self {
-        EntryError { path: path.into(), op, error: error.into() }
+        EntryError {
+            path: path.into(),
+            op,
+            error: error.into(),
+        }
     }
 
     /// Failures after which copying more entries is pointless: the destination is full or gone
@@ -119,7 +123,13 @@ impl EntryError {
 
 impl fmt::Display for EntryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "cannot {} '{}': {}", self.op.verb(), self.path.display(), self.error)
+        write!(
+            f,
+            "cannot {} '{}': {}",
+            self.op.verb(),
+            self.path.display(),
+            self.error
+        )
     }
 }
 
@@ -155,6 +165,8 @@ pub struct Report {
     pub skipped: u64,
     /// Every per-entry failure, in the order they happened.
     pub errors: Vec<EntryError>,
+    /// Entries that vanished from the source during the copy (warnings, not failures).
+    pub warnings: Vec<EntryError>,
     /// True when the run stopped early (a fatal error such as ENOSPC, or Ctrl-C).
     pub stopped: bool,
 }
@@ -175,6 +187,7 @@ impl Report {
         self.bytes += other.bytes;
         self.skipped += other.skipped;
         self.errors.extend(other.errors);
+        self.warnings.extend(other.warnings);
         self.stopped |= other.stopped;
     }
 }

@@ -29,7 +29,10 @@ pub struct Time {
 impl Time {
     /// As the `timespec` the kernel takes in `utimensat`.
     pub fn to_timespec(self) -> Timespec {
-        Timespec { tv_sec: self.sec, tv_nsec: self.nsec.into() }
+        Timespec {
+            tv_sec: self.sec,
+            tv_nsec: self.nsec.into(),
+        }
     }
 }
 
@@ -95,8 +98,20 @@ impl From<&RawStat> for Stat {
             rdev: st.st_rdev as u64,
             size: st.st_size as u64,
             blocks: st.st_blocks as u64,
-            atime: Time { sec: st.st_atime as i64, nsec: st.st_atime_nsec as u32 },
-            mtime: Time { sec: st.st_mtime as i64, nsec: st.st_mtime_nsec as u32 },
+            atime: Time {
+                sec: st.st_atime as i64,
+                nsec: st.st_atime_nsec as u32,
+            },
+            mtime: Time {
+                sec: st.st_mtime as i64,
+                nsec: st.st_mtime_nsec as u32,
+            },
         }
     }
+}
+
+/// `(st_dev, st_ino)`: what identifies a file, for same-file, into-itself and swap checks.
+#[allow(clippy::unnecessary_cast)]
+pub fn file_id(st: &RawStat) -> (u64, u64) {
+    (st.st_dev as u64, st.st_ino as u64)
 }

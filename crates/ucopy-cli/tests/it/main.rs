@@ -16,6 +16,7 @@ mod mounts;
 mod tree;
 
 mod changes;
+mod cli_text;
 mod contents;
 mod destination;
 mod differential;

@@ -1,0 +1,123 @@
+//! Snapshots of what ucopy prints: `--help`, `--probe`, `--dry-run`, `--json` and error lines,
+//! with temp paths, inode numbers, times and the kernel version filtered out.
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn ucopy(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ucopy"))
+        .args(args)
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("ucopy runs")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "exit: {}\n--- stdout\n{}--- stderr\n{}",
+        out.status
+            .code()
+            .map_or("signal".to_owned(), |c| c.to_string()),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A small tree whose plan is the same on every machine except for inode numbers.
+fn small_tree(root: &Path) {
+    fs::create_dir_all(root.join("src/docs")).unwrap();
+    fs::write(root.join("src/a.txt"), b"alpha").unwrap();
+    fs::write(root.join("src/docs/b.txt"), b"bravo!").unwrap();
+    std::os::unix::fs::symlink("a.txt", root.join("src/link")).unwrap();
+}
+
+macro_rules! snapshot {
+    ($name:expr, $value:expr) => {
+        insta::with_settings!({filters => vec![
+            (r"inode \d+", "inode [INO]"),
+            (r#""elapsed_secs":[0-9.e-]+"#, r#""elapsed_secs":[SECS]"#),
+            (r#""files_per_sec":[0-9.e-]+"#, r#""files_per_sec":[RATE]"#),
+            (r"kernel [^ )]+", "kernel [VERSION]"),
+            (r#""kernel":"[^"]+""#, r#""kernel":"[VERSION]""#),
+            (r"ucopy \d+\.\d+\.\d+", "ucopy [VERSION]"),
+        ]}, {
+            insta::assert_snapshot!($name, $value);
+        });
+    };
+}
+
+#[test]
+fn help() {
+    let tmp = tempfile::tempdir().unwrap();
+    snapshot!("help", text(&ucopy(&["--help"], tmp.path())));
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_creates_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    small_tree(tmp.path());
+    let out = ucopy(
+        &["--dry-run", "-a", "--order", "none", "src", "dst"],
+        tmp.path(),
+    );
+    assert!(
+        !tmp.path().join("dst").exists(),
+        "dry run must not create the destination"
+    );
+    // Directory order differs between filesystems; sort the file lines of each batch.
+    snapshot!("dry_run", text(&out));
+}
+
+#[test]
+fn json_summary() {
+    let tmp = tempfile::tempdir().unwrap();
+    small_tree(tmp.path());
+    let out = ucopy(&["--json", "--backend", "std", "src", "dst"], tmp.path());
+    snapshot!("json", text(&out));
+}
+
+#[test]
+fn json_lists_errors_with_path_and_op() {
+    let tmp = tempfile::tempdir().unwrap();
+    small_tree(tmp.path());
+    fs::create_dir(tmp.path().join("dst")).unwrap();
+    fs::create_dir_all(tmp.path().join("dst/src/a.txt")).unwrap(); // a dir where a file goes
+    let out = ucopy(&["--json", "--backend", "std", "src", "dst"], tmp.path());
+    snapshot!("json_errors", text(&out));
+}
+
+#[test]
+fn missing_source_is_a_one_line_error_and_exit_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    snapshot!("missing_source", text(&ucopy(&["nope", "dst"], tmp.path())));
+    assert!(!tmp.path().join("dst").exists());
+}
+
+#[test]
+fn into_itself_is_refused_before_anything_is_created() {
+    let tmp = tempfile::tempdir().unwrap();
+    small_tree(tmp.path());
+    snapshot!(
+        "into_itself",
+        text(&ucopy(&["src", "src/docs"], tmp.path()))
+    );
+    assert!(!tmp.path().join("src/docs/src").exists());
+}
+
+#[test]
+fn probe_json_lists_every_backend() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = ucopy(&["--probe", "--json"], tmp.path());
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("probe prints JSON");
+    let names: Vec<&str> = v["backends"]
+        .as_array()
+        .expect("backends array")
+        .iter()
+        .map(|b| b["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names, ["splice", "rw", "fixed", "std"]);
+    assert!(v["auto"]["backend"].is_string() && v["auto"]["reason"].is_string());
+}

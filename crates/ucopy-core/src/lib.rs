@@ -1,0 +1,28 @@
+//! Planning for ucopy: walk a source tree through directory file descriptors, order files by
+//! inode, group them into batches, and describe the contract every backend fulfils.
+//!
+//! This crate never writes to the filesystem. It reads the source (opening directories, listing
+//! them, `fstatat`, `readlinkat`) and hands out [`Step`]s; `ucopy-fs`'s driver carries them out
+//! with an [`Executor`] from a backend crate.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod exec;
+mod node;
+mod options;
+mod plan;
+mod progress;
+mod report;
+mod stat;
+pub mod target;
+
+pub use exec::{Batch, Executor, ExecutorFactory, FileJob, JobOutcome};
+pub use node::{DirNode, DIR_FLAGS};
+pub use options::{Cancel, Options, Order, DEFAULT_QUEUE_DEPTH};
+pub use plan::{
+    name_os, open_operand_dir, split_operand, Entry, LinkGroup, LinkStatus, PlanError, PlanOptions,
+    PlannedFile, Planner, Step,
+};
+pub use progress::{NoProgress, Progress};
+pub use report::{EntryError, Op, Report};
+pub use stat::{file_id, Kind, Stat, Time};

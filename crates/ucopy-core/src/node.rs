@@ -1,0 +1,299 @@
+//! Directories of a copy, as nodes that know their parent: enough to name them in messages and
+//! to reopen them (source or destination side) by walking down from an ancestor that is still
+//! open, so a 2,000-deep tree needs only a bounded number of open descriptors.
+
+use std::ffi::{CStr, CString};
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rustix::fs::{self as rfs, Mode, OFlags};
+
+use crate::{file_id, Stat};
+
+/// Flags for opening a directory we walk: never follow a symlink that was swapped in.
+pub const DIR_FLAGS: OFlags = OFlags::RDONLY
+    .union(OFlags::DIRECTORY)
+    .union(OFlags::NOFOLLOW)
+    .union(OFlags::CLOEXEC);
+
+/// One side (source or destination) of a directory: an fd when open, and the identity it must
+/// have when reopened.
+#[derive(Debug, Default)]
+pub struct Side {
+    fd: Option<Arc<OwnedFd>>,
+    id: Option<(u64, u64)>,
+    created: bool,
+    failed: bool,
+}
+
+/// A directory of the copy. The root's parent is the *anchor*: the directories that hold the
+/// top-level source and destination, opened by path (those are operator-named and may go through
+/// symlinks) and never reopened.
+#[derive(Debug)]
+pub struct DirNode {
+    parent: Option<Arc<DirNode>>,
+    src_name: CString,
+    dst_name: CString,
+    path: PathBuf,
+    dst_path: PathBuf,
+    stat: Option<Stat>,
+    src: Mutex<Side>,
+    dst: Mutex<Side>,
+    pending: Mutex<usize>,
+}
+
+impl DirNode {
+    /// The anchor: the parent directories of the top-level source and destination.
+    pub(crate) fn anchor(src_fd: OwnedFd, src_path: PathBuf, dst_path: PathBuf) -> Arc<DirNode> {
+        Arc::new(DirNode {
+            parent: None,
+            src_name: CString::default(),
+            dst_name: CString::default(),
+            path: src_path,
+            dst_path,
+            stat: None,
+            src: Mutex::new(Side {
+                fd: Some(Arc::new(src_fd)),
+                ..Side::default()
+            }),
+            dst: Mutex::new(Side::default()),
+            pending: Mutex::new(0),
+        })
+    }
+
+    /// A directory inside `parent`, with its source opened as `fd`.
+    pub(crate) fn child(
+        parent: &Arc<DirNode>,
+        src_name: CString,
+        dst_name: CString,
+        stat: Stat,
+        fd: OwnedFd,
+    ) -> Arc<DirNode> {
+        let path = join(&parent.path, &src_name);
+        let dst_path = join(&parent.dst_path, &dst_name);
+        Arc::new(DirNode {
+            parent: Some(Arc::clone(parent)),
+            src_name,
+            dst_name,
+            path,
+            dst_path,
+            stat: Some(stat),
+            src: Mutex::new(Side {
+                fd: Some(Arc::new(fd)),
+                id: Some((stat.dev, stat.ino)),
+                ..Side::default()
+            }),
+            dst: Mutex::new(Side::default()),
+            pending: Mutex::new(0),
+        })
+    }
+
+    /// The parent directory (`None` for the anchor).
+    pub fn parent(&self) -> Option<&Arc<DirNode>> {
+        self.parent.as_ref()
+    }
+
+    /// True for the anchor, which is neither created nor finished.
+    pub fn is_anchor(&self) -> bool {
+        self.parent.is_none()
+    }
+
+    /// The source name within the parent.
+    pub fn src_name(&self) -> &CStr {
+        &self.src_name
+    }
+
+    /// The destination name within the parent.
+    pub fn dst_name(&self) -> &CStr {
+        &self.dst_name
+    }
+
+    /// The source path, for messages.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The destination path, for messages.
+    pub fn dst_path(&self) -> &Path {
+        &self.dst_path
+    }
+
+    /// The source directory's metadata (`None` for the anchor).
+    pub fn stat(&self) -> Option<&Stat> {
+        self.stat.as_ref()
+    }
+
+    /// The source side's fd, reopening it from the nearest open ancestor if it was released.
+    pub fn src_fd(&self) -> io::Result<Arc<OwnedFd>> {
+        self.side_fd(Which::Src)
+    }
+
+    /// The destination side's fd (after the driver set it), reopening it if it was released.
+    pub fn dst_fd(&self) -> io::Result<Arc<OwnedFd>> {
+        self.side_fd(Which::Dst)
+    }
+
+    /// Records the destination directory the driver created (or merged into), with its identity
+    /// so that a reopen can tell it was not swapped.
+    /// `created` says whether this run made it (cp -r keeps a merged directory's mode).
+    pub fn set_dst(&self, fd: OwnedFd, created: bool) -> io::Result<Arc<OwnedFd>> {
+        let st = rfs::fstat(&fd)?;
+        let fd = Arc::new(fd);
+        let mut side = self.dst.lock().expect("lock");
+        side.id = Some(file_id(&st));
+        side.fd = Some(Arc::clone(&fd));
+        side.created = created;
+        Ok(fd)
+    }
+
+    /// The destination directory's identity, once created.
+    pub fn dst_id(&self) -> Option<(u64, u64)> {
+        self.dst.lock().expect("lock").id
+    }
+
+    /// True when this run created the destination directory (rather than merging into it).
+    pub fn dst_created(&self) -> bool {
+        self.dst.lock().expect("lock").created
+    }
+
+    /// Marks the destination as not made: nothing inside this directory is copied.
+    pub fn mark_dst_failed(&self) {
+        self.dst.lock().expect("lock").failed = true;
+    }
+
+    /// True when this directory's destination, or an ancestor's, could not be made.
+    pub fn dst_failed(&self) -> bool {
+        self.dst.lock().expect("lock").failed
+            || self
+                .parent
+                .as_ref()
+                .is_some_and(|p| p.dst.lock().expect("lock").failed)
+    }
+
+    /// Lets go of the source fd (holders of clones keep theirs); it is reopened on demand.
+    pub fn release_src(&self) {
+        if !self.is_anchor() {
+            self.side(Which::Src).fd = None;
+        }
+    }
+
+    /// Lets go of the destination fd; it is reopened on demand.
+    pub fn release_dst(&self) {
+        if !self.is_anchor() {
+            self.side(Which::Dst).fd = None;
+        }
+    }
+
+    /// Lets go of the source fd when the walk leaves this directory for its parent. If the
+    /// parent's fd was released, it is reopened through this directory's `..`: one `openat`,
+    /// where a walk down from the nearest open ancestor would cost one per level.
+    pub fn release_src_upward(&self) {
+        self.release_upward(Which::Src);
+    }
+
+    /// Lets go of the destination fd after the directory is finished, handing the parent an fd
+    /// through `..` as [`DirNode::release_src_upward`] does.
+    pub fn release_dst_upward(&self) {
+        self.release_upward(Which::Dst);
+    }
+
+    fn release_upward(&self, which: Which) {
+        let Some(parent) = self.parent.as_deref() else {
+            return;
+        };
+        let Some(fd) = self.side(which).fd.take() else {
+            return;
+        };
+        if parent.is_anchor() || parent.side(which).fd.is_some() {
+            return;
+        }
+        let up = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        if let Ok(up) = rfs::openat(fd.as_fd(), c"..", up, Mode::empty()) {
+            let same = rfs::fstat(&up).is_ok_and(|st| Some(file_id(&st)) == parent.side(which).id);
+            let mut side = parent.side(which);
+            if same && side.fd.is_none() {
+                side.fd = Some(Arc::new(up));
+            }
+        }
+    }
+
+    /// True when the source fd is currently held.
+    pub fn holds_src(&self) -> bool {
+        self.src.lock().expect("lock").fd.is_some()
+    }
+
+    /// True when the destination fd is currently held.
+    pub fn holds_dst(&self) -> bool {
+        self.dst.lock().expect("lock").fd.is_some()
+    }
+
+    /// Files of this directory planned but not yet finished (the driver's bookkeeping: a
+    /// directory's metadata is applied once this is zero and the planner said it is done).
+    pub fn pending(&self) -> MutexGuard<'_, usize> {
+        self.pending.lock().expect("lock")
+    }
+
+    fn side(&self, which: Which) -> MutexGuard<'_, Side> {
+        match which {
+            Which::Src => self.src.lock().expect("lock"),
+            Which::Dst => self.dst.lock().expect("lock"),
+        }
+    }
+
+    fn name(&self, which: Which) -> &CStr {
+        match which {
+            Which::Src => &self.src_name,
+            Which::Dst => &self.dst_name,
+        }
+    }
+
+    /// Returns the held fd, or reopens this directory by walking down from the nearest ancestor
+    /// that holds one, checking each step's identity (a directory swapped for another, or for a
+    /// symlink, mid-copy is refused, never followed). Only this node keeps the reopened fd, so a
+    /// reopen never holds more than two extra descriptors at a time.
+    fn side_fd(&self, which: Which) -> io::Result<Arc<OwnedFd>> {
+        if let Some(fd) = self.side(which).fd.clone() {
+            return Ok(fd);
+        }
+        let mut chain: Vec<&DirNode> = vec![self];
+        let base = loop {
+            let node = chain.last().expect("chain starts non-empty");
+            let parent = node
+                .parent
+                .as_deref()
+                .ok_or_else(|| io::Error::other("anchor has no fd"))?;
+            if let Some(fd) = parent.side(which).fd.clone() {
+                break fd;
+            }
+            chain.push(parent);
+        };
+        let mut current = base;
+        for node in chain.iter().rev() {
+            let fd = rfs::openat(current.as_fd(), node.name(which), DIR_FLAGS, Mode::empty())?;
+            let st = rfs::fstat(&fd)?;
+            if Some(file_id(&st)) != node.side(which).id {
+                return Err(io::Error::other("directory was replaced during the copy"));
+            }
+            current = Arc::new(fd);
+        }
+        self.side(which).fd = Some(Arc::clone(&current));
+        Ok(current)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Which {
+    Src,
+    Dst,
+}
+
+/// `base/name`, keeping the name's bytes exactly.
+pub(crate) fn join(base: &Path, name: &CStr) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    if name.to_bytes() == b"." {
+        return base.to_path_buf();
+    }
+    base.join(std::ffi::OsStr::from_bytes(name.to_bytes()))
+}

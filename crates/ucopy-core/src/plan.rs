@@ -1,0 +1,586 @@
+//! The planner: a streaming walk of the source that yields [`Step`]s in an order a driver can
+//! carry out directly.
+//!
+//! - Directories are opened relative to their parent's fd with `O_NOFOLLOW`, and each opened
+//!   directory is checked against the identity its listing reported, so a directory swapped for
+//!   a symlink mid-copy is refused instead of followed (behaviours.md row 32).
+//! - A directory's entries are listed once (`getdents64`), then taken one at a time, so memory
+//!   holds one listing per open level, not the tree (row 35).
+//! - Files are ordered by the inode number the directory entry already carries (no extra stat
+//!   for ordering) and grouped across directories into batches of `queue_depth`.
+//! - Source directory fds beyond `max_open_dirs` are released from the bottom of the stack and
+//!   reopened when the walk comes back up (row 28: `ulimit -n 64`, 2,000 levels).
+//! - [`Step::DirDone`] comes after everything inside the directory (post-order), so the driver
+//!   can apply its mode and times last, at every level (rows 16, 17).
+
+use std::collections::{HashMap, VecDeque};
+use std::ffi::{CStr, CString, OsString};
+use std::io;
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, RawDir};
+use rustix::io::Errno;
+
+use crate::node::{join, DirNode, DIR_FLAGS};
+use crate::{file_id, EntryError, Kind, Op, Order, Stat};
+
+/// Settings the planner needs.
+#[derive(Debug, Clone)]
+pub struct PlanOptions {
+    /// File order within a directory.
+    pub order: Order,
+    /// Files per batch.
+    pub queue_depth: usize,
+    /// Keep hard links as hard links (`-a`): files with `nlink > 1` are grouped by inode.
+    pub preserve_links: bool,
+    /// Source directory fds the walk may hold at once (at least 2).
+    pub max_open_dirs: usize,
+    /// Distinct directories one batch may reference (each costs the driver two fds).
+    pub max_dirs_per_batch: usize,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        PlanOptions {
+            order: Order::Inode,
+            queue_depth: crate::DEFAULT_QUEUE_DEPTH,
+            preserve_links: false,
+            max_open_dirs: 64,
+            max_dirs_per_batch: 64,
+        }
+    }
+}
+
+/// A start-up failure: nothing can be copied for this source.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot {verb} '{path}': {source}", path = .path.display())]
+pub struct PlanError {
+    /// What could not be done.
+    pub verb: &'static str,
+    /// The path the user named.
+    pub path: PathBuf,
+    /// Why.
+    #[source]
+    pub source: io::Error,
+}
+
+/// One non-directory entry of the source.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The directory holding it.
+    pub dir: Arc<DirNode>,
+    /// Its name in the source directory.
+    pub src_name: CString,
+    /// Its name in the destination directory (differs only for a renamed top-level entry).
+    pub dst_name: CString,
+    /// Its metadata when planned.
+    pub stat: Stat,
+}
+
+impl Entry {
+    /// The source path, for messages.
+    pub fn path(&self) -> PathBuf {
+        join(self.dir.path(), &self.src_name)
+    }
+
+    /// The destination path, for messages.
+    pub fn dst_path(&self) -> PathBuf {
+        join(self.dir.dst_path(), &self.dst_name)
+    }
+}
+
+/// A regular file to copy.
+#[derive(Debug, Clone)]
+pub struct PlannedFile {
+    /// What and where.
+    pub entry: Entry,
+    /// The source directory's fd, held until the file is copied.
+    pub src_dir: Arc<OwnedFd>,
+    /// The hard-link group this file is the first name of, under `-a`.
+    pub link: Option<Arc<LinkGroup>>,
+}
+
+/// How the first name of a hard-linked inode fared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkStatus {
+    /// Planned, not finished yet.
+    Planned,
+    /// Copied: later names become links to it.
+    Copied,
+    /// Failed: the next name is copied as a file and becomes the first.
+    Failed,
+}
+
+/// The names of one inode seen so far in the tree (`-a`).
+#[derive(Debug)]
+pub struct LinkGroup {
+    state: Mutex<(LinkStatus, Arc<DirNode>, CString)>,
+    batch: u64,
+}
+
+impl LinkGroup {
+    /// Where the first name was copied to, and how that went.
+    pub fn first(&self) -> (LinkStatus, Arc<DirNode>, CString) {
+        let s = self.state.lock().expect("lock");
+        (s.0, Arc::clone(&s.1), s.2.clone())
+    }
+
+    /// Records how copying the first name went.
+    pub fn set_status(&self, status: LinkStatus) {
+        self.state.lock().expect("lock").0 = status;
+    }
+
+    /// Makes another name the first (after the first failed), already copied.
+    pub fn set_first(&self, dir: Arc<DirNode>, name: CString) {
+        *self.state.lock().expect("lock") = (LinkStatus::Copied, dir, name);
+    }
+}
+
+/// One thing for the driver to do, in order.
+#[derive(Debug)]
+pub enum Step {
+    /// Create (or merge into) this destination directory; its entries follow.
+    Dir(Arc<DirNode>),
+    /// Regular files to copy. Each file's directory was announced before.
+    Files(Vec<PlannedFile>),
+    /// A symlink to recreate with this exact target.
+    Symlink(Entry, OsString),
+    /// A FIFO, socket or device node to recreate (never opened).
+    Special(Entry),
+    /// Another name of an inode already planned: link it to the group's first name.
+    HardLink(Entry, Arc<LinkGroup>),
+    /// Nothing more will be planned inside this directory; its files may still be in flight.
+    DirDone(Arc<DirNode>),
+    /// An entry of the source could not be read; the walk goes on.
+    Error(EntryError),
+}
+
+struct Frame {
+    node: Arc<DirNode>,
+    /// Remaining listing, reversed (next entry last).
+    entries: Vec<(CString, u64)>,
+    /// Subdirectories found so far, visited after the files.
+    subdirs: Vec<(CString, Stat)>,
+    listed: bool,
+    subdirs_reversed: bool,
+}
+
+/// What the top-level source is, decided before anything is created.
+#[derive(Debug)]
+enum Start {
+    Dir(Arc<DirNode>),
+    Entry(Entry),
+}
+
+/// The streaming plan of one top-level source. An iterator of [`Step`]s.
+pub struct Planner {
+    options: PlanOptions,
+    anchor: Arc<DirNode>,
+    start: Option<Start>,
+    stack: Vec<Frame>,
+    ready: VecDeque<Step>,
+    batch: Vec<PlannedFile>,
+    batch_dirs: usize,
+    batch_seq: u64,
+    links: HashMap<(u64, u64), (Arc<LinkGroup>, u64)>,
+    dirent_buf: Vec<MaybeUninit<u8>>,
+}
+
+impl std::fmt::Debug for Planner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Planner")
+            .field("depth", &self.stack.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Splits an operator-named path into the directory to open and the name within it, keeping a
+/// display form of the directory (empty when the path has no directory part). `a/.`, `.` and
+/// `/` name the directory itself (`a/.` merges contents), so their name is `.`.
+pub fn split_operand(path: &Path) -> (PathBuf, CString) {
+    let bytes = path.as_os_str().as_bytes();
+    let mut end = bytes.len();
+    while end > 1 && bytes[end - 1] == b'/' {
+        end -= 1;
+    }
+    let trimmed = &bytes[..end];
+    let (dir, name): (&[u8], &[u8]) = match trimmed.iter().rposition(|b| *b == b'/') {
+        _ if trimmed == b"/" => (trimmed, b"."),
+        Some(i) => (&trimmed[..i.max(usize::from(i == 0))], &trimmed[i + 1..]),
+        None => (b"", trimmed),
+    };
+    let (dir, name) = if name == b"." || name == b".." {
+        (trimmed, &b"."[..])
+    } else {
+        (dir, name)
+    };
+    let dir = PathBuf::from(std::ffi::OsStr::from_bytes(dir));
+    (dir, CString::new(name).expect("paths have no NUL"))
+}
+
+/// Opens an operator-named directory (following symlinks, as cp does for operands).
+pub fn open_operand_dir(dir: &Path) -> io::Result<OwnedFd> {
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    Ok(rfs::open(
+        dir,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?)
+}
+
+impl Planner {
+    /// Plans copying `source` to exactly `dest` (the caller resolved "into a directory"
+    /// semantics). A trailing `/` on `source` dereferences a symlink to a directory, as with cp.
+    pub fn new(source: &Path, dest: &Path, options: PlanOptions) -> Result<Planner, PlanError> {
+        let err = |verb, e| PlanError {
+            verb,
+            path: source.to_path_buf(),
+            source: e,
+        };
+        let (src_dir, src_name) = split_operand(source);
+        let (dst_dir, dst_name) = split_operand(dest);
+        let anchor_fd = open_operand_dir(&src_dir).map_err(|e| err("stat", e))?;
+        let follow = source.as_os_str().as_bytes().ends_with(b"/");
+        let flags = if follow {
+            AtFlags::empty()
+        } else {
+            AtFlags::SYMLINK_NOFOLLOW
+        };
+        let raw = rfs::statat(&anchor_fd, &src_name, flags).map_err(|e| err("stat", e.into()))?;
+        let stat = Stat::from(&raw);
+        let anchor = DirNode::anchor(anchor_fd, src_dir, dst_dir);
+        let start = if stat.kind() == Kind::Dir {
+            let open_flags = if follow {
+                DIR_FLAGS.difference(OFlags::NOFOLLOW)
+            } else {
+                DIR_FLAGS
+            };
+            let fd = rfs::openat(
+                anchor.src_fd().map_err(|e| err("open", e))?.as_fd(),
+                &src_name,
+                open_flags,
+                Mode::empty(),
+            )
+            .map_err(|e| err("open", e.into()))?;
+            Start::Dir(DirNode::child(&anchor, src_name, dst_name, stat, fd))
+        } else {
+            Start::Entry(Entry {
+                dir: Arc::clone(&anchor),
+                src_name,
+                dst_name,
+                stat,
+            })
+        };
+        Ok(Planner {
+            options: PlanOptions {
+                queue_depth: options.queue_depth.max(1),
+                max_open_dirs: options.max_open_dirs.max(2),
+                max_dirs_per_batch: options.max_dirs_per_batch.max(1),
+                ..options
+            },
+            anchor,
+            start: Some(start),
+            stack: Vec::new(),
+            ready: VecDeque::new(),
+            batch: Vec::new(),
+            batch_dirs: 0,
+            batch_seq: 0,
+            links: HashMap::new(),
+            dirent_buf: vec![MaybeUninit::uninit(); 64 << 10],
+        })
+    }
+
+    /// The anchor: the directories holding the top-level source and destination.
+    pub fn anchor(&self) -> &Arc<DirNode> {
+        &self.anchor
+    }
+
+    /// True when the top-level source is a directory.
+    pub fn is_tree(&self) -> bool {
+        matches!(self.start, Some(Start::Dir(_))) || !self.stack.is_empty()
+    }
+
+    fn flush(&mut self) {
+        if !self.batch.is_empty() {
+            self.ready
+                .push_back(Step::Files(std::mem::take(&mut self.batch)));
+            self.batch_dirs = 0;
+            self.batch_seq += 1;
+        }
+    }
+
+    fn add_file(&mut self, entry: Entry, src_dir: Arc<OwnedFd>, link: Option<Arc<LinkGroup>>) {
+        let new_dir = self
+            .batch
+            .last()
+            .is_none_or(|f| !Arc::ptr_eq(&f.entry.dir, &entry.dir));
+        if new_dir && self.batch_dirs >= self.options.max_dirs_per_batch {
+            self.flush();
+        }
+        if new_dir || self.batch.is_empty() {
+            self.batch_dirs += 1;
+        }
+        *entry.dir.pending() += 1;
+        self.batch.push(PlannedFile {
+            entry,
+            src_dir,
+            link,
+        });
+        if self.batch.len() >= self.options.queue_depth {
+            self.flush();
+        }
+    }
+
+    /// Plans one non-directory entry.
+    fn plan_entry(&mut self, entry: Entry, src_dir: &Arc<OwnedFd>) {
+        match entry.stat.kind() {
+            Kind::File => {
+                if self.options.preserve_links && entry.stat.nlink > 1 {
+                    let key = (entry.stat.dev, entry.stat.ino);
+                    if let Some((group, seen)) = self.links.get_mut(&key) {
+                        let group = Arc::clone(group);
+                        *seen += 1;
+                        if *seen >= entry.stat.nlink {
+                            self.links.remove(&key); // every name seen: free the memory
+                        }
+                        if group.batch == self.batch_seq {
+                            self.flush(); // the first name must be handed out before its links
+                        }
+                        self.ready.push_back(Step::HardLink(entry, group));
+                        return;
+                    }
+                    let group = Arc::new(LinkGroup {
+                        state: Mutex::new((
+                            LinkStatus::Planned,
+                            Arc::clone(&entry.dir),
+                            entry.dst_name.clone(),
+                        )),
+                        batch: self.batch_seq,
+                    });
+                    self.links.insert(key, (Arc::clone(&group), 1));
+                    self.add_file(entry, Arc::clone(src_dir), Some(group));
+                } else {
+                    self.add_file(entry, Arc::clone(src_dir), None);
+                }
+            }
+            Kind::Symlink => match rfs::readlinkat(src_dir.as_fd(), &entry.src_name, Vec::new()) {
+                Ok(target) => {
+                    let target = OsString::from_vec(target.into_bytes());
+                    self.ready.push_back(Step::Symlink(entry, target));
+                }
+                Err(e) => self.ready.push_back(Step::Error(EntryError::new(
+                    entry.path(),
+                    Op::ReadLink,
+                    e,
+                ))),
+            },
+            Kind::Special => self.ready.push_back(Step::Special(entry)),
+            Kind::Dir => unreachable!("directories are planned as frames"),
+        }
+    }
+
+    /// Opens `name` in the top frame's directory and pushes it as a new frame.
+    fn enter(&mut self, name: CString, stat: Stat) {
+        let parent = Arc::clone(&self.stack.last().expect("a frame").node);
+        let path = join(parent.path(), &name);
+        let opened = parent.src_fd().and_then(|pfd| {
+            let fd = rfs::openat(pfd.as_fd(), &name, DIR_FLAGS, Mode::empty())?;
+            let st = rfs::fstat(&fd)?;
+            if file_id(&st) != (stat.dev, stat.ino) {
+                return Err(io::Error::other("directory was replaced during the copy"));
+            }
+            Ok(fd)
+        });
+        match opened {
+            Ok(fd) => {
+                let node = DirNode::child(&parent, name.clone(), name, stat, fd);
+                self.push_frame(node);
+            }
+            Err(e) => {
+                let op = if e.raw_os_error() == Some(Errno::LOOP.raw_os_error()) {
+                    Op::Changed
+                } else {
+                    Op::Open
+                };
+                self.ready
+                    .push_back(Step::Error(EntryError::new(path, op, e)));
+            }
+        }
+    }
+
+    fn push_frame(&mut self, node: Arc<DirNode>) {
+        self.ready.push_back(Step::Dir(Arc::clone(&node)));
+        self.stack.push(Frame {
+            node,
+            entries: Vec::new(),
+            subdirs: Vec::new(),
+            listed: false,
+            subdirs_reversed: false,
+        });
+        // Keep at most max_open_dirs source fds: release from the bottom (never the top, which
+        // is being listed). Released ones reopen from an open ancestor when the walk returns.
+        let open = self.stack.iter().filter(|f| f.node.holds_src()).count();
+        let mut excess = open.saturating_sub(self.options.max_open_dirs);
+        for frame in &self.stack[..self.stack.len() - 1] {
+            if excess == 0 {
+                break;
+            }
+            if frame.node.holds_src() {
+                frame.node.release_src();
+                excess -= 1;
+            }
+        }
+    }
+
+    /// Lists the top frame's directory.
+    fn list_top(&mut self) {
+        let frame = self.stack.last_mut().expect("a frame");
+        frame.listed = true;
+        if frame.node.dst_failed() {
+            return; // its destination could not be made: nothing inside can be copied
+        }
+        let fd = match frame.node.src_fd() {
+            Ok(fd) => fd,
+            Err(e) => {
+                self.ready
+                    .push_back(Step::Error(EntryError::new(frame.node.path(), Op::Open, e)));
+                return;
+            }
+        };
+        let mut entries = Vec::new();
+        let mut dir = RawDir::new(fd.as_fd(), &mut self.dirent_buf);
+        while let Some(item) = dir.next() {
+            match item {
+                Ok(e) => {
+                    let name = e.file_name();
+                    if name == c"." || name == c".." {
+                        continue;
+                    }
+                    entries.push((name.to_owned(), e.ino()));
+                }
+                Err(e) => {
+                    self.ready.push_back(Step::Error(EntryError::new(
+                        frame.node.path(),
+                        Op::ReadDir,
+                        e,
+                    )));
+                    break;
+                }
+            }
+        }
+        if self.options.order == Order::Inode {
+            entries.sort_unstable_by_key(|(_, ino)| *ino);
+        }
+        entries.reverse();
+        frame.entries = entries;
+    }
+
+    /// Takes the next entry of the top frame, if any; `false` when its listing is exhausted.
+    fn step_top(&mut self) -> bool {
+        let frame = self.stack.last_mut().expect("a frame");
+        let Some((name, _ino)) = frame.entries.pop() else {
+            return false;
+        };
+        let node = Arc::clone(&frame.node);
+        let fd = match node.src_fd() {
+            Ok(fd) => fd,
+            Err(e) => {
+                self.ready
+                    .push_back(Step::Error(EntryError::new(node.path(), Op::Open, e)));
+                self.stack.last_mut().expect("a frame").entries.clear();
+                return true;
+            }
+        };
+        let stat = match rfs::statat(fd.as_fd(), &name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => Stat::from(&st),
+            Err(Errno::NOENT) => return true, // vanished since the listing: nothing to copy
+            Err(e) => {
+                self.ready.push_back(Step::Error(EntryError::new(
+                    join(node.path(), &name),
+                    Op::Stat,
+                    e,
+                )));
+                return true;
+            }
+        };
+        if FileType::from_raw_mode(stat.mode) == FileType::Directory {
+            self.stack
+                .last_mut()
+                .expect("a frame")
+                .subdirs
+                .push((name, stat));
+        } else {
+            let entry = Entry {
+                dir: node,
+                src_name: name.clone(),
+                dst_name: name,
+                stat,
+            };
+            self.plan_entry(entry, &fd);
+        }
+        true
+    }
+}
+
+impl Iterator for Planner {
+    type Item = Step;
+
+    fn next(&mut self) -> Option<Step> {
+        loop {
+            if let Some(step) = self.ready.pop_front() {
+                return Some(step);
+            }
+            if let Some(start) = self.start.take() {
+                match start {
+                    Start::Dir(node) => self.push_frame(node),
+                    Start::Entry(entry) => match self.anchor.src_fd() {
+                        Ok(fd) => self.plan_entry(entry, &fd),
+                        Err(e) => self.ready.push_back(Step::Error(EntryError::new(
+                            entry.path(),
+                            Op::Open,
+                            e,
+                        ))),
+                    },
+                }
+                continue;
+            }
+            let Some(frame) = self.stack.last() else {
+                self.flush();
+                return self.ready.pop_front();
+            };
+            if !frame.listed {
+                self.list_top();
+                continue;
+            }
+            if self.step_top() {
+                continue;
+            }
+            // Files listed; now the subdirectories, in listing order (reversed once, popped).
+            let frame = self.stack.last_mut().expect("a frame");
+            if !frame.subdirs_reversed {
+                frame.subdirs.reverse();
+                frame.subdirs_reversed = true;
+            }
+            if let Some((name, stat)) = frame.subdirs.pop() {
+                self.enter(name, stat);
+                continue;
+            }
+            let frame = self.stack.pop().expect("a frame");
+            frame.node.release_src_upward();
+            self.ready.push_back(Step::DirDone(frame.node));
+        }
+    }
+}
+
+/// The name bytes of a C string, as an `OsStr` for display.
+pub fn name_os(name: &CStr) -> &std::ffi::OsStr {
+    std::ffi::OsStr::from_bytes(name.to_bytes())
+}

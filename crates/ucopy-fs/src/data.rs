@@ -1,0 +1,291 @@
+//! Moving a file's bytes with the fastest path the kernel offers, falling back per file:
+//! `FICLONE` (reflink) → sparse-aware `copy_file_range` → `copy_file_range` → `read`/`write`.
+//!
+//! A source that shrinks or grows while it is copied ends as some prefix of its data: the copy
+//! runs to end-of-file, never pads to the planned size.
+
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
+
+use rustix::fs::{self as rfs, SeekFrom};
+use rustix::io::Errno;
+use ucopy_core::{Cancel, Stat};
+
+/// Largest single `copy_file_range`: big enough to be one call for most files, small enough that
+/// Ctrl-C is noticed within a fraction of a second on a slow disk.
+const CHUNK: usize = 64 << 20;
+
+/// Buffer for the `read`/`write` fallback.
+const RW_BUFFER: usize = 256 << 10;
+
+/// Files at least this large try `FICLONE` first; below it a failing ioctl costs more than it can
+/// save.
+const CLONE_MIN: u64 = 64 << 10;
+
+/// Which kernel paths worked between one pair of filesystems; kept per executor so a path that
+/// fails (EXDEV, EOPNOTSUPP) is not retried for every file.
+#[derive(Debug, Default, Clone)]
+pub struct KernelPaths {
+    devs: Option<(u64, u64)>,
+    clone_works: Option<bool>,
+    cfr_works: Option<bool>,
+}
+
+impl KernelPaths {
+    fn reset_for(&mut self, src_dev: u64, dst_dev: u64) {
+        if self.devs != Some((src_dev, dst_dev)) {
+            *self = KernelPaths {
+                devs: Some((src_dev, dst_dev)),
+                ..KernelPaths::default()
+            };
+        }
+    }
+}
+
+/// Why a data copy stopped.
+#[derive(Debug)]
+pub enum DataError {
+    /// Reading the source failed.
+    Read(io::Error),
+    /// Writing the destination failed.
+    Write(io::Error),
+    /// Ctrl-C.
+    Cancelled,
+}
+
+/// Copies all data of `src` (whose `fstat` is `stat`) into the empty file `dst`; returns the
+/// bytes copied. `dst_dev` is the destination filesystem's device (for the path cache).
+pub fn copy_data(
+    src: BorrowedFd<'_>,
+    dst: BorrowedFd<'_>,
+    stat: &Stat,
+    dst_dev: u64,
+    paths: &mut KernelPaths,
+    cancel: &Cancel,
+) -> Result<u64, DataError> {
+    paths.reset_for(stat.dev, dst_dev);
+    if stat.size >= CLONE_MIN && paths.clone_works != Some(false) {
+        match rfs::ioctl_ficlone(dst, src) {
+            Ok(()) => {
+                paths.clone_works = Some(true);
+                return Ok(stat.size);
+            }
+            Err(_) => paths.clone_works = Some(false),
+        }
+    }
+    if stat.size == 0 {
+        // procfs-like files report size 0 but have content; a real empty file costs one read.
+        return read_write(src, dst, 0, cancel);
+    }
+    if stat.maybe_sparse() {
+        if let Some(copied) = copy_sparse(src, dst, stat, paths, cancel)? {
+            return Ok(copied);
+        }
+    }
+    copy_range(src, dst, 0, stat.size, paths, cancel)
+}
+
+/// `copy_file_range` from `offset` until `size` bytes are copied (the size `fstat` reported when
+/// the file was opened: a file that grows meanwhile is copied as that prefix, which saves the
+/// extra call per file that finding end-of-file would cost) or end-of-file comes first (it
+/// shrank). Falls back to read/write where the kernel refuses (EXDEV across some filesystems,
+/// EINVAL/EOPNOTSUPP on special filesystems, ENOSYS).
+fn copy_range(
+    src: BorrowedFd<'_>,
+    dst: BorrowedFd<'_>,
+    offset: u64,
+    size: u64,
+    paths: &mut KernelPaths,
+    cancel: &Cancel,
+) -> Result<u64, DataError> {
+    if paths.cfr_works == Some(false) {
+        return read_write(src, dst, offset, cancel);
+    }
+    let mut copied = 0u64;
+    loop {
+        if cancel.is_cancelled() {
+            return Err(DataError::Cancelled);
+        }
+        let mut off_in = offset + copied;
+        let mut off_out = off_in;
+        match rfs::copy_file_range(src, Some(&mut off_in), dst, Some(&mut off_out), CHUNK) {
+            Ok(0) => {
+                // A zero return at the very start may mean "this filesystem cannot do it"
+                // (procfs-like files): let read/write decide whether there is data.
+                if copied == 0 && paths.cfr_works != Some(true) {
+                    return read_write(src, dst, offset, cancel);
+                }
+                return Ok(copied);
+            }
+            Ok(n) => {
+                paths.cfr_works = Some(true);
+                copied += n as u64;
+                if copied >= size {
+                    return Ok(copied);
+                }
+            }
+            Err(Errno::INTR) => continue,
+            Err(Errno::XDEV | Errno::INVAL | Errno::OPNOTSUPP | Errno::NOSYS | Errno::PERM)
+                if copied == 0 =>
+            {
+                paths.cfr_works = Some(false);
+                return read_write(src, dst, offset, cancel);
+            }
+            Err(e) => return Err(classify(src, e)),
+        }
+    }
+}
+
+/// copy_file_range does not say which side failed; ask the source whether it is still readable.
+fn classify(src: BorrowedFd<'_>, e: Errno) -> DataError {
+    match e {
+        Errno::NOSPC | Errno::FBIG | Errno::DQUOT | Errno::ROFS => DataError::Write(e.into()),
+        _ if rfs::fstat(src).is_err() => DataError::Read(e.into()),
+        Errno::IO => DataError::Write(e.into()),
+        _ => DataError::Write(e.into()),
+    }
+}
+
+/// Copies the data runs of a file with holes, leaving the holes unwritten; `Ok(None)` when the
+/// filesystem does not report holes (the caller copies everything).
+fn copy_sparse(
+    src: BorrowedFd<'_>,
+    dst: BorrowedFd<'_>,
+    stat: &Stat,
+    paths: &mut KernelPaths,
+    cancel: &Cancel,
+) -> Result<Option<u64>, DataError> {
+    let mut pos = 0u64;
+    let mut copied = 0u64;
+    loop {
+        if cancel.is_cancelled() {
+            return Err(DataError::Cancelled);
+        }
+        let data = match rfs::seek(src, SeekFrom::Data(pos)) {
+            Ok(d) => d,
+            Err(Errno::NXIO) => break, // only a hole remains
+            Err(Errno::INVAL | Errno::OPNOTSUPP) if pos == 0 => return Ok(None),
+            Err(e) => return Err(DataError::Read(e.into())),
+        };
+        let hole = match rfs::seek(src, SeekFrom::Hole(data)) {
+            Ok(h) => h,
+            Err(Errno::NXIO) => break, // shrank meanwhile
+            Err(e) => return Err(DataError::Read(e.into())),
+        };
+        let n = copy_span(src, dst, data, hole - data, paths, cancel)?;
+        copied += n;
+        if n < hole - data {
+            break; // shrank meanwhile: keep the prefix
+        }
+        pos = hole;
+    }
+    // The tail hole (or all of an all-hole file) becomes length, not written zeros. A source that
+    // shrank meanwhile ends at its new length, never padded to the planned one.
+    let end = rfs::fstat(src)
+        .map_err(|e| DataError::Read(e.into()))?
+        .st_size as u64;
+    let end = end.min(stat.size.max(pos));
+    rfs::ftruncate(dst, end).map_err(|e| DataError::Write(e.into()))?;
+    Ok(Some(copied))
+}
+
+/// Copies exactly `[offset, offset + len)` (less at end-of-file).
+fn copy_span(
+    src: BorrowedFd<'_>,
+    dst: BorrowedFd<'_>,
+    offset: u64,
+    len: u64,
+    paths: &mut KernelPaths,
+    cancel: &Cancel,
+) -> Result<u64, DataError> {
+    let mut done = 0u64;
+    while done < len {
+        if cancel.is_cancelled() {
+            return Err(DataError::Cancelled);
+        }
+        let want = (len - done).min(CHUNK as u64) as usize;
+        let mut off_in = offset + done;
+        let mut off_out = off_in;
+        let n = if paths.cfr_works != Some(false) {
+            match rfs::copy_file_range(src, Some(&mut off_in), dst, Some(&mut off_out), want) {
+                Ok(n) => n,
+                Err(Errno::INTR) => continue,
+                Err(Errno::XDEV | Errno::INVAL | Errno::OPNOTSUPP | Errno::NOSYS) => {
+                    paths.cfr_works = Some(false);
+                    continue;
+                }
+                Err(e) => return Err(classify(src, e)),
+            }
+        } else {
+            pread_pwrite(src, dst, offset + done, want)?
+        };
+        if n == 0 {
+            break;
+        }
+        done += n as u64;
+    }
+    Ok(done)
+}
+
+/// One buffer's worth of `pread` + `pwrite`; returns bytes moved (0 at end-of-file).
+fn pread_pwrite(
+    src: BorrowedFd<'_>,
+    dst: BorrowedFd<'_>,
+    offset: u64,
+    want: usize,
+) -> Result<usize, DataError> {
+    let mut buf = vec![0u8; want.min(RW_BUFFER)];
+    let n = loop {
+        match rustix::io::pread(src, &mut buf, offset) {
+            Ok(n) => break n,
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(DataError::Read(e.into())),
+        }
+    };
+    write_all_at(dst, &buf[..n], offset)?;
+    Ok(n)
+}
+
+fn write_all_at(dst: BorrowedFd<'_>, mut data: &[u8], mut offset: u64) -> Result<(), DataError> {
+    while !data.is_empty() {
+        match rustix::io::pwrite(dst, data, offset) {
+            Ok(0) => return Err(DataError::Write(Errno::IO.into())),
+            Ok(n) => {
+                data = &data[n..];
+                offset += n as u64;
+            }
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(DataError::Write(e.into())),
+        }
+    }
+    Ok(())
+}
+
+/// Plain positional read/write from `offset` to end-of-file.
+pub fn read_write(
+    src: BorrowedFd<'_>,
+    dst: BorrowedFd<'_>,
+    offset: u64,
+    cancel: &Cancel,
+) -> Result<u64, DataError> {
+    let mut buf = vec![0u8; RW_BUFFER];
+    let mut copied = 0u64;
+    loop {
+        if cancel.is_cancelled() {
+            return Err(DataError::Cancelled);
+        }
+        let n = match rustix::io::pread(src, &mut buf, offset + copied) {
+            Ok(0) => return Ok(copied),
+            Ok(n) => n,
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(DataError::Read(e.into())),
+        };
+        write_all_at(dst, &buf[..n], offset + copied)?;
+        copied += n as u64;
+    }
+}
+
+/// The device of an open file (for [`KernelPaths`]).
+pub fn device_of<Fd: AsFd>(fd: Fd) -> io::Result<u64> {
+    Ok(rfs::fstat(fd)?.st_dev as u64)
+}

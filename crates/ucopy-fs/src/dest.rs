@@ -1,0 +1,210 @@
+//! Creating destination objects without ever writing through something that is in the way.
+//!
+//! The rules (behaviours.md rows 3–6, 20): a new file is created with `O_EXCL | O_NOFOLLOW` and a
+//! mode no wider than `0600` (or the final mode, if narrower); an existing symlink, FIFO, socket
+//! or device at the destination name is removed and replaced, never opened; an existing directory
+//! is a type conflict; under `-a` a regular file with other hard links is unlinked first so the
+//! other names keep their data.
+
+use std::ffi::CStr;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::Path;
+
+use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags};
+use rustix::io::Errno;
+use ucopy_core::{EntryError, FileJob, Op, Options, Stat};
+
+/// Flags for the fast-path create of a regular destination file (`openat` with these flags and
+/// [`create_mode`] must fail with `EEXIST` rather than touch anything that already exists).
+/// io_uring executors use them for their own `OPENAT` and call [`create_file`] on `EEXIST`.
+pub const CREATE_FLAGS: OFlags = OFlags::WRONLY
+    .union(OFlags::CREATE)
+    .union(OFlags::EXCL)
+    .union(OFlags::NOFOLLOW)
+    .union(OFlags::CLOEXEC);
+
+/// Flags for opening a source file: never follow a symlink swapped in, never block on a FIFO
+/// swapped in, never become a controlling terminal.
+pub const SOURCE_FLAGS: OFlags = OFlags::RDONLY
+    .union(OFlags::NOFOLLOW)
+    .union(OFlags::CLOEXEC)
+    .union(OFlags::NOCTTY)
+    .union(OFlags::NONBLOCK);
+
+/// The permission bits the destination ends with: exactly the source's under `-a`; otherwise, as
+/// `cp -r` does, the source's rwx bits less the umask.
+pub fn final_mode(stat: &Stat, options: &Options) -> u32 {
+    if options.archive {
+        stat.permissions()
+    } else {
+        stat.mode & 0o777 & !options.umask
+    }
+}
+
+/// The mode a new file is created with while its data is written: never more accessible than
+/// `0600`, nor than its final mode.
+pub fn create_mode(stat: &Stat, options: &Options) -> Mode {
+    Mode::from_raw_mode(final_mode(stat, options) & 0o600)
+}
+
+/// A destination file ready for data.
+#[derive(Debug)]
+pub struct DestFile {
+    /// Open for writing, empty.
+    pub fd: OwnedFd,
+    /// True when this run created it (false when an existing file was truncated); only a created
+    /// file gets the final mode applied without `-a`, as with cp.
+    pub created: bool,
+}
+
+/// Creates (or, for an existing regular file, truncates) the destination of `job`.
+/// `Ok(None)` means "exists, and `--no-clobber` keeps it". `src` is the opened source's stat: a
+/// destination that is the very same inode is refused, so the source can never be truncated.
+pub fn create_file(
+    job: &FileJob,
+    src: &Stat,
+    options: &Options,
+) -> Result<Option<DestFile>, EntryError> {
+    let dir = job.dst_dir.as_fd();
+    let mode = create_mode(src, options);
+    // Two rounds: a replaced object may be recreated by someone else in between; after that we
+    // report instead of looping.
+    for _ in 0..2 {
+        match rfs::openat(dir, &job.dst_name, CREATE_FLAGS, mode) {
+            Ok(fd) => return Ok(Some(DestFile { fd, created: true })),
+            Err(Errno::EXIST) => {}
+            Err(e) => return Err(EntryError::new(dest_path(job), Op::Create, e)),
+        }
+        if options.no_clobber {
+            return Ok(None);
+        }
+        let existing = match rfs::statat(dir, &job.dst_name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => Stat::from(&st),
+            Err(Errno::NOENT) => continue,
+            Err(e) => return Err(EntryError::new(dest_path(job), Op::Stat, e)),
+        };
+        if existing.dev == src.dev && existing.ino == src.ino {
+            return Err(EntryError::new(
+                dest_path(job),
+                Op::Conflict,
+                io::Error::other("destination is the same file as the source"),
+            ));
+        }
+        match FileType::from_raw_mode(existing.mode) {
+            FileType::Directory => {
+                return Err(EntryError::new(
+                    dest_path(job),
+                    Op::Conflict,
+                    io::Error::other("a directory is in the way of a non-directory"),
+                ))
+            }
+            FileType::RegularFile if !(options.archive && existing.nlink > 1) => {
+                match open_existing(job) {
+                    Ok(Some(fd)) => return Ok(Some(DestFile { fd, created: false })),
+                    Ok(None) => continue,
+                    Err(e) => return Err(EntryError::new(dest_path(job), Op::Create, e)),
+                }
+            }
+            // A symlink, FIFO, socket or device, or (under -a) a file whose other names must keep
+            // their data: replace the name, never open what is there.
+            _ => remove_entry(dir, &job.dst_name, false)
+                .map_err(|e| EntryError::new(dest_path(job), Op::Remove, e))?,
+        }
+    }
+    Err(EntryError::new(
+        dest_path(job),
+        Op::Create,
+        io::Error::other("destination keeps changing while it is replaced"),
+    ))
+}
+
+/// Opens an existing regular destination file for overwriting. `Ok(None)` when it turned out
+/// not to be a regular file any more (raced): the caller goes round again.
+fn open_existing(job: &FileJob) -> io::Result<Option<OwnedFd>> {
+    let flags = OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
+    let fd = match rfs::openat(job.dst_dir.as_fd(), &job.dst_name, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        // ELOOP: a symlink appeared. ENXIO: a FIFO without reader appeared. Go round again.
+        Err(Errno::LOOP | Errno::NXIO | Errno::NOENT) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let st = rfs::fstat(&fd)?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        remove_entry(job.dst_dir.as_fd(), &job.dst_name, false)?;
+        return Ok(None);
+    }
+    rfs::ftruncate(&fd, 0)?;
+    Ok(Some(fd))
+}
+
+/// Removes a destination entry that is in the way (or a partial file), tolerating its absence.
+pub fn remove_entry<Fd: AsFd, P: rustix::path::Arg>(
+    dir: Fd,
+    name: P,
+    is_dir: bool,
+) -> io::Result<()> {
+    let flags = if is_dir {
+        AtFlags::REMOVEDIR
+    } else {
+        AtFlags::empty()
+    };
+    match rfs::unlinkat(dir, name, flags) {
+        Ok(()) | Err(Errno::NOENT) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Removes a partial destination file after a failure; the copy must not look complete.
+pub fn discard_partial(job: &FileJob) {
+    // Best effort: the failure that led here is what gets reported.
+    let _ = remove_entry(job.dst_dir.as_fd(), &job.dst_name, false);
+}
+
+/// The path a destination-side message names.
+pub fn dest_path(job: &FileJob) -> &Path {
+    &job.dst_path
+}
+
+/// What is at a destination name that a symlink, special file or hard link is about to take.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Room {
+    /// The name is free now (it was, or what was there was removed).
+    Free,
+    /// Something is there and `--no-clobber` keeps it.
+    Keep,
+    /// The object there already is the wanted inode (a hard link made by an earlier run).
+    Same,
+}
+
+/// Frees `name` in `dir` for a new non-directory object: a directory there is a type conflict,
+/// anything else is removed (never opened), unless `--no-clobber`. Called after a create failed
+/// with `EEXIST`, so the common case costs nothing.
+pub fn make_room(
+    dir: BorrowedFd<'_>,
+    name: &CStr,
+    dst_path: &Path,
+    options: &Options,
+    wanted: Option<(u64, u64)>,
+) -> Result<Room, EntryError> {
+    let existing = match rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => Stat::from(&st),
+        Err(Errno::NOENT) => return Ok(Room::Free),
+        Err(e) => return Err(EntryError::new(dst_path, Op::Stat, e)),
+    };
+    if wanted == Some((existing.dev, existing.ino)) {
+        return Ok(Room::Same);
+    }
+    if FileType::from_raw_mode(existing.mode) == FileType::Directory {
+        return Err(EntryError::new(
+            dst_path,
+            Op::Conflict,
+            io::Error::other("a directory is in the way of a non-directory"),
+        ));
+    }
+    if options.no_clobber {
+        return Ok(Room::Keep);
+    }
+    remove_entry(dir, name, false).map_err(|e| EntryError::new(dst_path, Op::Remove, e))?;
+    Ok(Room::Free)
+}

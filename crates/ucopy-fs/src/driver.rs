@@ -1,0 +1,757 @@
+//! The driver: carries out a [`Planner`]'s steps with worker threads, each owning an
+//! [`Executor`] from the chosen backend.
+//!
+//! The driver thread walks (the planner runs here), creates directories, symlinks, special files
+//! and hard links, and applies each directory's mode and times once everything in it is written;
+//! workers copy batches of regular files. A directory counts its files in flight; it is finished
+//! when the planner is done with it *and* its last file came back, so times stick at every level.
+
+use std::collections::HashMap;
+use std::ffi::CStr;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+use std::sync::Arc;
+use std::thread;
+
+use crossbeam_channel::{bounded, select, unbounded, Receiver, Sender};
+use rustix::fs::{self as rfs, AtFlags, FileType, Mode};
+use rustix::io::Errno;
+use ucopy_core::{
+    file_id, Batch, DirNode, Entry, EntryError, ExecutorFactory, FileJob, JobOutcome, Kind,
+    LinkGroup, LinkStatus, Op, Options, PlanError, PlanOptions, PlannedFile, Planner, Progress,
+    Report, Step, DIR_FLAGS,
+};
+
+use crate::dest::{make_room, Room};
+use crate::meta::{finish_at, mode_and_times_fd, own_fd, read_xattrs, write_xattrs, Xattrs};
+use crate::{copy_job, KernelPaths};
+
+/// Why a copy could not start at all (exit 2 in the CLI).
+#[derive(Debug, thiserror::Error)]
+pub enum FatalError {
+    /// The source could not be planned (missing, unreadable).
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// The destination's parent directory could not be opened.
+    #[error("cannot create '{}': {source}", .path.display())]
+    DestParent {
+        /// The destination the user named.
+        path: std::path::PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// No executor could be made (e.g. io_uring setup failed on every worker).
+    #[error("cannot start the {backend} backend: {source}")]
+    Backend {
+        /// Backend name.
+        backend: &'static str,
+        /// Why.
+        source: io::Error,
+    },
+}
+
+/// How many descriptors the copy may hold, derived from `RLIMIT_NOFILE` so that `ulimit -n 64`
+/// still copies (slowly) instead of failing with EMFILE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FdBudget {
+    /// Files per batch.
+    pub queue_depth: usize,
+    /// Source directory fds the walk may hold.
+    pub max_open_src_dirs: usize,
+    /// Destination directory fds the driver may hold.
+    pub max_open_dst_dirs: usize,
+}
+
+impl FdBudget {
+    /// Fds reserved for stdio, rings, eventfds and the like.
+    const RESERVED: usize = 24;
+    /// Worst case per file in flight: source, destination, and a splice pipe's two ends; plus a
+    /// share of its directories'.
+    const PER_JOB: usize = 5;
+
+    /// The budget for `threads` workers (each with one batch running and one queued) under the
+    /// fd limit `limit`, wanting `queue_depth` files per batch.
+    pub fn new(limit: usize, threads: usize, queue_depth: usize) -> FdBudget {
+        let avail = limit.saturating_sub(Self::RESERVED).max(8);
+        let batches_in_flight = 2 * threads.max(1);
+        let per_batch = avail / 2 / batches_in_flight;
+        FdBudget {
+            queue_depth: queue_depth.min(per_batch / Self::PER_JOB).max(1),
+            max_open_src_dirs: (avail / 4).max(2),
+            max_open_dst_dirs: (avail / 4).max(2),
+        }
+    }
+
+    /// The budget under this process's current soft limit, raised to the hard limit first.
+    pub fn from_rlimit(threads: usize, queue_depth: usize) -> FdBudget {
+        use rustix::process::{getrlimit, setrlimit, Resource};
+        let mut lim = getrlimit(Resource::Nofile);
+        if lim.current < lim.maximum {
+            lim.current = lim.maximum;
+            // Best effort: a container may forbid it; then the current limit stands.
+            let _ = setrlimit(Resource::Nofile, lim);
+            lim = getrlimit(Resource::Nofile);
+        }
+        let limit = lim.current.map_or(1 << 20, |c| c.min(1 << 20) as usize);
+        FdBudget::new(limit, threads, queue_depth)
+    }
+}
+
+/// Copies one top-level `source` to exactly `dest` (already resolved: `dest` is the path the
+/// copy of `source` gets) with executors from `factory` on `threads` worker threads.
+pub fn copy_tree(
+    source: &Path,
+    dest: &Path,
+    options: &Options,
+    factory: &dyn ExecutorFactory,
+    threads: usize,
+    progress: &dyn Progress,
+) -> Result<Report, FatalError> {
+    let threads = threads.max(1);
+    let budget = FdBudget::from_rlimit(threads, options.queue_depth);
+    let planner = Planner::new(
+        source,
+        dest,
+        PlanOptions {
+            order: options.order,
+            queue_depth: budget.queue_depth,
+            preserve_links: options.archive,
+            max_open_dirs: budget.max_open_src_dirs,
+            max_dirs_per_batch: budget.queue_depth,
+        },
+    )?;
+    let anchor = Arc::clone(planner.anchor());
+    let anchor_fd = ucopy_core::open_operand_dir(anchor.dst_path()).map_err(|source| {
+        FatalError::DestParent {
+            path: dest.to_path_buf(),
+            source,
+        }
+    })?;
+    anchor
+        .set_dst(anchor_fd, false)
+        .map_err(|source| FatalError::DestParent {
+            path: dest.to_path_buf(),
+            source,
+        })?;
+
+    let (batch_tx, batch_rx) = bounded::<Batch>(threads);
+    let (done_tx, done_rx) = unbounded::<WorkerMsg>();
+    thread::scope(|scope| {
+        for _ in 0..threads {
+            let batch_rx = batch_rx.clone();
+            let done_tx = done_tx.clone();
+            scope.spawn(move || worker(factory, options, batch_rx, done_tx));
+        }
+        drop(batch_rx);
+        drop(done_tx);
+        let mut driver = Driver {
+            options,
+            progress,
+            backend: factory.name(),
+            report: Report::default(),
+            in_flight: HashMap::new(),
+            next_token: 0,
+            waiting_dirs: HashMap::new(),
+            open_dst: std::collections::VecDeque::new(),
+            max_open_dst: budget.max_open_dst_dirs,
+            paths: KernelPaths::default(),
+            dir_xattrs: HashMap::new(),
+            workers_alive: threads,
+            startup_error: None,
+            done_rx,
+        };
+        let result = driver.run(planner, batch_tx);
+        result.map(|()| driver.report)
+    })
+}
+
+enum WorkerMsg {
+    Done(Vec<(FileJob, JobOutcome)>),
+    /// The executor could not be made; the batch it was given is handed back.
+    StartFailed(io::Error),
+}
+
+fn worker(
+    factory: &dyn ExecutorFactory,
+    options: &Options,
+    batches: Receiver<Batch>,
+    done: Sender<WorkerMsg>,
+) {
+    let mut executor = match factory.make(options) {
+        Ok(e) => e,
+        Err(e) => {
+            let _ = done.send(WorkerMsg::StartFailed(e));
+            return;
+        }
+    };
+    for batch in batches {
+        let results = executor.copy_batch(batch, options);
+        if done.send(WorkerMsg::Done(results)).is_err() {
+            return;
+        }
+    }
+}
+
+/// What the driver remembers about a file in flight.
+struct InFlight {
+    dir: Arc<DirNode>,
+    link: Option<Arc<LinkGroup>>,
+}
+
+struct Driver<'a> {
+    options: &'a Options,
+    progress: &'a dyn Progress,
+    backend: &'static str,
+    report: Report,
+    in_flight: HashMap<u64, InFlight>,
+    next_token: u64,
+    /// Directories the planner finished whose files are still in flight, by address.
+    waiting_dirs: HashMap<usize, Arc<DirNode>>,
+    /// Directories holding a destination fd, oldest first (released beyond the budget).
+    open_dst: std::collections::VecDeque<Arc<DirNode>>,
+    max_open_dst: usize,
+    paths: KernelPaths,
+    /// Source xattrs of directories not finished yet (only those that have any).
+    dir_xattrs: HashMap<usize, Xattrs>,
+    workers_alive: usize,
+    startup_error: Option<io::Error>,
+    done_rx: Receiver<WorkerMsg>,
+}
+
+impl Driver<'_> {
+    fn run(&mut self, planner: Planner, batch_tx: Sender<Batch>) -> Result<(), FatalError> {
+        for step in planner {
+            if self.stopping() {
+                break;
+            }
+            self.collect(false);
+            match step {
+                Step::Dir(node) => self.make_dir(&node),
+                Step::Files(files) => self.dispatch(files, &batch_tx)?,
+                Step::Symlink(entry, target) => self.make_symlink(&entry, &target),
+                Step::Special(entry) => self.make_special(&entry),
+                Step::HardLink(entry, group) => self.make_hard_link(&entry, &group),
+                Step::DirDone(node) => self.dir_done(node),
+                Step::Error(e) => self.fail(e),
+            }
+        }
+        drop(batch_tx);
+        while !self.in_flight.is_empty() && self.workers_alive > 0 {
+            self.collect(true);
+        }
+        if let Some(e) = self.startup_error.take() {
+            if self.report.files == 0 && self.workers_alive == 0 {
+                return Err(FatalError::Backend {
+                    backend: self.backend,
+                    source: e,
+                });
+            }
+        }
+        if self.options.cancel.is_cancelled() {
+            self.report.stopped = true;
+        }
+        Ok(())
+    }
+
+    fn stopping(&self) -> bool {
+        self.options.cancel.is_cancelled()
+    }
+
+    fn fail(&mut self, error: EntryError) {
+        if error.op == Op::Interrupted {
+            // One "interrupted" is said by the front end; per-file echoes of it are noise.
+            self.report.stopped = true;
+            return;
+        }
+        if error.is_fatal() {
+            // The destination is full or read-only: stop promptly, one line is enough.
+            self.options.cancel.cancel();
+            self.report.stopped = true;
+        }
+        self.progress.failed(&error);
+        self.report.errors.push(error);
+    }
+
+    /// Hands a batch to the workers, taking in results while the queue is full.
+    fn dispatch(&mut self, files: Vec<PlannedFile>, tx: &Sender<Batch>) -> Result<(), FatalError> {
+        let mut batch = Vec::with_capacity(files.len());
+        for file in files {
+            let dir = Arc::clone(&file.entry.dir);
+            if dir.dst_failed() {
+                self.file_finished(&dir);
+                continue;
+            }
+            let dst_dir = match dir.dst_fd() {
+                Ok(fd) => fd,
+                Err(e) => {
+                    self.fail(EntryError::new(file.entry.dst_path(), Op::Open, e));
+                    self.file_finished(&dir);
+                    continue;
+                }
+            };
+            let token = self.next_token;
+            self.next_token += 1;
+            self.in_flight.insert(
+                token,
+                InFlight {
+                    dir,
+                    link: file.link,
+                },
+            );
+            batch.push(FileJob {
+                path: file.entry.path(),
+                dst_path: file.entry.dst_path(),
+                src_dir: file.src_dir,
+                src_name: file.entry.src_name,
+                dst_dir,
+                dst_name: file.entry.dst_name,
+                token,
+                stat: file.entry.stat,
+            });
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut batch = Some(batch);
+        while let Some(b) = batch.take() {
+            if self.workers_alive == 0 {
+                let e = self
+                    .startup_error
+                    .take()
+                    .unwrap_or_else(|| io::Error::other("no worker"));
+                return Err(FatalError::Backend {
+                    backend: self.backend,
+                    source: e,
+                });
+            }
+            select! {
+                send(tx, b) -> sent => {
+                    if let Err(crossbeam_channel::SendError(b)) = sent {
+                        batch = Some(b);
+                        self.collect(true);
+                    }
+                }
+                recv(self.done_rx) -> msg => {
+                    batch = Some(b);
+                    if let Ok(msg) = msg { self.handle(msg) } else { self.workers_alive = 0 }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes in finished batches: all that are ready, or (with `block`) at least one.
+    fn collect(&mut self, block: bool) {
+        if block {
+            match self.done_rx.recv() {
+                Ok(msg) => self.handle(msg),
+                Err(_) => {
+                    self.workers_alive = 0;
+                    return;
+                }
+            }
+        }
+        while let Ok(msg) = self.done_rx.try_recv() {
+            self.handle(msg);
+        }
+    }
+
+    fn handle(&mut self, msg: WorkerMsg) {
+        match msg {
+            WorkerMsg::StartFailed(e) => {
+                self.workers_alive -= 1;
+                self.startup_error = Some(e);
+            }
+            WorkerMsg::Done(results) => {
+                for (job, outcome) in results {
+                    self.finished(job, outcome);
+                }
+            }
+        }
+    }
+
+    fn finished(&mut self, job: FileJob, outcome: JobOutcome) {
+        let Some(InFlight { dir, link }) = self.in_flight.remove(&job.token) else {
+            return;
+        };
+        let status = match outcome {
+            JobOutcome::Copied { bytes } => {
+                self.report.files += 1;
+                self.report.bytes += bytes;
+                self.progress
+                    .copied(Kind::File, &job.path, &job.dst_path, bytes);
+                LinkStatus::Copied
+            }
+            JobOutcome::Skipped => {
+                self.report.skipped += 1;
+                LinkStatus::Copied
+            }
+            JobOutcome::Vanished(w) => {
+                self.progress.warned(&w);
+                self.report.warnings.push(w);
+                LinkStatus::Failed
+            }
+            JobOutcome::Failed(e) => {
+                self.fail(e);
+                LinkStatus::Failed
+            }
+        };
+        if let Some(group) = link {
+            group.set_status(status);
+        }
+        self.file_finished(&dir);
+    }
+
+    /// One file of `dir` is no longer in flight; finish the directory if it was the last.
+    fn file_finished(&mut self, dir: &Arc<DirNode>) {
+        let left = {
+            let mut pending = dir.pending();
+            *pending -= 1;
+            *pending
+        };
+        if left == 0 {
+            if let Some(node) = self.waiting_dirs.remove(&(Arc::as_ptr(dir) as usize)) {
+                self.finish_dir(&node);
+            }
+        }
+    }
+
+    fn dir_done(&mut self, node: Arc<DirNode>) {
+        if *node.pending() == 0 {
+            self.finish_dir(&node);
+        } else {
+            self.waiting_dirs.insert(Arc::as_ptr(&node) as usize, node);
+        }
+    }
+
+    /// Creates (or merges into) a destination directory, private while it fills: mode 0700.
+    fn make_dir(&mut self, node: &Arc<DirNode>) {
+        if node.parent().is_some_and(|p| p.dst_failed()) {
+            node.mark_dst_failed();
+            return;
+        }
+        match self.create_dir(node) {
+            Ok(()) => {
+                self.report.dirs += 1;
+                self.progress
+                    .copied(Kind::Dir, node.path(), node.dst_path(), 0);
+            }
+            Err(e) => {
+                node.mark_dst_failed();
+                self.fail(e);
+            }
+        }
+    }
+
+    fn create_dir(&mut self, node: &Arc<DirNode>) -> Result<(), EntryError> {
+        let dst_err = |op, e: io::Error| EntryError::new(node.dst_path(), op, e);
+        let parent = node
+            .parent()
+            .expect("a directory below the anchor")
+            .dst_fd();
+        let parent = parent.map_err(|e| dst_err(Op::Open, e))?;
+        let name = node.dst_name();
+        let created = match rfs::mkdirat(parent.as_fd(), name, Mode::from_raw_mode(0o700)) {
+            Ok(()) => true,
+            Err(Errno::EXIST) => {
+                let st = rfs::statat(parent.as_fd(), name, AtFlags::SYMLINK_NOFOLLOW)
+                    .map_err(|e| dst_err(Op::Stat, e.into()))?;
+                match FileType::from_raw_mode(st.st_mode) {
+                    FileType::Directory => false,
+                    // A symlink inside the destination must never redirect writes (row 4);
+                    // anything else is a type conflict (row 3). Both leave it untouched.
+                    FileType::Symlink => {
+                        return Err(dst_err(
+                            Op::Conflict,
+                            io::Error::other("destination is a symlink; not writing through it"),
+                        ))
+                    }
+                    _ => {
+                        return Err(dst_err(
+                            Op::Conflict,
+                            io::Error::other("a non-directory is in the way of a directory"),
+                        ))
+                    }
+                }
+            }
+            Err(e) => return Err(dst_err(Op::Mkdir, e.into())),
+        };
+        let fd = rfs::openat(parent.as_fd(), name, DIR_FLAGS, Mode::empty())
+            .map_err(|e| dst_err(Op::Open, e.into()))?;
+        let stat = node.stat().expect("not the anchor");
+        // Owner now; xattrs are read now (the source fd is open) but written when the directory
+        // is finished: a default ACL written now would be inherited by every child made later.
+        own_fd(fd.as_fd(), None, stat, self.options).map_err(|e| dst_err(e.op, e.error))?;
+        if self.options.archive {
+            let src = node
+                .src_fd()
+                .map_err(|e| EntryError::new(node.path(), Op::Open, e))?;
+            let xattrs =
+                read_xattrs(src.as_fd()).map_err(|e| EntryError::new(node.path(), Op::Xattr, e))?;
+            if !xattrs.is_empty() {
+                self.dir_xattrs.insert(Arc::as_ptr(node) as usize, xattrs);
+            }
+        }
+        node.set_dst(fd, created)
+            .map_err(|e| dst_err(Op::Stat, e))?;
+        self.open_dst.push_back(Arc::clone(node));
+        while self.open_dst.len() > self.max_open_dst {
+            if let Some(old) = self.open_dst.pop_front() {
+                old.release_dst();
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies a directory's final mode and times, now that everything in it is written.
+    fn finish_dir(&mut self, node: &Arc<DirNode>) {
+        if node.is_anchor() || node.dst_failed() || self.stopping() {
+            self.dir_xattrs.remove(&(Arc::as_ptr(node) as usize));
+            node.release_dst_upward();
+            return;
+        }
+        let stat = *node.stat().expect("not the anchor");
+        let xattrs = self.dir_xattrs.remove(&(Arc::as_ptr(node) as usize));
+        let result = node
+            .dst_fd()
+            .map_err(|e| EntryError::new(node.dst_path(), Op::Open, e))
+            .and_then(|fd| {
+                if let Some(xattrs) = &xattrs {
+                    write_xattrs(fd.as_fd(), xattrs)
+                        .map_err(|e| EntryError::new(node.dst_path(), Op::Xattr, e))?;
+                }
+                mode_and_times_fd(fd.as_fd(), &stat, self.options, node.dst_created())
+                    .map_err(|e| EntryError::new(node.dst_path(), e.op, e.error))
+            });
+        node.release_dst_upward();
+        if let Err(e) = result {
+            self.fail(e);
+        }
+    }
+
+    /// Runs `create` for a non-directory entry, freeing the name first if something is there.
+    fn create_entry(
+        &mut self,
+        entry: &Entry,
+        op: Op,
+        wanted: Option<(u64, u64)>,
+        create: impl Fn(&OwnedFd, &CStr) -> rustix::io::Result<()>,
+    ) -> Result<Room, EntryError> {
+        let dst_path = entry.dst_path();
+        let dir = entry
+            .dir
+            .dst_fd()
+            .map_err(|e| EntryError::new(&dst_path, Op::Open, e))?;
+        for _ in 0..2 {
+            match create(&dir, &entry.dst_name) {
+                Ok(()) => return Ok(Room::Free),
+                Err(Errno::EXIST) => {
+                    match make_room(
+                        dir.as_fd(),
+                        &entry.dst_name,
+                        &dst_path,
+                        self.options,
+                        wanted,
+                    )? {
+                        Room::Free => continue,
+                        other => return Ok(other),
+                    }
+                }
+                Err(e) => return Err(EntryError::new(&dst_path, op, e)),
+            }
+        }
+        Err(EntryError::new(
+            &dst_path,
+            op,
+            io::Error::from(Errno::EXIST),
+        ))
+    }
+
+    fn finish_entry(
+        &mut self,
+        entry: &Entry,
+        created: bool,
+        is_symlink: bool,
+    ) -> Result<(), EntryError> {
+        let dst = entry
+            .dir
+            .dst_fd()
+            .map_err(|e| EntryError::new(entry.dst_path(), Op::Open, e))?;
+        let src = entry
+            .dir
+            .src_fd()
+            .map_err(|e| EntryError::new(entry.path(), Op::Open, e))?;
+        finish_at(
+            dst.as_fd(),
+            &entry.dst_name,
+            src.as_fd(),
+            &entry.src_name,
+            &entry.stat,
+            self.options,
+            created,
+            is_symlink,
+        )
+        .map_err(|e| EntryError::new(entry.dst_path(), e.op, e.error))
+    }
+
+    fn entry_result(
+        &mut self,
+        entry: &Entry,
+        kind: Kind,
+        result: Result<Room, EntryError>,
+        is_symlink: bool,
+    ) {
+        if entry.dir.dst_failed() {
+            return;
+        }
+        let result = result.and_then(|room| match room {
+            Room::Free => self.finish_entry(entry, true, is_symlink).map(|()| true),
+            Room::Keep | Room::Same => Ok(false),
+        });
+        match result {
+            Ok(true) => {
+                match kind {
+                    Kind::Symlink => self.report.symlinks += 1,
+                    _ => self.report.specials += 1,
+                }
+                self.progress
+                    .copied(kind, &entry.path(), &entry.dst_path(), 0);
+            }
+            Ok(false) => self.report.skipped += 1,
+            Err(e) => self.fail(e),
+        }
+    }
+
+    fn make_symlink(&mut self, entry: &Entry, target: &std::ffi::OsStr) {
+        if entry.dir.dst_failed() {
+            return;
+        }
+        let result = self.create_entry(entry, Op::Symlink, None, |dir, name| {
+            rfs::symlinkat(target, dir, name)
+        });
+        self.entry_result(entry, Kind::Symlink, result, true);
+    }
+
+    fn make_special(&mut self, entry: &Entry) {
+        if entry.dir.dst_failed() {
+            return;
+        }
+        let stat = entry.stat;
+        let kind = FileType::from_raw_mode(stat.mode);
+        // Private while it is being made; finish_at gives the final mode.
+        let mode = Mode::from_raw_mode(crate::dest::final_mode(&stat, self.options) & 0o600);
+        let result = self.create_entry(entry, Op::Mknod, None, |dir, name| {
+            rfs::mknodat(dir, name, kind, mode, stat.rdev)
+        });
+        self.entry_result(entry, Kind::Special, result, false);
+    }
+
+    /// Links another name of an inode to its first copy, waiting for that copy if it is still in
+    /// flight; if the first copy failed, this name is copied instead and becomes the first.
+    fn make_hard_link(&mut self, entry: &Entry, group: &Arc<LinkGroup>) {
+        if entry.dir.dst_failed() {
+            return;
+        }
+        let (status, first_dir, first_name) = loop {
+            let (status, dir, name) = group.first();
+            if status != LinkStatus::Planned || self.workers_alive == 0 || self.stopping() {
+                break (status, dir, name);
+            }
+            self.collect(true);
+        };
+        if status != LinkStatus::Copied {
+            self.copy_here(entry, group);
+            return;
+        }
+        let wanted = first_dir.dst_fd().and_then(|fd| {
+            let st = rfs::statat(fd.as_fd(), &first_name, AtFlags::SYMLINK_NOFOLLOW)?;
+            Ok((fd, file_id(&st)))
+        });
+        let (first_fd, wanted) = match wanted {
+            Ok(w) => w,
+            Err(e) => {
+                let path = ucopy_core::name_os(&first_name);
+                self.fail(EntryError::new(
+                    first_dir.dst_path().join(path),
+                    Op::Link,
+                    e,
+                ));
+                return;
+            }
+        };
+        let result = self.create_entry(entry, Op::Link, Some(wanted), |dir, name| {
+            rfs::linkat(first_fd.as_fd(), &first_name, dir, name, AtFlags::empty())
+        });
+        match result {
+            Ok(Room::Free | Room::Same) => {
+                self.report.hardlinks += 1;
+                self.progress
+                    .copied(Kind::File, &entry.path(), &entry.dst_path(), 0);
+            }
+            Ok(Room::Keep) => self.report.skipped += 1,
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// Copies a hard-link name whose first copy failed, on this thread with plain calls.
+    fn copy_here(&mut self, entry: &Entry, group: &Arc<LinkGroup>) {
+        let (src_dir, dst_dir) = match (entry.dir.src_fd(), entry.dir.dst_fd()) {
+            (Ok(s), Ok(d)) => (s, d),
+            (Err(e), _) | (_, Err(e)) => {
+                return self.fail(EntryError::new(entry.path(), Op::Open, e))
+            }
+        };
+        let dst_dev = crate::data::device_of(dst_dir.as_fd()).unwrap_or(0);
+        let job = FileJob {
+            src_dir,
+            src_name: entry.src_name.clone(),
+            dst_dir,
+            dst_name: entry.dst_name.clone(),
+            path: entry.path(),
+            dst_path: entry.dst_path(),
+            token: u64::MAX,
+            stat: entry.stat,
+        };
+        let outcome = copy_job(&job, self.options, &mut self.paths, dst_dev);
+        let copied = matches!(outcome, JobOutcome::Copied { .. } | JobOutcome::Skipped);
+        match outcome {
+            JobOutcome::Copied { bytes } => {
+                self.report.files += 1;
+                self.report.bytes += bytes;
+                self.progress
+                    .copied(Kind::File, &job.path, &job.dst_path, bytes);
+            }
+            JobOutcome::Skipped => self.report.skipped += 1,
+            JobOutcome::Vanished(w) => {
+                self.progress.warned(&w);
+                self.report.warnings.push(w);
+            }
+            JobOutcome::Failed(e) => self.fail(e),
+        }
+        if copied {
+            group.set_first(Arc::clone(&entry.dir), entry.dst_name.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FdBudget;
+
+    #[test]
+    fn budget_keeps_default_depth_under_a_generous_limit() {
+        let b = FdBudget::new(20_000, 2, 64);
+        assert_eq!(b.queue_depth, 64);
+    }
+
+    #[test]
+    fn budget_shrinks_under_ulimit_64() {
+        let b = FdBudget::new(64, 2, 64);
+        assert!(b.queue_depth >= 1);
+        // batches in flight × depth × fds per job, plus directories, stay under the limit.
+        let worst =
+            4 * b.queue_depth * FdBudget::PER_JOB + b.max_open_src_dirs + b.max_open_dst_dirs;
+        assert!(worst + FdBudget::RESERVED <= 64 + 8, "{b:?} uses {worst}");
+    }
+}

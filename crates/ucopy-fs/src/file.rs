@@ -1,0 +1,122 @@
+//! One regular file, start to finish, with plain system calls: the std executor's whole job and
+//! every other executor's path for files it does not handle itself.
+
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+
+use rustix::fs::{self as rfs, FileType, Mode};
+use rustix::io::Errno;
+use ucopy_core::{EntryError, FileJob, JobOutcome, Op, Options, Stat};
+
+use crate::data::{copy_data, DataError, KernelPaths};
+use crate::dest::{create_file, dest_path, discard_partial, DestFile, SOURCE_FLAGS};
+use crate::meta::{finish_fd, MetaError};
+
+/// Opens a job's source and checks it is still a regular file. A vanished source is
+/// `JobOutcome::Vanished`, so the caller reports a warning rather than a failure.
+pub fn open_source(job: &FileJob) -> Result<(OwnedFd, Stat), JobOutcome> {
+    let fd = match rfs::openat(
+        job.src_dir.as_fd(),
+        &job.src_name,
+        SOURCE_FLAGS,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(Errno::NOENT) => {
+            return Err(JobOutcome::Vanished(EntryError::new(
+                &job.path,
+                Op::Changed,
+                io::Error::other("vanished during the copy"),
+            )))
+        }
+        Err(e) => return Err(JobOutcome::Failed(EntryError::new(&job.path, Op::Open, e))),
+    };
+    let stat = check_source(job, fd.as_fd()).map_err(JobOutcome::Failed)?;
+    Ok((fd, stat))
+}
+
+/// Checks that an opened source (by whatever means it was opened) is a regular file, and returns
+/// its current metadata (size and times as of now, not as planned).
+pub fn check_source(job: &FileJob, fd: std::os::fd::BorrowedFd<'_>) -> Result<Stat, EntryError> {
+    let st = rfs::fstat(fd).map_err(|e| EntryError::new(&job.path, Op::Stat, e))?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return Err(EntryError::new(
+            &job.path,
+            Op::Changed,
+            io::Error::other("changed type during the copy"),
+        ));
+    }
+    Ok(Stat::from(&st))
+}
+
+/// Turns a data error into the entry error to report.
+pub fn data_error(job: &FileJob, e: DataError) -> EntryError {
+    match e {
+        DataError::Read(e) => EntryError::new(&job.path, Op::Read, e),
+        DataError::Write(e) => EntryError::new(dest_path(job), Op::Write, e),
+        DataError::Cancelled => EntryError::new(
+            dest_path(job),
+            Op::Interrupted,
+            io::Error::from(Errno::INTR),
+        ),
+    }
+}
+
+/// Turns a metadata error into the entry error to report.
+pub fn meta_error(job: &FileJob, e: MetaError) -> EntryError {
+    EntryError::new(dest_path(job), e.op, e.error)
+}
+
+/// Copies one file with plain system calls (see [`crate::data`] for which).
+pub fn copy_job(
+    job: &FileJob,
+    options: &Options,
+    paths: &mut KernelPaths,
+    dst_dev: u64,
+) -> JobOutcome {
+    let (src, stat) = match open_source(job) {
+        Ok(s) => s,
+        Err(outcome) => return outcome,
+    };
+    let DestFile { fd: dst, created } = match create_file(job, &stat, options) {
+        Ok(Some(d)) => d,
+        Ok(None) => return JobOutcome::Skipped,
+        Err(e) => return failed(e, options),
+    };
+    let result = copy_data(
+        src.as_fd(),
+        dst.as_fd(),
+        &stat,
+        dst_dev,
+        paths,
+        &options.cancel,
+    )
+    .map_err(|e| data_error(job, e))
+    .and_then(|bytes| {
+        finish_fd(dst.as_fd(), Some(src.as_fd()), &stat, options, created)
+            .map(|()| bytes)
+            .map_err(|e| meta_error(job, e))
+    });
+    match result {
+        Ok(bytes) => JobOutcome::Copied { bytes },
+        Err(e) => {
+            // Data failures leave a partial file: remove it. A metadata failure leaves a complete
+            // file whose metadata is wrong; it is reported, and the file is kept (as cp does).
+            if matches!(e.op, Op::Read | Op::Write | Op::Interrupted) {
+                drop(dst);
+                discard_partial(job);
+            }
+            failed(e, options)
+        }
+    }
+}
+
+/// The outcome for a failed job. A failure that dooms the rest of the run (ENOSPC, EROFS) stops
+/// the other jobs in flight at once, through the shared cancel flag, instead of letting every
+/// remaining file of every batch fail one by one.
+pub fn failed(error: EntryError, options: &Options) -> JobOutcome {
+    if error.is_fatal() {
+        options.cancel.cancel();
+    }
+    JobOutcome::Failed(error)
+}

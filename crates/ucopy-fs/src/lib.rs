@@ -1,0 +1,18 @@
+//! The destination side of ucopy, shared by every backend: creating objects safely, the kernel
+//! copy paths, metadata, and the driver that carries out a plan with an executor.
+//!
+//! Backends (`ucopy-uring`, `ucopy-fallback`) depend on this crate and on `ucopy-core`, never on
+//! each other; this crate is where the rules of behaviours.md that do not depend on how bytes
+//! move are written once.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod data;
+pub mod dest;
+pub mod driver;
+pub mod file;
+pub mod meta;
+
+pub use data::KernelPaths;
+pub use driver::{copy_tree, FatalError, FdBudget};
+pub use file::copy_job;
