@@ -69,6 +69,9 @@ pub struct BenchArgs {
     /// Size of the large file and apparent size of the sparse one (e.g. 256M, 1G)
     #[arg(long, value_parser = corpus::parse_size)]
     size: Option<u64>,
+    /// Kill a copy still running after this many seconds and mark its contender failed
+    #[arg(long, default_value_t = 600)]
+    timeout: u64,
     /// Use this ucopy binary instead of building target/release/ucopy
     #[arg(long)]
     ucopy: Option<PathBuf>,
@@ -102,6 +105,7 @@ struct Plan {
     contenders: Vec<String>,
     rounds: usize,
     warmup: usize,
+    timeout: std::time::Duration,
 }
 
 impl Plan {
@@ -191,6 +195,7 @@ impl Plan {
             contenders,
             rounds,
             warmup: a.warmup.unwrap_or(def_warmup),
+            timeout: std::time::Duration::from_secs(a.timeout.max(1)),
         })
     }
 }
@@ -374,6 +379,8 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     for (name, v) in &tools.versions {
         println!("  {name}: {v}");
     }
+
+    println!("{}", report::LEGEND);
 
     let mut cells = Vec::new();
     let mut manifests = Vec::new();
@@ -565,7 +572,7 @@ fn run_cell(
                 launch.prewarm();
             }
             let disk0 = staged.src_dev.and_then(scenario::disk_counters);
-            let out = launch.run_timed(&slot.src, &slot.dst, &logs)?;
+            let out = launch.run_timed(&slot.src, &slot.dst, &logs, plan.timeout)?;
             let disk1 = staged.src_dev.and_then(scenario::disk_counters);
             let rec = &mut cell.contenders[*idx];
             if let Err(e) = out.result {

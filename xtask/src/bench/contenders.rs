@@ -13,7 +13,8 @@ use std::ffi::OsString;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use serde::Deserialize;
@@ -393,7 +394,17 @@ impl Launch {
 
     /// Runs the copy and times it: from before the first spawn to after the last exit.
     /// Output goes to files under `log_dir` (a pipe could fill up and stall the copier).
-    pub fn run_timed(&self, src: &Path, dst: &Path, log_dir: &Path) -> Result<Outcome> {
+    ///
+    /// A copier still running after `timeout` is killed (SIGKILL) and fails the round, so one
+    /// hung copier cannot hang the whole run (or CI). The watchdog thread exists before the
+    /// clock starts; arming it only sends the pids over a channel.
+    pub fn run_timed(
+        &self,
+        src: &Path,
+        dst: &Path,
+        log_dir: &Path,
+        timeout: Duration,
+    ) -> Result<Outcome> {
         fs::create_dir_all(log_dir)?;
         let out_path = log_dir.join("stdout.txt");
         let err_path = log_dir.join("stderr.txt");
@@ -401,6 +412,24 @@ impl Launch {
         let stderr = File::create(&err_path)?;
         let mut stages = self.stages(src, dst);
         let last = stages.len() - 1;
+        let (arm, armed) = mpsc::channel::<Option<Vec<i32>>>();
+        let watchdog = std::thread::spawn(move || {
+            let Ok(Some(pids)) = armed.recv() else {
+                return false;
+            };
+            match armed.recv_timeout(timeout) {
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    for pid in pids {
+                        let _ = nix::sys::signal::kill(
+                            nix::unistd::Pid::from_raw(pid),
+                            nix::sys::signal::Signal::SIGKILL,
+                        );
+                    }
+                    true
+                }
+                _ => false,
+            }
+        });
         let cpu0 = children_cpu();
         let start = Instant::now();
         let mut children = Vec::new();
@@ -428,6 +457,8 @@ impl Launch {
                 }
             }
         }
+        let pids = children.iter().map(|(_, c)| c.id() as i32).collect();
+        let _ = arm.send(Some(pids));
         let mut failure = spawn_error;
         for (prog, mut child) in children {
             let status = child.wait()?;
@@ -442,6 +473,13 @@ impl Launch {
         }
         let secs = start.elapsed().as_secs_f64();
         let cpu1 = children_cpu();
+        let _ = arm.send(None);
+        if watchdog.join().unwrap_or(false) {
+            failure = Some(format!(
+                "still running after {} s, killed",
+                timeout.as_secs()
+            ));
+        }
         let result = match failure {
             None => Ok(()),
             Some(f) => {

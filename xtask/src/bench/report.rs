@@ -202,7 +202,7 @@ impl Cell {
     pub fn title(&self) -> String {
         format!(
             "{} × {}: {} ({}); {}\n  source {} ({}) → destination {}; {} round{} + {} warm-up, \
-             interleaved; vs X = X's median ÷ this median\n",
+             interleaved\n",
             self.corpus,
             self.scenario,
             self.corpus_description,
@@ -351,6 +351,15 @@ impl Cell {
         out
     }
 }
+
+/// What the table columns mean, printed once per run.
+pub const LEGEND: &str = "\
+columns: median and min = wall time of the copy alone (setup, mkfs, drop_caches and the check \
+are outside it); files/s and MB/s at the median (MB = 10^6 bytes, apparent size); \
+vs X = X's median ÷ this median (above 1 = faster than X); cpu = the copier's user + system \
+time, all its threads (median); read QD = average reads in flight on the source disk \
+(/proc/diskstats, cold only); dst alloc = space the copy occupies (sparse only). \
+Every copy is compared with its source byte for byte; a wrong copy is FAILED, not timed.";
 
 /// `0.1523` → `152.3 ms`, `1.5234` → `1.523 s`.
 pub fn fmt_secs(s: f64) -> String {
@@ -556,7 +565,7 @@ mod tests {
     fn table_layout() {
         let expected = "\
 small-4k × tmpfs: 1,000 files × 4 KiB in 5 dirs (3.9 MiB); tmpfs → tmpfs (/dev/shm)
-  source /dev/shm/x/src (tmpfs) → destination tmpfs; 3 rounds + 1 warm-up, interleaved; vs X = X's median ÷ this median
+  source /dev/shm/x/src (tmpfs) → destination tmpfs; 3 rounds + 1 warm-up, interleaved
   contender           median       min  files/s  MB/s  vs cp -r  vs best peer      cpu
   ucopy:auto:inode   60.0 ms   50.0 ms   16,667  68.3     3.33×         1.67×  30.0 ms  ran splice
   cpz               100.0 ms   80.0 ms   10,000  41.0     2.00×         1.00×  30.0 ms  best peer
