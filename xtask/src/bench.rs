@@ -25,7 +25,7 @@ use scenario::{Scenario, Workspace};
 /// Reproduce ucopy's speed claims against cp, tar, rsync, cpz, xcp and fcp.
 ///
 /// Without flags: all corpora at full size on tmpfs, ext4-warm and ext4-cold, 1 warm-up and 5
-/// counted rounds (about an hour). Results: tables on stdout, JSON and a copy of the tables
+/// counted rounds (one to two hours on 2 cores). Results: tables on stdout, JSON and a copy of the tables
 /// under target/bench/results/.
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
@@ -414,7 +414,12 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     let report = RunReport {
         schema: 1,
         started_utc: report::utc_timestamp(started),
-        command: std::env::args().collect(),
+        // As typed: `cargo xtask bench …` (argv[0] is the xtask binary's path).
+        command: ["cargo", "xtask"]
+            .into_iter()
+            .map(String::from)
+            .chain(std::env::args().skip(1))
+            .collect(),
         mode: plan.mode.name().into(),
         rounds: plan.rounds,
         warmup: plan.warmup,
