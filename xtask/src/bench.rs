@@ -25,8 +25,8 @@ use scenario::{Scenario, Workspace};
 /// Reproduce ucopy's speed claims against cp, tar, rsync, cpz, xcp and fcp.
 ///
 /// Without flags: all corpora at full size on tmpfs, ext4-warm and ext4-cold, 1 warm-up and 5
-/// counted rounds (one to two hours on 2 cores). Results: tables on stdout, JSON and a copy of the tables
-/// under target/bench/results/.
+/// counted rounds (one to two hours on 2 cores). Results: tables on stdout, JSON and a copy of
+/// the tables under target/bench/results/.
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
     /// Tiny corpora, one round, tmpfs (or the temp dir) only; no root needed. Exits non-zero
