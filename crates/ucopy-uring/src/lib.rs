@@ -1,1 +1,241 @@
-//! placeholder
+//! io_uring executors for ucopy: many files in flight, one `io_uring_enter` per wave.
+//!
+//! Three executors move file data, chosen with `ucopy --backend`:
+//! - [`Mode::Splice`]: source → pipe → destination with `IORING_OP_SPLICE` (Linux 5.7), no
+//!   userspace buffer;
+//! - [`Mode::Rw`]: `IORING_OP_READ`/`WRITE` (5.6) through ordinary heap buffers;
+//! - [`Mode::Fixed`]: `IORING_OP_READ_FIXED`/`WRITE_FIXED` (5.1) through buffers registered
+//!   once with `IORING_REGISTER_BUFFERS`.
+//!
+//! All three open files relative to the job's directory descriptors with `IORING_OP_OPENAT`
+//! (5.6), create destinations in direct descriptor slots inside one linked chain per file
+//! (5.15, chained use needs `IORING_FEAT_LINKED_FILE`, 5.17) and close them with
+//! `IORING_OP_CLOSE`; see `exec` for the waves and `ring` for the kernel contract. Everything
+//! a copy must get right per file (creation rules, conflicts, metadata, partial files) comes from
+//! `ucopy-fs`; large and sparse files take its `copy_file_range`/`FICLONE` path.
+//!
+//! [`Probe`] says whether io_uring is usable and what each executor needs:
+//!
+//! ```no_run
+//! use ucopy_core::ExecutorFactory;
+//! use ucopy_uring::{Mode, Probe, UringFactory};
+//!
+//! let probe = Probe::detect();
+//! println!("{probe}");
+//! if probe.check(Mode::Rw).is_ok() {
+//!     let factory = UringFactory::new(Mode::Rw);
+//!     let executor = factory.make(&ucopy_core::Options::default()).unwrap();
+//!     assert_eq!(executor.name(), "rw");
+//! }
+//! ```
+//!
+//! All `unsafe` code is in the `ring` module.
+#![deny(unsafe_code)]
+#![deny(missing_docs)]
+
+mod exec;
+mod probe;
+mod ring;
+
+use std::io;
+use std::sync::OnceLock;
+
+use serde::Serialize;
+use ucopy_core::{Executor, ExecutorFactory, Options};
+
+pub use probe::{Capability, Opcode, Probe, SetupFailure};
+pub use ucopy_core::DEFAULT_QUEUE_DEPTH;
+
+/// Which io_uring executor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// `IORING_OP_SPLICE` through one pipe per file in flight.
+    Splice,
+    /// `IORING_OP_READ`/`WRITE` with heap buffers.
+    Rw,
+    /// `IORING_OP_READ_FIXED`/`WRITE_FIXED` with registered buffers.
+    Fixed,
+}
+
+impl Mode {
+    /// Every mode.
+    pub const ALL: [Mode; 3] = [Mode::Splice, Mode::Rw, Mode::Fixed];
+
+    /// The name `--backend` uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Splice => "splice",
+            Mode::Rw => "rw",
+            Mode::Fixed => "fixed",
+        }
+    }
+
+    /// The mode called `name`, if any.
+    pub fn from_name(name: &str) -> Option<Mode> {
+        Mode::ALL.into_iter().find(|m| m.name() == name)
+    }
+}
+
+/// Knobs of the io_uring executors. The defaults are what measured fastest here (PERF.md);
+/// the others exist to measure them again.
+#[derive(Debug, Clone, Serialize)]
+pub struct Tuning {
+    /// Bytes per file in flight: the buffer of `rw`/`fixed`, the pipe size of `splice` (capped by
+    /// `/proc/sys/fs/pipe-max-size` without privilege). Larger files take one chain per chunk.
+    pub buffer_size: usize,
+    /// Files larger than this go through `ucopy-fs`'s kernel path (`FICLONE`, then
+    /// `copy_file_range`) instead of the ring.
+    pub ring_max: u64,
+    /// How destinations are created.
+    pub create: Create,
+    /// `rw`/`fixed`: write with `pwrite(2)` from the executor thread after each read wave instead
+    /// of `IORING_OP_WRITE`, which ext4 always hands to an io-wq worker (it has no async
+    /// buffered writes). Needs destinations as normal descriptors (`create` not `InChain`).
+    pub syscall_writes: bool,
+    /// `IOSQE_CQE_SKIP_SUCCESS` on the middle ops of a chain.
+    pub skip_success: bool,
+    /// `IORING_SETUP_SINGLE_ISSUER`.
+    pub single_issuer: bool,
+    /// `IORING_SETUP_DEFER_TASKRUN` (only with `single_issuer`).
+    pub defer_taskrun: bool,
+    /// `IORING_SETUP_COOP_TASKRUN`.
+    pub coop_taskrun: bool,
+    /// `IORING_REGISTER_IOWQ_MAX_WORKERS` as [bounded, unbounded]; `None` keeps the kernel's
+    /// defaults (bounded: min(SQ entries, 4 × CPUs)).
+    pub iowq_max_workers: Option<[u32; 2]>,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            buffer_size: 128 << 10,
+            ring_max: 1 << 20,
+            create: Create::InChain,
+            syscall_writes: false,
+            skip_success: true,
+            single_issuer: true,
+            defer_taskrun: true,
+            coop_taskrun: true,
+            iowq_max_workers: None,
+        }
+    }
+}
+
+/// How an io_uring executor creates destination files (always `O_CREAT | O_EXCL | O_NOFOLLOW`,
+/// mode ≤ 0600, `dest::create_file` on EEXIST).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Create {
+    /// `IORING_OP_OPENAT` into a direct descriptor slot, linked after the source's first read
+    /// and before the write (needs 5.15 + `IORING_FEAT_LINKED_FILE`, else `OpenWave`).
+    InChain,
+    /// `IORING_OP_OPENAT` returning a normal descriptor, in the same wave as the source opens.
+    OpenWave,
+    /// `openat(2)` from the executor thread once the source is checked: a creating open never
+    /// completes inline in io_uring (`O_CREAT` is always punted to an io-wq worker), a syscall
+    /// costs no thread hand-off.
+    Syscall,
+}
+
+/// Why an io_uring executor cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The kernel or its configuration does not let this executor run.
+    #[error("the {mode} backend cannot run here: {reason}")]
+    Unsupported {
+        /// The executor.
+        mode: &'static str,
+        /// What is missing.
+        reason: String,
+    },
+    /// Setting up the ring failed.
+    #[error("cannot set up an io_uring for the {mode} backend: {source}")]
+    Setup {
+        /// The executor.
+        mode: &'static str,
+        /// The error from the kernel.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<Error> for io::Error {
+    fn from(e: Error) -> io::Error {
+        match e {
+            Error::Unsupported { .. } => io::Error::new(io::ErrorKind::Unsupported, e),
+            Error::Setup { ref source, .. } => io::Error::new(source.kind(), e),
+        }
+    }
+}
+
+/// The probe of this process, detected once.
+fn cached_probe() -> &'static Probe {
+    static PROBE: OnceLock<Probe> = OnceLock::new();
+    PROBE.get_or_init(Probe::detect)
+}
+
+/// Makes io_uring executors of one [`Mode`], one per worker thread.
+#[derive(Debug, Clone)]
+pub struct UringFactory {
+    mode: Mode,
+    tuning: Tuning,
+}
+
+impl UringFactory {
+    /// A factory for `mode` with the default [`Tuning`].
+    pub fn new(mode: Mode) -> UringFactory {
+        UringFactory::with_tuning(mode, Tuning::default())
+    }
+
+    /// A factory for `mode` with the given knobs.
+    pub fn with_tuning(mode: Mode, tuning: Tuning) -> UringFactory {
+        UringFactory { mode, tuning }
+    }
+
+    /// The executor's mode.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// The knobs in use.
+    pub fn tuning(&self) -> &Tuning {
+        &self.tuning
+    }
+
+    /// An executor, or why there cannot be one.
+    pub fn try_make(&self, options: &Options) -> Result<Box<dyn Executor>> {
+        let probe = cached_probe();
+        probe
+            .check(self.mode)
+            .map_err(|reason| Error::Unsupported {
+                mode: self.mode.name(),
+                reason,
+            })?;
+        let caps = exec::Caps {
+            direct: self.tuning.create == Create::InChain && probe.direct_descriptors,
+            install: probe.supports("FIXED_FD_INSTALL"),
+            skip: probe.has("CQE_SKIP"),
+        };
+        let e = exec::UringExecutor::new(self.mode, self.tuning.clone(), caps, options).map_err(
+            |source| Error::Setup {
+                mode: self.mode.name(),
+                source,
+            },
+        )?;
+        Ok(Box::new(e))
+    }
+}
+
+impl ExecutorFactory for UringFactory {
+    fn name(&self) -> &'static str {
+        self.mode.name()
+    }
+
+    fn make(&self, options: &Options) -> io::Result<Box<dyn Executor>> {
+        Ok(self.try_make(options)?)
+    }
+}

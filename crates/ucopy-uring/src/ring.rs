@@ -1,0 +1,1000 @@
+//! The only module of this crate with `unsafe`: one io_uring, the memory and descriptors its
+//! operations point at, and the in-flight table that keeps all of that alive until the kernel
+//! says it is done with it.
+//!
+//! # The contract with the kernel
+//!
+//! An SQE carries raw pointers (a path, a buffer) and raw descriptor numbers (a directory, a
+//! source, a pipe). The kernel may use them at any time until the operation's completion: a
+//! linked operation is prepared at submission but *issued* (its descriptor looked up, its buffer
+//! imported) only when its predecessor finishes, possibly on an io-wq worker thread. So every
+//! [`Op`] moves the things it refers to into the in-flight table ([`Keep`]), and they are
+//! dropped only once the table knows the operation can no longer run: its CQE arrived, or the
+//! chain it belongs to provably ended. Buffers are one allocation owned by the [`Ring`]; the
+//! `Drop` of the ring first waits for everything in flight, and if it cannot (the ring broke), it
+//! leaks the buffers and the kept descriptors rather than let the kernel write into freed memory
+//! or into a descriptor number that was reused.
+//!
+//! # Chains and `IOSQE_CQE_SKIP_SUCCESS`
+//!
+//! The ops of one chain are linked with `IOSQE_IO_LINK`: each starts only after the previous one
+//! succeeded, and a failure (for reads, writes and splices also a *short* transfer) cancels the
+//! rest with `-ECANCELED`. Middle ops whose result is implied by success carry
+//! `IOSQE_CQE_SKIP_SUCCESS` (5.17), so a file whose chain goes through costs one CQE. What the
+//! kernel posts then (io_uring.h `req_set_fail`, timeout.c `io_fail_links`):
+//! - the last op always posts;
+//! - a skip-flagged op that fails posts its error, and the ops after it post *nothing*
+//!   (`REQ_F_SKIP_LINK_CQES`);
+//! - a non-skip op that fails posts, and every op after it posts `-ECANCELED`.
+//!
+//! [`Chain::record`] applies exactly these rules to know when a chain is over, and the results
+//! it reports for ops without a CQE are inferred from them: before the op that ended the chain,
+//! "succeeded with the expected result"; after it, "cancelled".
+//!
+//! # Minimum kernels
+//!
+//! `IORING_OP_READ`/`WRITE`/`OPENAT`/`CLOSE` 5.6, `READ_FIXED`/`WRITE_FIXED` 5.1, `SPLICE` 5.7
+//! (`SPLICE_F_FD_IN_FIXED` 5.7), `OPENAT` into a direct descriptor slot and `CLOSE` of one 5.15,
+//! `IOSQE_CQE_SKIP_SUCCESS` 5.17, `IORING_FEAT_LINKED_FILE` (a linked op looks up its fixed file
+//! when issued, so it can use the slot an earlier op of the chain opened) 5.17, sparse file
+//! tables 5.19, `FIXED_FD_INSTALL` 6.8. Setup flags: `R_DISABLED` 5.10, `SUBMIT_ALL` 5.18,
+//! `COOP_TASKRUN` 5.19, `SINGLE_ISSUER` 6.0, `DEFER_TASKRUN` 6.1. Registration:
+//! `IOWQ_MAX_WORKERS` 5.15, `ENABLE_RINGS` 5.10, `PROBE` 5.6.
+#![allow(unsafe_code)]
+
+use std::alloc::{self, Layout};
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+use io_uring::{opcode, squeue, types, IoUring};
+use rustix::fs::{Mode, OFlags};
+use rustix::io::Errno;
+use rustix::pipe::{self as rpipe, PipeFlags};
+
+/// How to build a ring.
+#[derive(Debug, Clone)]
+pub(crate) struct RingSpec {
+    /// Submission queue entries; the completion queue gets twice as many.
+    pub entries: u32,
+    /// `IORING_SETUP_SINGLE_ISSUER` (6.0): only one task submits. The ring is then created with
+    /// `IORING_SETUP_R_DISABLED` and bound to the thread that calls [`Ring::enable`].
+    pub single_issuer: bool,
+    /// `IORING_SETUP_DEFER_TASKRUN` (6.1, needs single issuer): completion work runs only when
+    /// we wait for completions, in one batch.
+    pub defer_taskrun: bool,
+    /// `IORING_SETUP_COOP_TASKRUN` (5.19): no IPI to interrupt us for completion work.
+    pub coop_taskrun: bool,
+    /// Slots of the direct descriptor table (0: none).
+    pub file_slots: u32,
+    /// Data buffers, one per file in flight.
+    pub buffers: Option<BufferSpec>,
+    /// `IORING_REGISTER_IOWQ_MAX_WORKERS` (5.15): [bounded, unbounded] io-wq workers; 0 keeps the
+    /// kernel's value.
+    pub iowq_max_workers: Option<[u32; 2]>,
+    /// Mark middle ops of a chain `IOSQE_CQE_SKIP_SUCCESS`.
+    pub skip_success: bool,
+}
+
+/// Buffers for `READ`/`WRITE` (or `READ_FIXED`/`WRITE_FIXED` when registered).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BufferSpec {
+    /// How many (one per file in flight).
+    pub count: usize,
+    /// Bytes each.
+    pub size: usize,
+    /// Register them with `IORING_REGISTER_BUFFERS` and use the fixed opcodes.
+    pub register: bool,
+}
+
+/// What the kernel accepted when the ring was set up (shown by the executor's `Debug`).
+#[derive(Debug, Clone, Default)]
+#[allow(dead_code)]
+pub(crate) struct RingInfo {
+    pub single_issuer: bool,
+    pub defer_taskrun: bool,
+    pub coop_taskrun: bool,
+    pub submit_all: bool,
+    pub file_slots: u32,
+    pub registered_buffers: bool,
+}
+
+/// The file an op works on.
+#[derive(Debug, Clone)]
+pub(crate) enum Target {
+    /// A normal descriptor, kept open by the op until it completes.
+    Fd(Arc<OwnedFd>),
+    /// A direct descriptor: a slot of the ring's file table.
+    Slot(u32),
+}
+
+/// A part of one of the ring's buffers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Buf {
+    pub index: usize,
+    pub start: u32,
+    pub len: u32,
+}
+
+/// One operation of a chain.
+#[derive(Debug)]
+pub(crate) enum Op {
+    /// `IORING_OP_OPENAT` of `name` relative to `dir`; into direct descriptor `slot` (then
+    /// `O_CLOEXEC` is dropped from `flags`, the kernel refuses it there) or as a normal
+    /// descriptor returned in the completion.
+    Open {
+        dir: Arc<OwnedFd>,
+        name: CString,
+        flags: OFlags,
+        mode: Mode,
+        slot: Option<u32>,
+    },
+    /// `IORING_OP_READ` (or `READ_FIXED`) at `offset` into `buf`.
+    Read { fd: Target, buf: Buf, offset: u64 },
+    /// `IORING_OP_WRITE` (or `WRITE_FIXED`) of `buf` at `offset`.
+    Write { fd: Target, buf: Buf, offset: u64 },
+    /// `IORING_OP_SPLICE` from `fd` at `offset` into pipe `pipe`.
+    SpliceIn {
+        fd: Target,
+        pipe: usize,
+        len: u32,
+        offset: u64,
+    },
+    /// `IORING_OP_SPLICE` from pipe `pipe` into `fd` at `offset`.
+    SpliceOut {
+        pipe: usize,
+        fd: Target,
+        len: u32,
+        offset: u64,
+    },
+    /// `IORING_OP_FIXED_FD_INSTALL`: a normal (close-on-exec) descriptor for a slot's file.
+    Install { slot: u32 },
+    /// `IORING_OP_CLOSE` of a slot.
+    Close { slot: u32 },
+}
+
+/// How one op of a completed chain ended.
+#[derive(Debug)]
+pub(crate) enum OpResult {
+    /// Succeeded with this result (bytes moved; 0 for opens into slots and closes).
+    Done(u32),
+    /// Succeeded with a new descriptor, now owned by the caller.
+    Fd(OwnedFd),
+    /// Failed.
+    Failed(Errno),
+    /// Never ran (or was cancelled): an earlier op of the chain failed or came up short.
+    Cancelled,
+}
+
+/// A chain that is over, with one result per op in push order.
+#[derive(Debug)]
+pub(crate) struct Completion {
+    pub tag: u64,
+    pub results: Vec<OpResult>,
+}
+
+/// 2 MiB: the x86-64 transparent huge page size.
+const HUGE_PAGE: usize = 2 << 20;
+
+/// The most ops one chain may have (the position is 8 bits of `user_data`).
+const MAX_CHAIN: usize = 255;
+
+/// What an op's SQE points at, held until the op can no longer run. Never read: keeping the
+/// values alive is the point.
+#[derive(Debug)]
+#[allow(dead_code)]
+enum Keep {
+    Nothing,
+    Open(Arc<OwnedFd>, CString),
+    Fd(Arc<OwnedFd>),
+    Two(Option<Arc<OwnedFd>>, Arc<OwnedFd>),
+}
+
+/// What result means "the op succeeded and the link goes on".
+#[derive(Debug, Clone, Copy)]
+enum Expect {
+    /// Exactly this value (bytes requested; 0 for slot opens and closes). A read, write or
+    /// splice returning less fails the link (rw.c `__io_complete_rw_common`, splice.c).
+    Exact(i32),
+    /// Any descriptor number; only an error fails the link.
+    NewFd,
+}
+
+impl Expect {
+    fn fails_link(self, res: i32) -> bool {
+        match self {
+            Expect::Exact(n) => res != n,
+            Expect::NewFd => res < 0,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct ChainOp {
+    #[allow(dead_code)] // see `Keep`
+    keep: Keep,
+    expect: Expect,
+    skip: bool,
+    res: Option<i32>,
+    fd: Option<OwnedFd>,
+}
+
+#[derive(Debug)]
+struct Chain {
+    tag: u64,
+    ops: Vec<ChainOp>,
+    /// A non-skip op failed: every later op will post a CQE (`-ECANCELED`).
+    propagating: bool,
+}
+
+impl Chain {
+    /// Records the CQE of op `pos`; true when the chain is over (see the module docs).
+    fn record(&mut self, pos: usize, res: i32) -> bool {
+        let last = pos + 1 == self.ops.len();
+        let op = &mut self.ops[pos];
+        op.res = Some(res);
+        if matches!(op.expect, Expect::NewFd) && res >= 0 {
+            // SAFETY: the kernel installed this descriptor for this op (OPENAT without a slot,
+            // FIXED_FD_INSTALL) and returned its number only here; nothing else owns it.
+            op.fd = Some(unsafe { OwnedFd::from_raw_fd(res) });
+        }
+        if last || self.propagating {
+            return last;
+        }
+        if op.skip {
+            // A skip-flagged op only posts when it failed; the rest of the chain stays silent.
+            return true;
+        }
+        if op.expect.fails_link(res) {
+            self.propagating = true;
+        }
+        false
+    }
+
+    /// The results of a chain that ended with the CQE of op `end`.
+    fn finish(self, end: usize) -> Completion {
+        let results = self
+            .ops
+            .into_iter()
+            .enumerate()
+            .map(|(pos, op)| match (op.res, op.fd) {
+                (_, Some(fd)) => OpResult::Fd(fd),
+                (Some(res), None) if res == -libc::ECANCELED => OpResult::Cancelled,
+                (Some(res), None) if res < 0 => OpResult::Failed(Errno::from_raw_os_error(-res)),
+                (Some(res), None) => OpResult::Done(res as u32),
+                (None, None) if pos < end => match op.expect {
+                    Expect::Exact(n) => OpResult::Done(n as u32),
+                    // Never skip-flagged, so it always posts; unreachable unless the kernel
+                    // broke its contract, in which case "failed" is the safe reading.
+                    Expect::NewFd => OpResult::Failed(Errno::IO),
+                },
+                (None, None) => OpResult::Cancelled,
+            })
+            .collect();
+        Completion {
+            tag: self.tag,
+            results,
+        }
+    }
+}
+
+/// Chains in flight, indexed by the `user_data` of their SQEs:
+/// `generation << 40 | index << 8 | position`.
+#[derive(Debug, Default)]
+struct Table {
+    slots: Vec<(u32, Option<Chain>)>,
+    free: Vec<u32>,
+    live: usize,
+    live_ops: usize,
+}
+
+const GEN_MASK: u32 = (1 << 24) - 1;
+
+impl Table {
+    fn insert(&mut self, chain: Chain) -> (u32, u32) {
+        let index = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.slots.push((0, None));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let slot = &mut self.slots[index as usize];
+        slot.0 = (slot.0 + 1) & GEN_MASK;
+        self.live += 1;
+        self.live_ops += chain.ops.len();
+        slot.1 = Some(chain);
+        (index, slot.0)
+    }
+
+    fn user_data(index: u32, gen: u32, pos: usize) -> u64 {
+        (u64::from(gen) << 40) | (u64::from(index) << 8) | pos as u64
+    }
+
+    /// Applies one CQE; pushes the chain's completion when it is over.
+    fn complete(&mut self, user_data: u64, res: i32, out: &mut Vec<Completion>) {
+        let gen = ((user_data >> 40) as u32) & GEN_MASK;
+        let index = ((user_data >> 8) & 0xffff_ffff) as usize;
+        let pos = (user_data & 0xff) as usize;
+        let Some((slot_gen, Some(chain))) = self.slots.get_mut(index) else {
+            return; // not ours (cannot happen: every SQE we push is in the table)
+        };
+        if *slot_gen != gen || pos >= chain.ops.len() || chain.ops[pos].res.is_some() {
+            return;
+        }
+        if chain.record(pos, res) {
+            let chain = self.slots[index].1.take().expect("checked above");
+            self.live -= 1;
+            self.live_ops -= chain.ops.len();
+            self.free.push(index as u32);
+            out.push(chain.finish(pos));
+        }
+    }
+}
+
+/// The data buffers: one page-aligned allocation, never referenced from Rust (the kernel writes
+/// into it while we run), only handed to the kernel as addresses.
+#[derive(Debug)]
+struct Buffers {
+    ptr: NonNull<u8>,
+    layout: Layout,
+    count: usize,
+    size: usize,
+    leaked: bool,
+}
+
+// SAFETY: the allocation is owned by this struct alone and has no thread affinity; moving it to
+// another thread moves nothing the kernel looks at (it keeps addresses, which stay valid).
+unsafe impl Send for Buffers {}
+
+impl Buffers {
+    fn new(count: usize, size: usize) -> io::Result<Buffers> {
+        let total = count
+            .checked_mul(size)
+            .filter(|&t| t > 0)
+            .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+        // Huge-page aligned when big enough, so that transparent huge pages can back it.
+        let align = if total >= HUGE_PAGE { HUGE_PAGE } else { 4096 };
+        let layout = Layout::from_size_align(total, align)
+            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        // SAFETY: `layout` has a non-zero size (checked above).
+        let ptr = unsafe { alloc::alloc_zeroed(layout) };
+        let ptr = NonNull::new(ptr).ok_or_else(|| io::Error::from(io::ErrorKind::OutOfMemory))?;
+        if total >= HUGE_PAGE && std::env::var_os("UCOPY_NO_THP").is_none() {
+            // SAFETY: the range is exactly our allocation; MADV_HUGEPAGE changes no contents.
+            // Best effort: with THP off it fails and nothing changes.
+            unsafe { libc::madvise(ptr.as_ptr().cast(), total, libc::MADV_HUGEPAGE) };
+        }
+        Ok(Buffers {
+            ptr,
+            layout,
+            count,
+            size,
+            leaked: false,
+        })
+    }
+
+    /// The address of `buf`; panics if it is not inside buffer `buf.index`.
+    fn addr(&self, buf: Buf) -> *mut u8 {
+        assert!(buf.index < self.count, "buffer index out of range");
+        assert!(
+            buf.start as usize + buf.len as usize <= self.size,
+            "buffer range out of bounds"
+        );
+        // SAFETY: in bounds of the allocation, as just checked.
+        unsafe {
+            self.ptr
+                .as_ptr()
+                .add(buf.index * self.size + buf.start as usize)
+        }
+    }
+
+    fn iovecs(&self) -> Vec<libc::iovec> {
+        (0..self.count)
+            .map(|i| libc::iovec {
+                iov_base: self
+                    .addr(Buf {
+                        index: i,
+                        start: 0,
+                        len: 0,
+                    })
+                    .cast(),
+                iov_len: self.size,
+            })
+            .collect()
+    }
+}
+
+impl Drop for Buffers {
+    fn drop(&mut self) {
+        if !self.leaked {
+            // SAFETY: allocated in `new` with this layout; the owning ring has drained (or set
+            // `leaked`), so the kernel no longer writes here.
+            unsafe { alloc::dealloc(self.ptr.as_ptr(), self.layout) }
+        }
+    }
+}
+
+/// A pipe for `IORING_OP_SPLICE`: file → pipe → file.
+#[derive(Debug)]
+struct Pipe {
+    read: Arc<OwnedFd>,
+    write: Arc<OwnedFd>,
+    capacity: u32,
+}
+
+/// One io_uring with its in-flight table, buffers, pipes and direct descriptor table.
+pub(crate) struct Ring {
+    // Field order is drop order: the ring (and with it the kernel's references to registered
+    // buffers) goes before the buffers. Everything in flight was drained in `Drop` first.
+    uring: IoUring,
+    table: Table,
+    buffers: Option<Buffers>,
+    registered: bool,
+    pipes: Vec<Option<Pipe>>,
+    info: RingInfo,
+    enabled: bool,
+    skip_success: bool,
+    cq_entries: usize,
+}
+
+impl Ring {
+    /// Sets up a ring as `spec` says, dropping setup flags the kernel refuses (EINVAL) one by
+    /// one, newest first. Buffers and the file table are registered here.
+    pub(crate) fn new(spec: &RingSpec) -> io::Result<Ring> {
+        let entries = spec.entries.max(8).next_power_of_two();
+        let mut single = spec.single_issuer;
+        let mut defer = spec.defer_taskrun && single;
+        let mut coop = spec.coop_taskrun;
+        let mut submit_all = true;
+        let uring = loop {
+            let mut b = IoUring::builder();
+            b.setup_cqsize(entries * 2);
+            if submit_all {
+                b.setup_submit_all();
+            }
+            if coop {
+                b.setup_coop_taskrun();
+            }
+            if single {
+                b.setup_single_issuer();
+                // Bind the ring to the thread that will submit, not to the one creating it.
+                b.setup_r_disabled();
+            }
+            if defer {
+                b.setup_defer_taskrun();
+            }
+            match b.build(entries) {
+                Ok(u) => break u,
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                    if defer {
+                        defer = false;
+                    } else if single {
+                        single = false;
+                    } else if coop {
+                        coop = false;
+                    } else if submit_all {
+                        submit_all = false;
+                    } else {
+                        return Err(e);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        let mut ring = Ring {
+            cq_entries: uring.params().cq_entries() as usize,
+            uring,
+            table: Table::default(),
+            buffers: None,
+            registered: false,
+            pipes: Vec::new(),
+            info: RingInfo {
+                single_issuer: single,
+                defer_taskrun: defer,
+                coop_taskrun: coop,
+                submit_all,
+                ..RingInfo::default()
+            },
+            enabled: !single,
+            skip_success: spec.skip_success,
+        };
+        if spec.file_slots > 0 {
+            ring.uring
+                .submitter()
+                .register_files_sparse(spec.file_slots)?;
+            ring.info.file_slots = spec.file_slots;
+        }
+        if let Some(b) = spec.buffers {
+            let buffers = Buffers::new(b.count, b.size)?;
+            if b.register {
+                let iovecs = buffers.iovecs();
+                // SAFETY: the iovecs describe `buffers`, which this ring owns and frees only
+                // after the ring itself is closed (field order) and nothing is in flight.
+                unsafe { ring.uring.submitter().register_buffers(&iovecs)? };
+                ring.registered = true;
+                ring.info.registered_buffers = true;
+            }
+            ring.buffers = Some(buffers);
+        }
+        if let Some(mut max) = spec.iowq_max_workers {
+            ring.uring.submitter().register_iowq_max_workers(&mut max)?;
+        }
+        Ok(ring)
+    }
+
+    /// What the kernel accepted at setup.
+    pub(crate) fn info(&self) -> &RingInfo {
+        &self.info
+    }
+
+    /// Enables a ring created disabled (single issuer): the calling thread becomes the only one
+    /// that may submit.
+    pub(crate) fn enable(&mut self) -> io::Result<()> {
+        if !self.enabled {
+            self.uring.submitter().register_enable_rings()?;
+            self.enabled = true;
+        }
+        Ok(())
+    }
+
+    /// Capacity of pipe `index`, creating it (sized to `size` bytes if the kernel lets us) if
+    /// needed.
+    pub(crate) fn pipe(&mut self, index: usize, size: usize) -> io::Result<u32> {
+        if self.pipes.len() <= index {
+            self.pipes.resize_with(index + 1, || None);
+        }
+        if let Some(p) = &self.pipes[index] {
+            return Ok(p.capacity);
+        }
+        let (read, write) = rpipe::pipe_with(PipeFlags::CLOEXEC)?;
+        // Above /proc/sys/fs/pipe-max-size an unprivileged process gets EPERM: keep the
+        // default size then.
+        let _ = rpipe::fcntl_setpipe_size(&write, size);
+        let capacity = rpipe::fcntl_getpipe_size(&write)?.min(u32::MAX as usize) as u32;
+        self.pipes[index] = Some(Pipe {
+            read: Arc::new(read),
+            write: Arc::new(write),
+            capacity,
+        });
+        Ok(capacity)
+    }
+
+    /// Throws pipe `index` away: after a failed chain it may hold stale data. Ops still holding
+    /// its descriptors keep them open until they complete.
+    pub(crate) fn reset_pipe(&mut self, index: usize) {
+        if let Some(p) = self.pipes.get_mut(index) {
+            *p = None;
+        }
+    }
+
+    /// The bytes of `buf`, for a `write(2)` from userspace. Only between waves: nothing may be in
+    /// flight (any op could be writing into any buffer).
+    pub(crate) fn buffer(&self, buf: Buf) -> &[u8] {
+        // Every pushed op, submitted or still queued, belongs to a live chain.
+        assert!(
+            self.table.live == 0,
+            "buffers are read only when nothing is in flight"
+        );
+        let addr = self.buffers().addr(buf);
+        // SAFETY: in bounds (`addr` checks); initialized (allocated zeroed); no op is in flight
+        // or queued, so the kernel does not write there, and none can be pushed while the
+        // returned borrow of `self` lives (`push` takes `&mut self`).
+        unsafe { std::slice::from_raw_parts(addr, buf.len as usize) }
+    }
+
+    /// Chains in flight.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.table.live
+    }
+
+    /// Queues one chain of linked ops; `Err` gives them back when the submission queue (or the
+    /// completion budget that keeps the CQ from overflowing) has no room for all of them.
+    pub(crate) fn push(&mut self, tag: u64, ops: Vec<Op>) -> Result<(), Vec<Op>> {
+        let n = ops.len();
+        assert!((1..=MAX_CHAIN).contains(&n), "a chain has 1..=255 ops");
+        let sq_free = {
+            let sq = self.uring.submission();
+            sq.capacity() - sq.len()
+        };
+        if sq_free < n || self.table.live_ops + n > self.cq_entries {
+            return Err(ops);
+        }
+        let mut entries = Vec::with_capacity(n);
+        let mut chain_ops = Vec::with_capacity(n);
+        for (pos, op) in ops.into_iter().enumerate() {
+            let (entry, keep, expect) = self.build(op);
+            let last = pos + 1 == n;
+            // An op that returns a descriptor always posts, or the descriptor would leak.
+            let skip = !last && self.skip_success && matches!(expect, Expect::Exact(_));
+            let mut flags = squeue::Flags::empty();
+            if !last {
+                flags |= squeue::Flags::IO_LINK;
+            }
+            if skip {
+                flags |= squeue::Flags::SKIP_SUCCESS;
+            }
+            entries.push((entry.flags(flags), pos));
+            chain_ops.push(ChainOp {
+                keep,
+                expect,
+                skip,
+                res: None,
+                fd: None,
+            });
+        }
+        let (index, gen) = self.table.insert(Chain {
+            tag,
+            ops: chain_ops,
+            propagating: false,
+        });
+        let entries: Vec<squeue::Entry> = entries
+            .into_iter()
+            .map(|(e, pos)| e.user_data(Table::user_data(index, gen, pos)))
+            .collect();
+        // SAFETY: every pointer and descriptor number in these entries refers to something the
+        // chain record just inserted owns (`Keep`: directory fds, path strings, source,
+        // destination and pipe fds) or to this ring's buffers, which outlive everything in
+        // flight (`Drop` drains or leaks). Slots refer to the ring's own file table.
+        unsafe { self.uring.submission().push_multiple(&entries) }.expect("room was checked above");
+        Ok(())
+    }
+
+    fn target(fd: &Target) -> (types::Fixed, Option<types::Fd>) {
+        match fd {
+            Target::Fd(f) => (types::Fixed(0), Some(types::Fd(f.as_raw_fd()))),
+            Target::Slot(s) => (types::Fixed(*s), None),
+        }
+    }
+
+    fn keep_of(fd: &Target) -> Option<Arc<OwnedFd>> {
+        match fd {
+            Target::Fd(f) => Some(Arc::clone(f)),
+            Target::Slot(_) => None,
+        }
+    }
+
+    fn build(&self, op: Op) -> (squeue::Entry, Keep, Expect) {
+        match op {
+            Op::Open {
+                dir,
+                name,
+                flags,
+                mode,
+                slot,
+            } => {
+                let flags = if slot.is_some() {
+                    flags.difference(OFlags::CLOEXEC)
+                } else {
+                    flags
+                };
+                let mut o = opcode::OpenAt::new(types::Fd(dir.as_raw_fd()), name.as_ptr())
+                    .flags(flags.bits() as i32)
+                    .mode(mode.as_raw_mode());
+                let expect = match slot {
+                    Some(s) => {
+                        o = o.file_index(Some(
+                            types::DestinationSlot::try_from_slot_target(s)
+                                .expect("slot numbers are small"),
+                        ));
+                        Expect::Exact(0)
+                    }
+                    None => Expect::NewFd,
+                };
+                (o.build(), Keep::Open(dir, name), expect)
+            }
+            Op::Read { fd, buf, offset } => {
+                let addr = self.buffers().addr(buf);
+                let entry = match (Self::target(&fd), self.registered) {
+                    ((_, Some(f)), false) => {
+                        opcode::Read::new(f, addr, buf.len).offset(offset).build()
+                    }
+                    ((s, None), false) => {
+                        opcode::Read::new(s, addr, buf.len).offset(offset).build()
+                    }
+                    ((_, Some(f)), true) => {
+                        opcode::ReadFixed::new(f, addr, buf.len, buf.index as u16)
+                            .offset(offset)
+                            .build()
+                    }
+                    ((s, None), true) => opcode::ReadFixed::new(s, addr, buf.len, buf.index as u16)
+                        .offset(offset)
+                        .build(),
+                };
+                (entry, keep_fd(&fd), Expect::Exact(buf.len as i32))
+            }
+            Op::Write { fd, buf, offset } => {
+                let addr = self.buffers().addr(buf).cast_const();
+                let entry = match (Self::target(&fd), self.registered) {
+                    ((_, Some(f)), false) => {
+                        opcode::Write::new(f, addr, buf.len).offset(offset).build()
+                    }
+                    ((s, None), false) => {
+                        opcode::Write::new(s, addr, buf.len).offset(offset).build()
+                    }
+                    ((_, Some(f)), true) => {
+                        opcode::WriteFixed::new(f, addr, buf.len, buf.index as u16)
+                            .offset(offset)
+                            .build()
+                    }
+                    ((s, None), true) => {
+                        opcode::WriteFixed::new(s, addr, buf.len, buf.index as u16)
+                            .offset(offset)
+                            .build()
+                    }
+                };
+                (entry, keep_fd(&fd), Expect::Exact(buf.len as i32))
+            }
+            Op::SpliceIn {
+                fd,
+                pipe,
+                len,
+                offset,
+            } => {
+                let p = self.pipes[pipe].as_ref().expect("pipe created before use");
+                let out = types::Fd(p.write.as_raw_fd());
+                let entry = match Self::target(&fd) {
+                    (_, Some(f)) => opcode::Splice::new(f, offset as i64, out, -1, len).build(),
+                    (s, None) => opcode::Splice::new(s, offset as i64, out, -1, len).build(),
+                };
+                let keep = Keep::Two(Self::keep_of(&fd), Arc::clone(&p.write));
+                (entry, keep, Expect::Exact(len as i32))
+            }
+            Op::SpliceOut {
+                pipe,
+                fd,
+                len,
+                offset,
+            } => {
+                let p = self.pipes[pipe].as_ref().expect("pipe created before use");
+                let input = types::Fd(p.read.as_raw_fd());
+                let entry = match Self::target(&fd) {
+                    (_, Some(f)) => opcode::Splice::new(input, -1, f, offset as i64, len).build(),
+                    (s, None) => opcode::Splice::new(input, -1, s, offset as i64, len).build(),
+                };
+                let keep = Keep::Two(Self::keep_of(&fd), Arc::clone(&p.read));
+                (entry, keep, Expect::Exact(len as i32))
+            }
+            Op::Install { slot } => (
+                // File flags 0: the new descriptor is close-on-exec.
+                opcode::FixedFdInstall::new(types::Fixed(slot), 0).build(),
+                Keep::Nothing,
+                Expect::NewFd,
+            ),
+            Op::Close { slot } => (
+                opcode::Close::new(types::Fixed(slot)).build(),
+                Keep::Nothing,
+                Expect::Exact(0),
+            ),
+        }
+    }
+
+    fn buffers(&self) -> &Buffers {
+        self.buffers
+            .as_ref()
+            .expect("read/write ops need a ring with buffers")
+    }
+
+    /// Submits what is queued without waiting.
+    pub(crate) fn submit(&mut self) -> io::Result<()> {
+        loop {
+            match self.uring.submit() {
+                Ok(_) => return Ok(()),
+                Err(e) => self.on_enter_error(e)?,
+            }
+        }
+    }
+
+    /// Submits what is queued and waits until every chain in flight is over; returns their
+    /// completions.
+    pub(crate) fn run(&mut self) -> io::Result<Vec<Completion>> {
+        let mut out = Vec::new();
+        loop {
+            self.reap(&mut out);
+            let pending_sqes = self.uring.submission().len();
+            if self.table.live == 0 && pending_sqes == 0 {
+                return Ok(out);
+            }
+            // Every chain still in flight posts at least one more CQE, so waiting for that many
+            // usually takes one io_uring_enter per wave.
+            match self.uring.submit_and_wait(self.table.live) {
+                Ok(_) => {}
+                Err(e) => self.on_enter_error(e)?,
+            }
+        }
+    }
+
+    /// EINTR: go again. EAGAIN/EBUSY (no memory for requests, or completions the kernel has not
+    /// been able to post yet): let the kernel make progress, then go again. Anything else is
+    /// an error the caller sees.
+    fn on_enter_error(&mut self, e: io::Error) -> io::Result<()> {
+        match e.raw_os_error() {
+            Some(libc::EINTR) => Ok(()),
+            Some(libc::EAGAIN) | Some(libc::EBUSY) => {
+                std::thread::yield_now();
+                Ok(())
+            }
+            _ => Err(e),
+        }
+    }
+
+    fn reap(&mut self, out: &mut Vec<Completion>) {
+        let table = &mut self.table;
+        for cqe in self.uring.completion() {
+            table.complete(cqe.user_data(), cqe.result(), out);
+        }
+    }
+}
+
+impl std::fmt::Debug for Ring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ring")
+            .field("fd", &self.uring.as_raw_fd())
+            .field("info", &self.info)
+            .field("in_flight", &self.table.live)
+            .finish_non_exhaustive()
+    }
+}
+
+fn keep_fd(fd: &Target) -> Keep {
+    match fd {
+        Target::Fd(f) => Keep::Fd(Arc::clone(f)),
+        Target::Slot(_) => Keep::Nothing,
+    }
+}
+
+impl Drop for Ring {
+    fn drop(&mut self) {
+        if self.table.live == 0 && self.uring.submission().is_empty() {
+            return;
+        }
+        // Let the kernel finish what it has; their results no longer matter.
+        if self.enable().is_ok() && self.run().is_ok() {
+            return;
+        }
+        // The ring cannot be drained (a broken ring, or a single-issuer ring dropped on another
+        // thread). The kernel may still use buffers and descriptors of what is in flight after
+        // the ring closes: leak them rather than free them under it.
+        if let Some(b) = self.buffers.as_mut() {
+            b.leaked = true;
+        }
+        std::mem::forget(std::mem::take(&mut self.table));
+        for p in self.pipes.drain(..) {
+            std::mem::forget(p);
+        }
+    }
+}
+
+/// Registers (and unregisters) `bytes` of buffer memory on a scratch ring: does the memlock
+/// limit allow the fixed executor's buffers?
+pub(crate) fn try_register_buffers(count: usize, size: usize) -> io::Result<()> {
+    let uring = IoUring::new(4)?;
+    let buffers = Buffers::new(count, size)?;
+    let iovecs = buffers.iovecs();
+    // SAFETY: no op is ever submitted on this ring; the buffers stay allocated until the ring is
+    // dropped (`uring` is dropped before `buffers`: declared later, dropped first).
+    unsafe { uring.submitter().register_buffers(&iovecs)? };
+    drop(uring);
+    drop(buffers);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(ops: &[(Expect, bool)]) -> Chain {
+        Chain {
+            tag: 7,
+            ops: ops
+                .iter()
+                .map(|&(expect, skip)| ChainOp {
+                    keep: Keep::Nothing,
+                    expect,
+                    skip,
+                    res: None,
+                    fd: None,
+                })
+                .collect(),
+            propagating: false,
+        }
+    }
+
+    fn kinds(c: &Completion) -> Vec<String> {
+        c.results
+            .iter()
+            .map(|r| match r {
+                OpResult::Done(n) => format!("done {n}"),
+                OpResult::Fd(_) => "fd".into(),
+                OpResult::Failed(e) => format!("failed {}", e.raw_os_error()),
+                OpResult::Cancelled => "cancelled".into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn all_skipped_but_last() {
+        // read 10 (skip), open slot (skip), write 10 (skip), close (posts)
+        let mut c = chain(&[
+            (Expect::Exact(10), true),
+            (Expect::Exact(0), true),
+            (Expect::Exact(10), true),
+            (Expect::Exact(0), false),
+        ]);
+        assert!(c.record(3, 0));
+        let done = c.finish(3);
+        assert_eq!(kinds(&done), ["done 10", "done 0", "done 10", "done 0"]);
+    }
+
+    #[test]
+    fn skip_op_failure_silences_the_rest() {
+        let mut c = chain(&[
+            (Expect::Exact(10), true),
+            (Expect::Exact(0), true),
+            (Expect::Exact(10), true),
+            (Expect::Exact(0), false),
+        ]);
+        // A short read posts its (positive) result and ends the chain.
+        assert!(c.record(0, 4));
+        let done = c.finish(0);
+        assert_eq!(
+            kinds(&done),
+            ["done 4", "cancelled", "cancelled", "cancelled"]
+        );
+    }
+
+    #[test]
+    fn non_skip_failure_waits_for_the_cancellations() {
+        let mut c = chain(&[
+            (Expect::Exact(10), false),
+            (Expect::Exact(0), true),
+            (Expect::Exact(0), false),
+        ]);
+        assert!(!c.record(0, -libc::EIO));
+        assert!(!c.record(1, -libc::ECANCELED));
+        assert!(c.record(2, -libc::ECANCELED));
+        let done = c.finish(2);
+        assert_eq!(
+            kinds(&done),
+            [
+                format!("failed {}", libc::EIO),
+                "cancelled".into(),
+                "cancelled".into()
+            ]
+        );
+    }
+
+    #[test]
+    fn middle_success_that_posts_keeps_waiting() {
+        let mut c = chain(&[
+            (Expect::Exact(3), true),
+            (Expect::NewFd, false),
+            (Expect::Exact(0), false),
+        ]);
+        use std::os::fd::IntoRawFd;
+        let fd = std::fs::File::open("/dev/null").expect("open /dev/null");
+        assert!(!c.record(1, fd.into_raw_fd()));
+        assert!(c.record(2, 0));
+        let done = c.finish(2);
+        assert_eq!(kinds(&done), ["done 3", "fd", "done 0"]);
+    }
+
+    #[test]
+    fn table_ignores_stale_generations() {
+        let mut t = Table::default();
+        let (i, g) = t.insert(chain(&[(Expect::Exact(0), false)]));
+        let mut out = Vec::new();
+        t.complete(
+            Table::user_data(i, g.wrapping_sub(1) & GEN_MASK, 0),
+            0,
+            &mut out,
+        );
+        assert!(out.is_empty());
+        t.complete(Table::user_data(i, g, 0), 0, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(t.live, 0);
+        assert_eq!(t.live_ops, 0);
+    }
+}

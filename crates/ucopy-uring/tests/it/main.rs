@@ -1,0 +1,240 @@
+//! Integration tests of the io_uring executors: batches of `FileJob`s built by hand between two
+//! temporary directories, run once per executor mode and per interesting [`Tuning`].
+//!
+//! Tests that need io_uring skip with a printed reason when the probe says it is unusable,
+//! unless `UCOPY_REQUIRE_URING=1`, which turns the skip into a failure.
+
+mod copy;
+mod limits;
+mod probe;
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use rustix::fs::{self as rfs, AtFlags, Mode as FileMode, OFlags};
+use tempfile::TempDir;
+use ucopy_core::{ExecutorFactory, FileJob, JobOutcome, Options, Stat};
+use ucopy_uring::{Create, Mode, Probe, Tuning, UringFactory};
+
+/// Tests that change process- or system-wide state (the fd table count, io_uring_disabled) take
+/// this exclusively; all others share it.
+static GLOBAL: RwLock<()> = RwLock::new(());
+
+pub fn shared() -> RwLockReadGuard<'static, ()> {
+    GLOBAL.read().unwrap_or_else(|e| e.into_inner())
+}
+
+pub fn exclusive() -> RwLockWriteGuard<'static, ()> {
+    GLOBAL.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// True when `mode` can run; otherwise prints why and returns false (or panics when
+/// `UCOPY_REQUIRE_URING=1`).
+pub fn uring_available(mode: Mode) -> bool {
+    match Probe::detect().check(mode) {
+        Ok(()) => true,
+        Err(why) => {
+            if std::env::var_os("UCOPY_REQUIRE_URING").is_some_and(|v| v == "1") {
+                panic!(
+                    "UCOPY_REQUIRE_URING=1 but the {} executor cannot run: {why}",
+                    mode.name()
+                );
+            }
+            eprintln!(
+                "skipped: the {} executor cannot run here: {why}",
+                mode.name()
+            );
+            false
+        }
+    }
+}
+
+/// The modes to test: all that can run, or only `UCOPY_TEST_MODE` (to narrow a failure down).
+pub fn modes() -> Vec<Mode> {
+    let only = std::env::var("UCOPY_TEST_MODE").ok();
+    Mode::ALL
+        .into_iter()
+        .filter(|m| only.as_deref().is_none_or(|o| o == m.name()))
+        .filter(|&m| uring_available(m))
+        .collect()
+}
+
+pub fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// Knob sets every copy test runs with: the defaults, everything through the ring in tiny
+/// chunks (many waves, chunk boundaries), no direct descriptors, no skipped CQEs, no
+/// single-issuer/deferred task running.
+pub fn tunings() -> Vec<(&'static str, Tuning)> {
+    let d = Tuning::default;
+    vec![
+        ("default", d()),
+        (
+            "small-chunks",
+            Tuning {
+                buffer_size: 4096,
+                ring_max: u64::MAX,
+                ..d()
+            },
+        ),
+        (
+            "open-wave",
+            Tuning {
+                create: Create::OpenWave,
+                ring_max: u64::MAX,
+                ..d()
+            },
+        ),
+        (
+            "syscall-create-and-writes",
+            Tuning {
+                create: Create::Syscall,
+                syscall_writes: true,
+                buffer_size: 8192,
+                ring_max: u64::MAX,
+                ..d()
+            },
+        ),
+        (
+            "no-skip-plain-ring",
+            Tuning {
+                skip_success: false,
+                single_issuer: false,
+                defer_taskrun: false,
+                coop_taskrun: false,
+                buffer_size: 64 << 10,
+                ring_max: u64::MAX,
+                ..d()
+            },
+        ),
+    ]
+}
+
+/// A source and a destination directory, held open like the driver holds them.
+#[derive(Debug)]
+pub struct Trees {
+    pub src: TempDir,
+    pub dst: TempDir,
+    pub src_fd: Arc<OwnedFd>,
+    pub dst_fd: Arc<OwnedFd>,
+}
+
+pub fn open_dir(path: &Path) -> Arc<OwnedFd> {
+    Arc::new(
+        rfs::open(
+            path,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            FileMode::empty(),
+        )
+        .expect("open dir"),
+    )
+}
+
+impl Default for Trees {
+    fn default() -> Trees {
+        Trees::new()
+    }
+}
+
+impl Trees {
+    pub fn new() -> Trees {
+        Trees::with_dst(tempfile::tempdir().expect("tempdir"))
+    }
+
+    pub fn with_dst(dst: TempDir) -> Trees {
+        let src = tempfile::tempdir().expect("tempdir");
+        let src_fd = open_dir(src.path());
+        let dst_fd = open_dir(dst.path());
+        Trees {
+            src,
+            dst,
+            src_fd,
+            dst_fd,
+        }
+    }
+
+    pub fn src_path(&self, name: &str) -> PathBuf {
+        self.src.path().join(name)
+    }
+
+    pub fn dst_path(&self, name: &str) -> PathBuf {
+        self.dst.path().join(name)
+    }
+
+    /// Writes a source file of `size` bytes of a pattern that differs per name and offset.
+    pub fn file(&self, name: &str, size: usize) -> Vec<u8> {
+        let data = pattern(name, size);
+        std::fs::write(self.src_path(name), &data).expect("write source");
+        data
+    }
+
+    /// A job for source `name`, with the stat as planned now.
+    pub fn job(&self, name: &str) -> FileJob {
+        let st = rfs::statat(self.src_fd.as_fd(), name, AtFlags::SYMLINK_NOFOLLOW).expect("stat");
+        FileJob {
+            src_dir: Arc::clone(&self.src_fd),
+            src_name: CString::new(name).unwrap(),
+            dst_dir: Arc::clone(&self.dst_fd),
+            dst_name: CString::new(name).unwrap(),
+            path: self.src_path(name),
+            dst_path: self.dst_path(name),
+            token: 0,
+            stat: Stat::from(&st),
+        }
+    }
+
+    /// Names in the destination directory.
+    pub fn dst_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.dst.path())
+            .unwrap()
+            .map(|e| String::from_utf8_lossy(e.unwrap().file_name().as_bytes()).into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+pub fn pattern(name: &str, size: usize) -> Vec<u8> {
+    let seed = name
+        .bytes()
+        .fold(0x9e37_79b9_u32, |h, b| h.rotate_left(5) ^ u32::from(b));
+    (0..size)
+        .map(|i| {
+            let x = (i as u32).wrapping_mul(2_654_435_761) ^ seed;
+            (x >> 13) as u8
+        })
+        .collect()
+}
+
+/// Runs one batch through a fresh executor of `mode` with `tuning`.
+pub fn run(
+    mode: Mode,
+    tuning: &Tuning,
+    jobs: Vec<FileJob>,
+    options: &Options,
+) -> Vec<(FileJob, JobOutcome)> {
+    let factory = UringFactory::with_tuning(mode, tuning.clone());
+    let mut exec = factory.make(options).expect("make executor");
+    assert_eq!(exec.name(), mode.name());
+    let n = jobs.len();
+    let out = exec.copy_batch(jobs, options);
+    assert_eq!(out.len(), n, "one outcome per job");
+    out
+}
+
+/// The outcome for the job whose source is called `name`.
+pub fn outcome_of<'a>(out: &'a [(FileJob, JobOutcome)], name: &str) -> &'a JobOutcome {
+    &out.iter()
+        .find(|(j, _)| j.src_name.as_bytes() == name.as_bytes())
+        .unwrap_or_else(|| panic!("no outcome for {name}"))
+        .1
+}
+
+/// Open descriptors of this process.
+pub fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
