@@ -7,12 +7,17 @@
 //! - [`Mode::Fixed`]: `IORING_OP_READ_FIXED`/`WRITE_FIXED` (5.1) through buffers registered
 //!   once with `IORING_REGISTER_BUFFERS`.
 //!
-//! All three open files relative to the job's directory descriptors with `IORING_OP_OPENAT`
-//! (5.6), create destinations in direct descriptor slots inside one linked chain per file
-//! (5.15, chained use needs `IORING_FEAT_LINKED_FILE`, 5.17) and close them with
-//! `IORING_OP_CLOSE`; see `exec` for the waves and `ring` for the kernel contract. Everything
-//! a copy must get right per file (creation rules, conflicts, metadata, partial files) comes from
-//! `ucopy-fs`; large and sparse files take its `copy_file_range`/`FICLONE` path.
+//! All three open sources relative to the job's directory descriptors with `IORING_OP_OPENAT`
+//! (5.6), many files per `io_uring_enter`, read them with many reads in flight (buffered reads
+//! of cold files complete asynchronously, without a worker thread), and close descriptors with
+//! `IORING_OP_CLOSE`. How destinations are created and written is a [`Tuning`]: the default
+//! (`openat(2)` and `pwrite(2)` from the executor thread) measured fastest here, because a
+//! creating `OPENAT` and, on ext4, a buffered `WRITE` always go to an io-wq worker; the
+//! alternative links `READ → OPENAT(direct slot) → WRITE → CLOSE` per file (direct descriptors,
+//! 5.15; `IORING_FEAT_LINKED_FILE`, 5.17). See `exec` for the waves, `ring` for the kernel
+//! contract, PERF.md for the numbers. Everything a copy must get right per file (creation
+//! rules, conflicts, metadata, partial files) comes from `ucopy-fs`; large and sparse files take
+//! its `copy_file_range`/`FICLONE` path.
 //!
 //! [`Probe`] says whether io_uring is usable and what each executor needs:
 //!
@@ -111,8 +116,11 @@ impl Default for Tuning {
         Tuning {
             buffer_size: 128 << 10,
             ring_max: 1 << 20,
-            create: Create::InChain,
-            syscall_writes: false,
+            // Measured (PERF.md): a creating OPENAT is always punted to an io-wq worker, and ext4
+            // punts buffered writes too; the hand-offs cost more than the syscalls they save on
+            // 2 CPUs, warm or cold.
+            create: Create::Syscall,
+            syscall_writes: true,
             skip_success: true,
             single_issuer: true,
             defer_taskrun: true,

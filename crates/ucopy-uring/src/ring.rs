@@ -45,7 +45,7 @@
 use std::alloc::{self, Layout};
 use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::ptr::NonNull;
 use std::sync::Arc;
 
@@ -153,6 +153,8 @@ pub(crate) enum Op {
     Install { slot: u32 },
     /// `IORING_OP_CLOSE` of a slot.
     Close { slot: u32 },
+    /// `IORING_OP_CLOSE` of a normal descriptor, which the op takes over.
+    CloseFd { fd: OwnedFd },
 }
 
 /// How one op of a completed chain ended.
@@ -190,6 +192,9 @@ enum Keep {
     Open(Arc<OwnedFd>, CString),
     Fd(Arc<OwnedFd>),
     Two(Option<Arc<OwnedFd>>, Arc<OwnedFd>),
+    /// A descriptor an `IORING_OP_CLOSE` closes: once that op ran, the number is no longer ours
+    /// and must not be closed again.
+    Closing(OwnedFd),
 }
 
 /// What result means "the op succeeded and the link goes on".
@@ -259,12 +264,25 @@ impl Chain {
             .ops
             .into_iter()
             .enumerate()
-            .map(|(pos, op)| match (op.res, op.fd) {
+            .map(|(pos, mut op)| {
+                if let Keep::Closing(fd) = std::mem::replace(&mut op.keep, Keep::Nothing) {
+                    if op.res.is_some_and(|r| r != -libc::ECANCELED)
+                        || (op.res.is_none() && pos < end)
+                    {
+                        // The kernel closed it (close(2) releases the number even when it
+                        // reports an error): forget it, or we would close whatever reuses the
+                        // number.
+                        let _ = fd.into_raw_fd();
+                    }
+                }
+                (op.res, op.fd, pos, op.expect)
+            })
+            .map(|(res, fd, pos, expect)| match (res, fd) {
                 (_, Some(fd)) => OpResult::Fd(fd),
                 (Some(res), None) if res == -libc::ECANCELED => OpResult::Cancelled,
                 (Some(res), None) if res < 0 => OpResult::Failed(Errno::from_raw_os_error(-res)),
                 (Some(res), None) => OpResult::Done(res as u32),
-                (None, None) if pos < end => match op.expect {
+                (None, None) if pos < end => match expect {
                     Expect::Exact(n) => OpResult::Done(n as u32),
                     // Never skip-flagged, so it always posts; unreachable unless the kernel
                     // broke its contract, in which case "failed" is the safe reading.
@@ -766,6 +784,11 @@ impl Ring {
             Op::Close { slot } => (
                 opcode::Close::new(types::Fixed(slot)).build(),
                 Keep::Nothing,
+                Expect::Exact(0),
+            ),
+            Op::CloseFd { fd } => (
+                opcode::Close::new(types::Fd(fd.as_raw_fd())).build(),
+                Keep::Closing(fd),
                 Expect::Exact(0),
             ),
         }

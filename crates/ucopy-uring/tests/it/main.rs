@@ -67,8 +67,9 @@ pub fn is_root() -> bool {
 }
 
 /// Knob sets every copy test runs with: the defaults, everything through the ring in tiny
-/// chunks (many waves, chunk boundaries), no direct descriptors, no skipped CQEs, no
-/// single-issuer/deferred task running.
+/// chunks (many waves, chunk boundaries), destinations opened in the chain (direct descriptors)
+/// or in the open wave with ring writes, and the chain without skipped CQEs, single issuer or
+/// deferred task running.
 pub fn tunings() -> Vec<(&'static str, Tuning)> {
     let d = Tuning::default;
     vec![
@@ -82,26 +83,29 @@ pub fn tunings() -> Vec<(&'static str, Tuning)> {
             },
         ),
         (
+            "in-chain",
+            Tuning {
+                create: Create::InChain,
+                syscall_writes: false,
+                buffer_size: 16 << 10,
+                ring_max: u64::MAX,
+                ..d()
+            },
+        ),
+        (
             "open-wave",
             Tuning {
                 create: Create::OpenWave,
+                syscall_writes: false,
                 ring_max: u64::MAX,
                 ..d()
             },
         ),
         (
-            "syscall-create-and-writes",
+            "in-chain-no-skip-plain-ring",
             Tuning {
-                create: Create::Syscall,
-                syscall_writes: true,
-                buffer_size: 8192,
-                ring_max: u64::MAX,
-                ..d()
-            },
-        ),
-        (
-            "no-skip-plain-ring",
-            Tuning {
+                create: Create::InChain,
+                syscall_writes: false,
                 skip_success: false,
                 single_issuer: false,
                 defer_taskrun: false,
