@@ -6,10 +6,12 @@ use ucopy_fallback::StdFactory;
 use ucopy_uring::{Mode, Probe, UringFactory};
 
 use crate::args::BackendChoice;
+use crate::cache::{self, CacheState};
 
-/// The io_uring backends `auto` tries, fastest first, as measured by `cargo xtask bench` on this
-/// class of machine (see README "Performance" and bench/runs/): the first one the probe allows
-/// wins; `std` when none does.
+/// The io_uring backends `auto` tries for a cold source, fastest first, as measured by
+/// `cargo xtask bench` on this class of machine (README "Performance", bench/runs/): the first
+/// one the probe allows wins; `std` when none does. With the source's data cached, `std` measured
+/// fastest, so `auto` runs it (see `cache`).
 const AUTO_PREFERENCE: [Mode; 3] = [Mode::Rw, Mode::Splice, Mode::Fixed];
 
 /// The chosen backend, with the reason shown by `--probe`, `-v` and `--json`.
@@ -83,20 +85,38 @@ fn uses(mode: Mode) -> &'static str {
     }
 }
 
-/// `auto`'s choice given what the probe allows.
-fn auto_choice(probe: &Probe) -> AutoChoice {
+/// `auto`'s choice given what the probe allows and, when sampled, whether the source is cached
+/// (`None`: not sampled, as for `--probe`, which names the cold-cache pick).
+fn auto_choice(probe: &Probe, cache: Option<CacheState>) -> AutoChoice {
     if let Err(why) = probe.usable() {
         return AutoChoice {
             backend: "std",
             reason: format!("io_uring is unusable: {why}"),
         };
     }
+    match cache {
+        Some(CacheState::Warm) => return AutoChoice {
+            backend: "std",
+            reason:
+                "the source's data is in the page cache, where plain system calls measured fastest"
+                    .to_owned(),
+        },
+        Some(CacheState::Unknown) => return AutoChoice {
+            backend: "std",
+            reason:
+                "the source's cache state cannot be sampled (no data, or RWF_NOWAIT unsupported); \
+                         plain system calls measured fastest with data in memory"
+                    .to_owned(),
+        },
+        Some(CacheState::Cold) | None => {}
+    }
     let mut refused = Vec::new();
     for mode in AUTO_PREFERENCE {
         match probe.check(mode) {
             Ok(()) => {
                 let mut reason = format!(
-                    "{} is the fastest backend measured on this class of machine that the kernel allows",
+                    "{}the source's data is not cached: {} keeps the most reads in flight, the fastest measured cold here",
+                    if cache.is_none() { "if " } else { "" },
                     mode.name()
                 );
                 for (name, why) in &refused {
@@ -139,7 +159,7 @@ pub fn probe() -> ProbeReport {
         available: true,
         reason: "plain system calls: FICLONE, copy_file_range, read/write".to_owned(),
     });
-    let auto = auto_choice(&probe);
+    let auto = auto_choice(&probe, None);
     ProbeReport {
         io_uring: UringStatus {
             usable: probe.usable().is_ok(),
@@ -159,9 +179,9 @@ fn factory_for(name: &str) -> Box<dyn ExecutorFactory> {
     }
 }
 
-/// Picks the backend for `choice`; a backend the kernel cannot run is an error, never a silent
-/// fallback.
-pub fn select(choice: BackendChoice) -> Result<Selection, String> {
+/// Picks the backend for `choice` (copying `sources`); a backend the kernel cannot run is an
+/// error, never a silent fallback.
+pub fn select(choice: BackendChoice, sources: &[std::path::PathBuf]) -> Result<Selection, String> {
     let mode = match choice {
         BackendChoice::Std => {
             return Ok(Selection {
@@ -170,7 +190,7 @@ pub fn select(choice: BackendChoice) -> Result<Selection, String> {
             })
         }
         BackendChoice::Auto => {
-            let auto = auto_choice(&Probe::detect());
+            let auto = auto_choice(&Probe::detect(), Some(cache::sample(sources)));
             return Ok(Selection {
                 factory: factory_for(auto.backend),
                 reason: auto.reason,
