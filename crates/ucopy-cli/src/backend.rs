@@ -3,8 +3,16 @@
 use serde::Serialize;
 use ucopy_core::ExecutorFactory;
 use ucopy_fallback::StdFactory;
+use ucopy_uring::{Mode, Probe, UringFactory};
 
 use crate::args::BackendChoice;
+use crate::cache::{self, CacheState};
+
+/// The io_uring backends `auto` tries for a cold source, fastest first, as measured by
+/// `cargo xtask bench` on this class of machine (README "Performance", bench/runs/): the first
+/// one the probe allows wins; `std` when none does. With the source's data cached, `std` measured
+/// fastest, so `auto` runs it (see `cache`).
+const AUTO_PREFERENCE: [Mode; 3] = [Mode::Rw, Mode::Splice, Mode::Fixed];
 
 /// The chosen backend, with the reason shown by `--probe`, `-v` and `--json`.
 pub struct Selection {
@@ -30,7 +38,7 @@ pub struct BackendStatus {
     pub name: &'static str,
     /// Whether it can run here.
     pub available: bool,
-    /// What it needs, or why it cannot run.
+    /// What it uses, or why it cannot run.
     pub reason: String,
 }
 
@@ -43,6 +51,8 @@ pub struct UringStatus {
     pub reason: Option<String>,
     /// `uname -r`.
     pub kernel: String,
+    /// Opcodes, features, setup flags, limits.
+    pub details: Probe,
 }
 
 /// `auto`'s pick.
@@ -65,23 +75,83 @@ pub struct ProbeReport {
     pub auto: AutoChoice,
 }
 
-fn kernel_release() -> String {
-    rustix::system::uname()
-        .release()
-        .to_string_lossy()
-        .into_owned()
+fn uses(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Splice => "io_uring OPENAT/SPLICE/CLOSE chains, file -> pipe -> file",
+        Mode::Rw => "io_uring OPENAT/READ/WRITE/CLOSE chains with heap buffers",
+        Mode::Fixed => {
+            "io_uring OPENAT/READ_FIXED/WRITE_FIXED/CLOSE chains with registered buffers"
+        }
+    }
 }
 
-const URING_MISSING: &str = "io_uring backends are not part of this build yet";
+/// `auto`'s choice given what the probe allows and, when sampled, whether the source is cached
+/// (`None`: not sampled, as for `--probe`, which names the cold-cache pick).
+fn auto_choice(probe: &Probe, cache: Option<CacheState>) -> AutoChoice {
+    if let Err(why) = probe.usable() {
+        return AutoChoice {
+            backend: "std",
+            reason: format!("io_uring is unusable: {why}"),
+        };
+    }
+    match cache {
+        Some(CacheState::Warm) => return AutoChoice {
+            backend: "std",
+            reason:
+                "the source's data is in the page cache, where plain system calls measured fastest"
+                    .to_owned(),
+        },
+        Some(CacheState::Unknown) => return AutoChoice {
+            backend: "std",
+            reason:
+                "the source's cache state cannot be sampled (no data, or RWF_NOWAIT unsupported); \
+                         plain system calls measured fastest with data in memory"
+                    .to_owned(),
+        },
+        Some(CacheState::Cold) | None => {}
+    }
+    let mut refused = Vec::new();
+    for mode in AUTO_PREFERENCE {
+        match probe.check(mode) {
+            Ok(()) => {
+                let mut reason = format!(
+                    "{}the source's data is not cached: {} keeps the most reads in flight, the fastest measured cold here",
+                    if cache.is_none() { "if " } else { "" },
+                    mode.name()
+                );
+                for (name, why) in &refused {
+                    reason.push_str(&format!("; {name} unavailable: {why}"));
+                }
+                return AutoChoice {
+                    backend: mode.name(),
+                    reason,
+                };
+            }
+            Err(why) => refused.push((mode.name(), why)),
+        }
+    }
+    AutoChoice {
+        backend: "std",
+        reason: "no io_uring backend is usable here".to_owned(),
+    }
+}
 
 /// Probes the kernel and reports every backend.
 pub fn probe() -> ProbeReport {
-    let mut backends: Vec<BackendStatus> = ["splice", "rw", "fixed"]
+    let probe = Probe::detect();
+    let mut backends: Vec<BackendStatus> = Mode::ALL
         .into_iter()
-        .map(|name| BackendStatus {
-            name,
-            available: false,
-            reason: URING_MISSING.to_owned(),
+        .map(|mode| match probe.check(mode) {
+            Ok(()) => BackendStatus {
+                name: mode.name(),
+                available: true,
+                reason: uses(mode).to_owned(),
+            },
+            Err(why) => BackendStatus {
+                name: mode.name(),
+                available: false,
+                reason: why,
+            },
         })
         .collect();
     backends.push(BackendStatus {
@@ -89,62 +159,63 @@ pub fn probe() -> ProbeReport {
         available: true,
         reason: "plain system calls: FICLONE, copy_file_range, read/write".to_owned(),
     });
+    let auto = auto_choice(&probe, None);
     ProbeReport {
         io_uring: UringStatus {
-            usable: false,
-            reason: Some(URING_MISSING.to_owned()),
-            kernel: kernel_release(),
+            usable: probe.usable().is_ok(),
+            reason: probe.usable().err(),
+            kernel: probe.kernel.clone().unwrap_or_else(|| "unknown".to_owned()),
+            details: probe,
         },
         backends,
-        auto: AutoChoice {
-            backend: "std",
-            reason: format!("std: {URING_MISSING}"),
-        },
+        auto,
     }
 }
 
-/// Picks the backend for `choice`; a backend the kernel cannot run is an error, never a silent
-/// fallback.
-pub fn select(choice: BackendChoice) -> Result<Selection, String> {
-    match choice {
-        BackendChoice::Auto => Ok(Selection {
-            factory: Box::new(StdFactory),
-            reason: probe().auto.reason,
-        }),
-        BackendChoice::Std => Ok(Selection {
-            factory: Box::new(StdFactory),
-            reason: "--backend std".to_owned(),
-        }),
-        BackendChoice::Splice | BackendChoice::Rw | BackendChoice::Fixed => Err(format!(
-            "backend '{}' is unavailable: {URING_MISSING}",
-            name_of(choice)
-        )),
+fn factory_for(name: &str) -> Box<dyn ExecutorFactory> {
+    match Mode::from_name(name) {
+        Some(mode) => Box::new(UringFactory::new(mode)),
+        None => Box::new(StdFactory),
     }
 }
 
-fn name_of(choice: BackendChoice) -> &'static str {
-    match choice {
-        BackendChoice::Auto => "auto",
-        BackendChoice::Splice => "splice",
-        BackendChoice::Rw => "rw",
-        BackendChoice::Fixed => "fixed",
-        BackendChoice::Std => "std",
-    }
+/// Picks the backend for `choice` (copying `sources`); a backend the kernel cannot run is an
+/// error, never a silent fallback.
+pub fn select(choice: BackendChoice, sources: &[std::path::PathBuf]) -> Result<Selection, String> {
+    let mode = match choice {
+        BackendChoice::Std => {
+            return Ok(Selection {
+                factory: Box::new(StdFactory),
+                reason: "--backend std".to_owned(),
+            })
+        }
+        BackendChoice::Auto => {
+            let auto = auto_choice(&Probe::detect(), Some(cache::sample(sources)));
+            return Ok(Selection {
+                factory: factory_for(auto.backend),
+                reason: auto.reason,
+            });
+        }
+        BackendChoice::Splice => Mode::Splice,
+        BackendChoice::Rw => Mode::Rw,
+        BackendChoice::Fixed => Mode::Fixed,
+    };
+    Probe::detect()
+        .check(mode)
+        .map_err(|why| format!("backend '{}' is unavailable: {why}", mode.name()))?;
+    Ok(Selection {
+        factory: Box::new(UringFactory::new(mode)),
+        reason: format!("--backend {}", mode.name()),
+    })
 }
 
 /// `--probe` as text.
 pub fn print_probe(report: &ProbeReport) {
     use crate::output::out_line;
-    match &report.io_uring.reason {
-        None => out_line(format_args!(
-            "io_uring: usable (kernel {})",
-            report.io_uring.kernel
-        )),
-        Some(r) => out_line(format_args!(
-            "io_uring: unusable (kernel {}): {r}",
-            report.io_uring.kernel
-        )),
-    }
+    out_line(format_args!(
+        "{}",
+        report.io_uring.details.to_string().trim_end()
+    ));
     out_line(format_args!("backends:"));
     for b in &report.backends {
         let state = if b.available {

@@ -4,6 +4,7 @@
 
 mod args;
 mod backend;
+mod cache;
 mod dry_run;
 mod output;
 
@@ -98,7 +99,7 @@ fn run(args: &Args) -> u8 {
         return if failed { EXIT_PARTIAL } else { EXIT_OK };
     }
 
-    let selection = match backend::select(args.backend) {
+    let selection = match backend::select(args.backend, sources) {
         Ok(s) => s,
         Err(e) => {
             err_line(format_args!("{e}"));

@@ -211,6 +211,7 @@ fn copy_span(
                 Ok(n) => n,
                 Err(Errno::INTR) => continue,
                 Err(Errno::XDEV | Errno::INVAL | Errno::OPNOTSUPP | Errno::NOSYS) => {
+                    ensure_regular(src)?;
                     paths.cfr_works = Some(false);
                     continue;
                 }
@@ -261,6 +262,20 @@ fn write_all_at(dst: BorrowedFd<'_>, mut data: &[u8], mut offset: u64) -> Result
     Ok(())
 }
 
+/// Fails unless `src` is (still) a regular file. The copy paths trust the planner's `fstatat`
+/// instead of paying an `fstat` per file: `copy_file_range` and `FICLONE` refuse anything but
+/// regular files by themselves, so only the read/write fallback, which would happily read a
+/// device swapped in after planning until the disk is full, checks first.
+fn ensure_regular(src: BorrowedFd<'_>) -> Result<(), DataError> {
+    let st = rfs::fstat(src).map_err(|e| DataError::Read(e.into()))?;
+    if rfs::FileType::from_raw_mode(st.st_mode) != rfs::FileType::RegularFile {
+        return Err(DataError::Read(io::Error::other(
+            "changed type during the copy",
+        )));
+    }
+    Ok(())
+}
+
 /// Plain positional read/write from `offset` to end-of-file.
 pub fn read_write(
     src: BorrowedFd<'_>,
@@ -268,6 +283,7 @@ pub fn read_write(
     offset: u64,
     cancel: &Cancel,
 ) -> Result<u64, DataError> {
+    ensure_regular(src)?;
     let mut buf = vec![0u8; RW_BUFFER];
     let mut copied = 0u64;
     loop {

@@ -42,10 +42,12 @@ pub fn final_mode(stat: &Stat, options: &Options) -> u32 {
     }
 }
 
-/// The mode a new file is created with while its data is written: never more accessible than
-/// `0600`, nor than its final mode.
+/// The mode a new file is created with while its data is written: no group or other bits and no
+/// special bits (so nobody else can read a partial file), owner read only if the final mode has
+/// it, and owner write always — a non-root owner needs it to set `user.*` xattrs on a file whose
+/// final mode is read-only; the final `chmod` takes it away again.
 pub fn create_mode(stat: &Stat, options: &Options) -> Mode {
-    Mode::from_raw_mode(final_mode(stat, options) & 0o600)
+    Mode::from_raw_mode((final_mode(stat, options) & 0o400) | 0o200)
 }
 
 /// A destination file ready for data.

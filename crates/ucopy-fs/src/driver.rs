@@ -640,7 +640,7 @@ impl Driver<'_> {
         let stat = entry.stat;
         let kind = FileType::from_raw_mode(stat.mode);
         // Private while it is being made; finish_at gives the final mode.
-        let mode = Mode::from_raw_mode(crate::dest::final_mode(&stat, self.options) & 0o600);
+        let mode = crate::dest::create_mode(&stat, self.options);
         let result = self.create_entry(entry, Op::Mknod, None, |dir, name| {
             rfs::mknodat(dir, name, kind, mode, stat.rdev)
         });

@@ -116,12 +116,18 @@ pub fn tree_diffs(src: &Path, dst: &Path, cmp: &Compare) -> Vec<String> {
     w.diffs
 }
 
+/// `(st_dev, st_ino)`: an inode's identity.
+type DevIno = (u64, u64);
+
+/// The callback of [`walk`]: `(relative path, parent dir fd, name, lstat)`.
+pub type Visit<'v> = dyn FnMut(&[u8], BorrowedFd<'_>, &[u8], &Stat) + 'v;
+
 struct Lockstep<'c> {
     cmp: &'c Compare,
     diffs: Vec<String>,
     /// Hard-link grouping must be a bijection between source and destination inodes.
-    links: HashMap<(u64, u64), ((u64, u64), Vec<u8>)>,
-    links_back: HashMap<(u64, u64), ((u64, u64), Vec<u8>)>,
+    links: HashMap<DevIno, (DevIno, Vec<u8>)>,
+    links_back: HashMap<DevIno, (DevIno, Vec<u8>)>,
 }
 
 /// A dir still to be listed: the parents' fds stay open through the `Rc`s (so open fds are
@@ -208,10 +214,8 @@ impl Lockstep<'_> {
                     self.diff(&rel, format!("symlink target {} vs {}", show(&a), show(&b)));
                 }
             }
-            FileType::CharacterDevice | FileType::BlockDevice => {
-                if s.st_rdev != d.st_rdev {
-                    self.diff(&rel, format!("rdev {:#x} vs {:#x}", s.st_rdev, d.st_rdev));
-                }
+            FileType::CharacterDevice | FileType::BlockDevice if s.st_rdev != d.st_rdev => {
+                self.diff(&rel, format!("rdev {:#x} vs {:#x}", s.st_rdev, d.st_rdev));
             }
             _ => {}
         }
@@ -291,7 +295,7 @@ impl Lockstep<'_> {
             let take_dst = i == sl.len() || (j < dl.len() && dl[j] <= sl[i]);
             let name = if take_src { &sl[i] } else { &dl[j] };
             let rel = join(&p.rel, name);
-            let ignored = self.cmp.ignore.iter().any(|ig| *ig == rel);
+            let ignored = self.cmp.ignore.contains(&rel);
             if !ignored {
                 match (take_src, take_dst) {
                     (true, true) => children.push(rel),
@@ -551,8 +555,8 @@ impl Snapshot {
                         st.st_nlink
                     },
                     ino: st.st_ino,
-                    mtime: (st.st_mtime, st.st_mtime_nsec as u64),
-                    ctime: (st.st_ctime, st.st_ctime_nsec as u64),
+                    mtime: (st.st_mtime, st.st_mtime_nsec),
+                    ctime: (st.st_ctime, st.st_ctime_nsec),
                     content,
                     target,
                     xattrs: xattrs(parent, name),
@@ -613,17 +617,12 @@ fn hash_file(dir: BorrowedFd<'_>, name: &[u8]) -> u64 {
 
 /// Visits every entry below and including `root` (pre-order, names sorted, symlinks not
 /// followed) as `(rel, parent_dir_fd, name, lstat)`. Dir fds: one per level.
-pub fn walk(root: &Path, visit: &mut dyn FnMut(&[u8], BorrowedFd<'_>, &[u8], &Stat)) {
+pub fn walk(root: &Path, visit: &mut Visit<'_>) {
     let (parent, name) = open_parent(root);
     walk_at(Vec::new(), parent.as_fd(), &name, visit);
 }
 
-fn walk_at(
-    rel: Vec<u8>,
-    parent: BorrowedFd<'_>,
-    name: &[u8],
-    visit: &mut dyn FnMut(&[u8], BorrowedFd<'_>, &[u8], &Stat),
-) {
+fn walk_at(rel: Vec<u8>, parent: BorrowedFd<'_>, name: &[u8], visit: &mut Visit<'_>) {
     // Iterative, so depth 2,000 does not depend on the test thread's stack size.
     struct Level {
         fd: OwnedFd,

@@ -14,7 +14,7 @@ use crate::tree::{lstat, pattern, TestTree, GIB, KIB, MIB};
 fn blocks(p: &Path) -> i64 {
     lstat(p)
         .unwrap_or_else(|| panic!("{} missing", p.display()))
-        .st_blocks as i64
+        .st_blocks
 }
 
 // Row 9: sizes 0, 1, 4095, 4096, 4097, 64 KiB ± 1, 1 MiB + 1, 100 MiB (and the other edge

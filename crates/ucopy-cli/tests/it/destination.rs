@@ -5,7 +5,9 @@ use std::fs;
 
 use crate::compare::{assert_trees_equal, Compare, Snapshot};
 use crate::fixtures::small_tree;
-use crate::harness::{suffixed, Backend};
+use std::time::Duration;
+
+use crate::harness::{run, suffixed, Backend};
 use crate::tree::{lstat, TestTree};
 
 /// Names in a dir, sorted (for "nothing else landed here").
@@ -164,22 +166,25 @@ backend_test!(row02_no_clobber_keeps_existing, |b| {
 });
 
 // Row 2: the same copy twice succeeds both times and gives equal trees, hard links grouped.
+// (`ucopy src dst` twice would nest the second copy in dst/src, as cp does; the repeatable
+// forms are "into an existing dir" and `src/.`.)
 backend_test!(row02_twice_is_idempotent, |b| {
     let t = TestTree::new();
     let src = small_tree(&t, "src");
     t.hardlink("src/exec", "src/sub/deeper/exec2");
     t.hardlink("src/exec", "src/exec3");
     t.stamp_times("src", 9);
-    for round in 1..=2 {
-        b.run(args!["-a", src, t.p("dst")]).assert_success();
-        assert_trees_equal(&src, &t.p("dst"), &Compare::archive());
-        eprintln!("round {round} ok");
-    }
-    // Also into an existing dir (DST/src exists the second time).
     t.dir("into");
-    for _ in 1..=2 {
+    for round in 1..=2 {
         b.run(args!["-a", src, t.p("into")]).assert_success();
         assert_trees_equal(&src, &t.p("into/src"), &Compare::archive());
+        assert_eq!(names(&t.p("into")), ["src"], "round {round}");
+    }
+    for round in 1..=2 {
+        b.run(args!["-a", suffixed(&src, "/."), t.p("merged")])
+            .assert_success();
+        assert_trees_equal(&src, &t.p("merged"), &Compare::archive());
+        assert!(!t.p("merged/src").exists(), "round {round}: nested");
     }
 });
 
@@ -312,7 +317,10 @@ backend_test!(row05_dst_fifo_not_opened, |b| {
         if archive {
             a.insert(0, "-a".into());
         }
-        let out = b.run(a); // DEFAULT_TIMEOUT turns a blocked open into a failure
+        // A blocked open(O_WRONLY) on the FIFO shows as a hang, reported after 20 s.
+        let mut c = b.cmd();
+        c.args(a);
+        let out = run(c, Duration::from_secs(20));
         let replaced = lstat(&t.p("dst/src/f"))
             .is_some_and(|s| rustix::fs::FileType::from_raw_mode(s.st_mode).is_file());
         if replaced {

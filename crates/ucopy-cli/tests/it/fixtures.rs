@@ -131,12 +131,13 @@ pub fn mixed_tree(t: &TestTree, rel: &str, seed: u64) -> PathBuf {
     for i in 0..3 {
         t.fifo(pick_dir(&mut rng).join(format!("fifo{i}")));
     }
+    // xattrs before modes: user.* xattrs need write permission unless we are root.
+    for f in files.iter().step_by(11) {
+        t.xattr(f, "user.ucopy.mixed", f.as_os_str().as_bytes());
+    }
     const MODES: [u32; 8] = [0o644, 0o600, 0o755, 0o444, 0o700, 0o640, 0o2755, 0o777];
     for f in files.iter().step_by(3) {
         t.chmod(f, MODES[rng.below(MODES.len() as u64) as usize]);
-    }
-    for f in files.iter().step_by(11) {
-        t.xattr(f, "user.ucopy.mixed", f.as_os_str().as_bytes());
     }
     for d in dirs.iter().skip(1).step_by(5) {
         t.chmod(d, 0o750);
