@@ -186,10 +186,9 @@ impl Executor for UringExecutor {
     fn copy_batch(&mut self, batch: Vec<FileJob>, options: &Options) -> Vec<(FileJob, JobOutcome)> {
         let mut out = Vec::with_capacity(batch.len());
         self.fatal_seen = false;
-        if let Err(e) = self.ring_for_this_thread() {
+        if self.ring_for_this_thread().is_err() {
             // No ring for this thread (e.g. out of descriptors): this batch takes the std path,
             // which is slower but complete.
-            let _ = e;
             let mut std = Std {
                 paths: &mut self.paths,
                 dst_dev: &mut self.dst_dev,

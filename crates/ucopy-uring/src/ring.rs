@@ -601,7 +601,8 @@ impl Ring {
             "buffers are read only when nothing is in flight"
         );
         let addr = self.buffers().addr(buf);
-        // SAFETY: in bounds (`addr` checks); initialized (allocated zeroed); no op is in flight
+        // SAFETY: in bounds (`addr` checks); initialized (an anonymous mapping reads as zeros
+        // until written); no op is in flight
         // or queued, so the kernel does not write there, and none can be pushed while the
         // returned borrow of `self` lives (`push` takes `&mut self`).
         unsafe { std::slice::from_raw_parts(addr, buf.len as usize) }
@@ -900,8 +901,9 @@ pub(crate) fn try_register_buffers(count: usize, size: usize) -> io::Result<()> 
     let uring = IoUring::new(4)?;
     let buffers = Buffers::new(count, size)?;
     let iovecs = buffers.iovecs();
-    // SAFETY: no op is ever submitted on this ring; the buffers stay allocated until the ring is
-    // dropped (`uring` is dropped before `buffers`: declared later, dropped first).
+    // SAFETY: no op is ever submitted on this ring, and the buffers stay mapped until the ring is
+    // closed (dropped explicitly in that order below; if registering fails, nothing refers to
+    // them).
     unsafe { uring.submitter().register_buffers(&iovecs)? };
     drop(uring);
     drop(buffers);
