@@ -76,7 +76,7 @@ pub struct Args {
 
 const AFTER_HELP: &str = "\
 Backends:
-  auto    the fastest one the kernel allows (see --probe)
+  auto    rw when the source is not in the page cache, std when it is (see --probe)
   splice  io_uring, file -> pipe -> file, no userspace buffer
   rw      io_uring reads and writes through ordinary buffers
   fixed   io_uring reads and writes through registered buffers

@@ -139,62 +139,38 @@ impl Progress for CliProgress {
     }
 }
 
-/// The `--json` summary of a copy run.
+/// The `--json` summary of a copy run: the report's counts, errors and warnings, plus which
+/// backend ran, why, and how fast.
 #[derive(Debug, Serialize)]
 pub struct JsonReport<'a> {
     /// Backend that ran.
     pub backend: &'a str,
     /// Why it was chosen.
     pub reason: &'a str,
-    /// Regular files copied.
-    pub files: u64,
-    /// Directories made or merged.
-    pub dirs: u64,
-    /// Symlinks made.
-    pub symlinks: u64,
-    /// Hard links made.
-    pub hardlinks: u64,
-    /// FIFOs, sockets, devices made.
-    pub specials: u64,
-    /// Data bytes copied.
-    pub bytes: u64,
-    /// Entries kept by `--no-clobber`.
-    pub skipped: u64,
-    /// Stopped early (ENOSPC, Ctrl-C).
-    pub stopped: bool,
+    /// Counts, `stopped`, `errors` and `warnings`, as fields of this object.
+    #[serde(flatten)]
+    pub report: &'a Report,
     /// Wall time of the copy.
     pub elapsed_secs: f64,
     /// Regular files per second.
     pub files_per_sec: f64,
-    /// Every per-entry failure.
-    pub errors: &'a [EntryError],
-    /// Every warning (sources that vanished during the copy).
-    pub warnings: &'a [EntryError],
 }
 
 impl<'a> JsonReport<'a> {
     /// Builds the summary.
     pub fn new(backend: &'a str, reason: &'a str, report: &'a Report, elapsed: Duration) -> Self {
         let secs = elapsed.as_secs_f64();
+        let files_per_sec = if secs > 0.0 {
+            report.files as f64 / secs
+        } else {
+            0.0
+        };
         JsonReport {
             backend,
             reason,
-            files: report.files,
-            dirs: report.dirs,
-            symlinks: report.symlinks,
-            hardlinks: report.hardlinks,
-            specials: report.specials,
-            bytes: report.bytes,
-            skipped: report.skipped,
-            stopped: report.stopped,
+            report,
             elapsed_secs: secs,
-            files_per_sec: if secs > 0.0 {
-                report.files as f64 / secs
-            } else {
-                0.0
-            },
-            errors: &report.errors,
-            warnings: &report.warnings,
+            files_per_sec,
         }
     }
 }

@@ -46,9 +46,13 @@ fn times_of(stat: &Stat) -> Timestamps {
     }
 }
 
-fn chown_error_matters(e: Errno) -> bool {
-    // As non-root, giving a file away fails with EPERM; cp -a carries on silently.
-    e != Errno::PERM || is_root()
+/// A chown's result as the copy sees it: as non-root, giving a file away fails with EPERM and
+/// cp -a carries on silently (behaviours.md row 18).
+fn chown_checked(result: rustix::io::Result<()>) -> Result<(), MetaError> {
+    match result {
+        Err(e) if e != Errno::PERM || is_root() => Err(MetaError::new(ucopy_core::Op::Chown, e)),
+        _ => Ok(()),
+    }
 }
 
 /// Finishes a regular file through its open fd: [`own_fd`] then [`mode_and_times_fd`].
@@ -74,15 +78,11 @@ pub fn own_fd(
     if !options.archive {
         return Ok(());
     }
-    if let Err(e) = rfs::fchown(
+    chown_checked(rfs::fchown(
         dst,
         Some(rustix::process::Uid::from_raw(stat.uid)),
         Some(rustix::process::Gid::from_raw(stat.gid)),
-    ) {
-        if chown_error_matters(e) {
-            return Err(MetaError::new(ucopy_core::Op::Chown, e));
-        }
-    }
+    ))?;
     if let Some(src) = src {
         copy_xattrs_fd(src, dst).map_err(|e| MetaError::new(ucopy_core::Op::Xattr, e))?;
     }
@@ -123,35 +123,21 @@ pub fn finish_at(
     created: bool,
     is_symlink: bool,
 ) -> Result<(), MetaError> {
-    let mode = final_mode(stat, options);
-    if !options.archive {
-        if created && !is_symlink {
-            rfs::chmodat(
-                dst_dir,
-                dst_name,
-                Mode::from_raw_mode(mode),
-                AtFlags::empty(),
-            )
-            .map_err(|e| MetaError::new(ucopy_core::Op::Chmod, e))?;
-        }
-        return Ok(());
+    if options.archive {
+        chown_checked(rfs::chownat(
+            dst_dir,
+            dst_name,
+            Some(rustix::process::Uid::from_raw(stat.uid)),
+            Some(rustix::process::Gid::from_raw(stat.gid)),
+            AtFlags::SYMLINK_NOFOLLOW,
+        ))?;
+        copy_xattrs_at(src_dir, src_name, dst_dir, dst_name)
+            .map_err(|e| MetaError::new(ucopy_core::Op::Xattr, e))?;
     }
-    if let Err(e) = rfs::chownat(
-        dst_dir,
-        dst_name,
-        Some(rustix::process::Uid::from_raw(stat.uid)),
-        Some(rustix::process::Gid::from_raw(stat.gid)),
-        AtFlags::SYMLINK_NOFOLLOW,
-    ) {
-        if chown_error_matters(e) {
-            return Err(MetaError::new(ucopy_core::Op::Chown, e));
-        }
-    }
-    copy_xattrs_at(src_dir, src_name, dst_dir, dst_name)
-        .map_err(|e| MetaError::new(ucopy_core::Op::Xattr, e))?;
-    if !is_symlink {
+    if !is_symlink && (options.archive || created) {
         // fchmodat has no "don't follow"; the name was created by us a moment ago inside a
         // directory we hold open, and is not a symlink.
+        let mode = final_mode(stat, options);
         rfs::chmodat(
             dst_dir,
             dst_name,
@@ -160,13 +146,15 @@ pub fn finish_at(
         )
         .map_err(|e| MetaError::new(ucopy_core::Op::Chmod, e))?;
     }
-    rfs::utimensat(
-        dst_dir,
-        dst_name,
-        &times_of(stat),
-        AtFlags::SYMLINK_NOFOLLOW,
-    )
-    .map_err(|e| MetaError::new(ucopy_core::Op::SetTimes, e))?;
+    if options.archive {
+        rfs::utimensat(
+            dst_dir,
+            dst_name,
+            &times_of(stat),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .map_err(|e| MetaError::new(ucopy_core::Op::SetTimes, e))?;
+    }
     Ok(())
 }
 

@@ -386,25 +386,20 @@ impl fmt::Display for Probe {
                 o.used_by
             )?;
         }
-        writeln!(f, "features:")?;
-        for c in &self.features {
-            writeln!(
-                f,
-                "  {:<17} {:<3}  (Linux {}+)",
-                c.name,
-                yes(c.present),
-                c.since
-            )?;
-        }
-        writeln!(f, "setup flags:")?;
-        for c in &self.setup_flags {
-            writeln!(
-                f,
-                "  {:<17} {:<3}  (Linux {}+)",
-                c.name,
-                yes(c.present),
-                c.since
-            )?;
+        for (title, caps) in [
+            ("features", &self.features),
+            ("setup flags", &self.setup_flags),
+        ] {
+            writeln!(f, "{title}:")?;
+            for c in caps {
+                writeln!(
+                    f,
+                    "  {:<17} {:<3}  (Linux {}+)",
+                    c.name,
+                    yes(c.present),
+                    c.since
+                )?;
+            }
         }
         writeln!(f, "direct descriptors: {}", yes(self.direct_descriptors))?;
         writeln!(

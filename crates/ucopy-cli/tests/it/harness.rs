@@ -142,7 +142,7 @@ impl Backend {
     }
 
     /// `sh -c '<prelude>; exec "$@"' sh ucopy --backend <name> ARGS`: for `ulimit`, `umask`,
-    /// `trap`, without `unsafe` `pre_exec` hooks. Arguments are passed as positional
+    /// `trap`, without a `pre_exec` hook in the test process. Arguments are passed as positional
     /// parameters, never spliced into the script, so any name survives byte-exact.
     #[track_caller]
     pub fn run_sh<I, S>(self, prelude: &str, args: I) -> Out
