@@ -138,7 +138,7 @@ fn auto_choice(probe: &Probe, cache: Option<CacheState>) -> AutoChoice {
 
 /// Probes the kernel and reports every backend.
 pub fn probe() -> ProbeReport {
-    let probe = Probe::detect();
+    let probe = Probe::cached().clone();
     let mut backends: Vec<BackendStatus> = Mode::ALL
         .into_iter()
         .map(|mode| match probe.check(mode) {
@@ -190,7 +190,7 @@ pub fn select(choice: BackendChoice, sources: &[std::path::PathBuf]) -> Result<S
             })
         }
         BackendChoice::Auto => {
-            let auto = auto_choice(&Probe::detect(), Some(cache::sample(sources)));
+            let auto = auto_choice(Probe::cached(), Some(cache::sample(sources)));
             return Ok(Selection {
                 factory: factory_for(auto.backend),
                 reason: auto.reason,
@@ -200,7 +200,7 @@ pub fn select(choice: BackendChoice, sources: &[std::path::PathBuf]) -> Result<S
         BackendChoice::Rw => Mode::Rw,
         BackendChoice::Fixed => Mode::Fixed,
     };
-    Probe::detect()
+    Probe::cached()
         .check(mode)
         .map_err(|why| format!("backend '{}' is unavailable: {why}", mode.name()))?;
     Ok(Selection {
