@@ -186,21 +186,14 @@ impl Executor for UringExecutor {
     fn copy_batch(&mut self, batch: Vec<FileJob>, options: &Options) -> Vec<(FileJob, JobOutcome)> {
         let mut out = Vec::with_capacity(batch.len());
         self.fatal_seen = false;
-        if self.ring_for_this_thread().is_err() {
-            // No ring for this thread (e.g. out of descriptors): this batch takes the std path,
-            // which is slower but complete.
-            let mut std = Std {
-                paths: &mut self.paths,
-                dst_dev: &mut self.dst_dev,
-            };
-            for job in batch {
-                let outcome = std.copy(&job, options);
-                out.push((job, outcome));
-            }
-            return out;
-        }
+        // No ring for this thread (e.g. out of descriptors): the whole batch takes the std path,
+        // which is slower but complete.
         let (ring_jobs, mut std_jobs): (Vec<FileJob>, Vec<FileJob>) =
-            batch.into_iter().partition(|j| self.uses_ring(&j.stat));
+            if self.ring_for_this_thread().is_ok() {
+                batch.into_iter().partition(|j| self.uses_ring(&j.stat))
+            } else {
+                (Vec::new(), batch)
+            };
         let mut jobs = ring_jobs.into_iter().peekable();
         while jobs.peek().is_some() {
             let group: Vec<FileJob> = jobs.by_ref().take(self.group).collect();

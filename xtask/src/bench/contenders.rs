@@ -57,16 +57,10 @@ impl Contender {
                 backend,
                 order,
                 archive,
-            } => {
-                let mut s = format!("ucopy --backend {backend}");
-                if let Some(o) = order {
-                    s += &format!(" --order {o}");
-                }
-                if *archive {
-                    s += " -a";
-                }
-                s + " --json SRC DST"
-            }
+            } => format!(
+                "ucopy {} SRC DST",
+                ucopy_flags(backend, *order, *archive).join(" ")
+            ),
             Tool::CpR => "cp -r SRC DST".into(),
             Tool::CpA => "cp -a SRC DST".into(),
             Tool::Tar => "mkdir DST (untimed); tar -C SRC -cf - . | tar -C DST -xf -".into(),
@@ -76,6 +70,20 @@ impl Contender {
             Tool::Fcp => "fcp SRC DST".into(),
         }
     }
+}
+
+/// ucopy's flags for a contender: one list serves both the command that runs and the line the
+/// tables show, so they cannot disagree.
+fn ucopy_flags<'a>(backend: &'a str, order: Option<&'a str>, archive: bool) -> Vec<&'a str> {
+    let mut flags = vec!["--backend", backend];
+    if let Some(o) = order {
+        flags.extend(["--order", o]);
+    }
+    if archive {
+        flags.push("-a");
+    }
+    flags.push("--json");
+    flags
 }
 
 /// Every contender for a corpus. `--order` only matters when there are many files, so
@@ -345,14 +353,9 @@ impl Launch {
                 archive,
             } => {
                 let mut c = Command::new(p);
-                c.args(["--backend", backend]);
-                if let Some(o) = order {
-                    c.args(["--order", o]);
-                }
-                if *archive {
-                    c.arg("-a");
-                }
-                c.arg("--json").arg(src).arg(dst);
+                c.args(ucopy_flags(backend, *order, *archive))
+                    .arg(src)
+                    .arg(dst);
                 vec![c]
             }
             Tool::CpR => vec![cmd(&["-r".as_ref(), s, d])],
