@@ -22,11 +22,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::Arc;
-
 use ucopy_core::{Batch, Executor, ExecutorFactory, FileJob, JobOutcome, Options};
-use ucopy_fs::{copy_job, KernelPaths};
+use ucopy_fs::StdCopier;
 
 /// Makes [`StdExecutor`]s.
 #[derive(Debug, Default, Clone, Copy)]
@@ -46,24 +43,7 @@ impl ExecutorFactory for StdFactory {
 /// worker thread, so files still copy in parallel across threads.
 #[derive(Debug, Default)]
 pub struct StdExecutor {
-    paths: KernelPaths,
-    /// The destination filesystem of the last directory seen, by fd number: one `fstat` per
-    /// directory instead of per file.
-    dst_dev: Option<(i32, u64)>,
-}
-
-impl StdExecutor {
-    fn dst_dev(&mut self, dir: &Arc<OwnedFd>) -> u64 {
-        let raw = dir.as_raw_fd();
-        match self.dst_dev {
-            Some((fd, dev)) if fd == raw => dev,
-            _ => {
-                let dev = ucopy_fs::data::device_of(dir.as_ref()).unwrap_or(0);
-                self.dst_dev = Some((raw, dev));
-                dev
-            }
-        }
-    }
+    copier: StdCopier,
 }
 
 impl Executor for StdExecutor {
@@ -72,20 +52,12 @@ impl Executor for StdExecutor {
     }
 
     fn copy_batch(&mut self, batch: Batch, options: &Options) -> Vec<(FileJob, JobOutcome)> {
-        let mut out = Vec::with_capacity(batch.len());
-        for job in batch {
-            let outcome = if options.cancel.is_cancelled() {
-                JobOutcome::Failed(ucopy_core::EntryError::new(
-                    &job.dst_path,
-                    ucopy_core::Op::Interrupted,
-                    std::io::Error::from(std::io::ErrorKind::Interrupted),
-                ))
-            } else {
-                let dev = self.dst_dev(&job.dst_dir);
-                copy_job(&job, options, &mut self.paths, dev)
-            };
-            out.push((job, outcome));
-        }
-        out
+        batch
+            .into_iter()
+            .map(|job| {
+                let outcome = self.copier.copy(&job, options);
+                (job, outcome)
+            })
+            .collect()
     }
 }

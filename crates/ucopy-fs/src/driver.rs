@@ -25,7 +25,7 @@ use ucopy_core::{
 
 use crate::dest::{make_room, Room};
 use crate::meta::{finish_at, mode_and_times_fd, own_fd, read_xattrs, write_xattrs, Xattrs};
-use crate::{copy_job, KernelPaths};
+use crate::StdCopier;
 
 /// Why a copy could not start at all (exit 2 in the CLI).
 #[derive(Debug, thiserror::Error)]
@@ -155,7 +155,7 @@ pub fn copy_tree(
             waiting_dirs: HashMap::new(),
             open_dst: std::collections::VecDeque::new(),
             max_open_dst: budget.max_open_dst_dirs,
-            paths: KernelPaths::default(),
+            std: StdCopier::default(),
             dir_xattrs: HashMap::new(),
             workers_alive: threads,
             startup_error: None,
@@ -211,7 +211,8 @@ struct Driver<'a> {
     /// Directories holding a destination fd, oldest first (released beyond the budget).
     open_dst: std::collections::VecDeque<Arc<DirNode>>,
     max_open_dst: usize,
-    paths: KernelPaths,
+    /// Copies hard-link names whose first copy failed, on this thread.
+    std: StdCopier,
     /// Source xattrs of directories not finished yet (only those that have any).
     dir_xattrs: HashMap<usize, Xattrs>,
     workers_alive: usize,
@@ -602,9 +603,6 @@ impl Driver<'_> {
         result: Result<Room, EntryError>,
         is_symlink: bool,
     ) {
-        if entry.dir.dst_failed() {
-            return;
-        }
         let result = result.and_then(|room| match room {
             Room::Free => self.finish_entry(entry, true, is_symlink).map(|()| true),
             Room::Keep | Room::Same => Ok(false),
@@ -702,7 +700,6 @@ impl Driver<'_> {
                 return self.fail(EntryError::new(entry.path(), Op::Open, e))
             }
         };
-        let dst_dev = crate::data::device_of(dst_dir.as_fd()).unwrap_or(0);
         let job = FileJob {
             src_dir,
             src_name: entry.src_name.clone(),
@@ -713,7 +710,7 @@ impl Driver<'_> {
             token: u64::MAX,
             stat: entry.stat,
         };
-        let outcome = copy_job(&job, self.options, &mut self.paths, dst_dev);
+        let outcome = self.std.copy(&job, self.options);
         let copied = matches!(outcome, JobOutcome::Copied { .. } | JobOutcome::Skipped);
         match outcome {
             JobOutcome::Copied { bytes } => {

@@ -3,6 +3,7 @@
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
 
 use rustix::fs::{self as rfs, FileType, Mode};
 use rustix::io::Errno;
@@ -127,4 +128,41 @@ pub fn failed(error: EntryError, options: &Options) -> JobOutcome {
         options.cancel.cancel();
     }
     JobOutcome::Failed(error)
+}
+
+/// The outcome of a job stopped by Ctrl-C before it started (nothing was created).
+pub fn interrupted(job: &FileJob) -> JobOutcome {
+    JobOutcome::Failed(EntryError::new(
+        dest_path(job),
+        Op::Interrupted,
+        io::Error::from(Errno::INTR),
+    ))
+}
+
+/// Copies jobs one at a time with plain system calls: the std executor's whole job, and every
+/// other executor's path for the files it does not take. Remembers between files which kernel
+/// paths work and the device of the last destination directory (one `fstat` per directory).
+#[derive(Debug, Default)]
+pub struct StdCopier {
+    paths: KernelPaths,
+    dst_dev: Option<(Arc<OwnedFd>, u64)>,
+}
+
+impl StdCopier {
+    /// Copies one job, or reports it interrupted if Ctrl-C came first.
+    pub fn copy(&mut self, job: &FileJob, options: &Options) -> JobOutcome {
+        if options.cancel.is_cancelled() {
+            return interrupted(job);
+        }
+        let dev = match &self.dst_dev {
+            Some((dir, dev)) if Arc::ptr_eq(dir, &job.dst_dir) => *dev,
+            _ => {
+                // Only a cache key for which kernel paths work; 0 on failure is harmless.
+                let dev = crate::data::device_of(job.dst_dir.as_fd()).unwrap_or(0);
+                self.dst_dev = Some((Arc::clone(&job.dst_dir), dev));
+                dev
+            }
+        };
+        copy_job(job, options, &mut self.paths, dev)
+    }
 }

@@ -15,4 +15,4 @@ pub mod meta;
 
 pub use data::KernelPaths;
 pub use driver::{copy_tree, FatalError, FdBudget};
-pub use file::copy_job;
+pub use file::{copy_job, StdCopier};

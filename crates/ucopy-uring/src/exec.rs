@@ -34,12 +34,11 @@ use std::thread::{self, ThreadId};
 use rustix::fs::{self as rfs, Mode as FileMode, OFlags};
 use rustix::io::Errno;
 use ucopy_core::{EntryError, Executor, FileJob, JobOutcome, Op as EntryOp, Options, Stat};
-use ucopy_fs::data::device_of;
 use ucopy_fs::data::read_write;
 use ucopy_fs::dest::{self, create_file, create_mode, discard_partial, CREATE_FLAGS, SOURCE_FLAGS};
-use ucopy_fs::file::{check_source, copy_job, data_error, failed, meta_error};
+use ucopy_fs::file::{check_source, data_error, failed, interrupted, meta_error};
 use ucopy_fs::meta::{finish_at, finish_fd};
-use ucopy_fs::KernelPaths;
+use ucopy_fs::StdCopier;
 
 use crate::ring::{Buf, BufferSpec, Completion, Op, OpResult, Ring, RingSpec, Target};
 use crate::{Create, Mode, Tuning};
@@ -71,8 +70,8 @@ pub(crate) struct UringExecutor {
     buffer_size: usize,
     ring: Option<Ring>,
     owner: Option<ThreadId>,
-    paths: KernelPaths,
-    dst_dev: Option<(Arc<OwnedFd>, u64)>,
+    /// Files the ring does not take (and every file when this thread has no ring).
+    std: StdCopier,
     /// This batch already reported an error that stops the run (ENOSPC, EROFS, EDQUOT).
     fatal_seen: bool,
     /// Descriptors of finished files, closed with `IORING_OP_CLOSE` in one submission at the end
@@ -97,8 +96,7 @@ impl UringExecutor {
             group: options.queue_depth.clamp(1, MAX_GROUP),
             ring: None,
             owner: None,
-            paths: KernelPaths::default(),
-            dst_dev: None,
+            std: StdCopier::default(),
             fatal_seen: false,
             closes: Vec::new(),
         };
@@ -200,40 +198,12 @@ impl Executor for UringExecutor {
             let std_now = std::mem::take(&mut std_jobs);
             self.run_group(group, std_now, options, &mut out);
         }
-        let mut std = Std {
-            paths: &mut self.paths,
-            dst_dev: &mut self.dst_dev,
-        };
         for job in std_jobs {
-            let outcome = std.copy(&job, options);
+            let outcome = self.std.copy(&job, options);
             out.push((job, outcome));
         }
         self.flush_closes();
         out
-    }
-}
-
-/// The std path for files the ring does not take.
-struct Std<'a> {
-    paths: &'a mut KernelPaths,
-    dst_dev: &'a mut Option<(Arc<OwnedFd>, u64)>,
-}
-
-impl Std<'_> {
-    fn copy(&mut self, job: &FileJob, options: &Options) -> JobOutcome {
-        if options.cancel.is_cancelled() {
-            return interrupted(job);
-        }
-        let dev = match self.dst_dev {
-            Some((dir, dev)) if Arc::ptr_eq(dir, &job.dst_dir) => *dev,
-            _ => {
-                // Only a cache key for which kernel paths work; 0 on failure is harmless.
-                let dev = device_of(job.dst_dir.as_fd()).unwrap_or(0);
-                *self.dst_dev = Some((Arc::clone(&job.dst_dir), dev));
-                dev
-            }
-        };
-        copy_job(job, options, self.paths, dev)
     }
 }
 
@@ -255,14 +225,6 @@ fn changed_since(t: &Task, stat: &Stat) -> Option<Stat> {
 /// said once by the front end).
 fn stops_run(e: &EntryError) -> bool {
     e.is_fatal() && e.op != EntryOp::Interrupted
-}
-
-fn interrupted(job: &FileJob) -> JobOutcome {
-    JobOutcome::Failed(EntryError::new(
-        dest::dest_path(job),
-        EntryOp::Interrupted,
-        io::Error::from(Errno::INTR),
-    ))
 }
 
 /// The destination of a file in the ring.
@@ -523,12 +485,8 @@ impl UringExecutor {
             if first {
                 first = false;
                 ring.submit()?;
-                let mut std = Std {
-                    paths: &mut self.paths,
-                    dst_dev: &mut self.dst_dev,
-                };
                 for job in std_jobs.take().unwrap_or_default() {
-                    let outcome = std.copy(&job, options);
+                    let outcome = self.std.copy(&job, options);
                     out.push((job, outcome));
                 }
             }
@@ -1039,11 +997,7 @@ impl UringExecutor {
             if t.dst_written {
                 discard_partial(&t.job);
             }
-            let mut std = Std {
-                paths: &mut self.paths,
-                dst_dev: &mut self.dst_dev,
-            };
-            let outcome = std.copy(&t.job, options);
+            let outcome = self.std.copy(&t.job, options);
             return outcome;
         }
         let mut stat = t.stat.expect("a copied file has a stat");
