@@ -137,6 +137,12 @@ impl Progress for CliProgress {
             self.print_err(format_args!("warning: {warning}"));
         }
     }
+
+    fn noted(&self, note: &str) {
+        if !self.quiet {
+            self.print_err(format_args!("warning: {note}"));
+        }
+    }
 }
 
 /// The `--json` summary of a copy run: the report's counts, errors and warnings, plus which

@@ -169,6 +169,10 @@ pub struct Report {
     pub warnings: Vec<EntryError>,
     /// True when the run stopped early (a fatal error such as ENOSPC, or Ctrl-C).
     pub stopped: bool,
+    /// How the run adapted to this machine's limits (e.g. a worker that could not set up its
+    /// io_uring copied with plain system calls): said once each, not failures.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl Report {
@@ -188,6 +192,11 @@ impl Report {
         self.skipped += other.skipped;
         self.errors.extend(other.errors);
         self.warnings.extend(other.warnings);
+        for n in other.notes {
+            if !self.notes.contains(&n) {
+                self.notes.push(n);
+            }
+        }
         self.stopped |= other.stopped;
     }
 }

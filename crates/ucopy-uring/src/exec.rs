@@ -52,6 +52,12 @@ pub(crate) struct Caps {
     pub install: bool,
     /// `IOSQE_CQE_SKIP_SUCCESS` (5.17).
     pub skip: bool,
+    /// Bytes of registered buffers one executor may pin (`None`: no limit, as with
+    /// `CAP_IPC_LOCK`). A share of `RLIMIT_MEMLOCK`, which all of this user's processes share.
+    pub pin_budget: Option<usize>,
+    /// Bytes of buffers (registered or not) one executor may map: a share of what
+    /// `RLIMIT_AS` leaves (`None`: unlimited).
+    pub map_budget: Option<usize>,
 }
 
 /// Ops per file in one data wave at most: READ, OPENAT, WRITE, INSTALL, CLOSE, and a lone READ.
@@ -67,7 +73,11 @@ pub(crate) struct UringExecutor {
     tuning: Tuning,
     caps: Caps,
     group: usize,
+    /// Files in flight asked for (`group` may shrink below it to fit the limits).
+    max_group: usize,
     buffer_size: usize,
+    /// `fixed` registers its buffers; false once the memlock limit refused even the smallest.
+    register: bool,
     ring: Option<Ring>,
     owner: Option<ThreadId>,
     /// Files the ring does not take (and every file when this thread has no ring).
@@ -91,15 +101,42 @@ impl UringExecutor {
         let mut e = UringExecutor {
             mode,
             buffer_size: tuning.buffer_size.clamp(4096, 1 << 30),
+            register: mode == Mode::Fixed,
             tuning,
             caps,
             group: options.queue_depth.clamp(1, MAX_GROUP),
+            max_group: options.queue_depth.clamp(1, MAX_GROUP),
             ring: None,
             owner: None,
             std: StdCopier::default(),
             fatal_seen: false,
             closes: Vec::new(),
         };
+        if let (Mode::Rw | Mode::Fixed, Some(budget)) = (mode, caps.map_budget) {
+            // Under a small RLIMIT_AS, buffers that fill the address space leave nothing for
+            // the heap: allocation failures abort the process. Stay well inside it, or do not
+            // start (the driver then copies with plain system calls).
+            while e.group * e.buffer_size > budget && e.buffer_size > 4096 {
+                e.buffer_size /= 2;
+            }
+            while e.group * e.buffer_size > budget && e.group > 1 {
+                e.group /= 2;
+            }
+            if e.group * e.buffer_size > budget {
+                return Err(io::Error::from_raw_os_error(libc::ENOMEM));
+            }
+            e.max_group = e.group;
+        }
+        if let (true, Some(budget)) = (e.register, caps.pin_budget) {
+            // Start within this executor's share of the memlock limit instead of finding it by
+            // failing: other executors and processes of this user need the rest.
+            while e.group * e.buffer_size > budget && e.buffer_size > 4096 {
+                e.buffer_size /= 2;
+            }
+            while e.group * e.buffer_size > budget && e.group > 1 {
+                e.group /= 2;
+            }
+        }
         e.ring = Some(e.build_ring()?);
         Ok(e)
     }
@@ -120,7 +157,7 @@ impl UringExecutor {
                 Mode::Rw | Mode::Fixed => Some(BufferSpec {
                     count: self.group,
                     size: self.buffer_size,
-                    register: self.mode == Mode::Fixed,
+                    register: self.register,
                 }),
             },
             iowq_max_workers: self.tuning.iowq_max_workers,
@@ -129,7 +166,10 @@ impl UringExecutor {
     }
 
     /// Sets a ring up, shrinking what the limits refuse: the direct descriptor table must fit
-    /// RLIMIT_NOFILE (EMFILE), registered buffers RLIMIT_MEMLOCK (ENOMEM without CAP_IPC_LOCK).
+    /// RLIMIT_NOFILE (EMFILE); ring memory and registered buffers count against RLIMIT_MEMLOCK
+    /// (ENOMEM without CAP_IPC_LOCK; the limit is per user, shared by all their processes), and
+    /// buffers against RLIMIT_AS (ENOMEM from mmap). Smaller buffers first, then fewer files in
+    /// flight (a smaller ring), then, for `fixed`, unregistered buffers.
     fn build_ring(&mut self) -> io::Result<Ring> {
         loop {
             match Ring::new(&self.spec()) {
@@ -137,15 +177,20 @@ impl UringExecutor {
                 Err(e) if e.raw_os_error() == Some(libc::EMFILE) && self.group > 1 => {
                     self.group /= 2;
                 }
-                Err(e)
-                    if e.raw_os_error() == Some(libc::ENOMEM)
-                        && self.mode == Mode::Fixed
-                        && (self.buffer_size > 4096 || self.group > 1) =>
-                {
-                    if self.buffer_size > 4096 {
+                Err(e) if e.raw_os_error() == Some(libc::ENOMEM) => {
+                    let buffers = self.mode != Mode::Splice;
+                    if buffers && self.buffer_size > 16 << 10 {
                         self.buffer_size /= 2;
-                    } else {
+                    } else if self.group > 1 {
                         self.group /= 2;
+                    } else if buffers && self.buffer_size > 4096 {
+                        self.buffer_size /= 2;
+                    } else if self.register {
+                        self.register = false;
+                        // Unregistered buffers pin nothing: back to the files in flight asked for.
+                        self.group = self.max_group;
+                    } else {
+                        return Err(e);
                     }
                 }
                 Err(e) => return Err(e),
@@ -203,6 +248,16 @@ impl Executor for UringExecutor {
             out.push((job, outcome));
         }
         self.flush_closes();
+        // Files that found no descriptor while the group's others were open (a low
+        // RLIMIT_NOFILE) get one more try now that every descriptor of the batch is closed. A
+        // failed outcome left no destination behind, so trying again is safe.
+        for (job, outcome) in out.iter_mut() {
+            if matches!(outcome, JobOutcome::Failed(e)
+                if matches!(e.error.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)))
+            {
+                *outcome = self.std.copy(job, options);
+            }
+        }
         out
     }
 }
@@ -384,6 +439,10 @@ impl Task {
                     self.outcome = Some(JobOutcome::Skipped);
                 }
             }
+            // Out of descriptors: the std path copies it once the group's files are closed.
+            Err(e) if matches!(e.error.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
+                self.fallback = true;
+            }
             Err(e) => self.fail(e),
         }
     }
@@ -508,6 +567,11 @@ impl UringExecutor {
                         io::Error::other("vanished during the copy"),
                     )));
                 }
+                // Out of descriptors (a low RLIMIT_NOFILE, other files of the group open): the
+                // std path copies it once the ring is done with the group.
+                (TAG_SRC, Some(OpResult::Failed(Errno::MFILE | Errno::NFILE))) => {
+                    t.fallback = true;
+                }
                 (TAG_SRC, Some(OpResult::Failed(e))) => {
                     let e = EntryError::new(&t.job.path, EntryOp::Open, e);
                     t.fail(e);
@@ -519,12 +583,15 @@ impl UringExecutor {
                     t.dst_written = true;
                 }
                 (TAG_DST, Some(OpResult::Failed(Errno::EXIST))) => t.dst_exists = true,
+                (TAG_DST, Some(OpResult::Failed(Errno::MFILE | Errno::NFILE))) => {
+                    t.fallback = true;
+                }
                 (TAG_DST, Some(OpResult::Failed(e))) => t.dst_error = Some(e),
                 (_, _) => t.dst_error = Some(Errno::CANCELED),
             }
         }
         for t in tasks.iter_mut() {
-            if t.outcome.is_some() {
+            if t.outcome.is_some() || t.fallback {
                 continue;
             }
             let src = t

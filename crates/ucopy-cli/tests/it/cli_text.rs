@@ -48,13 +48,13 @@ macro_rules! snapshot {
     };
 }
 
-#[test]
+plain_test!(help);
 fn help() {
     let tmp = tempfile::tempdir().unwrap();
     snapshot!("help", text(&ucopy(&["--help"], tmp.path())));
 }
 
-#[test]
+plain_test!(dry_run_prints_the_plan_and_creates_nothing);
 fn dry_run_prints_the_plan_and_creates_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     small_tree(tmp.path());
@@ -70,7 +70,7 @@ fn dry_run_prints_the_plan_and_creates_nothing() {
     snapshot!("dry_run", text(&out));
 }
 
-#[test]
+plain_test!(json_summary);
 fn json_summary() {
     let tmp = tempfile::tempdir().unwrap();
     small_tree(tmp.path());
@@ -78,7 +78,7 @@ fn json_summary() {
     snapshot!("json", text(&out));
 }
 
-#[test]
+plain_test!(json_lists_errors_with_path_and_op);
 fn json_lists_errors_with_path_and_op() {
     let tmp = tempfile::tempdir().unwrap();
     small_tree(tmp.path());
@@ -88,14 +88,14 @@ fn json_lists_errors_with_path_and_op() {
     snapshot!("json_errors", text(&out));
 }
 
-#[test]
+plain_test!(missing_source_is_a_one_line_error_and_exit_2);
 fn missing_source_is_a_one_line_error_and_exit_2() {
     let tmp = tempfile::tempdir().unwrap();
     snapshot!("missing_source", text(&ucopy(&["nope", "dst"], tmp.path())));
     assert!(!tmp.path().join("dst").exists());
 }
 
-#[test]
+plain_test!(into_itself_is_refused_before_anything_is_created);
 fn into_itself_is_refused_before_anything_is_created() {
     let tmp = tempfile::tempdir().unwrap();
     small_tree(tmp.path());
@@ -106,7 +106,7 @@ fn into_itself_is_refused_before_anything_is_created() {
     assert!(!tmp.path().join("src/docs/src").exists());
 }
 
-#[test]
+plain_test!(probe_json_lists_every_backend);
 fn probe_json_lists_every_backend() {
     let tmp = tempfile::tempdir().unwrap();
     let out = ucopy(&["--probe", "--json"], tmp.path());

@@ -1,18 +1,20 @@
-//! Behaviour tests for the `ucopy` binary: one module per section of
-//! `shared/docs/behaviours.md`, one test per row (or a few), each run once per backend
-//! (`backend_test!` makes `<row>::{std,splice,rw,fixed}`), plus a differential test that holds
-//! every backend to the `std` executor's result.
+//! Behaviour tests for the `ucopy` binary: one module per section of the behaviour list, one
+//! test per row (or a few), each run once per backend (`backend_test!` makes
+//! `<row>::{std,splice,rw,fixed}`), plus a differential test that holds every backend to the
+//! `std` executor's result.
 //!
 //! Run one row on one backend: `cargo test -p ucopy-cli --test it row09 -- --nocapture`.
 //! io_uring backends the kernel lacks are skipped with a printed reason unless
 //! `UCOPY_REQUIRE_URING=1`. Root-only cases skip with a reason when not root; the rows about
-//! unprivileged copies run ucopy as `nobody` through `setpriv` when the tests run as root.
+//! unprivileged copies run ucopy as `nobody` through `setpriv` when the tests run as root. A
+//! skipped test is reported as ignored with its reason (`runner`), never as passed.
 
 #[macro_use]
 mod harness;
 mod compare;
 mod fixtures;
 mod mounts;
+mod runner;
 mod tree;
 
 mod changes;
@@ -21,6 +23,11 @@ mod contents;
 mod destination;
 mod differential;
 mod errors;
+mod limits;
 mod links;
 mod metadata;
 mod scale;
+
+fn main() {
+    runner::main();
+}
