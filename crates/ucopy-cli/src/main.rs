@@ -7,6 +7,7 @@ mod backend;
 mod cache;
 mod dry_run;
 mod output;
+mod progress;
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -132,9 +133,7 @@ fn run(args: &Args) -> u8 {
         !args.no_progress && !args.json,
         args.json,
     );
-    if let [only] = targets.as_slice() {
-        progress.count_in_background(&only.source);
-    }
+    progress.count_in_background(targets.iter().map(|t| t.source.clone()).collect());
     let started = Instant::now();
     let mut report = Report::default();
     for target in &targets {

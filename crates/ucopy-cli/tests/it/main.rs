@@ -26,6 +26,7 @@ mod errors;
 mod limits;
 mod links;
 mod metadata;
+mod progress;
 mod scale;
 
 fn main() {

@@ -31,7 +31,7 @@ fn each(f: impl Fn(Mode, &str, &Tuning)) {
     }
 }
 
-#[test]
+test!(sizes_copy_byte_exact);
 fn sizes_copy_byte_exact() {
     each(|mode, label, tuning| {
         let t = Trees::new();
@@ -59,7 +59,7 @@ fn sizes_copy_byte_exact() {
     });
 }
 
-#[test]
+test!(more_files_than_one_group);
 fn more_files_than_one_group() {
     each(|mode, label, tuning| {
         let t = Trees::new();
@@ -85,7 +85,7 @@ fn more_files_than_one_group() {
     });
 }
 
-#[test]
+test!(overwrites_existing_destinations);
 fn overwrites_existing_destinations() {
     each(|mode, label, tuning| {
         let t = Trees::new();
@@ -116,7 +116,7 @@ fn overwrites_existing_destinations() {
     });
 }
 
-#[test]
+test!(no_clobber_and_directory_conflict);
 fn no_clobber_and_directory_conflict() {
     each(|mode, label, tuning| {
         let t = Trees::new();
@@ -143,7 +143,7 @@ fn no_clobber_and_directory_conflict() {
     });
 }
 
-#[test]
+test!(vanished_source_leaves_nothing);
 fn vanished_source_leaves_nothing() {
     each(|mode, label, tuning| {
         let t = Trees::new();
@@ -161,7 +161,7 @@ fn vanished_source_leaves_nothing() {
     });
 }
 
-#[test]
+test!(changed_size_copies_what_is_there);
 fn changed_size_copies_what_is_there() {
     each(|mode, label, tuning| {
         let t = Trees::new();
@@ -192,7 +192,7 @@ fn changed_size_copies_what_is_there() {
     });
 }
 
-#[test]
+test!(not_a_regular_file_any_more);
 fn not_a_regular_file_any_more() {
     each(|mode, label, tuning| {
         let t = Trees::new();
@@ -219,7 +219,7 @@ fn not_a_regular_file_any_more() {
     });
 }
 
-#[test]
+test!(zero_size_with_content_is_read_to_the_end);
 fn zero_size_with_content_is_read_to_the_end() {
     each(|mode, label, tuning| {
         let t = Trees::new();
@@ -240,7 +240,7 @@ fn zero_size_with_content_is_read_to_the_end() {
     });
 }
 
-#[test]
+test!(sparse_file_stays_sparse);
 fn sparse_file_stays_sparse() {
     each(|mode, label, tuning| {
         let t = Trees::new();
@@ -268,7 +268,7 @@ fn sparse_file_stays_sparse() {
     });
 }
 
-#[test]
+test!(archive_keeps_mode_times_owner_xattrs);
 fn archive_keeps_mode_times_owner_xattrs() {
     each(|mode, label, tuning| {
         let t = Trees::new();
@@ -355,7 +355,7 @@ fn xattr(p: &Path) -> Option<Vec<u8>> {
         .map(|n| buf[..n].to_vec())
 }
 
-#[test]
+test!(cancelled_before_start_touches_nothing);
 fn cancelled_before_start_touches_nothing() {
     each(|mode, label, tuning| {
         let t = Trees::new();
@@ -371,7 +371,7 @@ fn cancelled_before_start_touches_nothing() {
     });
 }
 
-#[test]
+test!(executor_moves_between_threads);
 fn executor_moves_between_threads() {
     let _g = shared();
     for mode in Mode::ALL {

@@ -18,8 +18,7 @@ struct SmallFs {
 impl SmallFs {
     fn mount(size: &str) -> Option<SmallFs> {
         if !is_root() {
-            eprintln!("skipped: mounting a small tmpfs needs root");
-            return None;
+            skip!("mounting a small tmpfs needs root");
         }
         let dir = tempfile::tempdir().unwrap();
         let ok = Command::new("mount")
@@ -28,8 +27,7 @@ impl SmallFs {
             .status()
             .is_ok_and(|s| s.success());
         if !ok {
-            eprintln!("skipped: cannot mount a tmpfs");
-            return None;
+            skip!("cannot mount a tmpfs");
         }
         Some(SmallFs { dir })
     }
@@ -58,7 +56,7 @@ impl Drop for SmallFs {
     }
 }
 
-#[test]
+test!(full_destination_leaves_no_partial_file);
 fn full_destination_leaves_no_partial_file() {
     let _g = shared();
     for mode in Mode::ALL {
@@ -118,7 +116,7 @@ fn full_destination_leaves_no_partial_file() {
     }
 }
 
-#[test]
+test!(no_descriptor_leaks);
 fn no_descriptor_leaks() {
     let _g = exclusive();
     for mode in Mode::ALL {
@@ -172,7 +170,7 @@ impl Drop for NofileGuard {
     }
 }
 
-#[test]
+test!(few_descriptors_still_copy);
 fn few_descriptors_still_copy() {
     let _g = exclusive();
     for mode in Mode::ALL {

@@ -15,15 +15,13 @@ impl Drop for Restore {
     }
 }
 
-#[test]
+test!(disabled_sysctl_makes_it_unusable);
 fn disabled_sysctl_makes_it_unusable() {
     if !is_root() {
-        eprintln!("skipped: changing {SYSCTL} needs root");
-        return;
+        skip!("changing {SYSCTL} needs root");
     }
     let Ok(old) = std::fs::read_to_string(SYSCTL) else {
-        eprintln!("skipped: no {SYSCTL} (kernel before 6.6)");
-        return;
+        skip!("no {SYSCTL} (kernel before 6.6)");
     };
     // Nothing else in this process may set up a ring meanwhile.
     let _g = exclusive();
@@ -42,14 +40,13 @@ fn disabled_sysctl_makes_it_unusable() {
     assert!(probe.to_string().contains("unusable"));
 }
 
-#[test]
+test!(probe_lists_what_the_executors_need);
 fn probe_lists_what_the_executors_need() {
     let _g = shared();
     let probe = Probe::detect();
     if let Err(why) = probe.usable() {
         assert!(!uring_available(Mode::Rw));
-        eprintln!("skipped: {why}");
-        return;
+        skip!("{why}");
     }
     let text = probe.to_string();
     for name in [
