@@ -18,7 +18,8 @@ use clap::{Parser, ValueEnum};
 )]
 pub struct Args {
     /// Source files or directories, then the destination
-    #[arg(value_name = "PATH", num_args = 2.., required_unless_present = "probe")]
+    // Counted in `operands`, so that a missing one gets cp's message, not clap's.
+    #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
     /// Archive: keep mode, owner (as root), times to the ns, xattrs and hard links, like cp -a
@@ -26,7 +27,7 @@ pub struct Args {
     pub archive: bool,
 
     /// Accepted for cp muscle memory; directories are always copied recursively
-    #[arg(short = 'r', short_alias = 'R', long)]
+    #[arg(short = 'r', visible_short_alias = 'R', long)]
     pub recursive: bool,
 
     /// Never overwrite an existing destination entry
@@ -62,7 +63,7 @@ pub struct Args {
     pub probe: bool,
 
     /// Print the plan (directories, files in batch order with inode numbers, links); copy nothing
-    #[arg(long)]
+    #[arg(long, conflicts_with = "json")]
     pub dry_run: bool,
 
     /// Print one JSON object with the result on stdout at the end
@@ -109,10 +110,26 @@ pub enum OrderChoice {
 }
 
 impl Args {
-    /// Sources and destination, split.
-    pub fn operands(&self) -> (&[PathBuf], &std::path::Path) {
-        let (dest, sources) = self.paths.split_last().expect("clap requires two paths");
-        (sources, dest)
+    /// Sources and destination, split; or cp's message for what is missing (`--probe` takes
+    /// no operands).
+    pub fn operands(&self) -> Result<(&[PathBuf], &std::path::Path), String> {
+        if self.probe {
+            return match self.paths.first() {
+                Some(p) => Err(format!(
+                    "--probe takes no operands (got '{}')",
+                    crate::output::quote(p)
+                )),
+                None => Ok((&[], std::path::Path::new(""))),
+            };
+        }
+        match self.paths.as_slice() {
+            [] => Err("missing file operand".to_owned()),
+            [only] => Err(format!(
+                "missing destination file operand after '{}'",
+                crate::output::quote(only)
+            )),
+            [sources @ .., dest] => Ok((sources, dest.as_path())),
+        }
     }
 }
 

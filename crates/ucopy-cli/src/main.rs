@@ -41,6 +41,14 @@ fn current_umask() -> u32 {
 }
 
 fn run(args: &Args) -> u8 {
+    let (sources, dest) = match args.operands() {
+        Ok(o) => o,
+        Err(e) => {
+            err_line(format_args!("{e}"));
+            eprintln!("Try 'ucopy --help' for more information.");
+            return EXIT_FATAL;
+        }
+    };
     if args.probe {
         let report = backend::probe();
         if args.json {
@@ -53,7 +61,6 @@ fn run(args: &Args) -> u8 {
         }
         return EXIT_OK;
     }
-    let (sources, dest) = args.operands();
     let options = Options {
         archive: args.archive,
         no_clobber: args.no_clobber,

@@ -16,6 +16,12 @@ pub fn out_line(line: std::fmt::Arguments<'_>) {
     let _ = out.write_fmt(line).and_then(|()| out.write_all(b"\n"));
 }
 
+/// `path` for use between single quotes in a message, escaped as cp's shell-escape quoting
+/// does (control bytes never reach the terminal raw).
+pub fn quote(path: &Path) -> String {
+    ucopy_core::quote_inner(path)
+}
+
 /// Writes `ucopy: <message>` to stderr.
 pub fn err_line(message: std::fmt::Arguments<'_>) {
     let mut err = std::io::stderr().lock();
@@ -77,7 +83,7 @@ impl CliProgress {
 impl Progress for CliProgress {
     fn copied(&self, kind: Kind, src: &Path, dst: &Path, bytes: u64) {
         if self.verbose {
-            let line = format_args!("'{}' -> '{}'", src.display(), dst.display());
+            let line = format_args!("'{}' -> '{}'", quote(src), quote(dst));
             if self.verbose_to_stderr {
                 self.print_err(line);
             } else {

@@ -12,6 +12,7 @@ mod node;
 mod options;
 mod plan;
 mod progress;
+pub mod quote;
 mod report;
 mod stat;
 pub mod target;
@@ -24,5 +25,6 @@ pub use plan::{
     PlannedFile, Planner, Step,
 };
 pub use progress::{NoProgress, Progress};
+pub use quote::quote_inner;
 pub use report::{EntryError, Op, Report};
 pub use stat::{file_id, Kind, Stat, Time};

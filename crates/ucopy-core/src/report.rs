@@ -78,7 +78,11 @@ impl Op {
 }
 
 /// One entry that could not be copied (or whose metadata could not be kept).
-#[derive(Debug, Serialize)]
+///
+/// Serialized as `{"path": ..., "op": ..., "error": ...}`. A path that is not UTF-8 is given
+/// twice: lossy in `path` (U+FFFD for each invalid sequence, for people) and byte-exact in
+/// `path_bytes` (an array of numbers, for programs), so JSON carries any name.
+#[derive(Debug)]
 pub struct EntryError {
     /// The path as the user would name it (source path, or destination for destination-side
     /// failures).
@@ -86,12 +90,24 @@ pub struct EntryError {
     /// What was being done.
     pub op: Op,
     /// Why it failed.
-    #[serde(serialize_with = "serialize_display")]
     pub error: io::Error,
 }
 
-fn serialize_display<S: Serializer>(e: &io::Error, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(e)
+impl Serialize for EntryError {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        use std::os::unix::ffi::OsStrExt;
+        let bytes = self.path.as_os_str().as_bytes();
+        let exact = std::str::from_utf8(bytes).is_ok();
+        let mut st = s.serialize_struct("EntryError", if exact { 3 } else { 4 })?;
+        st.serialize_field("path", &String::from_utf8_lossy(bytes))?;
+        if !exact {
+            st.serialize_field("path_bytes", bytes)?;
+        }
+        st.serialize_field("op", &self.op)?;
+        st.serialize_field("error", &self.error.to_string())?;
+        st.end()
+    }
 }
 
 impl EntryError {
@@ -127,7 +143,7 @@ impl fmt::Display for EntryError {
             f,
             "cannot {} '{}': {}",
             self.op.verb(),
-            self.path.display(),
+            crate::quote_inner(&self.path),
             self.error
         )
     }

@@ -59,7 +59,18 @@ fn dry_run_prints_the_plan_and_creates_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     small_tree(tmp.path());
     let out = ucopy(
-        &["--dry-run", "-a", "--order", "none", "src", "dst"],
+        // A queue depth every RLIMIT_NOFILE of the test runs allows, so the plan is the same
+        // as root and as a normal user.
+        &[
+            "--dry-run",
+            "-a",
+            "--order",
+            "none",
+            "--queue-depth",
+            "8",
+            "src",
+            "dst",
+        ],
         tmp.path(),
     );
     assert!(
@@ -120,4 +131,70 @@ fn probe_json_lists_every_backend() {
         .collect();
     assert_eq!(names, ["splice", "rw", "fixed", "std"]);
     assert!(v["auto"]["backend"].is_string() && v["auto"]["reason"].is_string());
+}
+
+plain_test!(one_operand_gets_cps_message);
+fn one_operand_gets_cps_message() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = ucopy(&["src"], tmp.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "ucopy: missing destination file operand after 'src'\n\
+         Try 'ucopy --help' for more information.\n"
+    );
+    let out = ucopy(&[], tmp.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("ucopy: missing file operand\n"));
+}
+
+plain_test!(probe_refuses_operands_and_dry_run_refuses_json);
+fn probe_refuses_operands_and_dry_run_refuses_json() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = ucopy(&["--probe", "x", "y"], tmp.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--probe takes no operands"));
+    assert!(out.stdout.is_empty());
+    let out = ucopy(&["--dry-run", "--json", "x", "y"], tmp.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("'--dry-run' cannot be used with '--json'")
+    );
+    assert!(out.stdout.is_empty());
+}
+
+// Issue 8 item 9: a path that is not UTF-8 in an error of the JSON summary: lossy in `path`,
+// exact in `path_bytes`; no panic; and control bytes in names are escaped in messages as cp does.
+plain_test!(json_carries_non_utf8_paths_and_messages_escape_control_bytes);
+fn json_carries_non_utf8_paths_and_messages_escape_control_bytes() {
+    use std::os::unix::ffi::OsStrExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let name = std::ffi::OsStr::from_bytes(b"bad\xff\nname");
+    fs::create_dir_all(tmp.path().join("src")).unwrap();
+    fs::write(tmp.path().join("src").join(name), b"x").unwrap();
+    // A directory where the file must go: a conflict error naming the file.
+    fs::create_dir_all(tmp.path().join("dst/src").join(name)).unwrap();
+    let out = ucopy(&["--backend", "std", "--json", "src", "dst"], tmp.path());
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    let e = &json["errors"][0];
+    assert_eq!(e["path"], "dst/src/bad\u{fffd}\nname");
+    let bytes: Vec<u8> = e["path_bytes"]
+        .as_array()
+        .expect("path_bytes for a non-UTF-8 path")
+        .iter()
+        .map(|b| b.as_u64().unwrap() as u8)
+        .collect();
+    assert_eq!(bytes, b"dst/src/bad\xff\nname");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("'dst/src/bad'$'\\377'''$'\\n''name'"),
+        "control and invalid bytes escaped like cp's shell-escape quoting: {stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
