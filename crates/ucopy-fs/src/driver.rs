@@ -372,16 +372,37 @@ impl Driver<'_> {
         }
     }
 
+    /// Counts a copied file. One that ended before the size it had when the copy started is
+    /// kept (it is all the source has now, as cp keeps it) but said: a file that shrank, or a
+    /// filesystem that cut it short, must not pass for a complete copy in silence.
+    fn copied_file(&mut self, job: &FileJob, bytes: u64) {
+        self.report.files += 1;
+        self.report.bytes += bytes;
+        self.progress
+            .copied(Kind::File, &job.path, &job.dst_path, bytes);
+        // A sparse copy counts only its data; the sparse path ends the file at the source's
+        // length itself.
+        if bytes < job.stat.size && !job.stat.maybe_sparse() {
+            let w = EntryError::new(
+                &job.path,
+                Op::Changed,
+                io::Error::other(format!(
+                    "ended early: copied {bytes} of the {} bytes it had when the copy started",
+                    job.stat.size
+                )),
+            );
+            self.progress.warned(&w);
+            self.report.warnings.push(w);
+        }
+    }
+
     fn finished(&mut self, job: FileJob, outcome: JobOutcome) {
         let Some(InFlight { dir, link }) = self.in_flight.remove(&job.token) else {
             return;
         };
         let status = match outcome {
             JobOutcome::Copied { bytes } => {
-                self.report.files += 1;
-                self.report.bytes += bytes;
-                self.progress
-                    .copied(Kind::File, &job.path, &job.dst_path, bytes);
+                self.copied_file(&job, bytes);
                 LinkStatus::Copied
             }
             JobOutcome::Skipped => {
@@ -713,12 +734,7 @@ impl Driver<'_> {
         let outcome = self.std.copy(&job, self.options);
         let copied = matches!(outcome, JobOutcome::Copied { .. } | JobOutcome::Skipped);
         match outcome {
-            JobOutcome::Copied { bytes } => {
-                self.report.files += 1;
-                self.report.bytes += bytes;
-                self.progress
-                    .copied(Kind::File, &job.path, &job.dst_path, bytes);
-            }
+            JobOutcome::Copied { bytes } => self.copied_file(&job, bytes),
             JobOutcome::Skipped => self.report.skipped += 1,
             JobOutcome::Vanished(w) => {
                 self.progress.warned(&w);

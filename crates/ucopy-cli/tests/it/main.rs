@@ -22,6 +22,7 @@ mod contents;
 mod destination;
 mod differential;
 mod errors;
+mod faults;
 mod links;
 mod metadata;
 mod scale;
