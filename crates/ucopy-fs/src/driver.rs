@@ -1,5 +1,5 @@
 //! The driver: carries out a [`Planner`]'s steps with worker threads, each owning an
-//! [`Executor`] from the chosen backend.
+//! [`Executor`](ucopy_core::Executor) from the chosen backend.
 //!
 //! The driver thread walks (the planner runs here), creates directories, symlinks, special files
 //! and hard links, and applies each directory's mode and times once everything in it is written;
@@ -96,6 +96,18 @@ impl FdBudget {
         let limit = lim.current.map_or(1 << 20, |c| c.min(1 << 20) as usize);
         FdBudget::new(limit, threads, queue_depth)
     }
+
+    /// What the planner is given under this budget: the plan a copy with `options` follows
+    /// (also what `--dry-run` prints).
+    pub fn plan_options(&self, options: &Options) -> PlanOptions {
+        PlanOptions {
+            order: options.order,
+            queue_depth: self.queue_depth,
+            preserve_links: options.archive,
+            max_open_dirs: self.max_open_src_dirs,
+            max_dirs_per_batch: self.queue_depth,
+        }
+    }
 }
 
 /// Copies one top-level `source` to exactly `dest` (already resolved: `dest` is the path the
@@ -110,17 +122,7 @@ pub fn copy_tree(
 ) -> Result<Report, FatalError> {
     let threads = threads.max(1);
     let budget = FdBudget::from_rlimit(threads, options.queue_depth);
-    let planner = Planner::new(
-        source,
-        dest,
-        PlanOptions {
-            order: options.order,
-            queue_depth: budget.queue_depth,
-            preserve_links: options.archive,
-            max_open_dirs: budget.max_open_src_dirs,
-            max_dirs_per_batch: budget.queue_depth,
-        },
-    )?;
+    let planner = Planner::new(source, dest, budget.plan_options(options))?;
     let anchor = Arc::clone(planner.anchor());
     let anchor_fd = ucopy_core::open_operand_dir(anchor.dst_path()).map_err(|source| {
         FatalError::DestParent {
