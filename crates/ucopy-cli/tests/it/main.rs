@@ -15,6 +15,7 @@ mod fixtures;
 mod mounts;
 mod tree;
 
+mod attacks;
 mod changes;
 mod cli_text;
 mod contents;
