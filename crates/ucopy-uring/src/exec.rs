@@ -35,7 +35,9 @@ use rustix::fs::{self as rfs, Mode as FileMode, OFlags};
 use rustix::io::Errno;
 use ucopy_core::{EntryError, Executor, FileJob, JobOutcome, Op as EntryOp, Options, Stat};
 use ucopy_fs::data::read_write;
-use ucopy_fs::dest::{self, create_file, create_mode, discard_partial, CREATE_FLAGS, SOURCE_FLAGS};
+use ucopy_fs::dest::{
+    self, create_file, discard_partial, private_file_mode, CREATE_FLAGS, SOURCE_FLAGS,
+};
 use ucopy_fs::file::{check_source, data_error, failed, interrupted, meta_error};
 use ucopy_fs::meta::{finish_at, finish_fd};
 use ucopy_fs::StdCopier;
@@ -462,7 +464,7 @@ impl UringExecutor {
                         dir: Arc::clone(&t.job.dst_dir),
                         name: t.job.dst_name.clone(),
                         flags: CREATE_FLAGS,
-                        mode: create_mode(&t.job.stat, options),
+                        mode: private_file_mode(&t.job.stat, options),
                         slot: None,
                     }],
                 ));
@@ -575,7 +577,7 @@ impl UringExecutor {
                 dir: Arc::clone(&t.job.dst_dir),
                 name: t.job.dst_name.clone(),
                 flags: CREATE_FLAGS,
-                mode: create_mode(t.stat.as_ref().expect("stat"), options),
+                mode: private_file_mode(t.stat.as_ref().expect("stat"), options),
                 slot: Some(slot),
             });
         };

@@ -25,4 +25,5 @@ mod errors;
 mod faults;
 mod links;
 mod metadata;
+mod reliability;
 mod scale;
