@@ -17,16 +17,19 @@ mod mounts;
 mod runner;
 mod tree;
 
+mod attacks;
 mod changes;
 mod cli_text;
 mod contents;
 mod destination;
 mod differential;
 mod errors;
+mod faults;
 mod limits;
 mod links;
 mod metadata;
 mod progress;
+mod reliability;
 mod scale;
 
 fn main() {
