@@ -1,5 +1,5 @@
 //! The driver: carries out a [`Planner`]'s steps with worker threads, each owning an
-//! [`Executor`] from the chosen backend.
+//! [`Executor`](ucopy_core::Executor) from the chosen backend.
 //!
 //! The driver thread walks (the planner runs here), creates directories, symlinks, special files
 //! and hard links, and applies each directory's mode and times once everything in it is written;
@@ -385,7 +385,17 @@ impl Driver<'_> {
         let Some(InFlight { dir, link }) = self.in_flight.remove(&job.token) else {
             return;
         };
-        let status = match outcome {
+        let status = self.count_file(&job, outcome);
+        if let Some(group) = link {
+            group.set_status(status);
+        }
+        self.file_finished(&dir);
+    }
+
+    /// Counts one regular file's outcome, from a worker or from this thread: the one place the
+    /// report and the progress hear about files.
+    fn count_file(&mut self, job: &FileJob, outcome: JobOutcome) -> LinkStatus {
+        match outcome {
             JobOutcome::Copied { bytes } => {
                 self.report.files += 1;
                 self.report.bytes += bytes;
@@ -406,11 +416,7 @@ impl Driver<'_> {
                 self.fail(e);
                 LinkStatus::Failed
             }
-        };
-        if let Some(group) = link {
-            group.set_status(status);
         }
-        self.file_finished(&dir);
     }
 
     /// One file of `dir` is no longer in flight; finish the directory if it was the last.
@@ -733,21 +739,7 @@ impl Driver<'_> {
             stat: entry.stat,
         };
         let outcome = self.std.copy(&job, self.options);
-        let copied = matches!(outcome, JobOutcome::Copied { .. } | JobOutcome::Skipped);
-        match outcome {
-            JobOutcome::Copied { bytes } => {
-                self.report.files += 1;
-                self.report.bytes += bytes;
-                self.progress
-                    .copied(Kind::File, &job.path, &job.dst_path, bytes);
-            }
-            JobOutcome::Skipped => self.report.skipped += 1,
-            JobOutcome::Vanished(w) => {
-                self.progress.warned(&w);
-                self.report.warnings.push(w);
-            }
-            JobOutcome::Failed(e) => self.fail(e),
-        }
+        let copied = self.count_file(&job, outcome) == LinkStatus::Copied;
         if copied {
             group.set_first(Arc::clone(&entry.dir), entry.dst_name.clone());
         }

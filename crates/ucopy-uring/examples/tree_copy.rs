@@ -7,10 +7,7 @@
 //!   --qd N             files per batch (64)
 //!   --buffer BYTES     buffer / pipe size per file in flight
 //!   --ring-max BYTES   larger files take copy_file_range
-//!   --create HOW       in-chain (direct slot) | open-wave (ring, normal fd) | syscall
 //!   --no-skip          no IOSQE_CQE_SKIP_SUCCESS
-//!   --syscall-writes   rw/fixed: pwrite(2) after each read wave (default)
-//!   --ring-writes      rw/fixed: IORING_OP_WRITE / WRITE_FIXED
 //!   --no-single-issuer / --no-defer / --no-coop
 //!   --iowq B,U         IORING_REGISTER_IOWQ_MAX_WORKERS
 //!   --archive          -a
@@ -20,7 +17,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use ucopy_core::{NoProgress, Options};
-use ucopy_uring::{Create, Mode, Tuning, UringFactory};
+use ucopy_uring::{Mode, Tuning, UringFactory};
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -42,17 +39,7 @@ fn main() -> ExitCode {
             "--qd" => options.queue_depth = num(args.next()) as usize,
             "--buffer" => tuning.buffer_size = num(args.next()) as usize,
             "--ring-max" => tuning.ring_max = num(args.next()),
-            "--create" => {
-                tuning.create = match args.next().as_deref() {
-                    Some("in-chain") => Create::InChain,
-                    Some("open-wave") => Create::OpenWave,
-                    Some("syscall") => Create::Syscall,
-                    _ => panic!("--create in-chain|open-wave|syscall"),
-                }
-            }
             "--no-skip" => tuning.skip_success = false,
-            "--syscall-writes" => tuning.syscall_writes = true,
-            "--ring-writes" => tuning.syscall_writes = false,
             "--no-single-issuer" => {
                 tuning.single_issuer = false;
                 tuning.defer_taskrun = false;
