@@ -12,6 +12,7 @@
 mod harness;
 mod compare;
 mod fixtures;
+mod fusefs;
 mod mounts;
 mod tree;
 

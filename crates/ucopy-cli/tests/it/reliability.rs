@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::compare::{assert_trees_equal, Compare};
+use crate::fusefs::FaultMount;
 use crate::harness::spawn;
 use crate::mounts::find_tool;
 use crate::tree::{TestTree, KIB, MIB};
@@ -422,3 +423,40 @@ fn modes(root: &Path) -> std::collections::BTreeMap<std::path::PathBuf, u32> {
     }
     out
 }
+
+// Issue 8 item 7: a close(2) that fails (a FUSE filesystem failing FLUSH with EIO, as NFS, CIFS
+// and FUSE report deferred write errors) fails the file: exit 1, one line naming it, and the file
+// removed like any partial one; the other files are copied.
+backend_test!(close_error_fails_the_file, |b| {
+    require_root!();
+    let t = TestTree::new();
+    t.file("src/good1", "one");
+    t.file("src/badclose1", vec![b'x'; 100 * KIB as usize]);
+    t.file("src/good2", vec![b'y'; 3 * MIB as usize]);
+    t.file("src/badclose2", vec![b'z'; 3 * MIB as usize]);
+    let mnt = t.dir("mnt");
+    let m = match FaultMount::new(&mnt) {
+        Ok(m) => m,
+        Err(e) => skip!("{e}"),
+    };
+    let out = b.run(args!["-r", t.p("src/."), &mnt]);
+    let mut names: Vec<String> = fs::read_dir(&mnt)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let good = (fs::read(mnt.join("good1")), fs::read(mnt.join("good2")));
+    let failed = m.fs.failed_flushes();
+    drop(m);
+    out.assert_code(1).assert_error_format();
+    out.assert_one_error_naming(b"badclose1");
+    out.assert_one_error_naming(b"badclose2");
+    assert!(failed >= 2, "the fault filesystem failed {failed} closes");
+    assert_eq!(
+        names,
+        ["good1", "good2"],
+        "a file whose close failed was kept:\n{out}"
+    );
+    assert_eq!(good.0.unwrap(), b"one");
+    assert_eq!(good.1.unwrap(), vec![b'y'; 3 * MIB as usize]);
+});
