@@ -301,6 +301,11 @@ impl Planner {
         })
     }
 
+    /// What this plan was made with.
+    pub fn options(&self) -> &PlanOptions {
+        &self.options
+    }
+
     /// The anchor: the directories holding the top-level source and destination.
     pub fn anchor(&self) -> &Arc<DirNode> {
         &self.anchor

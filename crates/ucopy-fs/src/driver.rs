@@ -96,6 +96,18 @@ impl FdBudget {
         let limit = lim.current.map_or(1 << 20, |c| c.min(1 << 20) as usize);
         FdBudget::new(limit, threads, queue_depth)
     }
+
+    /// What the planner is given under this budget: the plan a copy with `options` follows
+    /// (also what `--dry-run` prints).
+    pub fn plan_options(&self, options: &Options) -> PlanOptions {
+        PlanOptions {
+            order: options.order,
+            queue_depth: self.queue_depth,
+            preserve_links: options.archive,
+            max_open_dirs: self.max_open_src_dirs,
+            max_dirs_per_batch: self.queue_depth,
+        }
+    }
 }
 
 /// Copies one top-level `source` to exactly `dest` (already resolved: `dest` is the path the
@@ -110,17 +122,7 @@ pub fn copy_tree(
 ) -> Result<Report, FatalError> {
     let threads = threads.max(1);
     let budget = FdBudget::from_rlimit(threads, options.queue_depth);
-    let planner = Planner::new(
-        source,
-        dest,
-        PlanOptions {
-            order: options.order,
-            queue_depth: budget.queue_depth,
-            preserve_links: options.archive,
-            max_open_dirs: budget.max_open_src_dirs,
-            max_dirs_per_batch: budget.queue_depth,
-        },
-    )?;
+    let planner = Planner::new(source, dest, budget.plan_options(options))?;
     let anchor = Arc::clone(planner.anchor());
     let anchor_fd = ucopy_core::open_operand_dir(anchor.dst_path()).map_err(|source| {
         FatalError::DestParent {
@@ -381,6 +383,30 @@ impl Driver<'_> {
         }
     }
 
+    /// Counts a copied file. One that ended before the size it had when the copy started is
+    /// kept (it is all the source has now, as cp keeps it) but said: a file that shrank, or a
+    /// filesystem that cut it short, must not pass for a complete copy in silence.
+    fn copied_file(&mut self, job: &FileJob, bytes: u64) {
+        self.report.files += 1;
+        self.report.bytes += bytes;
+        self.progress
+            .copied(Kind::File, &job.path, &job.dst_path, bytes);
+        // A sparse copy counts only its data; the sparse path ends the file at the source's
+        // length itself.
+        if bytes < job.stat.size && !job.stat.maybe_sparse() {
+            let w = EntryError::new(
+                &job.path,
+                Op::Changed,
+                io::Error::other(format!(
+                    "ended early: copied {bytes} of the {} bytes it had when the copy started",
+                    job.stat.size
+                )),
+            );
+            self.progress.warned(&w);
+            self.report.warnings.push(w);
+        }
+    }
+
     fn finished(&mut self, job: FileJob, outcome: JobOutcome) {
         let Some(InFlight { dir, link }) = self.in_flight.remove(&job.token) else {
             return;
@@ -397,10 +423,7 @@ impl Driver<'_> {
     fn count_file(&mut self, job: &FileJob, outcome: JobOutcome) -> LinkStatus {
         match outcome {
             JobOutcome::Copied { bytes } => {
-                self.report.files += 1;
-                self.report.bytes += bytes;
-                self.progress
-                    .copied(Kind::File, &job.path, &job.dst_path, bytes);
+                self.copied_file(job, bytes);
                 LinkStatus::Copied
             }
             JobOutcome::Skipped => {

@@ -30,6 +30,12 @@ pub enum Tool {
         order: Option<&'static str>,
         archive: bool,
     },
+    /// A hidden contender: `cargo xtask uring-copy MODE --knobs ...` (an io_uring executor with
+    /// knobs the product does not expose; PERF.md's design comparisons).
+    Uring {
+        mode: String,
+        knobs: Vec<String>,
+    },
     CpR,
     CpA,
     Tar,
@@ -47,7 +53,7 @@ pub struct Contender {
 
 impl Contender {
     pub fn is_peer(&self) -> bool {
-        !matches!(self.tool, Tool::Ucopy { .. })
+        !matches!(self.tool, Tool::Ucopy { .. } | Tool::Uring { .. })
     }
 
     /// How the command line looks, for tables and JSON.
@@ -61,6 +67,9 @@ impl Contender {
                 "ucopy {} SRC DST",
                 ucopy_flags(backend, *order, *archive).join(" ")
             ),
+            Tool::Uring { mode, knobs } => {
+                format!("xtask {} SRC DST", uring_args(mode, knobs).join(" "))
+            }
             Tool::CpR => "cp -r SRC DST".into(),
             Tool::CpA => "cp -a SRC DST".into(),
             Tool::Tar => "mkdir DST (untimed); tar -C SRC -cf - . | tar -C DST -xf -".into(),
@@ -86,10 +95,43 @@ fn ucopy_flags<'a>(backend: &'a str, order: Option<&'a str>, archive: bool) -> V
     flags
 }
 
-/// Every contender for a corpus. `--order` only matters when there are many files, so
-/// single-file corpora get one ucopy contender per backend.
-pub fn catalogue(many_files: bool) -> Vec<Contender> {
-    let mut out = Vec::new();
+/// `cargo xtask uring-copy`'s arguments for a hidden contender (before SRC DST): one list for
+/// the command that runs and the line the tables show.
+fn uring_args(mode: &str, knobs: &[String]) -> Vec<String> {
+    let mut args = vec!["uring-copy".to_string(), mode.to_string()];
+    if !knobs.is_empty() {
+        args.push(format!("--knobs={}", knobs.join(",")));
+    }
+    args
+}
+
+/// The hidden contenders named in `patterns`: `uring:MODE[:KNOB]...` (knobs as
+/// `cargo xtask uring-copy --knobs` takes them, e.g. `uring:rw:no-skip:iowq=64/64`). They are
+/// never part of a default run; they reproduce PERF.md's design comparisons.
+fn hidden(patterns: &[String]) -> Vec<Contender> {
+    patterns
+        .iter()
+        .filter_map(|p| {
+            let mut parts = p.trim().strip_prefix("uring:")?.split(':');
+            let mode = parts
+                .next()
+                .filter(|m| ["splice", "rw", "fixed"].contains(m))?;
+            Some(Contender {
+                name: p.trim().to_string(),
+                tool: Tool::Uring {
+                    mode: mode.to_string(),
+                    knobs: parts.map(str::to_string).collect(),
+                },
+            })
+        })
+        .collect()
+}
+
+/// Every contender for a corpus, plus the hidden ones `patterns` names. `--order` only
+/// matters when there are many files, so single-file corpora get one ucopy contender per
+/// backend.
+pub fn catalogue(many_files: bool, patterns: &[String]) -> Vec<Contender> {
+    let mut out = hidden(patterns);
     for backend in UCOPY_BACKENDS {
         if many_files {
             for order in ["inode", "none"] {
@@ -183,6 +225,8 @@ pub fn parse_probe(text: &str) -> Result<(Probe, serde_json::Value)> {
 #[derive(Debug)]
 pub struct Tools {
     ucopy: Result<PathBuf, String>,
+    /// The release xtask binary, for hidden contenders.
+    xtask: Result<PathBuf, String>,
     probe: Option<Probe>,
     pub probe_json: Option<serde_json::Value>,
     programs: BTreeMap<&'static str, Result<PathBuf, String>>,
@@ -192,7 +236,11 @@ pub struct Tools {
 impl Tools {
     /// Finds cp, tar, rsync on PATH and cpz, xcp, fcp in `target/peers/bin` (then PATH), and
     /// asks ucopy for its probe.
-    pub fn discover(ucopy: Result<PathBuf, String>, peers_bin: &Path) -> Tools {
+    pub fn discover(
+        ucopy: Result<PathBuf, String>,
+        xtask: Result<PathBuf, String>,
+        peers_bin: &Path,
+    ) -> Tools {
         let mut programs = BTreeMap::new();
         for name in ["cp", "tar"] {
             programs.insert(
@@ -248,6 +296,7 @@ impl Tools {
         }
         Tools {
             ucopy,
+            xtask,
             probe,
             probe_json,
             programs,
@@ -279,6 +328,23 @@ impl Tools {
                     ));
                 }
                 vec![u]
+            }
+            Tool::Uring { mode, .. } => {
+                let x = self
+                    .xtask
+                    .clone()
+                    .map_err(|e| format!("xtask binary not built: {e}"))?;
+                let listed = self
+                    .probe
+                    .as_ref()
+                    .and_then(|p| p.backends.iter().find(|b| b.name == *mode));
+                if let Some(b) = listed.filter(|b| !b.available) {
+                    return Err(format!(
+                        "ucopy --probe: {mode} unavailable: {}",
+                        b.reason.as_deref().unwrap_or("no reason given")
+                    ));
+                }
+                vec![x]
             }
             Tool::CpR | Tool::CpA => vec![prog("cp")?],
             Tool::Tar => vec![prog("tar")?],
@@ -356,6 +422,11 @@ impl Launch {
                 c.args(ucopy_flags(backend, *order, *archive))
                     .arg(src)
                     .arg(dst);
+                vec![c]
+            }
+            Tool::Uring { mode, knobs } => {
+                let mut c = Command::new(p);
+                c.args(uring_args(mode, knobs)).arg(src).arg(dst);
                 vec![c]
             }
             Tool::CpR => vec![cmd(&["-r".as_ref(), s, d])],
@@ -579,7 +650,7 @@ mod tests {
 
     fn names(many: bool, patterns: &[&str]) -> Vec<String> {
         let p: Vec<String> = patterns.iter().map(|s| s.to_string()).collect();
-        catalogue(many)
+        catalogue(many, &p)
             .into_iter()
             .filter(|c| selected(&p, c))
             .map(|c| c.name)
@@ -604,6 +675,29 @@ mod tests {
     }
 
     #[test]
+    fn hidden_contenders_only_when_named() {
+        assert!(names(true, &[]).iter().all(|n| !n.starts_with("uring:")));
+        let p = vec!["uring:rw:no-skip:no-coop".to_string(), "uring:nope".into()];
+        let hidden: Vec<_> = catalogue(true, &p)
+            .into_iter()
+            .filter(|c| selected(&p, c))
+            .collect();
+        assert_eq!(hidden.len(), 1);
+        assert_eq!(
+            hidden[0].tool,
+            Tool::Uring {
+                mode: "rw".into(),
+                knobs: vec!["no-skip".into(), "no-coop".into()]
+            }
+        );
+        assert_eq!(
+            hidden[0].display(),
+            "xtask uring-copy rw --knobs=no-skip,no-coop SRC DST"
+        );
+        assert!(!hidden[0].is_peer());
+    }
+
+    #[test]
     fn probe_json_from_the_cli_contract() {
         let text = r#"{"io_uring":{"usable":true,"reason":null,"kernel":"6.18.44"},
            "backends":[{"name":"splice","available":true,"reason":"ok"},
@@ -613,12 +707,13 @@ mod tests {
         let (probe, _) = parse_probe(text).unwrap();
         let tools = Tools {
             ucopy: Ok("/bin/true".into()),
+            xtask: Err("not built".into()),
             probe: Some(probe),
             probe_json: None,
             programs: BTreeMap::new(),
             versions: BTreeMap::new(),
         };
-        let all = catalogue(true);
+        let all = catalogue(true, &[]);
         let fixed = all.iter().find(|c| c.name == "ucopy:fixed:none").unwrap();
         assert_eq!(
             tools.resolve(fixed).unwrap_err(),

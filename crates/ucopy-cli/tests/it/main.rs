@@ -12,7 +12,6 @@
 mod harness;
 mod compare;
 mod fixtures;
-mod fusefs;
 mod mounts;
 mod tree;
 
@@ -23,6 +22,7 @@ mod contents;
 mod destination;
 mod differential;
 mod errors;
+mod faults;
 mod links;
 mod metadata;
 mod reliability;
