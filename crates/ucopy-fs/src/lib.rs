@@ -12,7 +12,9 @@ pub mod dest;
 pub mod driver;
 pub mod file;
 pub mod meta;
+pub mod newfile;
 
 pub use data::KernelPaths;
 pub use driver::{copy_tree, FatalError, FdBudget};
 pub use file::{copy_job, StdCopier};
+pub use newfile::{Closing, NewFile};

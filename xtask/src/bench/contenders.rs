@@ -106,7 +106,7 @@ fn uring_args(mode: &str, knobs: &[String]) -> Vec<String> {
 }
 
 /// The hidden contenders named in `patterns`: `uring:MODE[:KNOB]...` (knobs as
-/// `cargo xtask uring-copy --knobs` takes them, e.g. `uring:rw:in-chain:ring-writes`). They are
+/// `cargo xtask uring-copy --knobs` takes them, e.g. `uring:rw:no-skip:iowq=64/64`). They are
 /// never part of a default run; they reproduce PERF.md's design comparisons.
 fn hidden(patterns: &[String]) -> Vec<Contender> {
     patterns
@@ -677,10 +677,7 @@ mod tests {
     #[test]
     fn hidden_contenders_only_when_named() {
         assert!(names(true, &[]).iter().all(|n| !n.starts_with("uring:")));
-        let p = vec![
-            "uring:rw:in-chain:ring-writes".to_string(),
-            "uring:nope".into(),
-        ];
+        let p = vec!["uring:rw:no-skip:no-coop".to_string(), "uring:nope".into()];
         let hidden: Vec<_> = catalogue(true, &p)
             .into_iter()
             .filter(|c| selected(&p, c))
@@ -690,12 +687,12 @@ mod tests {
             hidden[0].tool,
             Tool::Uring {
                 mode: "rw".into(),
-                knobs: vec!["in-chain".into(), "ring-writes".into()]
+                knobs: vec!["no-skip".into(), "no-coop".into()]
             }
         );
         assert_eq!(
             hidden[0].display(),
-            "xtask uring-copy rw --knobs=in-chain,ring-writes SRC DST"
+            "xtask uring-copy rw --knobs=no-skip,no-coop SRC DST"
         );
         assert!(!hidden[0].is_peer());
     }

@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::compare::{assert_trees_equal, Compare};
+use ucopy_faultfs::FaultFs;
+
 use crate::harness::spawn;
 use crate::mounts::find_tool;
 use crate::tree::{TestTree, KIB, MIB};
@@ -422,3 +424,36 @@ fn modes(root: &Path) -> std::collections::BTreeMap<std::path::PathBuf, u32> {
     }
     out
 }
+
+// Issue 8 item 7: a close(2) that fails (crates/ucopy-faultfs fails FUSE's FLUSH of every file
+// written through it, as NFS, CIFS and FUSE report deferred write errors) fails the file: exit 1,
+// one line per file naming it, and the file removed like any partial one — small files (the
+// ring's, closed through IORING_OP_CLOSE) and a 3 MiB one (the kernel-copy path) alike.
+backend_test!(close_error_fails_the_file, |b| {
+    require_root!();
+    let t = TestTree::new();
+    t.file("src/small1", "one");
+    t.file("src/small2", vec![b'x'; 100 * KIB as usize]);
+    t.file("src/big", vec![b'y'; 3 * MIB as usize]);
+    let mnt = t.dir("mnt");
+    let mounted = match FaultFs::new().fail_close_of_written_files().mount(&mnt) {
+        Ok(m) => m,
+        Err(e) => skip!("cannot mount the fault filesystem: {e}"),
+    };
+    let out = b.run(args!["-r", t.p("src"), mnt.join("dst")]);
+    let left: Vec<String> = fs::read_dir(mnt.join("dst"))
+        .map(|r| {
+            r.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    drop(mounted);
+    out.assert_code(1).assert_error_format();
+    for name in ["small1", "small2", "big"] {
+        out.assert_one_error_naming(name.as_bytes());
+    }
+    assert!(
+        left.is_empty(),
+        "files whose close failed were kept: {left:?}\n{out}"
+    );
+});

@@ -21,7 +21,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use rustix::fs::{self as rfs, AtFlags, Mode as FileMode, OFlags};
 use tempfile::TempDir;
 use ucopy_core::{ExecutorFactory, FileJob, JobOutcome, Options, Stat};
-use ucopy_uring::{Create, Mode, Probe, Tuning, UringFactory};
+use ucopy_uring::{Mode, Probe, Tuning, UringFactory};
 
 /// Tests that change process- or system-wide state (the fd table count, io_uring_disabled) take
 /// this exclusively; all others share it.
@@ -71,8 +71,7 @@ pub fn is_root() -> bool {
 }
 
 /// Knob sets every copy test runs with: the defaults, everything through the ring in tiny
-/// chunks (many waves, chunk boundaries), destinations opened in the chain (direct descriptors)
-/// or in the open wave with ring writes, and the chain without skipped CQEs, single issuer or
+/// chunks (many waves, chunk boundaries), and chains without skipped CQEs, single issuer or
 /// deferred task running.
 pub fn tunings() -> Vec<(&'static str, Tuning)> {
     let d = Tuning::default;
@@ -87,29 +86,8 @@ pub fn tunings() -> Vec<(&'static str, Tuning)> {
             },
         ),
         (
-            "in-chain",
+            "no-skip-plain-ring",
             Tuning {
-                create: Create::InChain,
-                syscall_writes: false,
-                buffer_size: 16 << 10,
-                ring_max: u64::MAX,
-                ..d()
-            },
-        ),
-        (
-            "open-wave",
-            Tuning {
-                create: Create::OpenWave,
-                syscall_writes: false,
-                ring_max: u64::MAX,
-                ..d()
-            },
-        ),
-        (
-            "in-chain-no-skip-plain-ring",
-            Tuning {
-                create: Create::InChain,
-                syscall_writes: false,
                 skip_success: false,
                 single_issuer: false,
                 defer_taskrun: false,
