@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod bench;
+mod dist;
 mod uring_copy;
 
 use std::process::ExitCode;
@@ -19,6 +20,9 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Task {
     Bench(bench::BenchArgs),
+    /// Shell completions and the man page, generated from ucopy's command-line definition,
+    /// with the release binary, under target/dist
+    Dist(dist::DistArgs),
     /// One tree copy with an io_uring executor and bench-only knobs (the hidden `uring:`
     /// contenders of `bench`)
     #[command(hide = true)]
@@ -28,6 +32,7 @@ enum Task {
 fn main() -> ExitCode {
     let result = match Cli::parse().task {
         Task::Bench(args) => bench::run(args),
+        Task::Dist(args) => dist::run(args),
         Task::UringCopy(args) => uring_copy::run(args),
     };
     match result {

@@ -62,6 +62,11 @@ pub struct Args {
     #[arg(long)]
     pub probe: bool,
 
+    /// Print a shell completion script or the man page, generated from these definitions, and
+    /// exit (used by `cargo xtask dist`)
+    #[arg(long, hide = true, value_name = "WHAT")]
+    pub generate: Option<Generate>,
+
     /// Print the plan (directories, files in batch order with inode numbers, links); copy nothing
     #[arg(long, conflicts_with = "json")]
     pub dry_run: bool,
@@ -98,6 +103,44 @@ pub enum BackendChoice {
     Fixed,
     /// Plain system calls
     Std,
+}
+
+/// `--generate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Generate {
+    /// bash completions
+    Bash,
+    /// zsh completions
+    Zsh,
+    /// fish completions
+    Fish,
+    /// elvish completions
+    Elvish,
+    /// PowerShell completions
+    Powershell,
+    /// The man page (roff)
+    Man,
+}
+
+impl Generate {
+    /// Writes the script or page for `cmd` to `out`.
+    pub fn write(
+        self,
+        cmd: &mut clap::Command,
+        out: &mut dyn std::io::Write,
+    ) -> std::io::Result<()> {
+        use clap_complete::Shell;
+        let shell = match self {
+            Generate::Bash => Shell::Bash,
+            Generate::Zsh => Shell::Zsh,
+            Generate::Fish => Shell::Fish,
+            Generate::Elvish => Shell::Elvish,
+            Generate::Powershell => Shell::PowerShell,
+            Generate::Man => return clap_mangen::Man::new(cmd.clone()).render(out),
+        };
+        clap_complete::generate(shell, cmd, "ucopy", out);
+        Ok(())
+    }
 }
 
 /// `--order`.

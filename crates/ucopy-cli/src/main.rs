@@ -31,6 +31,17 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> u8 {
+    if let Some(what) = args.generate {
+        use clap::CommandFactory;
+        let mut out = std::io::stdout().lock();
+        return match what.write(&mut Args::command(), &mut out) {
+            Ok(()) => EXIT_OK,
+            Err(e) => {
+                err_line(format_args!("cannot write: {e}"));
+                EXIT_FATAL
+            }
+        };
+    }
     let (sources, dest) = match args.operands() {
         Ok(o) => o,
         Err(e) => {

@@ -83,7 +83,10 @@ impl CliProgress {
 impl Progress for CliProgress {
     fn copied(&self, kind: Kind, src: &Path, dst: &Path, bytes: u64) {
         if self.verbose {
-            let line = format_args!("'{}' -> '{}'", quote(src), quote(dst));
+            // Bound first: a `format_args!` kept in a `let` may not hold temporaries before
+            // Rust 1.89 (E0716), and the MSRV is older.
+            let (src, dst) = (quote(src), quote(dst));
+            let line = format_args!("'{src}' -> '{dst}'");
             if self.verbose_to_stderr {
                 self.print_err(line);
             } else {

@@ -1,7 +1,7 @@
 //! Names in messages, as GNU cp's default "shell-escape" quoting prints them inside `'...'`:
 //! printable bytes as they are, control bytes and bytes that are not UTF-8 as `'$'\\n''`-style
 //! escapes that a shell would turn back into the same bytes, a single quote as `'\\''`. A file
-//! called "a<newline>b" is shown as `'a'$'\\n''b'`, never as a line break in the output.
+//! called `a`, newline, `b` is shown as `'a'$'\\n''b'`, never as a line break in the output.
 
 use std::fmt::Write as _;
 use std::os::unix::ffi::OsStrExt;

@@ -198,3 +198,31 @@ fn json_carries_non_utf8_paths_and_messages_escape_control_bytes() {
     );
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
+
+// `cargo xtask dist` writes these: completions and the man page come from the same clap
+// definition as --help.
+plain_test!(completions_and_man_page_are_generated_from_the_cli);
+fn completions_and_man_page_are_generated_from_the_cli() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (what, needle) in [
+        ("bash", "complete -F _ucopy"),
+        ("zsh", "#compdef ucopy"),
+        ("fish", "complete -c ucopy"),
+        ("man", ".TH ucopy"),
+    ] {
+        let out = ucopy(&["--generate", what], tmp.path());
+        assert_eq!(out.status.code(), Some(0), "--generate {what}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains(needle),
+            "--generate {what} lacks {needle:?}:\n{text}"
+        );
+        // roff escapes hyphens.
+        let option = if what == "man" {
+            "queue\\-depth"
+        } else {
+            "queue-depth"
+        };
+        assert!(text.contains(option), "--generate {what} lacks the options");
+    }
+}
