@@ -376,7 +376,10 @@ backend_test!(rerun_after_real_sigkill_converges, |b| {
         for f in 0..32 {
             let rel = format!("src/d{d:02}/f{f:02}");
             t.file_sized(&rel, 64 * KIB, (d * 32 + f) as u64);
-            t.chmod(&rel, [0o444, 0o644, 0o755, 0o640][f % 4]);
+            // No read-only modes here: a complete read-only file cannot be overwritten by a
+            // non-root re-run without -f, as with cp -r (unrelated to resuming); the read-only
+            // file left unfinished is `rerun_after_kill_converges`'s case.
+            t.chmod(&rel, [0o600, 0o644, 0o755, 0o640][f % 4]);
         }
         t.chmod(format!("src/d{d:02}"), [0o755, 0o750, 0o555][d % 3]);
     }
