@@ -379,7 +379,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         "machine: Linux {}, {} cores, {} RAM, {}; {} mode, {} counted round(s) + {} warm-up",
         machine.kernel,
         machine.cores,
-        corpus::human_bytes(machine.mem_total_bytes),
+        indicatif::HumanBytes(machine.mem_total_bytes),
         if is_root { "root" } else { "not root" },
         plan.mode.name(),
         plan.rounds,
@@ -407,7 +407,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     let mut manifests = Vec::new();
     let mut tables = String::new();
     for spec in &plan.corpora {
-        eprint!("corpus {}: {} … ", spec.name, spec.describe());
+        eprint!("corpus {}: {} … ", spec.name, corpus::describe(spec));
         let (corpus, fresh) = corpus::ensure_cached(spec, &ws.bench.join("corpora"))?;
         eprintln!("{}", if fresh { "generated" } else { "cached" });
         manifests.push(corpus::Manifest {
@@ -504,7 +504,7 @@ fn run_cell(
     let spec = &corpus.spec;
     let mut cell = Cell {
         corpus: spec.name.clone(),
-        corpus_description: spec.describe(),
+        corpus_description: corpus::describe(spec),
         files: corpus.summary.files,
         bytes: corpus.summary.bytes,
         scenario: s.name().into(),
@@ -653,7 +653,7 @@ fn run_cell(
 fn print_list(plan: &Plan, tools: &Tools, scenarios: &[Scenario]) {
     println!("corpora ({} mode):", plan.mode.name());
     for c in &plan.corpora {
-        println!("  {:10} {}", c.name, c.describe());
+        println!("  {:10} {}", c.name, corpus::describe(c));
     }
     println!(
         "scenarios: {}",

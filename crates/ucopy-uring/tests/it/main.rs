@@ -202,16 +202,12 @@ impl Trees {
     }
 }
 
+/// `size` bytes of the shared test pattern, seeded by `name` so every file differs.
 pub fn pattern(name: &str, size: usize) -> Vec<u8> {
     let seed = name
         .bytes()
-        .fold(0x9e37_79b9_u32, |h, b| h.rotate_left(5) ^ u32::from(b));
-    (0..size)
-        .map(|i| {
-            let x = (i as u32).wrapping_mul(2_654_435_761) ^ seed;
-            (x >> 13) as u8
-        })
-        .collect()
+        .fold(0x9e37_79b9_u64, |h, b| h.rotate_left(5) ^ u64::from(b));
+    ucopy_test_support::pattern(seed, size)
 }
 
 /// Runs one batch through a fresh executor of `mode` with `tuning`.
