@@ -77,26 +77,17 @@ impl Mount {
 
     /// A ramfs in a temp dir: no xattr support at all (tmpfs has user xattrs since Linux 6.6).
     pub fn new_ramfs() -> Result<Mount, String> {
-        if !is_root() {
-            return Err("mounting needs root".into());
-        }
-        let dir = temp_dir()?;
-        let mnt = dir.path().join("mnt");
-        fs::create_dir(&mnt).map_err(|e| format!("cannot create '{}': {e}", mnt.display()))?;
-        let mut c = Command::new(find_tool("mount").unwrap_or_else(|| "mount".into()));
-        c.args(["-t", "ramfs", "ramfs"]).arg(&mnt);
-        run(&mut c).map_err(|e| format!("mount ramfs failed: {e}"))?;
-        Ok(Mount {
-            mnt,
-            img: None,
-            mounted: true,
-            _dir: Some(dir),
-        })
+        Mount::virtual_fs("ramfs", &[])
     }
 
     /// A tmpfs of `size` (as `mount -o size=` takes it, e.g. `1m`) in a temp dir: a small
     /// filesystem that fills up.
     pub fn new_tmpfs(size: &str) -> Result<Mount, String> {
+        Mount::virtual_fs("tmpfs", &["-o", &format!("size={size}")])
+    }
+
+    /// `mount -t fstype [args] fstype DIR` for a filesystem without a backing device.
+    fn virtual_fs(fstype: &str, args: &[&str]) -> Result<Mount, String> {
         if !is_root() {
             return Err("mounting needs root".into());
         }
@@ -104,9 +95,8 @@ impl Mount {
         let mnt = dir.path().join("mnt");
         fs::create_dir(&mnt).map_err(|e| format!("cannot create '{}': {e}", mnt.display()))?;
         let mut c = Command::new(find_tool("mount").unwrap_or_else(|| "mount".into()));
-        c.args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(&mnt);
-        run(&mut c).map_err(|e| format!("mount tmpfs failed: {e}"))?;
+        c.args(["-t", fstype]).args(args).arg(fstype).arg(&mnt);
+        run(&mut c).map_err(|e| format!("mount {fstype} failed: {e}"))?;
         Ok(Mount {
             mnt,
             img: None,

@@ -70,52 +70,55 @@ pub fn is_root() -> bool {
 /// chunks (many waves, chunk boundaries), destinations opened in the chain (direct descriptors)
 /// or in the open wave with ring writes, and the chain without skipped CQEs, single issuer or
 /// deferred task running.
+pub const TUNINGS: [&str; 5] = [
+    "default",
+    "small-chunks",
+    "in-chain",
+    "open-wave",
+    "in-chain-no-skip-plain-ring",
+];
+
+/// Every knob set of [`TUNINGS`] with its label.
 pub fn tunings() -> Vec<(&'static str, Tuning)> {
+    TUNINGS.into_iter().map(|l| (l, tuning(l))).collect()
+}
+
+/// The knob set called `label` (one of [`TUNINGS`]).
+pub fn tuning(label: &str) -> Tuning {
     let d = Tuning::default;
-    vec![
-        ("default", d()),
-        (
-            "small-chunks",
-            Tuning {
-                buffer_size: 4096,
-                ring_max: u64::MAX,
-                ..d()
-            },
-        ),
-        (
-            "in-chain",
-            Tuning {
-                create: Create::InChain,
-                syscall_writes: false,
-                buffer_size: 16 << 10,
-                ring_max: u64::MAX,
-                ..d()
-            },
-        ),
-        (
-            "open-wave",
-            Tuning {
-                create: Create::OpenWave,
-                syscall_writes: false,
-                ring_max: u64::MAX,
-                ..d()
-            },
-        ),
-        (
-            "in-chain-no-skip-plain-ring",
-            Tuning {
-                create: Create::InChain,
-                syscall_writes: false,
-                skip_success: false,
-                single_issuer: false,
-                defer_taskrun: false,
-                coop_taskrun: false,
-                buffer_size: 64 << 10,
-                ring_max: u64::MAX,
-                ..d()
-            },
-        ),
-    ]
+    match label {
+        "default" => d(),
+        "small-chunks" => Tuning {
+            buffer_size: 4096,
+            ring_max: u64::MAX,
+            ..d()
+        },
+        "in-chain" => Tuning {
+            create: Create::InChain,
+            syscall_writes: false,
+            buffer_size: 16 << 10,
+            ring_max: u64::MAX,
+            ..d()
+        },
+        "open-wave" => Tuning {
+            create: Create::OpenWave,
+            syscall_writes: false,
+            ring_max: u64::MAX,
+            ..d()
+        },
+        "in-chain-no-skip-plain-ring" => Tuning {
+            create: Create::InChain,
+            syscall_writes: false,
+            skip_success: false,
+            single_issuer: false,
+            defer_taskrun: false,
+            coop_taskrun: false,
+            buffer_size: 64 << 10,
+            ring_max: u64::MAX,
+            ..d()
+        },
+        other => panic!("no tuning '{other}' (known: {TUNINGS:?})"),
+    }
 }
 
 /// A source and a destination directory, held open like the driver holds them.
