@@ -15,12 +15,15 @@ use ucopy_test_support::{compare, mount as mounts};
 mod fixtures;
 mod tree;
 
+mod attacks;
 mod changes;
 mod cli_text;
 mod contents;
 mod destination;
 mod differential;
 mod errors;
+mod faults;
 mod links;
 mod metadata;
+mod reliability;
 mod scale;
