@@ -20,7 +20,7 @@ pub use crate::snapshot::{Snap, Snapshot};
 use crate::fsat::{join, open_dir, open_file, open_parent, read_full_at, readlink, show_x};
 use crate::is_root;
 
-/// What "equal" includes. `archive()` is the full definition of behaviours.md; `plain()` is what
+/// What "equal" includes. `archive()` is the full definition of docs/behaviours.md; `plain()` is what
 /// `cp -r` keeps (type, size, content, symlink targets, rdev).
 #[derive(Clone, Debug)]
 pub struct Compare {

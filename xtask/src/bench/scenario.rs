@@ -2,9 +2,9 @@
 //! fresh loop-mounted filesystems, `sync`, `drop_caches`, `/proc/diskstats`.
 //!
 //! Every ext4/xfs/btrfs round gets a *fresh* filesystem because re-copying into a just-deleted
-//! ext4 tree is ~10× slower (the allocator scans recently deleted inodes on every create; see
-//! shared/docs/benchmarking.md). Mounts are owned by `ucopy_test_support::mount::Mount`, whose `Drop` unmounts, so an
-//! error or panic mid-round never leaves a mount behind; [`unmount_stale`] cleans up after a run
+//! ext4 tree is ~10× slower (the allocator scans recently deleted inodes on every create).
+//! Mounts are owned by `ucopy_test_support::mount::Mount`, whose `Drop` unmounts, so an error or
+//! panic mid-round never leaves a mount behind; [`unmount_stale`] cleans up after a run
 //! that was killed outright.
 
 use std::fs::{self, File};
