@@ -1,6 +1,6 @@
 //! Creating destination objects without ever writing through something that is in the way.
 //!
-//! The rules (behaviours.md rows 3–6, 20): a new file is created with `O_EXCL | O_NOFOLLOW` and a
+//! The rules (docs/behaviours.md rows 3–6, 20): a new file is created with `O_EXCL | O_NOFOLLOW` and a
 //! mode no wider than `0600` (or the final mode, if narrower); an existing symlink, FIFO, socket
 //! or device at the destination name is removed and replaced, never opened; an existing directory
 //! is a type conflict; under `-a` a regular file with other hard links is unlinked first so the
