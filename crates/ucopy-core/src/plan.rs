@@ -402,7 +402,8 @@ impl Planner {
         // A directory that is the destination of this directory or of one of its ancestors
         // (reached through a bind mount, or because the destination lies inside the source)
         // would be copied into itself, level after level, until the disk is full. cp refuses
-        // it per directory; so do we. Comparing identities catches every route to it.
+        // it per directory; so do we (docs/behaviours.md row 38). Comparing identities catches
+        // every route to it.
         let id = (stat.dev, stat.ino);
         if let Some(frame) = self.stack.iter().rev().find(|f| f.dst_id == Some(id)) {
             let dest = frame.node.dst_path().display().to_string();

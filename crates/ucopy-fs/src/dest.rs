@@ -6,7 +6,7 @@
 //! is a type conflict; under `-a` a regular file with other hard links is unlinked first so the
 //! other names keep their data.
 //!
-//! **Resuming an interrupted copy.** Files and directories are private while they are written
+//! **Resuming an interrupted copy** (docs/behaviours.md row 41). Files and directories are private while they are written
 //! (files `0600` or narrower, directories `0700`) and get their final mode when complete. A copy
 //! killed midway (SIGKILL, power loss) leaves them private, and partial. So that running the same
 //! command again converges to what an uninterrupted run gives, the private modes carry a mark no
