@@ -1,7 +1,7 @@
-//! Behaviour tests for the `ucopy` binary: one module per section of the behaviour list, one
-//! test per row (or a few), each run once per backend (`backend_test!` makes
-//! `<row>::{std,splice,rw,fixed}`), plus a differential test that holds every backend to the
-//! `std` executor's result.
+//! Behaviour tests for the `ucopy` binary: one module per section of
+//! `docs/behaviours.md`, one test per row (or a few), each run once per backend
+//! (`backend_test!` makes `<row>::{std,splice,rw,fixed}`), plus a differential test that holds
+//! every backend to the `std` executor's result.
 //!
 //! Run one row on one backend: `cargo test -p ucopy-cli --test it row09 -- --nocapture`.
 //! io_uring backends the kernel lacks are skipped with a printed reason unless
@@ -11,9 +11,9 @@
 
 #[macro_use]
 mod harness;
-mod compare;
+// Shared with the io_uring tests and the bench (crates/ucopy-test-support).
+use ucopy_test_support::{compare, mount as mounts};
 mod fixtures;
-mod mounts;
 mod runner;
 mod tree;
 
