@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 mod exec;
+mod exclude;
 mod node;
 mod options;
 mod plan;
@@ -18,11 +19,15 @@ pub mod target;
 
 pub use exec::{Batch, Executor, ExecutorFactory, FileJob, JobOutcome};
 pub use node::{DirNode, DIR_FLAGS};
-pub use options::{Cancel, Options, Order, DEFAULT_QUEUE_DEPTH};
+pub use exclude::{Exclude, ExcludeError};
+pub use options::{
+    Backup, Cancel, Confirm, Dereference, JustCreated, LinkMode, Options, Order, Preserve, Reflink,
+    Sparse, Update, DEFAULT_QUEUE_DEPTH,
+};
 pub use plan::{
     name_os, open_operand_dir, split_operand, Entry, LinkGroup, LinkStatus, PlanError, PlanOptions,
     PlannedFile, Planner, Step,
 };
 pub use progress::{NoProgress, Progress};
-pub use report::{EntryError, Op, Report};
+pub use report::{cause, EntryError, Op, Report};
 pub use stat::{file_id, Kind, Stat, Time};

@@ -27,7 +27,7 @@ pub struct Target {
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
     /// A source does not exist or cannot be examined.
-    #[error("cannot stat '{}': {source}", .path.display())]
+    #[error("cannot stat '{}': {}", .path.display(), crate::cause(.source))]
     Source {
         /// The source.
         path: PathBuf,
@@ -38,7 +38,7 @@ pub enum TargetError {
     #[error("target '{}' is not a directory", .0.display())]
     NotADirectory(PathBuf),
     /// The destination's parent does not exist.
-    #[error("cannot create '{}': {source}", .path.display())]
+    #[error("cannot create '{}': {}", .path.display(), crate::cause(.source))]
     DestParent {
         /// The destination.
         path: PathBuf,

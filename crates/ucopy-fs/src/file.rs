@@ -63,6 +63,16 @@ pub fn data_error(job: &FileJob, e: DataError) -> EntryError {
     match e {
         DataError::Read(e) => EntryError::new(&job.path, Op::Read, e),
         DataError::Write(e) => EntryError::new(dest_path(job), Op::Write, e),
+        DataError::Clone(e) => EntryError::new(
+            dest_path(job),
+            Op::Refused,
+            io::Error::other(format!(
+                "failed to clone '{}' from '{}': {}",
+                job.dst_path.display(),
+                job.path.display(),
+                ucopy_core::cause(&e)
+            )),
+        ),
         DataError::Cancelled => EntryError::new(
             dest_path(job),
             Op::Interrupted,
@@ -92,14 +102,12 @@ pub fn copy_job(
         Ok(None) => return JobOutcome::Skipped,
         Err(e) => return failed(e, options),
     };
-    let result = copy_data(
-        src.as_fd(),
-        dst.as_fd(),
-        &stat,
-        dst_dev,
-        paths,
-        &options.cancel,
-    )
+    let data = if options.attributes_only {
+        Ok(0)
+    } else {
+        copy_data(src.as_fd(), dst.as_fd(), &stat, dst_dev, paths, options)
+    };
+    let result = data
     .map_err(|e| data_error(job, e))
     .and_then(|bytes| {
         finish_fd(dst.as_fd(), Some(src.as_fd()), &stat, options, created)
@@ -111,6 +119,56 @@ pub fn copy_job(
         Err(e) => {
             // Data failures leave a partial file: remove it. A metadata failure leaves a complete
             // file whose metadata is wrong; it is reported, and the file is kept (as cp does).
+            if matches!(e.op, Op::Read | Op::Write | Op::Interrupted | Op::Refused) {
+                drop(dst);
+                discard_partial(job);
+            }
+            failed(e, options)
+        }
+    }
+}
+
+/// `--copy-contents`: reads a FIFO or device (opened blocking, as cp does) to its end into a
+/// new regular file, then applies the entry's metadata.
+pub fn copy_stream(job: &FileJob, options: &Options) -> JobOutcome {
+    let flags = rustix::fs::OFlags::RDONLY
+        | rustix::fs::OFlags::NOFOLLOW
+        | rustix::fs::OFlags::CLOEXEC
+        | rustix::fs::OFlags::NOCTTY;
+    let src = match rfs::openat(job.src_dir.as_fd(), &job.src_name, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(e) => return JobOutcome::Failed(EntryError::new(&job.path, Op::Open, e)),
+    };
+    let DestFile { fd: dst, created } = match create_file(job, &job.stat, options) {
+        Ok(Some(d)) => d,
+        Ok(None) => return JobOutcome::Skipped,
+        Err(e) => return failed(e, options),
+    };
+    let mut buf = vec![0u8; 128 << 10];
+    let mut copied = 0u64;
+    let result = loop {
+        if options.cancel.is_cancelled() {
+            break Err(data_error(job, DataError::Cancelled));
+        }
+        let n = match rustix::io::read(&src, &mut buf) {
+            Ok(0) => break Ok(copied),
+            Ok(n) => n,
+            Err(Errno::INTR) => continue,
+            Err(e) => break Err(data_error(job, DataError::Read(e.into()))),
+        };
+        if let Err(e) = crate::data::write_all_at(dst.as_fd(), &buf[..n], copied) {
+            break Err(data_error(job, e));
+        }
+        copied += n as u64;
+    };
+    let result = result.and_then(|bytes| {
+        finish_fd(dst.as_fd(), None, &job.stat, options, created)
+            .map(|()| bytes)
+            .map_err(|e| meta_error(job, e))
+    });
+    match result {
+        Ok(bytes) => JobOutcome::Copied { bytes },
+        Err(e) => {
             if matches!(e.op, Op::Read | Op::Write | Op::Interrupted) {
                 drop(dst);
                 discard_partial(job);

@@ -10,6 +10,7 @@
 pub mod data;
 pub mod dest;
 pub mod driver;
+pub mod existing;
 pub mod file;
 pub mod meta;
 

@@ -67,7 +67,7 @@ pub fn finish_fd(
     mode_and_times_fd(dst, stat, options, created)
 }
 
-/// Under `-a`: owner, then xattrs (read from `src`). Directories get this when they are created,
+/// Owner, then xattrs, as far as they are preserved (`-a`, `--preserve`) (read from `src`). Directories get this when they are created,
 /// so their children are created inside a directory that already has its owner.
 pub fn own_fd(
     dst: BorrowedFd<'_>,
@@ -75,15 +75,15 @@ pub fn own_fd(
     stat: &Stat,
     options: &Options,
 ) -> Result<(), MetaError> {
-    if !options.archive {
-        return Ok(());
+    let keep = options.preserved();
+    if keep.ownership {
+        chown_checked(rfs::fchown(
+            dst,
+            Some(rustix::process::Uid::from_raw(stat.uid)),
+            Some(rustix::process::Gid::from_raw(stat.gid)),
+        ))?;
     }
-    chown_checked(rfs::fchown(
-        dst,
-        Some(rustix::process::Uid::from_raw(stat.uid)),
-        Some(rustix::process::Gid::from_raw(stat.gid)),
-    ))?;
-    if let Some(src) = src {
+    if let (true, Some(src)) = (keep.xattr, src) {
         copy_xattrs_fd(src, dst).map_err(|e| MetaError::new(ucopy_core::Op::Xattr, e))?;
     }
     Ok(())
@@ -98,11 +98,12 @@ pub fn mode_and_times_fd(
     options: &Options,
     created: bool,
 ) -> Result<(), MetaError> {
-    if options.archive || created {
+    let keep = options.preserved();
+    if keep.mode || created {
         let mode = Mode::from_raw_mode(final_mode(stat, options));
         rfs::fchmod(dst, mode).map_err(|e| MetaError::new(ucopy_core::Op::Chmod, e))?;
     }
-    if options.archive {
+    if keep.timestamps {
         rfs::futimens(dst, &times_of(stat))
             .map_err(|e| MetaError::new(ucopy_core::Op::SetTimes, e))?;
     }
@@ -123,7 +124,8 @@ pub fn finish_at(
     created: bool,
     is_symlink: bool,
 ) -> Result<(), MetaError> {
-    if options.archive {
+    let keep = options.preserved();
+    if keep.ownership {
         chown_checked(rfs::chownat(
             dst_dir,
             dst_name,
@@ -131,10 +133,12 @@ pub fn finish_at(
             Some(rustix::process::Gid::from_raw(stat.gid)),
             AtFlags::SYMLINK_NOFOLLOW,
         ))?;
+    }
+    if keep.xattr {
         copy_xattrs_at(src_dir, src_name, dst_dir, dst_name)
             .map_err(|e| MetaError::new(ucopy_core::Op::Xattr, e))?;
     }
-    if !is_symlink && (options.archive || created) {
+    if !is_symlink && (keep.mode || created) {
         // fchmodat has no "don't follow"; the name was created by us a moment ago inside a
         // directory we hold open, and is not a symlink.
         let mode = final_mode(stat, options);
@@ -146,7 +150,7 @@ pub fn finish_at(
         )
         .map_err(|e| MetaError::new(ucopy_core::Op::Chmod, e))?;
     }
-    if options.archive {
+    if keep.timestamps {
         rfs::utimensat(
             dst_dir,
             dst_name,

@@ -188,7 +188,12 @@ impl Executor for UringExecutor {
         // which is slower but complete.
         let (ring_jobs, mut std_jobs): (Vec<FileJob>, Vec<FileJob>) =
             if self.ring_for_this_thread().is_ok() {
-                batch.into_iter().partition(|j| self.uses_ring(&j.stat))
+                // Options that change what is written (--attributes-only, --reflink=always,
+                // --sparse=always|never) are implemented once, on the plain-syscall path.
+                let std_only = options.needs_std_data_path();
+                batch
+                    .into_iter()
+                    .partition(|j| !std_only && self.uses_ring(&j.stat))
             } else {
                 (Vec::new(), batch)
             };
@@ -422,7 +427,7 @@ impl UringExecutor {
                     let e = EntryError::new(
                         dest::dest_path(&t.job),
                         EntryOp::Write,
-                        io::Error::new(e.kind(), format!("io_uring failed: {e}")),
+                        io::Error::new(e.kind(), format!("io_uring failed: {}", ucopy_core::cause(&e))),
                     );
                     t.fail(e);
                 }
@@ -618,7 +623,7 @@ impl UringExecutor {
             completes = true;
         }
         if completes && (open_dst || matches!(t.dst, Dst::Slot)) {
-            if options.archive && self.caps.install && !t.install_failed && t.installed.is_none() {
+            if options.preserved().any_fd_meta() && self.caps.install && !t.install_failed && t.installed.is_none() {
                 steps.push(Step::Install);
                 ops.push(Op::Install { slot });
             }
@@ -1019,7 +1024,7 @@ impl UringExecutor {
         let meta = match (&t.dst, &t.installed) {
             (Dst::Fd(fd), _) => finish_fd(fd.as_fd(), Some(src.as_fd()), &stat, options, t.created),
             (_, Some(fd)) => finish_fd(fd.as_fd(), Some(src.as_fd()), &stat, options, t.created),
-            _ if options.archive || t.created => finish_at(
+            _ if options.preserved().any_fd_meta() || t.created => finish_at(
                 t.job.dst_dir.as_fd(),
                 &t.job.dst_name,
                 t.job.src_dir.as_fd(),
