@@ -5,17 +5,19 @@
 mod args;
 mod backend;
 mod cache;
+mod cp_options;
 mod dry_run;
 mod output;
+mod prompt;
 
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use ucopy_core::{Options, Order, PlanOptions, Report};
+use ucopy_core::{PlanOptions, Progress, Report};
 use ucopy_fs::FdBudget;
 
-use args::{Args, OrderChoice};
+use args::Args;
 use output::{err_line, out_line, CliProgress, JsonReport};
 
 /// Exit status: everything copied.
@@ -28,8 +30,36 @@ const EXIT_FATAL: u8 = 2;
 const EXIT_INTERRUPTED: u8 = 130;
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = match Args::try_parse() {
+        Ok(a) => a,
+        Err(e) => return ExitCode::from(usage_error(e)),
+    };
     ExitCode::from(run(&args))
+}
+
+/// Prints a clap error; an option ucopy lacks gets cp's wording and, where there is one, the
+/// option that does the same.
+fn usage_error(e: clap::Error) -> u8 {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() == ErrorKind::UnknownArgument {
+        if let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) {
+            if arg.starts_with('-') {
+                err_line(format_args!("unrecognized option '{arg}'"));
+                if let Some(hint) = cp_options::hint_for(arg) {
+                    err_line(format_args!("hint: {hint}"));
+                }
+                eprintln!("Try 'ucopy --help' for more information.");
+                return EXIT_FATAL;
+            }
+        }
+    }
+    let code = e.exit_code();
+    let _ = e.print();
+    if code == 0 {
+        EXIT_OK
+    } else {
+        EXIT_FATAL
+    }
 }
 
 fn current_umask() -> u32 {
@@ -52,41 +82,65 @@ fn run(args: &Args) -> u8 {
         }
         return EXIT_OK;
     }
-    let (sources, dest) = args.operands();
-    let options = Options {
-        archive: args.archive,
-        no_clobber: args.no_clobber,
-        order: match args.order {
-            OrderChoice::Inode => Order::Inode,
-            OrderChoice::None => Order::None,
-        },
-        queue_depth: args.queue_depth as usize,
-        umask: current_umask(),
-        ..Options::default()
+    let plan = match cp_options::build(args, current_umask()) {
+        Ok(p) => p,
+        Err(u) => {
+            err_line(format_args!("{}", u.message));
+            return u.code;
+        }
     };
-    let threads = args
-        .threads
+    for w in &plan.warnings {
+        err_line(format_args!("{w}"));
+    }
+    let (sources, dest, options) = (&plan.sources[..], &plan.dest, plan.options);
+    // -i asks in order, one file at a time.
+    let threads = if options.confirm.is_some() {
+        Some(1)
+    } else {
+        args.threads
+    };
+    let threads = threads
         .map(|t| t as usize)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
 
-    let targets = match ucopy_core::target::resolve(sources, dest) {
+    let resolved = match ucopy_core::target::resolve_each(sources, dest, plan.resolve) {
         Ok(t) => t,
         Err(e) => {
             err_line(format_args!("{e}"));
             return EXIT_FATAL;
         }
     };
+    // A source that cannot be copied at all (missing, into itself) stops the command before
+    // anything is created; a per-source refusal (same file) is reported and the rest copied.
+    if let Some(e) = resolved
+        .iter()
+        .filter_map(|r| r.as_ref().err())
+        .find(|e| !e.is_per_source())
+    {
+        err_line(format_args!("{e}"));
+        return EXIT_FATAL;
+    }
+    let mut refused = false;
+    let mut targets = Vec::new();
+    for r in resolved {
+        match r {
+            Ok(t) => targets.push(t),
+            Err(e) => {
+                err_line(format_args!("{e}"));
+                refused = true;
+            }
+        }
+    }
 
     if args.dry_run {
         let budget = FdBudget::from_rlimit(threads, options.queue_depth);
         let mut failed = false;
         for t in &targets {
             let plan = PlanOptions {
-                order: options.order,
                 queue_depth: budget.queue_depth,
-                preserve_links: options.archive,
                 max_open_dirs: budget.max_open_src_dirs,
                 max_dirs_per_batch: budget.queue_depth,
+                ..PlanOptions::from_options(&options)
             };
             match dry_run::print_plan(&t.source, &t.dest, plan) {
                 Ok(errors) => failed |= errors > 0,
@@ -96,7 +150,11 @@ fn run(args: &Args) -> u8 {
                 }
             }
         }
-        return if failed { EXIT_PARTIAL } else { EXIT_OK };
+        return if failed || refused {
+            EXIT_PARTIAL
+        } else {
+            EXIT_OK
+        };
     }
 
     let selection = match backend::select(args.backend, sources) {
@@ -141,14 +199,44 @@ fn run(args: &Args) -> u8 {
         if options.cancel.is_cancelled() {
             break;
         }
-        match ucopy_fs::copy_tree(
+        if target.into_fifo {
+            match ucopy_fs::operand::copy_into_fifo(&target.source, &target.dest, &options) {
+                Ok(bytes) => {
+                    report.files += 1;
+                    report.bytes += bytes;
+                }
+                Err(e) => {
+                    progress.failed(&e);
+                    report.errors.push(e);
+                }
+            }
+            continue;
+        }
+        let parents = if plan.resolve.parents {
+            match ucopy_fs::operand::make_parents(&target.source, dest, &options) {
+                Ok(p) => p,
+                Err(e) => {
+                    progress.failed(&e);
+                    report.errors.push(e);
+                    continue;
+                }
+            }
+        } else {
+            Vec::new()
+        };
+        let copied = ucopy_fs::copy_tree(
             &target.source,
             &target.dest,
             &options,
             selection.factory.as_ref(),
             threads,
             &progress,
-        ) {
+        );
+        for e in ucopy_fs::operand::finish_parents(&parents, &options) {
+            progress.failed(&e);
+            report.errors.push(e);
+        }
+        match copied {
             Ok(r) => report.merge(r),
             Err(e) => {
                 progress.finish();
@@ -189,7 +277,7 @@ fn run(args: &Args) -> u8 {
     }
     if interrupted {
         EXIT_INTERRUPTED
-    } else if report.is_success() {
+    } else if report.is_success() && !refused {
         EXIT_OK
     } else {
         EXIT_PARTIAL

@@ -87,7 +87,10 @@ mod tests {
         assert!(e.excludes(Path::new("x/y/a.o"), false));
         assert!(!e.excludes(Path::new("x/keep.o"), false));
         assert!(e.excludes(Path::new("x/build"), true));
-        assert!(!e.excludes(Path::new("x/build"), false), "build/ is for directories");
+        assert!(
+            !e.excludes(Path::new("x/build"), false),
+            "build/ is for directories"
+        );
         assert!(e.excludes(Path::new("top"), true));
         assert!(!e.excludes(Path::new("x/top"), true), "/top is anchored");
         assert!(!e.excludes(Path::new("a.c"), false));

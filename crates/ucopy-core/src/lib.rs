@@ -7,8 +7,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod exec;
 mod exclude;
+mod exec;
 mod node;
 mod options;
 mod plan;
@@ -17,9 +17,9 @@ mod report;
 mod stat;
 pub mod target;
 
+pub use exclude::{Exclude, ExcludeError};
 pub use exec::{Batch, Executor, ExecutorFactory, FileJob, JobOutcome};
 pub use node::{DirNode, DIR_FLAGS};
-pub use exclude::{Exclude, ExcludeError};
 pub use options::{
     Backup, Cancel, Confirm, Dereference, JustCreated, LinkMode, Options, Order, Preserve, Reflink,
     Sparse, Update, DEFAULT_QUEUE_DEPTH,

@@ -286,9 +286,7 @@ impl Options {
     /// written depends on an option the io_uring data path does not implement (no data, clone
     /// or fail, holes from zeros, no holes at all).
     pub fn needs_std_data_path(&self) -> bool {
-        self.attributes_only
-            || self.reflink == Reflink::Always
-            || self.sparse != Sparse::Auto
+        self.attributes_only || self.reflink == Reflink::Always || self.sparse != Sparse::Auto
     }
 }
 

@@ -151,7 +151,12 @@ pub fn resolve_symlink(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<(OwnedFd,
                 if last.is_empty() || last == b"." || last == b".." {
                     return Err(Errno::ISDIR.into());
                 }
-                dir = rfs::openat(&dir, std::ffi::OsStr::from_bytes(dir_part), dir_flags, Mode::empty())?;
+                dir = rfs::openat(
+                    &dir,
+                    std::ffi::OsStr::from_bytes(dir_part),
+                    dir_flags,
+                    Mode::empty(),
+                )?;
                 name = CString::new(last).expect("readlink has no NUL");
             }
         }
@@ -326,8 +331,8 @@ impl Planner {
         let raw = rfs::statat(&anchor_fd, &src_name, flags).map_err(|e| err("stat", e.into()))?;
         let stat = Stat::from(&raw);
         let resolved = if follow && stat.kind() != Kind::Dir {
-            let (fd, name) = resolve_symlink(anchor_fd.as_fd(), &src_name)
-                .map_err(|e| err("stat", e))?;
+            let (fd, name) =
+                resolve_symlink(anchor_fd.as_fd(), &src_name).map_err(|e| err("stat", e))?;
             (name != src_name || !is_same_dir(&fd, &anchor_fd)).then(|| (Arc::new(fd), name))
         } else {
             None
@@ -451,17 +456,19 @@ impl Planner {
                     self.add_file(entry, Arc::clone(src_dir), None);
                 }
             }
-            Kind::Symlink => match rfs::readlinkat(src_dir.as_fd(), entry.src_at(src_dir).1, Vec::new()) {
-                Ok(target) => {
-                    let target = OsString::from_vec(target.into_bytes());
-                    self.ready.push_back(Step::Symlink(entry, target));
+            Kind::Symlink => {
+                match rfs::readlinkat(src_dir.as_fd(), entry.src_at(src_dir).1, Vec::new()) {
+                    Ok(target) => {
+                        let target = OsString::from_vec(target.into_bytes());
+                        self.ready.push_back(Step::Symlink(entry, target));
+                    }
+                    Err(e) => self.ready.push_back(Step::Error(EntryError::new(
+                        entry.path(),
+                        Op::ReadLink,
+                        e,
+                    ))),
                 }
-                Err(e) => self.ready.push_back(Step::Error(EntryError::new(
-                    entry.path(),
-                    Op::ReadLink,
-                    e,
-                ))),
-            },
+            }
             Kind::Special => self.ready.push_back(Step::Special(entry)),
             Kind::Dir => unreachable!("directories are planned as frames"),
         }
@@ -488,9 +495,14 @@ impl Planner {
         let opened = opened.and_then(|fd| {
             let own = (stat.dev, stat.ino);
             if self.options.dereference == Dereference::Always
-                && self.stack.iter().any(|f| f.node.stat().is_some_and(|s| (s.dev, s.ino) == own))
+                && self
+                    .stack
+                    .iter()
+                    .any(|f| f.node.stat().is_some_and(|s| (s.dev, s.ino) == own))
             {
-                return Err(io::Error::other("directory is its own ancestor (symlink loop)"));
+                return Err(io::Error::other(
+                    "directory is its own ancestor (symlink loop)",
+                ));
             }
             Ok(fd)
         });
@@ -619,28 +631,29 @@ impl Planner {
         if let Some(exclude) = &self.options.exclude {
             let path = join(node.path(), &name);
             let root = self.root.as_ref().map(|(_, p)| p.as_path());
-            let rel = root.and_then(|r| path.strip_prefix(r).ok()).unwrap_or(&path);
+            let rel = root
+                .and_then(|r| path.strip_prefix(r).ok())
+                .unwrap_or(&path);
             if exclude.excludes(rel, stat.kind() == Kind::Dir) {
                 return true;
             }
         }
-        let (stat, resolved) = if stat.kind() == Kind::Symlink
-            && self.options.dereference == Dereference::Always
-        {
-            match self.follow(&fd, &name) {
-                Ok(r) => r,
-                Err(e) => {
-                    self.ready.push_back(Step::Error(EntryError::new(
-                        join(node.path(), &name),
-                        Op::Stat,
-                        e,
-                    )));
-                    return true;
+        let (stat, resolved) =
+            if stat.kind() == Kind::Symlink && self.options.dereference == Dereference::Always {
+                match self.follow(&fd, &name) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        self.ready.push_back(Step::Error(EntryError::new(
+                            join(node.path(), &name),
+                            Op::Stat,
+                            e,
+                        )));
+                        return true;
+                    }
                 }
-            }
-        } else {
-            (stat, None)
-        };
+            } else {
+                (stat, None)
+            };
         if FileType::from_raw_mode(stat.mode) == FileType::Directory {
             self.stack
                 .last_mut()

@@ -279,7 +279,11 @@ fn pread_pwrite(
 }
 
 /// Writes all of `data` at `offset`.
-pub fn write_all_at(dst: BorrowedFd<'_>, mut data: &[u8], mut offset: u64) -> Result<(), DataError> {
+pub fn write_all_at(
+    dst: BorrowedFd<'_>,
+    mut data: &[u8],
+    mut offset: u64,
+) -> Result<(), DataError> {
     while !data.is_empty() {
         match rustix::io::pwrite(dst, data, offset) {
             Ok(0) => return Err(DataError::Write(Errno::IO.into())),

@@ -99,7 +99,15 @@ pub fn create_file(
             stat: src,
             resolves_to: None,
         };
-        match decide(dir, &job.dst_name, dest_path(job), &existing, incoming, options, true)? {
+        match decide(
+            dir,
+            &job.dst_name,
+            dest_path(job),
+            &existing,
+            incoming,
+            options,
+            true,
+        )? {
             Decision::Keep => return Ok(None),
             Decision::Freed => continue,
             Decision::Overwrite => match open_existing(job, !options.attributes_only) {

@@ -692,9 +692,13 @@ impl Driver<'_> {
         let kind = FileType::from_raw_mode(stat.mode);
         // Private while it is being made; finish_at gives the final mode.
         let mode = crate::dest::create_mode(&stat, self.options);
-        let result = self.create_entry(entry, Op::Mknod, None, || None, |dir, name| {
-            rfs::mknodat(dir, name, kind, mode, stat.rdev)
-        });
+        let result = self.create_entry(
+            entry,
+            Op::Mknod,
+            None,
+            || None,
+            |dir, name| rfs::mknodat(dir, name, kind, mode, stat.rdev),
+        );
         self.entry_result(entry, Kind::Special, result, false);
     }
 
@@ -731,9 +735,13 @@ impl Driver<'_> {
                 return;
             }
         };
-        let result = self.create_entry(entry, Op::Link, Some(wanted), || None, |dir, name| {
-            rfs::linkat(first_fd.as_fd(), &first_name, dir, name, AtFlags::empty())
-        });
+        let result = self.create_entry(
+            entry,
+            Op::Link,
+            Some(wanted),
+            || None,
+            |dir, name| rfs::linkat(first_fd.as_fd(), &first_name, dir, name, AtFlags::empty()),
+        );
         match result {
             Ok(Room::Free | Room::Same) => {
                 self.record_created(&entry.dst_path());
@@ -762,7 +770,10 @@ impl Driver<'_> {
         if symbolic && target.is_relative() {
             // cp's rule: a relative source only makes a valid link from the current directory.
             let dst = entry.dst_path();
-            if dst.parent().is_some_and(|p| !p.as_os_str().is_empty() && p != Path::new(".")) {
+            if dst
+                .parent()
+                .is_some_and(|p| !p.as_os_str().is_empty() && p != Path::new("."))
+            {
                 return self.fail(EntryError::new(
                     &dst,
                     Op::Refused,
@@ -775,13 +786,21 @@ impl Driver<'_> {
         }
         let wanted = (!symbolic).then_some(src_id);
         let result = if symbolic {
-            self.create_entry(entry, Op::Symlink, None, || None, |dir, name| {
-                rfs::symlinkat(&target, dir, name)
-            })
+            self.create_entry(
+                entry,
+                Op::Symlink,
+                None,
+                || None,
+                |dir, name| rfs::symlinkat(&target, dir, name),
+            )
         } else {
-            self.create_entry(entry, Op::Link, wanted, || None, |dir, name| {
-                rfs::linkat(src_dir, src_name, dir, name, AtFlags::empty())
-            })
+            self.create_entry(
+                entry,
+                Op::Link,
+                wanted,
+                || None,
+                |dir, name| rfs::linkat(src_dir, src_name, dir, name, AtFlags::empty()),
+            )
         };
         match result {
             Ok(Room::Free | Room::Same) => {
@@ -791,7 +810,8 @@ impl Driver<'_> {
                 } else {
                     self.report.hardlinks += 1;
                 }
-                self.progress.copied(kind, &entry.path(), &entry.dst_path(), 0);
+                self.progress
+                    .copied(kind, &entry.path(), &entry.dst_path(), 0);
             }
             Ok(Room::Keep) => self.report.skipped += 1,
             Err(e) => self.fail(e),
@@ -811,7 +831,8 @@ impl Driver<'_> {
                 self.record_created(&job.dst_path);
                 self.report.files += 1;
                 self.report.bytes += bytes;
-                self.progress.copied(Kind::File, &job.path, &job.dst_path, bytes);
+                self.progress
+                    .copied(Kind::File, &job.path, &job.dst_path, bytes);
             }
             JobOutcome::Skipped => self.report.skipped += 1,
             JobOutcome::Vanished(w) => {

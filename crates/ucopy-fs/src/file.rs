@@ -107,9 +107,7 @@ pub fn copy_job(
     } else {
         copy_data(src.as_fd(), dst.as_fd(), &stat, dst_dev, paths, options)
     };
-    let result = data
-    .map_err(|e| data_error(job, e))
-    .and_then(|bytes| {
+    let result = data.map_err(|e| data_error(job, e)).and_then(|bytes| {
         finish_fd(dst.as_fd(), Some(src.as_fd()), &stat, options, created)
             .map(|()| bytes)
             .map_err(|e| meta_error(job, e))

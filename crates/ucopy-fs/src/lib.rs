@@ -13,6 +13,7 @@ pub mod driver;
 pub mod existing;
 pub mod file;
 pub mod meta;
+pub mod operand;
 
 pub use data::KernelPaths;
 pub use driver::{copy_tree, FatalError, FdBudget};

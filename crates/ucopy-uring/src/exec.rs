@@ -427,7 +427,10 @@ impl UringExecutor {
                     let e = EntryError::new(
                         dest::dest_path(&t.job),
                         EntryOp::Write,
-                        io::Error::new(e.kind(), format!("io_uring failed: {}", ucopy_core::cause(&e))),
+                        io::Error::new(
+                            e.kind(),
+                            format!("io_uring failed: {}", ucopy_core::cause(&e)),
+                        ),
                     );
                     t.fail(e);
                 }
@@ -623,7 +626,11 @@ impl UringExecutor {
             completes = true;
         }
         if completes && (open_dst || matches!(t.dst, Dst::Slot)) {
-            if options.preserved().any_fd_meta() && self.caps.install && !t.install_failed && t.installed.is_none() {
+            if options.preserved().any_fd_meta()
+                && self.caps.install
+                && !t.install_failed
+                && t.installed.is_none()
+            {
                 steps.push(Step::Install);
                 ops.push(Op::Install { slot });
             }

@@ -341,7 +341,10 @@ fn explain_setup_error(e: &io::Error, disabled: Option<u32>, memlock: Option<u64
             mib(memlock)
         ),
         Some(libc::EMFILE) | Some(libc::ENFILE) => {
-            format!("no file descriptor left for an io_uring: {}", ucopy_core::cause(e))
+            format!(
+                "no file descriptor left for an io_uring: {}",
+                ucopy_core::cause(e)
+            )
         }
         _ => format!("io_uring_setup failed: {}", ucopy_core::cause(e)),
     }
