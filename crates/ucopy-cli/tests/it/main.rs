@@ -23,4 +23,5 @@ mod differential;
 mod errors;
 mod links;
 mod metadata;
+mod refusals;
 mod scale;
