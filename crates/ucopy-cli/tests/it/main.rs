@@ -18,6 +18,7 @@ mod tree;
 mod changes;
 mod cli_text;
 mod contents;
+mod cp_options;
 mod destination;
 mod differential;
 mod errors;
