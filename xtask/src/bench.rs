@@ -10,6 +10,8 @@ mod corpus;
 mod report;
 mod scenario;
 
+pub use corpus::parse_size;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -50,7 +52,8 @@ pub struct BenchArgs {
     /// Corpora to run (comma-separated): small-4k, small-64k, mixed, large, sparse
     #[arg(long, value_delimiter = ',')]
     corpora: Vec<String>,
-    /// Scenarios to run (comma-separated): tmpfs, ext4-warm, ext4-cold, xfs, btrfs
+    /// Scenarios to run (comma-separated): tmpfs, ext4-warm, ext4-cold, xfs, btrfs, and the
+    /// re-syncs resync-warm, resync-cold, resync-1pct (`ucopy -a -u` vs `cp -au`, `rsync -a`)
     #[arg(long, value_delimiter = ',')]
     scenarios: Vec<String>,
     /// Contenders (comma-separated): names like cp-r or ucopy:rw:inode, a prefix like
@@ -166,18 +169,24 @@ impl Plan {
         let contenders = pick(&a.contenders, def_contenders);
         for p in &contenders {
             let any = [true, false].iter().any(|&many| {
-                contenders::catalogue(many)
+                contenders::catalogue(many, &contenders)
                     .iter()
                     .any(|c| contenders::selected(std::slice::from_ref(p), c))
             });
             if !any {
-                let names: Vec<String> = contenders::catalogue(true)
+                let names: Vec<String> = contenders::catalogue(true, &[])
                     .into_iter()
                     .map(|c| c.name)
                     .collect();
                 bail!(
-                    "--contenders '{p}' matches nothing (known: peers, ucopy, {})",
-                    names.join(", ")
+                    "--contenders '{p}' matches nothing (known: peers, ucopy, {}; hidden: \
+                     uring:MODE[:KNOB]..., knobs {})",
+                    names.join(", "),
+                    crate::uring_copy::KNOBS
+                        .iter()
+                        .map(|(k, _)| *k)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 );
             }
         }
@@ -253,27 +262,32 @@ fn build_ucopy(paths: &Paths, explicit: Option<&Path>) -> Result<Result<PathBuf,
     if !paths.root.join("crates/ucopy-cli/Cargo.toml").is_file() {
         return Ok(Err("crates/ucopy-cli is not in this checkout".into()));
     }
-    eprintln!("building ucopy: cargo build --release -p ucopy-cli");
+    build_release(paths, "ucopy-cli", "ucopy")
+}
+
+/// `cargo build --release -p PACKAGE`, giving `target/release/BIN`. A build that fails is an
+/// error, not a skip: silently benchmarking only the peers would hide a broken tree (pass
+/// --contenders peers to do that on purpose).
+fn build_release(paths: &Paths, package: &str, bin: &str) -> Result<Result<PathBuf, String>> {
+    eprintln!("building {bin}: cargo build --release -p {package}");
     let status = Command::new(cargo())
-        .args(["build", "--release", "-p", "ucopy-cli"])
+        .args(["build", "--release", "-p", package])
         .current_dir(&paths.root)
         .env("CARGO_TARGET_DIR", &paths.target)
         .stdin(Stdio::null())
         .status()
         .context("cannot run cargo build")?;
-    // A build that fails is an error, not a skip: silently benchmarking only the peers would
-    // hide a broken tree (pass --contenders peers to do that on purpose).
     anyhow::ensure!(
         status.success(),
-        "cargo build --release -p ucopy-cli failed ({status})"
+        "cargo build --release -p {package} failed ({status})"
     );
-    let bin = paths.target.join("release/ucopy");
+    let path = paths.target.join("release").join(bin);
     anyhow::ensure!(
-        bin.is_file(),
+        path.is_file(),
         "cargo build succeeded but '{}' is missing",
-        bin.display()
+        path.display()
     );
-    Ok(Ok(bin))
+    Ok(Ok(path))
 }
 
 /// The order of contenders in round `round`: rotated by one each round (A B C, B C A, C A B),
@@ -308,7 +322,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     scenario::unmount_stale(&ws)?;
 
     let wants_ucopy = [true, false].iter().any(|&many| {
-        contenders::catalogue(many)
+        contenders::catalogue(many, &plan.contenders)
             .iter()
             .any(|c| !c.is_peer() && contenders::selected(&plan.contenders, c))
     });
@@ -325,7 +339,15 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     } else {
         Err("not selected".into())
     };
-    let tools = Tools::discover(ucopy, &paths.target.join("peers/bin"));
+    let wants_xtask = contenders::catalogue(true, &plan.contenders)
+        .iter()
+        .any(|c| matches!(c.tool, contenders::Tool::Uring { .. }));
+    let xtask = if wants_xtask && !args.list {
+        build_release(&paths, "xtask", "xtask")?
+    } else {
+        Err("no hidden contender selected".into())
+    };
+    let tools = Tools::discover(ucopy, xtask, &paths.target.join("peers/bin"));
 
     let mut skipped = Vec::new();
     let mut scenarios = Vec::new();
@@ -498,7 +520,12 @@ fn run_cell(
         contenders: Vec::new(),
     };
     let mut ready = Vec::new();
-    for c in contenders::catalogue(spec.many_files()) {
+    let catalogue = if s.is_resync() {
+        contenders::resync_catalogue()
+    } else {
+        contenders::catalogue(spec.many_files(), &plan.contenders)
+    };
+    for c in catalogue {
         if !contenders::selected(&plan.contenders, &c) {
             continue;
         }
@@ -644,9 +671,9 @@ fn print_list(plan: &Plan, tools: &Tools, scenarios: &[Scenario]) {
     );
     println!("contenders:");
     let mut seen = std::collections::BTreeSet::new();
-    for c in contenders::catalogue(true)
+    for c in contenders::catalogue(true, &plan.contenders)
         .into_iter()
-        .chain(contenders::catalogue(false))
+        .chain(contenders::catalogue(false, &plan.contenders))
     {
         if !contenders::selected(&plan.contenders, &c) || !seen.insert(c.name.clone()) {
             continue;

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod bench;
+mod uring_copy;
 
 use std::process::ExitCode;
 
@@ -18,11 +19,16 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Task {
     Bench(bench::BenchArgs),
+    /// One tree copy with an io_uring executor and bench-only knobs (the hidden `uring:`
+    /// contenders of `bench`)
+    #[command(hide = true)]
+    UringCopy(uring_copy::UringCopyArgs),
 }
 
 fn main() -> ExitCode {
     let result = match Cli::parse().task {
         Task::Bench(args) => bench::run(args),
+        Task::UringCopy(args) => uring_copy::run(args),
     };
     match result {
         Ok(code) => code,

@@ -6,9 +6,9 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use ucopy_core::target::ResolveOptions;
-use ucopy_core::{
-    Backup, Dereference, Exclude, LinkMode, Options, Order, Preserve, Reflink, Sparse, Update,
+use ucopy::{
+    Backup, Dereference, Exclude, LinkMode, Options, Order, Preserve, Reflink, ResolveOptions,
+    Sparse, Update,
 };
 
 use crate::args::{Args, OrderChoice, ReflinkChoice, SparseChoice, UpdateChoice};
@@ -99,7 +99,7 @@ fn backup_control(value: &str) -> Result<Backup, Usage> {
 }
 
 /// Builds the copy plan from the arguments.
-pub fn build(args: &Args, umask: u32) -> Result<Plan, Usage> {
+pub fn build(args: &Args) -> Result<Plan, Usage> {
     let mut warnings = Vec::new();
 
     // Operands: -t DIR takes every path as a source.
@@ -246,42 +246,38 @@ pub fn build(args: &Args, umask: u32) -> Result<Plan, Usage> {
         ))
     };
 
-    let options = Options {
-        archive: false,
-        preserve,
-        no_clobber: args.no_clobber,
-        update,
-        confirm: args.interactive.then(crate::prompt::confirm),
-        backup,
-        backup_suffix: suffix,
-        remove_destination: args.remove_destination,
-        force: args.force,
-        attributes_only: args.attributes_only,
-        reflink: match args.reflink {
+    let options = Options::builder()
+        .preserve(preserve)
+        .no_clobber(args.no_clobber)
+        .update(update)
+        .confirm(args.interactive.then(crate::prompt::confirm))
+        .backup(backup, suffix)
+        .remove_destination(args.remove_destination)
+        .force(args.force)
+        .attributes_only(args.attributes_only)
+        .reflink(match args.reflink {
             None | Some(ReflinkChoice::Auto) => Reflink::Auto,
             Some(ReflinkChoice::Always) => Reflink::Always,
             Some(ReflinkChoice::Never) => Reflink::Never,
-        },
-        sparse: match args.sparse {
+        })
+        .sparse(match args.sparse {
             None | Some(SparseChoice::Auto) => Sparse::Auto,
             Some(SparseChoice::Always) => Sparse::Always,
             Some(SparseChoice::Never) => Sparse::Never,
-        },
-        link_mode,
-        dereference,
-        one_file_system: args.one_file_system,
-        copy_contents: args.copy_contents,
-        keep_directory_symlink: args.keep_directory_symlink,
-        exclude,
-        just_created: (sources.len() > 1).then(Default::default),
-        order: match args.order {
+        })
+        .link_mode(link_mode)
+        .dereference(dereference)
+        .one_file_system(args.one_file_system)
+        .copy_contents(args.copy_contents)
+        .keep_directory_symlink(args.keep_directory_symlink)
+        .exclude(exclude)
+        .just_created((sources.len() > 1).then(Default::default))
+        .order(match args.order {
             OrderChoice::Inode => Order::Inode,
             OrderChoice::None => Order::None,
-        },
-        queue_depth: args.queue_depth as usize,
-        umask,
-        ..Options::default()
-    };
+        })
+        .queue_depth(args.queue_depth as usize)
+        .build();
     let resolve = ResolveOptions {
         no_target_directory: args.no_target_directory,
         parents: args.parents,

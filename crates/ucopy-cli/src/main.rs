@@ -1,10 +1,8 @@
-//! `ucopy`: glue between the command line and the copy engine — clap arguments → options →
-//! probe → backend → run → report and exit code.
+//! `ucopy`: the command line over the `ucopy` library — clap arguments → [`ucopy::Copier`] →
+//! messages, `--json`, exit code. No copy policy lives here.
 #![forbid(unsafe_code)]
 
 mod args;
-mod backend;
-mod cache;
 mod cp_options;
 mod dry_run;
 mod output;
@@ -14,11 +12,10 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use ucopy_core::{PlanOptions, Progress, Report};
-use ucopy_fs::FdBudget;
+use ucopy::Copier;
 
 use args::Args;
-use output::{err_line, out_line, CliProgress, JsonReport};
+use output::{err_line, out_line, print_probe, CliProgress, JsonReport};
 
 /// Exit status: everything copied.
 const EXIT_OK: u8 = 0;
@@ -62,27 +59,20 @@ fn usage_error(e: clap::Error) -> u8 {
     }
 }
 
-fn current_umask() -> u32 {
-    use rustix::fs::Mode;
-    let old = rustix::process::umask(Mode::empty());
-    rustix::process::umask(old);
-    old.bits()
-}
-
 fn run(args: &Args) -> u8 {
     if args.probe {
-        let report = backend::probe();
+        let report = ucopy::probe();
         if args.json {
             out_line(format_args!(
                 "{}",
                 serde_json::to_string(&report).expect("serializable")
             ));
         } else {
-            backend::print_probe(&report);
+            print_probe(&report);
         }
         return EXIT_OK;
     }
-    let plan = match cp_options::build(args, current_umask()) {
+    let plan = match cp_options::build(args) {
         Ok(p) => p,
         Err(u) => {
             err_line(format_args!("{}", u.message));
@@ -92,18 +82,21 @@ fn run(args: &Args) -> u8 {
     for w in &plan.warnings {
         err_line(format_args!("{w}"));
     }
-    let (sources, dest, options) = (&plan.sources[..], &plan.dest, plan.options);
+    let (sources, dest) = (&plan.sources[..], plan.dest.as_path());
     // -i asks in order, one file at a time.
-    let threads = if options.confirm.is_some() {
+    let threads = if plan.options.confirm.is_some() {
         Some(1)
     } else {
         args.threads
     };
-    let threads = threads
-        .map(|t| t as usize)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let mut copier = Copier::new(plan.options)
+        .backend(args.backend.into())
+        .operands(plan.resolve);
+    if let Some(threads) = threads {
+        copier = copier.threads(threads as usize);
+    }
 
-    let resolved = match ucopy_core::target::resolve_each(sources, dest, plan.resolve) {
+    let resolved = match copier.targets_each(sources, dest) {
         Ok(t) => t,
         Err(e) => {
             err_line(format_args!("{e}"));
@@ -111,7 +104,7 @@ fn run(args: &Args) -> u8 {
         }
     };
     // A source that cannot be copied at all (missing, into itself) stops the command before
-    // anything is created; a per-source refusal (same file) is reported and the rest copied.
+    // anything is created; a per-source refusal (same file) is reported, the rest copied, exit 1.
     if let Some(e) = resolved
         .iter()
         .filter_map(|r| r.as_ref().err())
@@ -133,16 +126,9 @@ fn run(args: &Args) -> u8 {
     }
 
     if args.dry_run {
-        let budget = FdBudget::from_rlimit(threads, options.queue_depth);
         let mut failed = false;
         for t in &targets {
-            let plan = PlanOptions {
-                queue_depth: budget.queue_depth,
-                max_open_dirs: budget.max_open_src_dirs,
-                max_dirs_per_batch: budget.queue_depth,
-                ..PlanOptions::from_options(&options)
-            };
-            match dry_run::print_plan(&t.source, &t.dest, plan) {
+            match dry_run::print_plan(&copier, t) {
                 Ok(errors) => failed |= errors > 0,
                 Err(e) => {
                     err_line(format_args!("{e}"));
@@ -157,7 +143,7 @@ fn run(args: &Args) -> u8 {
         };
     }
 
-    let selection = match backend::select(args.backend, sources) {
+    let selection = match copier.select(sources) {
         Ok(s) => s,
         Err(e) => {
             err_line(format_args!("{e}"));
@@ -167,15 +153,16 @@ fn run(args: &Args) -> u8 {
     if args.verbose {
         err_line(format_args!(
             "backend {}: {}",
-            selection.factory.name(),
-            selection.reason
+            selection.backend(),
+            selection.reason()
         ));
     }
 
     // Ctrl-C or SIGTERM: the first asks the copy to stop cleanly (partial files removed); a
     // second one exits at once.
+    let cancel = copier.cancel_handle();
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        let flag = options.cancel.flag();
+        let flag = cancel.flag();
         let _ = signal_hook::flag::register_conditional_shutdown(
             signal,
             EXIT_INTERRUPTED.into(),
@@ -193,74 +180,24 @@ fn run(args: &Args) -> u8 {
     if let [only] = targets.as_slice() {
         progress.count_in_background(&only.source);
     }
+    let copier = copier.progress(&progress);
     let started = Instant::now();
-    let mut report = Report::default();
-    for target in &targets {
-        if options.cancel.is_cancelled() {
-            break;
+    let report = match copier.run_targets(&targets, &selection) {
+        Ok(r) => r,
+        Err(e) => {
+            progress.finish();
+            err_line(format_args!("{e}"));
+            return EXIT_FATAL;
         }
-        if target.into_fifo {
-            match ucopy_fs::operand::copy_into_fifo(&target.source, &target.dest, &options) {
-                Ok(bytes) => {
-                    report.files += 1;
-                    report.bytes += bytes;
-                }
-                Err(e) => {
-                    progress.failed(&e);
-                    report.errors.push(e);
-                }
-            }
-            continue;
-        }
-        let parents = if plan.resolve.parents {
-            match ucopy_fs::operand::make_parents(&target.source, dest, &options) {
-                Ok(p) => p,
-                Err(e) => {
-                    progress.failed(&e);
-                    report.errors.push(e);
-                    continue;
-                }
-            }
-        } else {
-            Vec::new()
-        };
-        let copied = ucopy_fs::copy_tree(
-            &target.source,
-            &target.dest,
-            &options,
-            selection.factory.as_ref(),
-            threads,
-            &progress,
-        );
-        for e in ucopy_fs::operand::finish_parents(&parents, &options) {
-            progress.failed(&e);
-            report.errors.push(e);
-        }
-        match copied {
-            Ok(r) => report.merge(r),
-            Err(e) => {
-                progress.finish();
-                err_line(format_args!("{e}"));
-                return EXIT_FATAL;
-            }
-        }
-        if report.stopped {
-            break;
-        }
-    }
+    };
     let elapsed = started.elapsed();
     progress.finish();
-    let interrupted = options.cancel.is_cancelled() && !report.errors.iter().any(|e| e.is_fatal());
+    let interrupted = cancel.is_cancelled() && !report.errors.iter().any(|e| e.is_fatal());
     if interrupted {
         err_line(format_args!("interrupted; partial files were removed"));
     }
     if args.json {
-        let json = JsonReport::new(
-            selection.factory.name(),
-            &selection.reason,
-            &report,
-            elapsed,
-        );
+        let json = JsonReport::new(&selection, &report, elapsed);
         out_line(format_args!(
             "{}",
             serde_json::to_string(&json).expect("serializable")
@@ -272,7 +209,7 @@ fn run(args: &Args) -> u8 {
             report.dirs,
             report.bytes,
             elapsed.as_secs_f64(),
-            selection.factory.name()
+            selection.backend()
         ));
     }
     if interrupted {

@@ -5,7 +5,7 @@ use std::io::{BufRead, Write};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use ucopy_core::Confirm;
+use ucopy::Confirm;
 
 static ASKING: Mutex<()> = Mutex::new(());
 

@@ -21,8 +21,8 @@ pub use exclude::{Exclude, ExcludeError};
 pub use exec::{Batch, Executor, ExecutorFactory, FileJob, JobOutcome};
 pub use node::{DirNode, DIR_FLAGS};
 pub use options::{
-    Backup, Cancel, Confirm, Dereference, JustCreated, LinkMode, Options, Order, Preserve, Reflink,
-    Sparse, Update, DEFAULT_QUEUE_DEPTH,
+    process_umask, Backup, Cancel, Confirm, Dereference, JustCreated, LinkMode, Options,
+    OptionsBuilder, Order, Preserve, Reflink, Sparse, Update, DEFAULT_QUEUE_DEPTH,
 };
 pub use plan::{
     name_os, open_operand_dir, split_operand, Entry, LinkGroup, LinkStatus, PlanError, PlanOptions,

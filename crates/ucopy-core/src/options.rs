@@ -1,14 +1,13 @@
-//! What the user asked for, in one plain struct shared by the planner and every executor.
+//! What the user asked for, in one struct shared by the planner and every executor.
 //!
-//! The cp options that change *what* is copied (`--update`, `--attributes-only`, `--reflink`,
-//! `--sparse`, `-l`, `-s`, `-L`, `-x`, `--exclude`) live here so that the shared planner and
-//! `ucopy-fs` apply them the same way for every backend.
+//! [`Options`] is `#[non_exhaustive]`: callers outside this crate build it with
+//! [`Options::builder`], so a new option is a new builder method, never a breaking change.
 
 use std::collections::HashSet;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::Serialize;
 
@@ -183,16 +182,25 @@ impl JustCreated {
     }
 }
 
-/// Copy settings.
+/// Copy settings. Read the fields; build with [`Options::builder`] (or start from
+/// [`Options::default`] and [`Options::to_builder`]). The cp options that change *what* is
+/// copied (`--update`, `--attributes-only`, `--reflink`, `--sparse`, `-l`, `-s`, `-L`, `-x`,
+/// `--exclude`) live here so that the shared planner and `ucopy-fs` apply them the same way for
+/// every backend.
+///
+/// ```
+/// let options = ucopy_core::Options::builder().archive(true).queue_depth(32).build();
+/// assert!(options.archive);
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Options {
-    /// `-a`: keep mode exactly, owner, times (ns), xattrs, hard links; like `cp -a`. Implies
-    /// [`Preserve::ALL`] whatever `preserve` says.
+    /// `-a`: keep mode exactly, owner, times (ns), xattrs, hard links; like `cp -a`.
     pub archive: bool,
-    /// Attributes to keep when `archive` is off (`-p`, `--preserve`).
-    pub preserve: Preserve,
     /// `-n`: never overwrite an existing destination entry.
     pub no_clobber: bool,
+    /// Attributes to keep when `archive` is off (`-p`, `--preserve`).
+    pub preserve: Preserve,
     /// `-u`, `--update=WHEN`.
     pub update: Update,
     /// `-i`: asked before an existing destination is overwritten.
@@ -231,18 +239,21 @@ pub struct Options {
     pub order: Order,
     /// Files per batch: the unit one executor submission handles.
     pub queue_depth: usize,
-    /// The process umask, applied to new entries when not `archive` (as `cp -r` does).
+    /// The umask applied to new entries when not `archive` (as `cp -r` does); by default the
+    /// process's own (see [`process_umask`]).
     pub umask: u32,
-    /// Set by a signal handler (Ctrl-C): stop promptly.
+    /// Set by a signal handler (Ctrl-C) or another thread: stop promptly.
     pub cancel: Cancel,
 }
 
 impl Default for Options {
+    /// Not archive, overwriting, inode order, [`DEFAULT_QUEUE_DEPTH`], the process's umask, a
+    /// fresh [`Cancel`].
     fn default() -> Self {
         Options {
             archive: false,
-            preserve: Preserve::default(),
             no_clobber: false,
+            preserve: Preserve::default(),
             update: Update::All,
             confirm: None,
             backup: Backup::Off,
@@ -261,13 +272,23 @@ impl Default for Options {
             just_created: None,
             order: Order::Inode,
             queue_depth: DEFAULT_QUEUE_DEPTH,
-            umask: 0o022,
+            umask: process_umask(),
             cancel: Cancel::default(),
         }
     }
 }
 
 impl Options {
+    /// A builder starting from [`Options::default`].
+    pub fn builder() -> OptionsBuilder {
+        OptionsBuilder(Options::default())
+    }
+
+    /// A builder starting from these options.
+    pub fn to_builder(&self) -> OptionsBuilder {
+        OptionsBuilder(self.clone())
+    }
+
     /// The attributes this copy keeps.
     pub fn preserved(&self) -> Preserve {
         if self.archive {
@@ -290,6 +311,174 @@ impl Options {
     }
 }
 
+/// Builds [`Options`]; every method sets one field.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct OptionsBuilder(Options);
+
+impl OptionsBuilder {
+    /// `-a`: keep mode, owner (as root), times to the nanosecond, xattrs and hard links.
+    pub fn archive(mut self, yes: bool) -> Self {
+        self.0.archive = yes;
+        self
+    }
+
+    /// `-n`: never overwrite an existing destination entry.
+    pub fn no_clobber(mut self, yes: bool) -> Self {
+        self.0.no_clobber = yes;
+        self
+    }
+
+    /// File order within a directory.
+    pub fn order(mut self, order: Order) -> Self {
+        self.0.order = order;
+        self
+    }
+
+    /// Files per batch (at least 1).
+    pub fn queue_depth(mut self, files: usize) -> Self {
+        self.0.queue_depth = files.max(1);
+        self
+    }
+
+    /// The umask applied to new entries when not archiving (only the permission bits count).
+    pub fn umask(mut self, umask: u32) -> Self {
+        self.0.umask = umask & 0o7777;
+        self
+    }
+
+    /// The flag that stops the copy; share it with a signal handler or another thread.
+    pub fn cancel(mut self, cancel: Cancel) -> Self {
+        self.0.cancel = cancel;
+        self
+    }
+
+    /// Attributes kept when not archiving (`-p`, `--preserve=LIST`).
+    pub fn preserve(mut self, preserve: Preserve) -> Self {
+        self.0.preserve = preserve;
+        self
+    }
+
+    /// `-u`, `--update=WHEN`: which existing destination files are replaced.
+    pub fn update(mut self, update: Update) -> Self {
+        self.0.update = update;
+        self
+    }
+
+    /// `-i`: asked before an existing destination is overwritten.
+    pub fn confirm(mut self, confirm: Option<Confirm>) -> Self {
+        self.0.confirm = confirm;
+        self
+    }
+
+    /// `-b`, `--backup=CONTROL`, with the suffix of simple backups (`-S`).
+    pub fn backup(mut self, backup: Backup, suffix: OsString) -> Self {
+        self.0.backup = backup;
+        self.0.backup_suffix = suffix;
+        self
+    }
+
+    /// `--remove-destination`.
+    pub fn remove_destination(mut self, yes: bool) -> Self {
+        self.0.remove_destination = yes;
+        self
+    }
+
+    /// `-f`: replace a destination file that cannot be opened.
+    pub fn force(mut self, yes: bool) -> Self {
+        self.0.force = yes;
+        self
+    }
+
+    /// `--attributes-only`.
+    pub fn attributes_only(mut self, yes: bool) -> Self {
+        self.0.attributes_only = yes;
+        self
+    }
+
+    /// `--reflink=WHEN`.
+    pub fn reflink(mut self, reflink: Reflink) -> Self {
+        self.0.reflink = reflink;
+        self
+    }
+
+    /// `--sparse=WHEN`.
+    pub fn sparse(mut self, sparse: Sparse) -> Self {
+        self.0.sparse = sparse;
+        self
+    }
+
+    /// `-l` / `-s`.
+    pub fn link_mode(mut self, mode: LinkMode) -> Self {
+        self.0.link_mode = mode;
+        self
+    }
+
+    /// `-P` / `-H` / `-L`.
+    pub fn dereference(mut self, dereference: Dereference) -> Self {
+        self.0.dereference = dereference;
+        self
+    }
+
+    /// `-x`.
+    pub fn one_file_system(mut self, yes: bool) -> Self {
+        self.0.one_file_system = yes;
+        self
+    }
+
+    /// `--copy-contents`.
+    pub fn copy_contents(mut self, yes: bool) -> Self {
+        self.0.copy_contents = yes;
+        self
+    }
+
+    /// `--keep-directory-symlink`.
+    pub fn keep_directory_symlink(mut self, yes: bool) -> Self {
+        self.0.keep_directory_symlink = yes;
+        self
+    }
+
+    /// `--exclude`, `--exclude-from`.
+    pub fn exclude(mut self, exclude: Option<Arc<Exclude>>) -> Self {
+        self.0.exclude = exclude;
+        self
+    }
+
+    /// Refuse to overwrite what this run created (set it when there are several sources).
+    pub fn just_created(mut self, created: Option<Arc<JustCreated>>) -> Self {
+        self.0.just_created = created;
+        self
+    }
+
+    /// The options.
+    pub fn build(self) -> Options {
+        self.0
+    }
+}
+
+/// The process's umask, read once: from `/proc/self/status` (`Umask:`, Linux 4.7+), which
+/// changes nothing, else by setting and restoring it at the first call (a round trip another
+/// thread could observe, so only when procfs cannot answer).
+pub fn process_umask() -> u32 {
+    static UMASK: OnceLock<u32> = OnceLock::new();
+    *UMASK.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|status| parse_status_umask(&status))
+            .unwrap_or_else(|| {
+                use rustix::fs::Mode;
+                let old = rustix::process::umask(Mode::empty());
+                rustix::process::umask(old);
+                old.bits()
+            })
+    })
+}
+
+fn parse_status_umask(status: &str) -> Option<u32> {
+    let line = status.lines().find_map(|l| l.strip_prefix("Umask:"))?;
+    u32::from_str_radix(line.trim(), 8).ok()
+}
+
 /// A shared "stop now" flag.
 #[derive(Debug, Clone, Default)]
 pub struct Cancel(Arc<AtomicBool>);
@@ -308,5 +497,47 @@ impl Cancel {
     /// The flag itself, for `signal_hook`-style registration.
     pub fn flag(&self) -> Arc<AtomicBool> {
         Arc::clone(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_umask_is_the_process_umask() {
+        use rustix::fs::Mode;
+        // The round trip is the reference; the test binary's other threads create no files.
+        let old = rustix::process::umask(Mode::empty());
+        rustix::process::umask(old);
+        assert_eq!(Options::default().umask, old.bits());
+        assert_eq!(process_umask(), old.bits());
+    }
+
+    #[test]
+    fn status_umask_parses_octal() {
+        let status = "Name:\tucopy\nUmask:\t0027\nState:\tR (running)\n";
+        assert_eq!(parse_status_umask(status), Some(0o027));
+        assert_eq!(parse_status_umask("Name:\tx\n"), None);
+    }
+
+    #[test]
+    fn builder_sets_each_field() {
+        let cancel = Cancel::default();
+        let o = Options::builder()
+            .archive(true)
+            .no_clobber(true)
+            .order(Order::None)
+            .queue_depth(0)
+            .umask(0o077)
+            .cancel(cancel.clone())
+            .build();
+        assert!(o.archive && o.no_clobber);
+        assert_eq!(o.order, Order::None);
+        assert_eq!(o.queue_depth, 1, "a batch holds at least one file");
+        assert_eq!(o.umask, 0o077);
+        cancel.cancel();
+        assert!(o.cancel.is_cancelled());
+        assert!(!o.to_builder().archive(false).build().archive);
     }
 }

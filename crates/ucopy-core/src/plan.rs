@@ -238,6 +238,9 @@ struct Frame {
     subdirs: Vec<(CString, Stat)>,
     listed: bool,
     subdirs_reversed: bool,
+    /// The destination directory's identity, once the driver made it (known when the frame is
+    /// listed): no directory entered below may be it.
+    dst_id: Option<(u64, u64)>,
 }
 
 /// What the top-level source is, decided before anything is created.
@@ -381,6 +384,11 @@ impl Planner {
         })
     }
 
+    /// What this plan was made with.
+    pub fn options(&self) -> &PlanOptions {
+        &self.options
+    }
+
     /// The anchor: the directories holding the top-level source and destination.
     pub fn anchor(&self) -> &Arc<DirNode> {
         &self.anchor
@@ -478,6 +486,22 @@ impl Planner {
     fn enter(&mut self, name: CString, stat: Stat) {
         let parent = Arc::clone(&self.stack.last().expect("a frame").node);
         let path = join(parent.path(), &name);
+        // A directory that is the destination of this directory or of one of its ancestors
+        // (reached through a bind mount, or because the destination lies inside the source)
+        // would be copied into itself, level after level, until the disk is full. cp refuses
+        // it per directory; so do we. Comparing identities catches every route to it.
+        let id = (stat.dev, stat.ino);
+        if let Some(frame) = self.stack.iter().rev().find(|f| f.dst_id == Some(id)) {
+            let dest = frame.node.dst_path().display().to_string();
+            self.ready.push_back(Step::Error(EntryError::new(
+                path,
+                Op::IntoItself,
+                io::Error::other(format!(
+                    "it is the destination directory '{dest}'; not copying a directory into itself"
+                )),
+            )));
+            return;
+        }
         let flags = if self.options.dereference == Dereference::Always {
             DIR_FLAGS.difference(OFlags::NOFOLLOW)
         } else {
@@ -535,6 +559,7 @@ impl Planner {
             subdirs: Vec::new(),
             listed: false,
             subdirs_reversed: false,
+            dst_id: None,
         });
         // Keep at most max_open_dirs source fds: release from the bottom (never the top, which
         // is being listed). Released ones reopen from an open ancestor when the walk returns.
@@ -555,6 +580,7 @@ impl Planner {
     fn list_top(&mut self) {
         let frame = self.stack.last_mut().expect("a frame");
         frame.listed = true;
+        frame.dst_id = frame.node.dst_id();
         if frame.node.dst_failed() {
             return; // its destination could not be made: nothing inside can be copied
         }

@@ -51,6 +51,9 @@ pub enum Op {
     /// A refusal whose message says it all ("'a' and 'b' are the same file", "will not
     /// overwrite just-created ..."): shown as the cause alone.
     Refused,
+    /// A source directory is the destination of itself or of an ancestor (a bind mount of the
+    /// destination inside the source): copying it would never end.
+    IntoItself,
 }
 
 impl Op {
@@ -77,6 +80,7 @@ impl Op {
             Op::Changed => "copy",
             Op::Interrupted => "finish",
             Op::Refused => "copy",
+            Op::IntoItself => "copy",
         }
     }
 }

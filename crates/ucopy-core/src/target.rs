@@ -25,6 +25,9 @@ pub struct Target {
     /// the data is written into the FIFO (a reader is waiting on it), as cp does. Inside a tree
     /// a FIFO in the way is replaced instead, never opened.
     pub into_fifo: bool,
+    /// With `--parents`: the destination directory the source's path is appended to (its
+    /// missing directories are made before the copy).
+    pub parents_in: Option<PathBuf>,
 }
 
 /// How operands are read (`-T`, `-t`, `--parents`, `-H`/`-L`).
@@ -207,6 +210,7 @@ fn resolve_one(
         source: source.to_path_buf(),
         dest: into,
         into_fifo,
+        parents_in: opts.parents.then(|| dest.to_path_buf()),
     })
 }
 

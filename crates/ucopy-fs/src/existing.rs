@@ -109,6 +109,37 @@ pub fn decide(
     Ok(Decision::Freed)
 }
 
+/// The re-sync fast path (`-u`, `-n`, `--update=none`): true when the destination of `job`
+/// exists and would be kept anyway, decided from one `fstatat` of the destination and the
+/// planner's stat of the source, before the source is even opened. Anything unusual (absent, a
+/// directory, the source itself, left unfinished by an interrupted run, just created by this
+/// run, `-i`) is left to the normal path, which decides with the opened source.
+pub fn kept_as_is(job: &ucopy_core::FileJob, options: &Options) -> bool {
+    let keeps = options.keeps_existing();
+    if !keeps && options.update != Update::Older {
+        return false;
+    }
+    if options.confirm.is_some() || options.just_created.is_some() {
+        return false;
+    }
+    let Ok(st) = rfs::statat(
+        std::os::fd::AsFd::as_fd(&*job.dst_dir),
+        &job.dst_name,
+        rfs::AtFlags::SYMLINK_NOFOLLOW,
+    ) else {
+        return false;
+    };
+    let existing = Stat::from(&st);
+    if existing.kind() == ucopy_core::Kind::Dir
+        || (existing.dev, existing.ino) == (job.stat.dev, job.stat.ino)
+        || (existing.kind() == ucopy_core::Kind::File
+            && crate::dest::is_left_unfinished(existing.mode))
+    {
+        return false;
+    }
+    keeps || existing.mtime >= job.stat.mtime
+}
+
 /// GNU cp's refusal to copy a file onto itself.
 pub fn same_file(src: &Path, dst: &Path) -> EntryError {
     EntryError::new(

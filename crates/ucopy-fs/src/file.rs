@@ -13,12 +13,12 @@ use crate::data::{copy_data, DataError, KernelPaths};
 use crate::dest::{create_file, dest_path, discard_partial, DestFile, SOURCE_FLAGS};
 use crate::meta::{finish_fd, MetaError};
 
-/// Opens a job's source. The open cannot follow a symlink or block on a FIFO swapped in since
-/// planning; the planner's metadata stands for the file (no `fstat` per file — see
-/// `data::ensure_regular` for the one path that must look again), except for a file planned
-/// empty, which is looked at again since procfs-like files report size 0 but have content and a
-/// regular file may have been written since. A vanished source is `JobOutcome::Vanished`, so the
-/// caller reports a warning rather than a failure.
+/// Opens a job's source and returns it with its metadata as of now, from `fstat` of the very
+/// descriptor the data will be read from: the file at the name may have been replaced since it
+/// was planned (a rename over it), and the copy must carry the mode, owner and times of the file
+/// whose bytes it carries, never the planned one's. The open cannot follow a symlink or block on
+/// a FIFO swapped in since planning. A vanished source is `JobOutcome::Vanished`, so the caller
+/// reports a warning rather than a failure.
 pub fn open_source(job: &FileJob) -> Result<(OwnedFd, Stat), JobOutcome> {
     let fd = match rfs::openat(
         job.src_dir.as_fd(),
@@ -36,11 +36,7 @@ pub fn open_source(job: &FileJob) -> Result<(OwnedFd, Stat), JobOutcome> {
         }
         Err(e) => return Err(JobOutcome::Failed(EntryError::new(&job.path, Op::Open, e))),
     };
-    let stat = if job.stat.size == 0 {
-        check_source(job, fd.as_fd()).map_err(JobOutcome::Failed)?
-    } else {
-        job.stat
-    };
+    let stat = check_source(job, fd.as_fd()).map_err(JobOutcome::Failed)?;
     Ok((fd, stat))
 }
 
@@ -93,6 +89,9 @@ pub fn copy_job(
     paths: &mut KernelPaths,
     dst_dev: u64,
 ) -> JobOutcome {
+    if crate::existing::kept_as_is(job, options) {
+        return JobOutcome::Skipped;
+    }
     let (src, stat) = match open_source(job) {
         Ok(s) => s,
         Err(outcome) => return outcome,

@@ -7,11 +7,11 @@
 
 use std::ffi::{CStr, CString};
 use std::io;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
-use rustix::fs::{self as rfs, AtFlags, Mode, Timestamps};
+use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, Timestamps};
 use rustix::io::Errno;
-use ucopy_core::{Options, Stat};
+use ucopy_core::{Op, Options, Stat};
 
 use crate::dest::final_mode;
 
@@ -19,13 +19,13 @@ use crate::dest::final_mode;
 #[derive(Debug)]
 pub struct MetaError {
     /// Which step.
-    pub op: ucopy_core::Op,
+    pub op: Op,
     /// Why.
     pub error: io::Error,
 }
 
 impl MetaError {
-    fn new(op: ucopy_core::Op, e: impl Into<io::Error>) -> Self {
+    fn new(op: Op, e: impl Into<io::Error>) -> Self {
         MetaError {
             op,
             error: e.into(),
@@ -50,7 +50,7 @@ fn times_of(stat: &Stat) -> Timestamps {
 /// cp -a carries on silently (behaviours.md row 18).
 fn chown_checked(result: rustix::io::Result<()>) -> Result<(), MetaError> {
     match result {
-        Err(e) if e != Errno::PERM || is_root() => Err(MetaError::new(ucopy_core::Op::Chown, e)),
+        Err(e) if e != Errno::PERM || is_root() => Err(MetaError::new(Op::Chown, e)),
         _ => Ok(()),
     }
 }
@@ -67,7 +67,7 @@ pub fn finish_fd(
     mode_and_times_fd(dst, stat, options, created)
 }
 
-/// Owner, then xattrs, as far as they are preserved (`-a`, `--preserve`) (read from `src`). Directories get this when they are created,
+/// Owner, then xattrs (read from `src`), as far as they are preserved (`-a`, `--preserve`). Directories get this when they are created,
 /// so their children are created inside a directory that already has its owner.
 pub fn own_fd(
     dst: BorrowedFd<'_>,
@@ -84,7 +84,7 @@ pub fn own_fd(
         ))?;
     }
     if let (true, Some(src)) = (keep.xattr, src) {
-        copy_xattrs_fd(src, dst).map_err(|e| MetaError::new(ucopy_core::Op::Xattr, e))?;
+        copy_xattrs_fd(src, dst).map_err(|e| MetaError::new(Op::Xattr, e))?;
     }
     Ok(())
 }
@@ -101,18 +101,23 @@ pub fn mode_and_times_fd(
     let keep = options.preserved();
     if keep.mode || created {
         let mode = Mode::from_raw_mode(final_mode(stat, options));
-        rfs::fchmod(dst, mode).map_err(|e| MetaError::new(ucopy_core::Op::Chmod, e))?;
+        rfs::fchmod(dst, mode).map_err(|e| MetaError::new(Op::Chmod, e))?;
     }
     if keep.timestamps {
-        rfs::futimens(dst, &times_of(stat))
-            .map_err(|e| MetaError::new(ucopy_core::Op::SetTimes, e))?;
+        rfs::futimens(dst, &times_of(stat)).map_err(|e| MetaError::new(Op::SetTimes, e))?;
     }
     Ok(())
 }
 
-/// Finishes an object by name relative to its directory, without following a final symlink:
-/// symlinks and special files (which are never opened), and files written through io_uring
-/// direct descriptors. `src_dir`/`src_name` locate the source object for its xattrs.
+/// Finishes an object by name relative to its directory: symlinks and special files (which are
+/// never opened for I/O), and files written through io_uring direct descriptors. `src_dir` /
+/// `src_name` locate the source object for its xattrs.
+///
+/// Anyone who can write the destination directory can rename another object over the name
+/// between its creation and this call. So nothing here acts on the name: the object is opened
+/// `O_PATH | O_NOFOLLOW` (which never follows a symlink and never opens a FIFO or device for
+/// I/O), checked to be what was created — same file type, one link (a hard link to somebody
+/// else's file has two), owned by this process — and every change goes through that descriptor.
 #[allow(clippy::too_many_arguments)]
 pub fn finish_at(
     dst_dir: BorrowedFd<'_>,
@@ -125,41 +130,83 @@ pub fn finish_at(
     is_symlink: bool,
 ) -> Result<(), MetaError> {
     let keep = options.preserved();
+    let wants_mode = !is_symlink && (keep.mode || created);
+    if !keep.any_fd_meta() && !wants_mode {
+        return Ok(());
+    }
+    let obj = open_created(dst_dir, dst_name, stat.mode, created)?;
+    let by_fd = proc_fd_path(obj.as_fd());
     if keep.ownership {
         chown_checked(rfs::chownat(
-            dst_dir,
-            dst_name,
+            obj.as_fd(),
+            c"",
             Some(rustix::process::Uid::from_raw(stat.uid)),
             Some(rustix::process::Gid::from_raw(stat.gid)),
-            AtFlags::SYMLINK_NOFOLLOW,
+            AtFlags::EMPTY_PATH,
         ))?;
     }
     if keep.xattr {
-        copy_xattrs_at(src_dir, src_name, dst_dir, dst_name)
-            .map_err(|e| MetaError::new(ucopy_core::Op::Xattr, e))?;
+        // A symlink's xattrs go by name without following (`l*xattr`): the magic link of an
+        // `O_PATH` symlink descriptor cannot be followed to the symlink itself.
+        let dst = if is_symlink {
+            XattrTarget::NoFollow(proc_path(dst_dir, dst_name))
+        } else {
+            XattrTarget::Follow(by_fd.clone())
+        };
+        copy_xattrs_at(src_dir, src_name, &dst).map_err(|e| MetaError::new(Op::Xattr, e))?;
     }
-    if !is_symlink && (keep.mode || created) {
-        // fchmodat has no "don't follow"; the name was created by us a moment ago inside a
-        // directory we hold open, and is not a symlink.
+    if wants_mode {
+        // `/proc/self/fd/N` resolves to the checked object itself, never to a path that could
+        // have been swapped; the kernel has no fchmod for `O_PATH` descriptors.
         let mode = final_mode(stat, options);
-        rfs::chmodat(
-            dst_dir,
-            dst_name,
-            Mode::from_raw_mode(mode),
-            AtFlags::empty(),
-        )
-        .map_err(|e| MetaError::new(ucopy_core::Op::Chmod, e))?;
+        rfs::chmod(by_fd.as_c_str(), Mode::from_raw_mode(mode))
+            .map_err(|e| MetaError::new(Op::Chmod, e))?;
     }
     if keep.timestamps {
-        rfs::utimensat(
-            dst_dir,
-            dst_name,
-            &times_of(stat),
-            AtFlags::SYMLINK_NOFOLLOW,
-        )
-        .map_err(|e| MetaError::new(ucopy_core::Op::SetTimes, e))?;
+        let times = times_of(stat);
+        let set = if is_symlink {
+            rfs::utimensat(obj.as_fd(), c"", &times, AtFlags::EMPTY_PATH)
+        } else {
+            rfs::utimensat(rfs::CWD, by_fd.as_c_str(), &times, AtFlags::empty())
+        };
+        set.map_err(|e| MetaError::new(Op::SetTimes, e))?;
     }
     Ok(())
+}
+
+/// Opens the object this copy just created at `dir/name` without following or opening it for
+/// I/O, and checks that it still is that object (see [`finish_at`]).
+fn open_created(
+    dir: BorrowedFd<'_>,
+    name: &CStr,
+    src_mode: u32,
+    created: bool,
+) -> Result<OwnedFd, MetaError> {
+    let fd = rfs::openat(
+        dir,
+        name,
+        OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| MetaError::new(Op::Open, e))?;
+    let st = rfs::fstat(&fd).map_err(|e| MetaError::new(Op::Stat, e))?;
+    let same_type = FileType::from_raw_mode(st.st_mode) == FileType::from_raw_mode(src_mode);
+    // An existing file that was overwritten in place may belong to anyone (an earlier `-a` copy
+    // gave it to the source's owner); one this copy created belongs to this process.
+    let ours = !created || st.st_uid == rustix::process::geteuid().as_raw();
+    if !same_type || st.st_nlink != 1 || !ours {
+        return Err(MetaError::new(
+            Op::Changed,
+            io::Error::other("replaced by another object during the copy; metadata not applied"),
+        ));
+    }
+    Ok(fd)
+}
+
+/// `/proc/self/fd/N`: a path that resolves to exactly the object `fd` refers to.
+fn proc_fd_path(fd: BorrowedFd<'_>) -> CString {
+    use std::os::fd::AsRawFd;
+    CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).expect("digits have no NUL")
 }
 
 /// Errors from writing an xattr that mean "this destination cannot hold it": not a per-file error
@@ -215,29 +262,35 @@ fn proc_path(dir: BorrowedFd<'_>, name: &CStr) -> CString {
     CString::new(bytes).expect("a CStr has no interior NUL")
 }
 
-fn copy_xattrs_at(
-    src_dir: BorrowedFd<'_>,
-    src_name: &CStr,
-    dst_dir: BorrowedFd<'_>,
-    dst_name: &CStr,
-) -> io::Result<()> {
+/// Where xattrs are written by path: following the final component (a `/proc/self/fd/N` magic
+/// link to a checked object) or not (a symlink's own name).
+enum XattrTarget {
+    Follow(CString),
+    NoFollow(CString),
+}
+
+fn copy_xattrs_at(src_dir: BorrowedFd<'_>, src_name: &CStr, dst: &XattrTarget) -> io::Result<()> {
     let src = proc_path(src_dir, src_name);
     let names = match list(|buf| rfs::llistxattr(src.as_c_str(), buf)) {
         Ok(n) => n,
         Err(Errno::OPNOTSUPP) => return Ok(()),
         Err(e) => return Err(e.into()),
     };
-    if names.is_empty() {
-        return Ok(());
-    }
-    let dst = proc_path(dst_dir, dst_name);
     for name in split_names(&names) {
         let value = match list(|buf| rfs::lgetxattr(src.as_c_str(), name, buf)) {
             Ok(v) => v,
             Err(Errno::NODATA) => continue,
             Err(e) => return Err(e.into()),
         };
-        match rfs::lsetxattr(dst.as_c_str(), name, &value, rfs::XattrFlags::empty()) {
+        let set = match dst {
+            XattrTarget::Follow(p) => {
+                rfs::setxattr(p.as_c_str(), name, &value, rfs::XattrFlags::empty())
+            }
+            XattrTarget::NoFollow(p) => {
+                rfs::lsetxattr(p.as_c_str(), name, &value, rfs::XattrFlags::empty())
+            }
+        };
+        match set {
             Ok(()) => {}
             Err(e) if xattr_unsupported(e) => {}
             Err(e) => return Err(e.into()),

@@ -35,7 +35,9 @@ use rustix::fs::{self as rfs, Mode as FileMode, OFlags};
 use rustix::io::Errno;
 use ucopy_core::{EntryError, Executor, FileJob, JobOutcome, Op as EntryOp, Options, Stat};
 use ucopy_fs::data::read_write;
-use ucopy_fs::dest::{self, create_file, create_mode, discard_partial, CREATE_FLAGS, SOURCE_FLAGS};
+use ucopy_fs::dest::{
+    self, create_file, discard_partial, private_file_mode, CREATE_FLAGS, SOURCE_FLAGS,
+};
 use ucopy_fs::file::{check_source, data_error, failed, interrupted, meta_error};
 use ucopy_fs::meta::{finish_at, finish_fd};
 use ucopy_fs::StdCopier;
@@ -184,6 +186,18 @@ impl Executor for UringExecutor {
     fn copy_batch(&mut self, batch: Vec<FileJob>, options: &Options) -> Vec<(FileJob, JobOutcome)> {
         let mut out = Vec::with_capacity(batch.len());
         self.fatal_seen = false;
+        // A re-sync (-u, -n): destinations that stay as they are need no source open at all.
+        let batch: Vec<FileJob> = batch
+            .into_iter()
+            .filter_map(|job| {
+                if ucopy_fs::existing::kept_as_is(&job, options) {
+                    out.push((job, JobOutcome::Skipped));
+                    None
+                } else {
+                    Some(job)
+                }
+            })
+            .collect();
         // No ring for this thread (e.g. out of descriptors): the whole batch takes the std path,
         // which is slower but complete.
         let (ring_jobs, mut std_jobs): (Vec<FileJob>, Vec<FileJob>) =
@@ -250,7 +264,7 @@ enum Dst {
 #[derive(Debug, Clone, Copy)]
 enum Step {
     OpenDst,
-    Read(u32),
+    Read,
     Write(u32),
     Install,
     Close,
@@ -287,7 +301,7 @@ struct Task {
     pend: u32,
     /// Where those bytes start in the buffer.
     pend_start: u32,
-    /// The source ended: a read came up short.
+    /// The source ended: a read returned nothing.
     eof: bool,
     /// A zero-size source was read once and had nothing (procfs-like files report size 0).
     zero_checked: bool,
@@ -470,7 +484,7 @@ impl UringExecutor {
                         dir: Arc::clone(&t.job.dst_dir),
                         name: t.job.dst_name.clone(),
                         flags: CREATE_FLAGS,
-                        mode: create_mode(&t.job.stat, options),
+                        mode: private_file_mode(&t.job.stat, options),
                         slot: None,
                     }],
                 ));
@@ -583,7 +597,7 @@ impl UringExecutor {
                 dir: Arc::clone(&t.job.dst_dir),
                 name: t.job.dst_name.clone(),
                 flags: CREATE_FLAGS,
-                mode: create_mode(t.stat.as_ref().expect("stat"), options),
+                mode: private_file_mode(t.stat.as_ref().expect("stat"), options),
                 slot: Some(slot),
             });
         };
@@ -606,7 +620,7 @@ impl UringExecutor {
                 completes = true;
             } else {
                 let want = (t.size() - t.off).min(u64::from(chunk)) as u32;
-                steps.push(Step::Read(want));
+                steps.push(Step::Read);
                 ops.push(self.read_op(index, src, want, t.off));
                 if self.syscall_writes() {
                     // `flush_writes` writes it after this wave.
@@ -844,20 +858,21 @@ impl UringExecutor {
                     let e = EntryError::new(dest::dest_path(&t.job), EntryOp::Create, e);
                     t.fail(e);
                 }
-                (Step::Read(want), OpResult::Done(n)) => {
+                (Step::Read, OpResult::Done(n)) => {
                     t.pend = n;
                     t.pend_start = 0;
-                    if n < want {
-                        // io_uring retries short reads of regular files itself: short means
-                        // the file ends here (it shrank). Keep the prefix.
+                    // Only a read of nothing ends a file (it shrank: keep the prefix). A short
+                    // read is not an end: a failing disk returns what it could before the bad
+                    // sector, and the next read at the new offset reports the error.
+                    if n == 0 {
                         t.eof = true;
                     }
                 }
-                (Step::Read(_), OpResult::Failed(Errno::AGAIN)) => t.retry_blocking(),
-                (Step::Read(_), OpResult::Failed(e)) if self.splice_unsupported(t, e) => {
+                (Step::Read, OpResult::Failed(Errno::AGAIN)) => t.retry_blocking(),
+                (Step::Read, OpResult::Failed(e)) if self.splice_unsupported(t, e) => {
                     t.fallback = true;
                 }
-                (Step::Read(_), OpResult::Failed(e)) => t.fail_read(e),
+                (Step::Read, OpResult::Failed(e)) => t.fail_read(e),
                 (Step::Write(len), OpResult::Done(n)) => {
                     if n == 0 && len > 0 {
                         t.fail_write(Errno::IO);

@@ -3,9 +3,10 @@
 //! Three executors move file data, chosen with `ucopy --backend`:
 //! - [`Mode::Splice`]: source → pipe → destination with `IORING_OP_SPLICE` (Linux 5.7), no
 //!   userspace buffer;
-//! - [`Mode::Rw`]: `IORING_OP_READ`/`WRITE` (5.6) through ordinary heap buffers;
-//! - [`Mode::Fixed`]: `IORING_OP_READ_FIXED`/`WRITE_FIXED` (5.1) through buffers registered
-//!   once with `IORING_REGISTER_BUFFERS`.
+//! - [`Mode::Rw`]: `IORING_OP_READ` (5.6) into ordinary buffers carved from one anonymous
+//!   mapping;
+//! - [`Mode::Fixed`]: `IORING_OP_READ_FIXED` (5.1) into buffers registered once with
+//!   `IORING_REGISTER_BUFFERS`.
 //!
 //! All three open sources relative to the job's directory descriptors with `IORING_OP_OPENAT`
 //! (5.6), many files per `io_uring_enter`, read them with many reads in flight (buffered reads
@@ -56,9 +57,11 @@ pub use ucopy_core::DEFAULT_QUEUE_DEPTH;
 pub enum Mode {
     /// `IORING_OP_SPLICE` through one pipe per file in flight.
     Splice,
-    /// `IORING_OP_READ`/`WRITE` with heap buffers.
+    /// `IORING_OP_READ` into buffers in an anonymous mapping (`IORING_OP_WRITE` only with
+    /// [`Tuning::syscall_writes`] off).
     Rw,
-    /// `IORING_OP_READ_FIXED`/`WRITE_FIXED` with registered buffers.
+    /// `IORING_OP_READ_FIXED` into registered buffers (`WRITE_FIXED` only with
+    /// [`Tuning::syscall_writes`] off).
     Fixed,
 }
 

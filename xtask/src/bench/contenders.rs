@@ -30,8 +30,18 @@ pub enum Tool {
         order: Option<&'static str>,
         archive: bool,
     },
+    /// A hidden contender: `cargo xtask uring-copy MODE --knobs ...` (an io_uring executor with
+    /// knobs the product does not expose; PERF.md's design comparisons).
+    Uring {
+        mode: String,
+        knobs: Vec<String>,
+    },
     CpR,
     CpA,
+    /// Re-sync contenders: the destination already holds a copy.
+    UcopyUpdate,
+    CpUpdate,
+    RsyncUpdate,
     Tar,
     Rsync,
     Cpz,
@@ -47,7 +57,10 @@ pub struct Contender {
 
 impl Contender {
     pub fn is_peer(&self) -> bool {
-        !matches!(self.tool, Tool::Ucopy { .. })
+        !matches!(
+            self.tool,
+            Tool::Ucopy { .. } | Tool::Uring { .. } | Tool::UcopyUpdate
+        )
     }
 
     /// How the command line looks, for tables and JSON.
@@ -61,6 +74,12 @@ impl Contender {
                 "ucopy {} SRC DST",
                 ucopy_flags(backend, *order, *archive).join(" ")
             ),
+            Tool::Uring { mode, knobs } => {
+                format!("xtask {} SRC DST", uring_args(mode, knobs).join(" "))
+            }
+            Tool::UcopyUpdate => "ucopy -a -u --json SRC/. DST".into(),
+            Tool::CpUpdate => "cp -au SRC/. DST".into(),
+            Tool::RsyncUpdate => "rsync -a SRC/ DST/".into(),
             Tool::CpR => "cp -r SRC DST".into(),
             Tool::CpA => "cp -a SRC DST".into(),
             Tool::Tar => "mkdir DST (untimed); tar -C SRC -cf - . | tar -C DST -xf -".into(),
@@ -86,10 +105,43 @@ fn ucopy_flags<'a>(backend: &'a str, order: Option<&'a str>, archive: bool) -> V
     flags
 }
 
-/// Every contender for a corpus. `--order` only matters when there are many files, so
-/// single-file corpora get one ucopy contender per backend.
-pub fn catalogue(many_files: bool) -> Vec<Contender> {
-    let mut out = Vec::new();
+/// `cargo xtask uring-copy`'s arguments for a hidden contender (before SRC DST): one list for
+/// the command that runs and the line the tables show.
+fn uring_args(mode: &str, knobs: &[String]) -> Vec<String> {
+    let mut args = vec!["uring-copy".to_string(), mode.to_string()];
+    if !knobs.is_empty() {
+        args.push(format!("--knobs={}", knobs.join(",")));
+    }
+    args
+}
+
+/// The hidden contenders named in `patterns`: `uring:MODE[:KNOB]...` (knobs as
+/// `cargo xtask uring-copy --knobs` takes them, e.g. `uring:rw:in-chain:ring-writes`). They are
+/// never part of a default run; they reproduce PERF.md's design comparisons.
+fn hidden(patterns: &[String]) -> Vec<Contender> {
+    patterns
+        .iter()
+        .filter_map(|p| {
+            let mut parts = p.trim().strip_prefix("uring:")?.split(':');
+            let mode = parts
+                .next()
+                .filter(|m| ["splice", "rw", "fixed"].contains(m))?;
+            Some(Contender {
+                name: p.trim().to_string(),
+                tool: Tool::Uring {
+                    mode: mode.to_string(),
+                    knobs: parts.map(str::to_string).collect(),
+                },
+            })
+        })
+        .collect()
+}
+
+/// Every contender for a corpus, plus the hidden ones `patterns` names. `--order` only
+/// matters when there are many files, so single-file corpora get one ucopy contender per
+/// backend.
+pub fn catalogue(many_files: bool, patterns: &[String]) -> Vec<Contender> {
+    let mut out = hidden(patterns);
     for backend in UCOPY_BACKENDS {
         if many_files {
             for order in ["inode", "none"] {
@@ -139,6 +191,22 @@ pub fn catalogue(many_files: bool) -> Vec<Contender> {
     out
 }
 
+/// The re-sync scenarios' contenders: ucopy's `-a -u` against `cp -au` and `rsync -a`, each
+/// re-syncing a destination that already holds a copy.
+pub fn resync_catalogue() -> Vec<Contender> {
+    [
+        ("ucopy-au", Tool::UcopyUpdate),
+        ("cp-au", Tool::CpUpdate),
+        ("rsync-a", Tool::RsyncUpdate),
+    ]
+    .into_iter()
+    .map(|(name, tool)| Contender {
+        name: name.into(),
+        tool,
+    })
+    .collect()
+}
+
 /// `--contenders` matching: an exact name, a `:`-prefix (`ucopy:rw` = both orders, `ucopy` =
 /// all of ucopy), a longer name naming a single-file variant (`ucopy:rw:inode` also selects
 /// `ucopy:rw` on `large`), or `peers`. An empty list selects everything.
@@ -183,6 +251,8 @@ pub fn parse_probe(text: &str) -> Result<(Probe, serde_json::Value)> {
 #[derive(Debug)]
 pub struct Tools {
     ucopy: Result<PathBuf, String>,
+    /// The release xtask binary, for hidden contenders.
+    xtask: Result<PathBuf, String>,
     probe: Option<Probe>,
     pub probe_json: Option<serde_json::Value>,
     programs: BTreeMap<&'static str, Result<PathBuf, String>>,
@@ -192,7 +262,11 @@ pub struct Tools {
 impl Tools {
     /// Finds cp, tar, rsync on PATH and cpz, xcp, fcp in `target/peers/bin` (then PATH), and
     /// asks ucopy for its probe.
-    pub fn discover(ucopy: Result<PathBuf, String>, peers_bin: &Path) -> Tools {
+    pub fn discover(
+        ucopy: Result<PathBuf, String>,
+        xtask: Result<PathBuf, String>,
+        peers_bin: &Path,
+    ) -> Tools {
         let mut programs = BTreeMap::new();
         for name in ["cp", "tar"] {
             programs.insert(
@@ -248,6 +322,7 @@ impl Tools {
         }
         Tools {
             ucopy,
+            xtask,
             probe,
             probe_json,
             programs,
@@ -280,7 +355,29 @@ impl Tools {
                 }
                 vec![u]
             }
-            Tool::CpR | Tool::CpA => vec![prog("cp")?],
+            Tool::Uring { mode, .. } => {
+                let x = self
+                    .xtask
+                    .clone()
+                    .map_err(|e| format!("xtask binary not built: {e}"))?;
+                let listed = self
+                    .probe
+                    .as_ref()
+                    .and_then(|p| p.backends.iter().find(|b| b.name == *mode));
+                if let Some(b) = listed.filter(|b| !b.available) {
+                    return Err(format!(
+                        "ucopy --probe: {mode} unavailable: {}",
+                        b.reason.as_deref().unwrap_or("no reason given")
+                    ));
+                }
+                vec![x]
+            }
+            Tool::CpR | Tool::CpA | Tool::CpUpdate => vec![prog("cp")?],
+            Tool::UcopyUpdate => vec![self
+                .ucopy
+                .clone()
+                .map_err(|e| format!("binary not built: {e}"))?],
+            Tool::RsyncUpdate => vec![prog("rsync")?],
             Tool::Tar => vec![prog("tar")?],
             Tool::Rsync => vec![prog("rsync")?],
             Tool::Cpz => vec![prog("cpz")?],
@@ -357,6 +454,30 @@ impl Launch {
                     .arg(src)
                     .arg(dst);
                 vec![c]
+            }
+            Tool::Uring { mode, knobs } => {
+                let mut c = Command::new(p);
+                c.args(uring_args(mode, knobs)).arg(src).arg(dst);
+                vec![c]
+            }
+            Tool::UcopyUpdate | Tool::CpUpdate => {
+                let mut dot = OsString::from(s);
+                dot.push("/.");
+                let flags: &[&str] = if self.tool == Tool::UcopyUpdate {
+                    &["-a", "-u", "--json"]
+                } else {
+                    &["-au"]
+                };
+                let mut c = Command::new(p);
+                c.args(flags).arg(&dot).arg(d);
+                vec![c]
+            }
+            Tool::RsyncUpdate => {
+                let mut slash = OsString::from(s);
+                slash.push("/");
+                let mut dslash = OsString::from(d);
+                dslash.push("/");
+                vec![cmd(&["-a".as_ref(), &slash, &dslash])]
             }
             Tool::CpR => vec![cmd(&["-r".as_ref(), s, d])],
             Tool::CpA => vec![cmd(&["-a".as_ref(), s, d])],
@@ -579,7 +700,7 @@ mod tests {
 
     fn names(many: bool, patterns: &[&str]) -> Vec<String> {
         let p: Vec<String> = patterns.iter().map(|s| s.to_string()).collect();
-        catalogue(many)
+        catalogue(many, &p)
             .into_iter()
             .filter(|c| selected(&p, c))
             .map(|c| c.name)
@@ -604,6 +725,32 @@ mod tests {
     }
 
     #[test]
+    fn hidden_contenders_only_when_named() {
+        assert!(names(true, &[]).iter().all(|n| !n.starts_with("uring:")));
+        let p = vec![
+            "uring:rw:in-chain:ring-writes".to_string(),
+            "uring:nope".into(),
+        ];
+        let hidden: Vec<_> = catalogue(true, &p)
+            .into_iter()
+            .filter(|c| selected(&p, c))
+            .collect();
+        assert_eq!(hidden.len(), 1);
+        assert_eq!(
+            hidden[0].tool,
+            Tool::Uring {
+                mode: "rw".into(),
+                knobs: vec!["in-chain".into(), "ring-writes".into()]
+            }
+        );
+        assert_eq!(
+            hidden[0].display(),
+            "xtask uring-copy rw --knobs=in-chain,ring-writes SRC DST"
+        );
+        assert!(!hidden[0].is_peer());
+    }
+
+    #[test]
     fn probe_json_from_the_cli_contract() {
         let text = r#"{"io_uring":{"usable":true,"reason":null,"kernel":"6.18.44"},
            "backends":[{"name":"splice","available":true,"reason":"ok"},
@@ -613,12 +760,13 @@ mod tests {
         let (probe, _) = parse_probe(text).unwrap();
         let tools = Tools {
             ucopy: Ok("/bin/true".into()),
+            xtask: Err("not built".into()),
             probe: Some(probe),
             probe_json: None,
             programs: BTreeMap::new(),
             versions: BTreeMap::new(),
         };
-        let all = catalogue(true);
+        let all = catalogue(true, &[]);
         let fixed = all.iter().find(|c| c.name == "ucopy:fixed:none").unwrap();
         assert_eq!(
             tools.resolve(fixed).unwrap_err(),

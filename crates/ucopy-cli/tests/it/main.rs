@@ -15,6 +15,7 @@ mod fixtures;
 mod mounts;
 mod tree;
 
+mod attacks;
 mod changes;
 mod cli_text;
 mod contents;
@@ -22,7 +23,9 @@ mod cp_options;
 mod destination;
 mod differential;
 mod errors;
+mod faults;
 mod links;
 mod metadata;
 mod refusals;
+mod reliability;
 mod scale;

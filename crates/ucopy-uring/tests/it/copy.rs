@@ -70,10 +70,7 @@ fn more_files_than_one_group() {
             expected.push((name.clone(), t.file(&name, (i * 997) % 9000)));
             jobs.push(t.job(&name));
         }
-        let options = Options {
-            queue_depth: 5,
-            ..Options::default()
-        };
+        let options = Options::builder().queue_depth(5).build();
         let out = run(mode, tuning, jobs, &options);
         for (name, data) in &expected {
             assert!(
@@ -124,10 +121,7 @@ fn no_clobber_and_directory_conflict() {
         t.file("dir", 1000);
         std::fs::write(t.dst_path("keep"), b"mine").unwrap();
         std::fs::create_dir(t.dst_path("dir")).unwrap();
-        let options = Options {
-            no_clobber: true,
-            ..Options::default()
-        };
+        let options = Options::builder().no_clobber(true).build();
         let out = run(mode, tuning, vec![t.job("keep")], &options);
         assert!(
             matches!(outcome_of(&out, "keep"), JobOutcome::Skipped),
@@ -300,10 +294,7 @@ fn archive_keeps_mode_times_owner_xattrs() {
             };
             rfs::futimens(&fd, &ts).unwrap();
         }
-        let options = Options {
-            archive: true,
-            ..Options::default()
-        };
+        let options = Options::builder().archive(true).build();
         let jobs = vec![t.job("a0"), t.job("a1"), t.job("a2")];
         let out = run(mode, tuning, jobs, &options);
         for name in ["a0", "a1", "a2"] {

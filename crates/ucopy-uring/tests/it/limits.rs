@@ -148,10 +148,7 @@ fn no_descriptor_leaks() {
             assert_eq!(open_fds(), before, "{mode:?}/{label}: descriptors leaked");
             // And with -a (descriptors installed from direct slots).
             let jobs: Vec<_> = (0..20).map(|i| t.job(&format!("l{i}"))).collect();
-            let options = Options {
-                archive: true,
-                ..Options::default()
-            };
+            let options = Options::builder().archive(true).build();
             let before = open_fds();
             drop(run(mode, &tuning, jobs, &options));
             assert_eq!(
@@ -201,10 +198,7 @@ fn few_descriptors_still_copy() {
         .unwrap();
         // The executor is made for 64 files in flight, but the driver shrinks batches to what
         // the limit allows at 4 descriptors a job (the ring itself takes one more).
-        let options = Options {
-            queue_depth: 64,
-            ..Options::default()
-        };
+        let options = Options::builder().queue_depth(64).build();
         let factory = UringFactory::new(mode);
         let mut exec = factory
             .make(&options)
