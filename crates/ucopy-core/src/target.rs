@@ -351,4 +351,50 @@ mod tests {
             Err(TargetError::NotADirectory(_))
         ));
     }
+
+    #[test]
+    fn symlink_onto_its_target_fifo_operand_and_parents() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        fs::write(d.join("foo"), b"data").unwrap();
+        std::os::unix::fs::symlink("foo", d.join("symlink")).unwrap();
+        for follow in [false, true] {
+            let opts = ResolveOptions {
+                follow,
+                ..ResolveOptions::default()
+            };
+            let r = resolve_each(&[d.join("symlink")], &d.join("foo"), opts).unwrap();
+            assert!(
+                matches!(r[0], Err(TargetError::SameFile { .. })),
+                "follow={follow}: {r:?}"
+            );
+            assert!(r[0].as_ref().unwrap_err().is_per_source());
+        }
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &d.join("pipe"),
+            FileType::Fifo,
+            Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        let r = resolve_each(&[d.join("foo")], &d.join("pipe"), ResolveOptions::default()).unwrap();
+        assert!(r[0].as_ref().unwrap().into_fifo);
+        fs::create_dir(d.join("out")).unwrap();
+        let opts = ResolveOptions {
+            parents: true,
+            ..ResolveOptions::default()
+        };
+        let r = resolve_each(&[d.join("foo")], &d.join("out"), opts).unwrap();
+        let target = r[0].as_ref().unwrap();
+        assert_eq!(
+            target.dest,
+            d.join("out").join(d.join("foo").strip_prefix("/").unwrap())
+        );
+        assert_eq!(target.parents_in.as_deref(), Some(d.join("out").as_path()));
+        assert!(matches!(
+            resolve_each(&[d.join("foo")], &d.join("foo2"), opts),
+            Err(TargetError::ParentsNeedDir)
+        ));
+    }
 }
