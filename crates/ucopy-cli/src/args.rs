@@ -26,7 +26,8 @@ const OWN: &str = "ucopy's own";
     version,
     override_usage = "ucopy [OPTIONS] SOURCE... DEST\n       ucopy [OPTIONS] -t DIRECTORY SOURCE...\n       ucopy --probe [--json]",
     after_help = AFTER_HELP,
-    max_term_width = 100
+    max_term_width = 100,
+    infer_long_args = true
 )]
 pub struct Args {
     /// Source files or directories, then the destination

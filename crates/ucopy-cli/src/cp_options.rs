@@ -252,7 +252,8 @@ pub fn build(args: &Args) -> Result<Plan, Usage> {
         .update(update)
         .confirm(args.interactive.then(crate::prompt::confirm))
         .backup(backup, suffix)
-        .remove_destination(args.remove_destination)
+        // cp: -f with -l or -s removes an existing destination before linking.
+        .remove_destination(args.remove_destination || (args.force && link_mode != LinkMode::Copy))
         .force(args.force)
         .attributes_only(args.attributes_only)
         .reflink(match args.reflink {
@@ -282,6 +283,10 @@ pub fn build(args: &Args) -> Result<Plan, Usage> {
         no_target_directory: args.no_target_directory,
         parents: args.parents,
         follow: dereference != Dereference::Never,
+        hard_link: link_mode == LinkMode::Hard,
+        symbolic_link: link_mode == LinkMode::Symbolic,
+        backup: backup != Backup::Off,
+        remove_destination: args.remove_destination,
     };
     Ok(Plan {
         options,

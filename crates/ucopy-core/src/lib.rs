@@ -14,6 +14,7 @@ mod options;
 mod plan;
 mod progress;
 mod report;
+mod same_file;
 mod stat;
 pub mod target;
 

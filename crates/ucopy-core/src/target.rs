@@ -13,6 +13,7 @@ use rustix::io::Errno;
 
 use crate::file_id;
 use crate::plan::{open_operand_dir, split_operand};
+use crate::same_file::{self, SameFile};
 
 /// One source and the exact path its copy gets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +29,8 @@ pub struct Target {
     /// With `--parents`: the destination directory the source's path is appended to (its
     /// missing directories are made before the copy).
     pub parents_in: Option<PathBuf>,
+    /// A hard link (`-l`) onto the file it already is: nothing to do, and not an error.
+    pub nothing_to_do: bool,
 }
 
 /// How operands are read (`-T`, `-t`, `--parents`, `-H`/`-L`).
@@ -39,6 +42,14 @@ pub struct ResolveOptions {
     pub parents: bool,
     /// Command-line symlinks are followed (`-H`, `-L`, or no `-r`/`-a`).
     pub follow: bool,
+    /// `-l`: hard links instead of copies.
+    pub hard_link: bool,
+    /// `-s`: symbolic links instead of copies.
+    pub symbolic_link: bool,
+    /// `-b`: existing destinations are backed up.
+    pub backup: bool,
+    /// `--remove-destination` (or `-f` with `-l`/`-s`): existing destinations are unlinked first.
+    pub remove_destination: bool,
 }
 
 /// Why the operands cannot be copied at all.
@@ -197,9 +208,11 @@ fn resolve_one(
     } else {
         dest.to_path_buf()
     };
-    if !opts.parents {
-        check(source, &st, &into)?;
-    }
+    let nothing_to_do = if opts.parents {
+        false
+    } else {
+        check(source, &st, &into, opts)?
+    };
     let is_file = FileType::from_raw_mode(st.st_mode) == FileType::RegularFile;
     let into_fifo = !dest_is_dir
         && is_file
@@ -211,19 +224,26 @@ fn resolve_one(
         dest: into,
         into_fifo,
         parents_in: opts.parents.then(|| dest.to_path_buf()),
+        nothing_to_do,
     })
 }
 
-/// The refusals for one source and its final destination.
-fn check(source: &Path, st: &rfs::Stat, dest: &Path) -> Result<(), TargetError> {
+/// The refusals for one source and its final destination; `Ok(true)` when there is nothing
+/// to do (a hard link onto itself).
+fn check(
+    source: &Path,
+    st: &rfs::Stat,
+    dest: &Path,
+    opts: ResolveOptions,
+) -> Result<bool, TargetError> {
     let (dir, name) = split_operand(dest);
     let parent = open_operand_dir(&dir).map_err(|e| TargetError::DestParent {
         path: dest.to_path_buf(),
         source: e,
     })?;
     let src_id = file_id(st);
-    let existing = rfs::statat(&parent, &name, AtFlags::empty()).ok();
     if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
+        let existing = rfs::statat(&parent, &name, AtFlags::empty()).ok();
         let into_itself = existing.as_ref().is_some_and(|d| file_id(d) == src_id)
             || has_ancestor(parent, src_id).unwrap_or(false);
         if into_itself {
@@ -232,30 +252,16 @@ fn check(source: &Path, st: &rfs::Stat, dest: &Path) -> Result<(), TargetError> 
                 dest: dest.to_path_buf(),
             });
         }
-        return Ok(());
+        return Ok(false);
     }
-    let same = |d: &rfs::Stat| file_id(d) == src_id;
-    if existing.as_ref().is_some_and(same) {
-        return Err(TargetError::SameFile {
+    match same_file::decide(source, st, parent.as_fd(), &name, dest, opts) {
+        SameFile::Proceed => Ok(false),
+        SameFile::NothingToDo => Ok(true),
+        SameFile::Refuse => Err(TargetError::SameFile {
             src: source.to_path_buf(),
             dest: dest.to_path_buf(),
-        });
+        }),
     }
-    // A symlink copied as a symlink over the very object it resolves to would leave a link to
-    // itself and lose the data (`ucopy symlink foo` with `symlink -> foo`).
-    if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
-        let resolved = rfs::stat(source).ok();
-        let replaced = rfs::statat(&parent, &name, AtFlags::SYMLINK_NOFOLLOW).ok();
-        if let (Some(r), Some(d)) = (resolved, replaced) {
-            if file_id(&r) == file_id(&d) {
-                return Err(TargetError::SameFile {
-                    src: source.to_path_buf(),
-                    dest: dest.to_path_buf(),
-                });
-            }
-        }
-    }
-    Ok(())
 }
 
 /// True when `dir` or one of its ancestors (walking `..` to the root) has identity `id`.

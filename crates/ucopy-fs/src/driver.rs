@@ -831,6 +831,33 @@ impl Driver<'_> {
             }
         }
         let wanted = (!symbolic).then_some(src_id);
+        // cp -l / -s leave an existing destination alone (EEXIST) unless told to replace it
+        // (-f, --remove-destination, -b) or to skip it (-n, -u).
+        let replace = self.options.remove_destination
+            || self.options.backup != ucopy_core::Backup::Off
+            || self.options.keeps_existing()
+            || self.options.update != ucopy_core::Update::All;
+        if !replace {
+            let dir = match entry.dir.dst_fd() {
+                Ok(fd) => fd,
+                Err(e) => return self.fail(EntryError::new(entry.dst_path(), Op::Open, e)),
+            };
+            let exists = rfs::statat(dir.as_fd(), &entry.dst_name, AtFlags::SYMLINK_NOFOLLOW);
+            if let Ok(st) = exists {
+                if symbolic || file_id(&st) != src_id {
+                    let what = if symbolic { "symlink" } else { "hard link" };
+                    return self.fail(EntryError::new(
+                        entry.dst_path(),
+                        Op::Refused,
+                        io::Error::other(format!(
+                            "cannot create {what} '{}' to '{}': File exists",
+                            entry.dst_path().display(),
+                            entry.path().display()
+                        )),
+                    ));
+                }
+            }
+        }
         let result = if symbolic {
             self.create_entry(
                 entry,

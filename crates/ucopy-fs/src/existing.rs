@@ -55,7 +55,14 @@ pub fn decide(
 ) -> Result<Decision, EntryError> {
     let id = (existing.dev, existing.ino);
     let src_id = (incoming.stat.dev, incoming.stat.ino);
-    if id == src_id || incoming.resolves_to == Some(id) {
+    // Moved aside by a backup, or unlinked first (another name of the source): not lost, as
+    // cp allows (`cp -b foo hardlink`, `cp --remove-destination foo hardlink`, `cp -bd symlink
+    // foo`). The command-line operands were checked against cp's full rules before
+    // (`ucopy_core::target`).
+    let unlinked_first = options.backup != Backup::Off || options.remove_destination;
+    if (id == src_id && !unlinked_first)
+        || (incoming.resolves_to == Some(id) && options.backup == Backup::Off)
+    {
         return Err(same_file(incoming.path, dst_path));
     }
     if existing.kind() == ucopy_core::Kind::Dir {

@@ -156,6 +156,9 @@ impl<'p> Copier<'p> {
                 report.stopped = true;
                 break;
             }
+            if target.nothing_to_do {
+                continue;
+            }
             if target.into_fifo {
                 // A FIFO the user named as the destination is fed, as cp does.
                 match copy_into_fifo(&target.source, &target.dest, &self.options) {

@@ -184,3 +184,73 @@ fn missing_option_names_the_equivalent() {
     );
     assert!(!err.contains("-- --delete"), "no clap tip:\n{out}");
 }
+
+// cp's exceptions to "same file", where the data survives: the destination is unlinked first
+// (--remove-destination) or moved aside (-b); a hard link onto the file it already is, is
+// nothing to do; -l and -s leave an existing destination alone unless -f.
+backend_test!(same_file_exceptions, |b| {
+    let t = TestTree::new();
+    let dir = t.path().display().to_string();
+    let run = |args: Vec<std::ffi::OsString>| b.run_sh(&format!("cd '{dir}'"), args);
+    let reset = || {
+        for n in [
+            "foo",
+            "hardlink",
+            "symlink",
+            "other",
+            "foo.~1~",
+            "symlink.~1~",
+            "hardlink~",
+        ] {
+            let _ = fs::remove_file(t.p(n));
+        }
+        t.file("foo", "XYZ");
+        t.hardlink("foo", "hardlink");
+        t.symlink("symlink", "foo");
+        t.file("other", "other");
+    };
+    reset();
+    run(args!["--remove-destination", "foo", "hardlink"]).assert_success();
+    assert_eq!(t.read("hardlink"), b"XYZ");
+    assert_eq!(t.read("foo"), b"XYZ");
+    reset();
+    run(args!["--backup=numbered", "foo", "symlink"]).assert_success();
+    assert!(fs::symlink_metadata(t.p("symlink.~1~"))
+        .unwrap()
+        .is_symlink());
+    assert!(!fs::symlink_metadata(t.p("symlink")).unwrap().is_symlink());
+    reset();
+    run(args!["-l", "foo", "hardlink"]).assert_success();
+    run(args!["-l", "symlink", "foo"]).assert_success();
+    assert_eq!(t.read("foo"), b"XYZ");
+    let out = run(args!["-l", "foo", "other"]);
+    out.assert_code(1);
+    assert!(
+        out.stderr_str().contains("cannot create hard link"),
+        "{out}"
+    );
+    assert_eq!(t.read("other"), b"other");
+    run(args!["-fl", "foo", "other"]).assert_success();
+    assert_eq!(t.read("other"), b"XYZ");
+    reset();
+    run(args!["--backup=numbered", "-d", "symlink", "foo"]).assert_success();
+    assert_eq!(
+        t.read("foo.~1~"),
+        b"XYZ",
+        "the data was moved aside, not lost"
+    );
+    for a in [
+        args!["--remove-destination", "foo", "foo"],
+        args!["-sf", "foo", "hardlink"],
+        args!["-b", "symlink", "foo"],
+    ] {
+        reset();
+        let out = run(a.clone());
+        out.assert_code(1);
+        assert!(
+            out.stderr_str().contains("are the same file"),
+            "{a:?}: {out}"
+        );
+        assert_eq!(t.read("foo"), b"XYZ");
+    }
+});
