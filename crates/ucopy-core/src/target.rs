@@ -378,7 +378,7 @@ mod tests {
         }
         rustix::fs::mknodat(
             rustix::fs::CWD,
-            &d.join("pipe"),
+            d.join("pipe"),
             FileType::Fifo,
             Mode::from_raw_mode(0o600),
             0,
