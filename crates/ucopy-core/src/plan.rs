@@ -3,7 +3,7 @@
 //!
 //! - Directories are opened relative to their parent's fd with `O_NOFOLLOW`, and each opened
 //!   directory is checked against the identity its listing reported, so a directory swapped for
-//!   a symlink mid-copy is refused instead of followed (behaviours.md row 32).
+//!   a symlink mid-copy is refused instead of followed (docs/behaviours.md row 32).
 //! - A directory's entries are listed once (`getdents64`), then taken one at a time, so memory
 //!   holds one listing per open level, not the tree (row 35).
 //! - Files are ordered by the inode number the directory entry already carries (no extra stat
@@ -489,7 +489,8 @@ impl Planner {
         // A directory that is the destination of this directory or of one of its ancestors
         // (reached through a bind mount, or because the destination lies inside the source)
         // would be copied into itself, level after level, until the disk is full. cp refuses
-        // it per directory; so do we. Comparing identities catches every route to it.
+        // it per directory; so do we (docs/behaviours.md row 38). Comparing identities catches
+        // every route to it.
         let id = (stat.dev, stat.ino);
         if let Some(frame) = self.stack.iter().rev().find(|f| f.dst_id == Some(id)) {
             let dest = frame.node.dst_path().display().to_string();

@@ -1,12 +1,12 @@
 //! Creating destination objects without ever writing through something that is in the way.
 //!
-//! The rules (behaviours.md rows 3–6, 20): a new file is created with `O_EXCL | O_NOFOLLOW` and a
+//! The rules (docs/behaviours.md rows 3–6, 20): a new file is created with `O_EXCL | O_NOFOLLOW` and a
 //! mode no wider than `0600` (or the final mode, if narrower); an existing symlink, FIFO, socket
 //! or device at the destination name is removed and replaced, never opened; an existing directory
 //! is a type conflict; under `-a` a regular file with other hard links is unlinked first so the
 //! other names keep their data.
 //!
-//! **Resuming an interrupted copy.** Files and directories are private while they are written
+//! **Resuming an interrupted copy** (docs/behaviours.md row 41). Files and directories are private while they are written
 //! (files `0600` or narrower, directories `0700`) and get their final mode when complete. A copy
 //! killed midway (SIGKILL, power loss) leaves them private, and partial. So that running the same
 //! command again converges to what an uninterrupted run gives, the private modes carry a mark no

@@ -436,9 +436,19 @@ impl Driver<'_> {
         let Some(InFlight { dir, link }) = self.in_flight.remove(&job.token) else {
             return;
         };
-        let status = match outcome {
+        let status = self.count_file(&job, outcome);
+        if let Some(group) = link {
+            group.set_status(status);
+        }
+        self.file_finished(&dir);
+    }
+
+    /// Counts one regular file's outcome, from a worker or from this thread: the one place the
+    /// report and the progress hear about files.
+    fn count_file(&mut self, job: &FileJob, outcome: JobOutcome) -> LinkStatus {
+        match outcome {
             JobOutcome::Copied { bytes } => {
-                self.copied_file(&job, bytes);
+                self.copied_file(job, bytes);
                 LinkStatus::Copied
             }
             JobOutcome::Skipped => {
@@ -454,11 +464,7 @@ impl Driver<'_> {
                 self.fail(e);
                 LinkStatus::Failed
             }
-        };
-        if let Some(group) = link {
-            group.set_status(status);
         }
-        self.file_finished(&dir);
     }
 
     /// One file of `dir` is no longer in flight; finish the directory if it was the last.
@@ -954,16 +960,7 @@ impl Driver<'_> {
             return;
         };
         let outcome = self.std.copy(&job, self.options);
-        let copied = matches!(outcome, JobOutcome::Copied { .. } | JobOutcome::Skipped);
-        match outcome {
-            JobOutcome::Copied { bytes } => self.copied_file(&job, bytes),
-            JobOutcome::Skipped => self.report.skipped += 1,
-            JobOutcome::Vanished(w) => {
-                self.progress.warned(&w);
-                self.report.warnings.push(w);
-            }
-            JobOutcome::Failed(e) => self.fail(e),
-        }
+        let copied = self.count_file(&job, outcome) == LinkStatus::Copied;
         if copied {
             group.set_first(Arc::clone(&entry.dir), entry.dst_name.clone());
         }

@@ -10,8 +10,9 @@ use rustix::io::Errno;
 use ucopy_core::{EntryError, FileJob, JobOutcome, Op, Options, Stat};
 
 use crate::data::{copy_data, DataError, KernelPaths};
-use crate::dest::{create_file, dest_path, discard_partial, DestFile, SOURCE_FLAGS};
-use crate::meta::{finish_fd, MetaError};
+use crate::dest::{dest_path, SOURCE_FLAGS};
+use crate::meta::MetaError;
+use crate::NewFile;
 
 /// Opens a job's source and returns it with its metadata as of now, from `fstat` of the very
 /// descriptor the data will be read from: the file at the name may have been replaced since it
@@ -82,7 +83,8 @@ pub fn meta_error(job: &FileJob, e: MetaError) -> EntryError {
     EntryError::new(dest_path(job), e.op, e.error)
 }
 
-/// Copies one file with plain system calls (see [`crate::data`] for which).
+/// Copies one file with plain system calls (see [`crate::data`] for which); the file's life
+/// (private creation, metadata, checked close, removal on failure) is [`NewFile`]'s.
 pub fn copy_job(
     job: &FileJob,
     options: &Options,
@@ -96,7 +98,7 @@ pub fn copy_job(
         Ok(s) => s,
         Err(outcome) => return outcome,
     };
-    let DestFile { fd: dst, created } = match create_file(job, &stat, options) {
+    let dst = match NewFile::create(job, &stat, options) {
         Ok(Some(d)) => d,
         Ok(None) => return JobOutcome::Skipped,
         Err(e) => return failed(e, options),
@@ -104,24 +106,14 @@ pub fn copy_job(
     let data = if options.attributes_only {
         Ok(0)
     } else {
-        copy_data(src.as_fd(), dst.as_fd(), &stat, dst_dev, paths, options)
+        copy_data(src.as_fd(), dst.fd(), &stat, dst_dev, paths, options)
     };
-    let result = data.map_err(|e| data_error(job, e)).and_then(|bytes| {
-        finish_fd(dst.as_fd(), Some(src.as_fd()), &stat, options, created)
-            .map(|()| bytes)
-            .map_err(|e| meta_error(job, e))
-    });
-    match result {
-        Ok(bytes) => JobOutcome::Copied { bytes },
-        Err(e) => {
-            // Data failures leave a partial file: remove it. A metadata failure leaves a complete
-            // file whose metadata is wrong; it is reported, and the file is kept (as cp does).
-            if matches!(e.op, Op::Read | Op::Write | Op::Interrupted | Op::Refused) {
-                drop(dst);
-                discard_partial(job);
-            }
-            failed(e, options)
-        }
+    match data {
+        Ok(bytes) => match dst.commit(job, src.as_fd(), &stat, options) {
+            Ok(()) => JobOutcome::Copied { bytes },
+            Err(e) => failed(e, options),
+        },
+        Err(e) => dst.abort(data_error(job, e), options),
     }
 }
 
@@ -136,7 +128,7 @@ pub fn copy_stream(job: &FileJob, options: &Options) -> JobOutcome {
         Ok(fd) => fd,
         Err(e) => return JobOutcome::Failed(EntryError::new(&job.path, Op::Open, e)),
     };
-    let DestFile { fd: dst, created } = match create_file(job, &job.stat, options) {
+    let dst = match NewFile::create(job, &job.stat, options) {
         Ok(Some(d)) => d,
         Ok(None) => return JobOutcome::Skipped,
         Err(e) => return failed(e, options),
@@ -145,33 +137,25 @@ pub fn copy_stream(job: &FileJob, options: &Options) -> JobOutcome {
     let mut copied = 0u64;
     let result = loop {
         if options.cancel.is_cancelled() {
-            break Err(data_error(job, DataError::Cancelled));
+            break Err(DataError::Cancelled);
         }
         let n = match rustix::io::read(&src, &mut buf) {
             Ok(0) => break Ok(copied),
             Ok(n) => n,
             Err(Errno::INTR) => continue,
-            Err(e) => break Err(data_error(job, DataError::Read(e.into()))),
+            Err(e) => break Err(DataError::Read(e.into())),
         };
-        if let Err(e) = crate::data::write_all_at(dst.as_fd(), &buf[..n], copied) {
-            break Err(data_error(job, e));
+        if let Err(e) = crate::data::write_all_at(dst.fd(), &buf[..n], copied) {
+            break Err(e);
         }
         copied += n as u64;
     };
-    let result = result.and_then(|bytes| {
-        finish_fd(dst.as_fd(), None, &job.stat, options, created)
-            .map(|()| bytes)
-            .map_err(|e| meta_error(job, e))
-    });
     match result {
-        Ok(bytes) => JobOutcome::Copied { bytes },
-        Err(e) => {
-            if matches!(e.op, Op::Read | Op::Write | Op::Interrupted) {
-                drop(dst);
-                discard_partial(job);
-            }
-            failed(e, options)
-        }
+        Ok(bytes) => match dst.commit(job, src.as_fd(), &job.stat, options) {
+            Ok(()) => JobOutcome::Copied { bytes },
+            Err(e) => failed(e, options),
+        },
+        Err(e) => dst.abort(data_error(job, e), options),
     }
 }
 

@@ -2,7 +2,8 @@
 //! replacement's), hard-link groups whose first name cannot be handed out, a bind mount of the
 //! destination inside the source, sysfs files whose size lies, and re-running a copy that was
 //! killed. Every case uses the real mechanism (a rename from another thread, `ulimit -n`, a bind
-//! mount, `/sys`, SIGKILL), once per backend.
+//! mount, `/sys`, SIGKILL, a FUSE filesystem that fails closes), once per backend.
+//! docs/behaviours.md rows 36–41.
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -12,6 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::compare::{assert_trees_equal, Compare};
+use ucopy_faultfs::FaultFs;
+
 use crate::harness::spawn;
 use crate::mounts::find_tool;
 use crate::tree::{TestTree, KIB, MIB};
@@ -24,7 +27,7 @@ fn mode(p: &Path) -> u32 {
         & 0o7777
 }
 
-// Issue 8 item 3: a file replaced by rename after it was planned is copied with the replacement's
+// Row 36 (issue 8 item 3): a file replaced by rename after it was planned is copied with the replacement's
 // content *and* its mode and times, never the planned file's. Small files (the ring's) and 2 MiB
 // ones (the kernel-copy path every backend shares) are both renamed over while the copy runs.
 backend_test!(renamed_source_keeps_its_own_metadata, |b| {
@@ -92,7 +95,7 @@ backend_test!(renamed_source_keeps_its_own_metadata, |b| {
     eprintln!("{seen_new} replaced files were copied in their new version");
 });
 
-// Issue 8 item 4: a hard-link group whose first name cannot be handed out (its destination
+// Row 37 (issue 8 item 4): a hard-link group whose first name cannot be handed out (its destination
 // directory cannot be reopened: descriptors are scarce under `ulimit -n`, and another thread
 // renames destination directories away and back while the copy runs) must not make the other
 // names wait forever: every run ends, and every name is either copied or reported.
@@ -162,7 +165,7 @@ backend_test!(link_group_with_lost_first_name_never_hangs, |b| {
     }
 });
 
-// Issue 8 item 4: a SIGTERM while hard-link names wait for their first copy stops the run.
+// Row 37 (issue 8 item 4): a SIGTERM while hard-link names wait for their first copy stops the run.
 backend_test!(sigterm_while_links_wait_is_not_swallowed, |b| {
     let t = TestTree::in_shm();
     for d in 0..64 {
@@ -208,7 +211,7 @@ impl Drop for Bind {
     }
 }
 
-// Issue 8 item 5: `mount --bind D src/inner; ucopy -a src D/copy` copies D's other contents into
+// Row 38 (issue 8 item 5): `mount --bind D src/inner; ucopy -a src D/copy` copies D's other contents into
 // D/copy/inner once and refuses to copy D/copy into itself (exit 1, one line), where it used to
 // nest until the disk was full.
 backend_test!(bind_mount_of_destination_inside_source_is_refused, |b| {
@@ -237,7 +240,7 @@ backend_test!(bind_mount_of_destination_inside_source_is_refused, |b| {
     );
 });
 
-// Issue 8 item 5, merging into an existing directory: `ucopy -r src/. D/` where `src/a/inner` is
+// Row 38 (issue 8 item 5), merging into an existing directory: `ucopy -r src/. D/` where `src/a/inner` is
 // a bind mount of `D/a` (a destination directory below the top): refused as well.
 backend_test!(bind_mount_of_merged_destination_is_refused, |b| {
     require_root!();
@@ -259,7 +262,7 @@ backend_test!(bind_mount_of_merged_destination_is_refused, |b| {
     assert!(!t.p("D/a/inner").exists(), "copied into itself:\n{out}");
 });
 
-// Issue 8 item 6: sysfs files report 4096 bytes and no blocks; the copy holds the bytes a read
+// Row 39 (issue 8 item 6): sysfs files report 4096 bytes and no blocks; the copy holds the bytes a read
 // gives (as cp's), never NUL padding up to the reported size.
 backend_test!(sysfs_file_is_copied_without_padding, |b| {
     let files: Vec<&Path> = [
@@ -322,7 +325,7 @@ fn resume_source(t: &TestTree) {
     t.chmod("src", 0o755);
 }
 
-// Issue 8 item 8: a re-run of the same command after a KILL converges to an uninterrupted run:
+// Row 41 (issue 8 item 8): a re-run of the same command after a KILL converges to an uninterrupted run:
 // entries the killed run left private (and marked so) get their final modes, partial files are
 // rewritten — with and without -n, which keeps only complete files.
 backend_test!(rerun_after_kill_converges, |b| {
@@ -348,7 +351,7 @@ backend_test!(rerun_after_kill_converges, |b| {
     }
 });
 
-// Issue 8 item 8: a user's own private entries are not taken for unfinished ones: without -a an
+// Row 41 (issue 8 item 8): a user's own private entries are not taken for unfinished ones: without -a an
 // existing 0700 directory and 0600 file keep their modes (as with cp -r).
 backend_test!(rerun_keeps_private_modes_the_user_chose, |b| {
     let t = TestTree::new();
@@ -366,7 +369,7 @@ backend_test!(rerun_keeps_private_modes_the_user_chose, |b| {
     );
 });
 
-// Issue 8 item 8 with a real SIGKILL: kill the copy midway, run it again, and compare with an
+// Row 41 (issue 8 item 8) with a real SIGKILL: kill the copy midway, run it again, and compare with an
 // uninterrupted copy (content and modes).
 backend_test!(rerun_after_real_sigkill_converges, |b| {
     let t = TestTree::in_shm();
@@ -374,7 +377,10 @@ backend_test!(rerun_after_real_sigkill_converges, |b| {
         for f in 0..32 {
             let rel = format!("src/d{d:02}/f{f:02}");
             t.file_sized(&rel, 64 * KIB, (d * 32 + f) as u64);
-            t.chmod(&rel, [0o444, 0o644, 0o755, 0o640][f % 4]);
+            // No read-only modes here: a complete read-only file cannot be overwritten by a
+            // non-root re-run without -f, as with cp -r (unrelated to resuming); the read-only
+            // file left unfinished is `rerun_after_kill_converges`'s case.
+            t.chmod(&rel, [0o600, 0o644, 0o755, 0o640][f % 4]);
         }
         t.chmod(format!("src/d{d:02}"), [0o755, 0o750, 0o555][d % 3]);
     }
@@ -422,3 +428,36 @@ fn modes(root: &Path) -> std::collections::BTreeMap<std::path::PathBuf, u32> {
     }
     out
 }
+
+// Row 40 (issue 8 item 7): a close(2) that fails (crates/ucopy-faultfs fails FUSE's FLUSH of every file
+// written through it, as NFS, CIFS and FUSE report deferred write errors) fails the file: exit 1,
+// one line per file naming it, and the file removed like any partial one — small files (the
+// ring's, closed through IORING_OP_CLOSE) and a 3 MiB one (the kernel-copy path) alike.
+backend_test!(close_error_fails_the_file, |b| {
+    require_root!();
+    let t = TestTree::new();
+    t.file("src/small1", "one");
+    t.file("src/small2", vec![b'x'; 100 * KIB as usize]);
+    t.file("src/big", vec![b'y'; 3 * MIB as usize]);
+    let mnt = t.dir("mnt");
+    let mounted = match FaultFs::new().fail_close_of_written_files().mount(&mnt) {
+        Ok(m) => m,
+        Err(e) => skip!("cannot mount the fault filesystem: {e}"),
+    };
+    let out = b.run(args!["-r", t.p("src"), mnt.join("dst")]);
+    let left: Vec<String> = fs::read_dir(mnt.join("dst"))
+        .map(|r| {
+            r.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    drop(mounted);
+    out.assert_code(1).assert_error_format();
+    for name in ["small1", "small2", "big"] {
+        out.assert_one_error_naming(name.as_bytes());
+    }
+    assert!(
+        left.is_empty(),
+        "files whose close failed were kept: {left:?}\n{out}"
+    );
+});

@@ -1,62 +1,12 @@
 //! Failing destinations, descriptor accounting, low RLIMIT_NOFILE.
 
-use std::path::Path;
-use std::process::Command;
-
 use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
 use tempfile::TempDir;
 use ucopy_core::{JobOutcome, Op, Options};
+use ucopy_test_support::mount::Mount;
 use ucopy_uring::Mode;
 
 use crate::*;
-
-/// A small tmpfs mounted for one test (root only), unmounted on drop.
-struct SmallFs {
-    dir: TempDir,
-}
-
-impl SmallFs {
-    fn mount(size: &str) -> Option<SmallFs> {
-        if !is_root() {
-            eprintln!("skipped: mounting a small tmpfs needs root");
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir.path())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            eprintln!("skipped: cannot mount a tmpfs");
-            return None;
-        }
-        Some(SmallFs { dir })
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-}
-
-impl Drop for SmallFs {
-    fn drop(&mut self) {
-        for i in 0..100 {
-            let ok = Command::new("umount")
-                .arg(self.dir.path())
-                .stderr(std::process::Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success());
-            if ok {
-                return;
-            }
-            if i == 99 {
-                eprintln!("cannot unmount {}", self.dir.path().display());
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-    }
-}
 
 #[test]
 fn full_destination_leaves_no_partial_file() {
@@ -66,8 +16,12 @@ fn full_destination_leaves_no_partial_file() {
             continue;
         }
         for (label, tuning) in tunings() {
-            let Some(fs) = SmallFs::mount("1m") else {
-                return;
+            let fs = match Mount::new_tmpfs("1m") {
+                Ok(fs) => fs,
+                Err(why) => {
+                    eprintln!("skipped: {why}");
+                    return;
+                }
             };
             let dst = TempDir::new_in(fs.path()).unwrap();
             let t = Trees::with_dst(dst);
