@@ -202,13 +202,13 @@ impl Plan {
 
 /// Where things are: the workspace root and its cargo target directory.
 #[derive(Debug)]
-struct Paths {
-    root: PathBuf,
-    target: PathBuf,
+pub(crate) struct Paths {
+    pub(crate) root: PathBuf,
+    pub(crate) target: PathBuf,
 }
 
 impl Paths {
-    fn discover() -> Result<Paths> {
+    pub(crate) fn discover() -> Result<Paths> {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"))
             .parent()
             .context("xtask has no parent directory")?
@@ -245,7 +245,7 @@ fn cargo() -> std::ffi::OsString {
 }
 
 /// `cargo build --release -p ucopy-cli`, or why there is no binary to run.
-fn build_ucopy(paths: &Paths, explicit: Option<&Path>) -> Result<Result<PathBuf, String>> {
+pub(crate) fn build_ucopy(paths: &Paths, explicit: Option<&Path>) -> Result<Result<PathBuf, String>> {
     if let Some(p) = explicit {
         anyhow::ensure!(p.is_file(), "--ucopy '{}' does not exist", p.display());
         return Ok(Ok(p.canonicalize()?));

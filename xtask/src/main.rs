@@ -1,8 +1,10 @@
 //! Developer tasks for the ucopy workspace, run as `cargo xtask <task>` (an alias in
-//! .cargo/config.toml). One file per task; see `cargo xtask bench --help`.
+//! .cargo/config.toml). One file per task; see `cargo xtask bench --help`
+//! and `cargo xtask gnu-cp --help`.
 #![forbid(unsafe_code)]
 
 mod bench;
+mod gnu_cp;
 
 use std::process::ExitCode;
 
@@ -18,11 +20,13 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Task {
     Bench(bench::BenchArgs),
+    GnuCp(gnu_cp::GnuCpArgs),
 }
 
 fn main() -> ExitCode {
     let result = match Cli::parse().task {
         Task::Bench(args) => bench::run(args),
+        Task::GnuCp(args) => gnu_cp::run(args),
     };
     match result {
         Ok(code) => code,
