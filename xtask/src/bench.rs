@@ -245,7 +245,10 @@ fn cargo() -> std::ffi::OsString {
 }
 
 /// `cargo build --release -p ucopy-cli`, or why there is no binary to run.
-pub(crate) fn build_ucopy(paths: &Paths, explicit: Option<&Path>) -> Result<Result<PathBuf, String>> {
+pub(crate) fn build_ucopy(
+    paths: &Paths,
+    explicit: Option<&Path>,
+) -> Result<Result<PathBuf, String>> {
     if let Some(p) = explicit {
         anyhow::ensure!(p.is_file(), "--ucopy '{}' does not exist", p.display());
         return Ok(Ok(p.canonicalize()?));

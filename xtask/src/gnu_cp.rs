@@ -34,8 +34,10 @@ const DEBIAN_PACKAGES: &[&str] = &[
     "acl",
     "attr",
 ];
-/// The unprivileged run: nobody, with the limits of a desktop login (as CI's normal-user run).
+/// The unprivileged run: nobody, with the limits of a desktop login (as CI's normal-user run)
+/// and, like a desktop login, a second group (`users`), which existing-perm-race.sh needs.
 const USER_ID: &str = "65534";
+const USER_GROUPS: &str = "100";
 const USER_LIMITS: &[&str] = &["--memlock=8388608", "--nofile=1024"];
 
 /// Run GNU coreutils 9.1's cp tests (tests/cp/*.sh and the tests/mv scripts that use cp) with
@@ -61,8 +63,10 @@ pub struct GnuCpArgs {
     /// Scripts run at once (make -j)
     #[arg(long, default_value_t = 2)]
     jobs: usize,
-    /// Kill a script still running after this many seconds (it counts as failed)
-    #[arg(long, default_value_t = 600)]
+    /// Kill a script still running after this many seconds (it counts as failed). GNU's cp
+    /// takes under a minute for the slowest; scripts that feed a FIFO to a cp which exited
+    /// at once (an unknown option) would otherwise wait forever.
+    #[arg(long, default_value_t = 180)]
     timeout: u64,
     /// Fetch and build coreutils when needed, then exit
     #[arg(long)]
@@ -73,7 +77,7 @@ pub struct GnuCpArgs {
 enum RunAs {
     /// root only
     Root,
-    /// uid 65534 only (from root: setpriv with memlock 8 MiB, 1024 files)
+    /// uid 65534 only (from root: setpriv with memlock 8 MiB, 1024 files, groups 65534 and 100)
     User,
     /// root, then uid 65534; a script fails if it fails in either run
     Both,
@@ -166,13 +170,22 @@ pub fn run(args: GnuCpArgs) -> Result<ExitCode> {
     eprintln!(
         "cp = {describe}; {} scripts, run as {}",
         scripts.len(),
-        whos.iter().map(|w| w.name()).collect::<Vec<_>>().join(" then ")
+        whos.iter()
+            .map(|w| w.name())
+            .collect::<Vec<_>>()
+            .join(" then ")
     );
     let logs = gnu_dir.join("logs").join(label);
     let mut results: Vec<BTreeMap<String, Outcome>> = Vec::new();
     for &who in &whos {
         eprintln!("running as {} ...", who.name());
-        results.push(run_scripts(&src, &scripts, who, &args, &logs.join(who.name()))?);
+        results.push(run_scripts(
+            &src,
+            &scripts,
+            who,
+            &args,
+            &logs.join(who.name()),
+        )?);
     }
 
     let table = render(&scripts, &whos, &results, &describe);
@@ -181,11 +194,7 @@ pub fn run(args: GnuCpArgs) -> Result<ExitCode> {
     fs::create_dir_all(&out)?;
     let file = out.join(format!("{label}.txt"));
     fs::write(&file, &table).with_context(|| format!("cannot write '{}'", file.display()))?;
-    eprintln!(
-        "logs: {}/<who>/; table: {}",
-        logs.display(),
-        file.display()
-    );
+    eprintln!("logs: {}/<who>/; table: {}", logs.display(), file.display());
     let failed = scripts.iter().any(|s| {
         let per_run: Vec<&Outcome> = results.iter().filter_map(|r| r.get(s)).collect();
         combine(&per_run) == "failed"
@@ -223,7 +232,9 @@ fn prepare(gnu_dir: &Path, is_root: bool, jobs: usize) -> Result<PathBuf> {
     );
     if !src.join("Makefile").is_file() {
         let mut configure = Command::new("./configure");
-        configure.args(["--quiet", "--disable-nls"]).current_dir(&src);
+        configure
+            .args(["--quiet", "--disable-nls"])
+            .current_dir(&src);
         if is_root {
             // configure refuses to run as root unless told this is on purpose.
             configure.env("FORCE_UNSAFE_CONFIGURE", "1");
@@ -240,7 +251,11 @@ fn prepare(gnu_dir: &Path, is_root: bool, jobs: usize) -> Result<PathBuf> {
 }
 
 fn install_debian_packages() -> Result<()> {
-    if Command::new("dpkg-query").arg("--version").output().is_err() {
+    if Command::new("dpkg-query")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         return Ok(()); // not Debian: configure reports what is missing
     }
     let missing: Vec<&str> = DEBIAN_PACKAGES
@@ -399,7 +414,11 @@ fn run_logged(cmd: &mut Command, log: &Path, what: &str) -> Result<()> {
         .stderr(file)
         .status()
         .with_context(|| format!("cannot run {what}"))?;
-    ensure!(status.success(), "{what} failed ({status}); see {}", log.display());
+    ensure!(
+        status.success(),
+        "{what} failed ({status}); see {}",
+        log.display()
+    );
     Ok(())
 }
 
@@ -429,7 +448,11 @@ fn all_scripts(src: &Path) -> Result<Vec<String>> {
             }
         }
     }
-    ensure!(!out.is_empty(), "no test scripts under {}/tests", src.display());
+    ensure!(
+        !out.is_empty(),
+        "no test scripts under {}/tests",
+        src.display()
+    );
     Ok(out)
 }
 
@@ -484,8 +507,7 @@ fn point_cp_at(
         fs::create_dir_all(&bin)?;
         let copy = bin.join("ucopy");
         let _ = fs::remove_file(&copy);
-        fs::copy(&built, &copy)
-            .with_context(|| format!("cannot copy '{}'", built.display()))?;
+        fs::copy(&built, &copy).with_context(|| format!("cannot copy '{}'", built.display()))?;
         let version = Command::new(&copy)
             .arg("--version")
             .output()
@@ -523,8 +545,8 @@ fn git_head(root: &Path) -> String {
     };
     let branch = git(&["rev-parse", "--abbrev-ref", "HEAD"]).unwrap_or_default();
     let commit = git(&["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "?".into());
-    let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
-        .is_some_and(|s| !s.is_empty());
+    let dirty =
+        git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
     format!(
         "built from {branch}@{commit}{}",
         if dirty { "+dirty" } else { "" }
@@ -554,10 +576,15 @@ fn run_scripts(
             .arg(src)
             .status()
             .context("cannot run chown")?;
-        ensure!(status.success(), "chown -R {USER_ID} '{}' failed", src.display());
+        ensure!(
+            status.success(),
+            "chown -R {USER_ID} '{}' failed",
+            src.display()
+        );
         let mut c = Command::new("prlimit");
         c.args(USER_LIMITS)
-            .args(["setpriv", "--reuid", USER_ID, "--regid", USER_ID, "--clear-groups", "--"])
+            .args(["setpriv", "--reuid", USER_ID, "--regid", USER_ID])
+            .args(["--groups", USER_GROUPS, "--"])
             .arg("make")
             .env("HOME", src);
         c
@@ -616,8 +643,13 @@ fn result_file(src: &Path, script: &str, ext: &str) -> PathBuf {
 
 /// The reason a script gave for skipping (`...: skipped test: REASON`).
 fn skip_reason(log: &str) -> String {
+    // The shell trace (`+ warn_ '...'`) quotes the same words; the message line does not.
     log.lines()
-        .find_map(|l| l.split_once("skipped test: ").map(|(_, r)| r.trim().to_owned()))
+        .filter(|l| !l.starts_with('+'))
+        .find_map(|l| {
+            l.split_once("skipped test: ")
+                .map(|(_, r)| r.trim().to_owned())
+        })
         .unwrap_or_else(|| "no reason given".into())
 }
 
@@ -696,9 +728,11 @@ mod tests {
         let got = deb822_src_stanzas(text);
         assert_eq!(
             got,
-            vec!["Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: bookworm\n\
+            vec![
+                "Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: bookworm\n\
                   Components: main\n"
-                .to_owned()]
+                    .to_owned()
+            ]
         );
     }
 
@@ -714,11 +748,18 @@ mod tests {
 
     #[test]
     fn log_parsing() {
-        let log = "+ skip_ x\nlink-heap.sh: skipped test: must be run as root\n\
+        let log = "+ warn_ 'a.sh: skipped test: must be run as root'\n\
+                   a.sh: skipped test: must be run as root\n\
                    SKIP: tests/cp/a.sh\n";
         assert_eq!(skip_reason(log), "must be run as root");
-        assert_eq!(exit_status("FAIL tests/cp/a.sh (exit status: 124)\n"), "timeout");
-        assert_eq!(exit_status("FAIL tests/cp/a.sh (exit status: 1)\n"), "exit 1");
+        assert_eq!(
+            exit_status("FAIL tests/cp/a.sh (exit status: 124)\n"),
+            "timeout"
+        );
+        assert_eq!(
+            exit_status("FAIL tests/cp/a.sh (exit status: 1)\n"),
+            "exit 1"
+        );
     }
 
     #[test]
