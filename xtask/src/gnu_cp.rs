@@ -16,7 +16,7 @@ use std::process::{Command, ExitCode, Stdio};
 
 use anyhow::{bail, ensure, Context, Result};
 
-use crate::bench::{build_ucopy, Paths};
+use crate::bench::build::{build_ucopy, Paths};
 
 /// The coreutils release the scripts come from (Debian bookworm's, the machine's cp).
 const VERSION: &str = "9.1";

@@ -5,6 +5,7 @@
 
 mod bench;
 mod gnu_cp;
+mod uring_copy;
 
 use std::process::ExitCode;
 
@@ -21,12 +22,17 @@ struct Cli {
 enum Task {
     Bench(bench::BenchArgs),
     GnuCp(gnu_cp::GnuCpArgs),
+    /// One tree copy with an io_uring executor and bench-only knobs (the hidden `uring:`
+    /// contenders of `bench`)
+    #[command(hide = true)]
+    UringCopy(uring_copy::UringCopyArgs),
 }
 
 fn main() -> ExitCode {
     let result = match Cli::parse().task {
         Task::Bench(args) => bench::run(args),
         Task::GnuCp(args) => gnu_cp::run(args),
+        Task::UringCopy(args) => uring_copy::run(args),
     };
     match result {
         Ok(code) => code,

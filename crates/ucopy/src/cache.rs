@@ -14,7 +14,7 @@ use rustix::io::{Errno, ReadWriteFlags};
 
 /// What a sample of source files said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CacheState {
+pub(crate) enum CacheState {
     /// Most sampled files have their first page cached.
     Warm,
     /// Most sampled files would have to be read from disk.
@@ -30,7 +30,7 @@ const SAMPLE_ENTRIES: usize = 512;
 
 /// Samples the first regular files found below `sources`: a directory's own files first, then its
 /// subdirectories, breadth-first.
-pub fn sample(sources: &[PathBuf]) -> CacheState {
+pub(crate) fn sample(sources: &[PathBuf]) -> CacheState {
     let mut tally = Tally::default();
     let mut dirs = std::collections::VecDeque::new();
     for source in sources {
