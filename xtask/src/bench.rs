@@ -7,7 +7,7 @@
 //! [`report`] (statistics, tables, JSON). This file is the plan and the loop.
 
 mod args;
-mod build;
+pub(crate) mod build;
 mod contenders;
 mod corpus;
 mod launch;
