@@ -26,10 +26,13 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 /// `<module>::name::{std,splice,rw,fixed}`, with the runner (`crate::runner`). An optional
 /// `#[ignore = "why"]` before the name marks all four ignored (run them with `--ignored`).
 macro_rules! backend_test {
-    ($(#[ignore = $why:literal])? $name:ident, |$b:ident $(: Backend)?| $body:block) => {
+    ($(#[ignore = $why:literal])? $name:ident, |$b:ident $(: $t:ty)?| $body:block) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
+
+            // The closure's type annotation, if written (it is always `Backend`).
+            $(#[allow(dead_code)] type Annotated = $t;)?
 
             fn body($b: $crate::harness::Backend) $body
 

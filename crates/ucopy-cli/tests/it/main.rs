@@ -21,6 +21,7 @@ mod attacks;
 mod changes;
 mod cli_text;
 mod contents;
+mod cp_options;
 mod destination;
 mod differential;
 mod errors;
@@ -29,6 +30,7 @@ mod limits;
 mod links;
 mod metadata;
 mod progress;
+mod refusals;
 mod reliability;
 mod scale;
 
