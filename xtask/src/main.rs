@@ -1,8 +1,10 @@
 //! Developer tasks for the ucopy workspace, run as `cargo xtask <task>` (an alias in
-//! .cargo/config.toml). One file per task; see `cargo xtask bench --help`.
+//! .cargo/config.toml). One file per task; see `cargo xtask bench --help`
+//! and `cargo xtask gnu-cp --help`.
 #![forbid(unsafe_code)]
 
 mod bench;
+mod gnu_cp;
 mod uring_copy;
 
 use std::process::ExitCode;
@@ -19,6 +21,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Task {
     Bench(bench::BenchArgs),
+    GnuCp(gnu_cp::GnuCpArgs),
     /// One tree copy with an io_uring executor and bench-only knobs (the hidden `uring:`
     /// contenders of `bench`)
     #[command(hide = true)]
@@ -28,6 +31,7 @@ enum Task {
 fn main() -> ExitCode {
     let result = match Cli::parse().task {
         Task::Bench(args) => bench::run(args),
+        Task::GnuCp(args) => gnu_cp::run(args),
         Task::UringCopy(args) => uring_copy::run(args),
     };
     match result {
