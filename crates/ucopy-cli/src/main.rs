@@ -3,16 +3,18 @@
 #![forbid(unsafe_code)]
 
 mod args;
+mod cp_options;
 mod dry_run;
 mod output;
+mod prompt;
 
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use ucopy::{Copier, Options, Order};
+use ucopy::Copier;
 
-use args::{Args, OrderChoice};
+use args::Args;
 use output::{err_line, out_line, print_probe, CliProgress, JsonReport};
 
 /// Exit status: everything copied.
@@ -25,8 +27,36 @@ const EXIT_FATAL: u8 = 2;
 const EXIT_INTERRUPTED: u8 = 130;
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = match Args::try_parse() {
+        Ok(a) => a,
+        Err(e) => return ExitCode::from(usage_error(e)),
+    };
     ExitCode::from(run(&args))
+}
+
+/// Prints a clap error; an option ucopy lacks gets cp's wording and, where there is one, the
+/// option that does the same.
+fn usage_error(e: clap::Error) -> u8 {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() == ErrorKind::UnknownArgument {
+        if let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) {
+            if arg.starts_with('-') {
+                err_line(format_args!("unrecognized option '{arg}'"));
+                if let Some(hint) = cp_options::hint_for(arg) {
+                    err_line(format_args!("hint: {hint}"));
+                }
+                eprintln!("Try 'ucopy --help' for more information.");
+                return EXIT_FATAL;
+            }
+        }
+    }
+    let code = e.exit_code();
+    let _ = e.print();
+    if code == 0 {
+        EXIT_OK
+    } else {
+        EXIT_FATAL
+    }
 }
 
 fn run(args: &Args) -> u8 {
@@ -42,28 +72,58 @@ fn run(args: &Args) -> u8 {
         }
         return EXIT_OK;
     }
-    let (sources, dest) = args.operands();
-    let options = Options::builder()
-        .archive(args.archive)
-        .no_clobber(args.no_clobber)
-        .order(match args.order {
-            OrderChoice::Inode => Order::Inode,
-            OrderChoice::None => Order::None,
-        })
-        .queue_depth(args.queue_depth as usize)
-        .build();
-    let mut copier = Copier::new(options).backend(args.backend.into());
-    if let Some(threads) = args.threads {
+    let plan = match cp_options::build(args) {
+        Ok(p) => p,
+        Err(u) => {
+            err_line(format_args!("{}", u.message));
+            return u.code;
+        }
+    };
+    for w in &plan.warnings {
+        err_line(format_args!("{w}"));
+    }
+    let (sources, dest) = (&plan.sources[..], plan.dest.as_path());
+    // -i asks in order, one file at a time.
+    let threads = if plan.options.confirm.is_some() {
+        Some(1)
+    } else {
+        args.threads
+    };
+    let mut copier = Copier::new(plan.options)
+        .backend(args.backend.into())
+        .operands(plan.resolve);
+    if let Some(threads) = threads {
         copier = copier.threads(threads as usize);
     }
 
-    let targets = match copier.targets(sources, dest) {
+    let resolved = match copier.targets_each(sources, dest) {
         Ok(t) => t,
         Err(e) => {
             err_line(format_args!("{e}"));
             return EXIT_FATAL;
         }
     };
+    // A source that cannot be copied at all (missing, into itself) stops the command before
+    // anything is created; a per-source refusal (same file) is reported, the rest copied, exit 1.
+    if let Some(e) = resolved
+        .iter()
+        .filter_map(|r| r.as_ref().err())
+        .find(|e| !e.is_per_source())
+    {
+        err_line(format_args!("{e}"));
+        return EXIT_FATAL;
+    }
+    let mut refused = false;
+    let mut targets = Vec::new();
+    for r in resolved {
+        match r {
+            Ok(t) => targets.push(t),
+            Err(e) => {
+                err_line(format_args!("{e}"));
+                refused = true;
+            }
+        }
+    }
 
     if args.dry_run {
         let mut failed = false;
@@ -76,7 +136,11 @@ fn run(args: &Args) -> u8 {
                 }
             }
         }
-        return if failed { EXIT_PARTIAL } else { EXIT_OK };
+        return if failed || refused {
+            EXIT_PARTIAL
+        } else {
+            EXIT_OK
+        };
     }
 
     let selection = match copier.select(sources) {
@@ -150,7 +214,7 @@ fn run(args: &Args) -> u8 {
     }
     if interrupted {
         EXIT_INTERRUPTED
-    } else if report.is_success() {
+    } else if report.is_success() && !refused {
         EXIT_OK
     } else {
         EXIT_PARTIAL

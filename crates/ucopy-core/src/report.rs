@@ -48,6 +48,9 @@ pub enum Op {
     Changed,
     /// The copy was interrupted (Ctrl-C).
     Interrupted,
+    /// A refusal whose message says it all ("'a' and 'b' are the same file", "will not
+    /// overwrite just-created ..."): shown as the cause alone.
+    Refused,
     /// A source directory is the destination of itself or of an ancestor (a bind mount of the
     /// destination inside the source): copying it would never end.
     IntoItself,
@@ -76,6 +79,7 @@ impl Op {
             Op::Conflict => "replace",
             Op::Changed => "copy",
             Op::Interrupted => "finish",
+            Op::Refused => "copy",
             Op::IntoItself => "copy",
         }
     }
@@ -95,7 +99,19 @@ pub struct EntryError {
 }
 
 fn serialize_display<S: Serializer>(e: &io::Error, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(e)
+    s.collect_str(&cause(e))
+}
+
+/// An I/O error as cp prints it: the cause alone ("No such file or directory"), without the
+/// " (os error 2)" that Rust's `Display` appends.
+pub fn cause(e: &io::Error) -> String {
+    let mut s = e.to_string();
+    if let Some(i) = s.rfind(" (os error ") {
+        if s.ends_with(')') {
+            s.truncate(i);
+        }
+    }
+    s
 }
 
 impl EntryError {
@@ -127,12 +143,15 @@ impl EntryError {
 
 impl fmt::Display for EntryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.op == Op::Refused {
+            return write!(f, "{}", cause(&self.error));
+        }
         write!(
             f,
             "cannot {} '{}': {}",
             self.op.verb(),
             self.path.display(),
-            self.error
+            cause(&self.error)
         )
     }
 }

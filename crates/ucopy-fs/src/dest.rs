@@ -22,6 +22,7 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
+use crate::existing::{decide, Decision, Incoming};
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 use ucopy_core::{EntryError, FileJob, Op, Options, Stat};
@@ -43,11 +44,19 @@ pub const SOURCE_FLAGS: OFlags = OFlags::RDONLY
     .union(OFlags::NOCTTY)
     .union(OFlags::NONBLOCK);
 
-/// The permission bits the destination ends with: exactly the source's under `-a`; otherwise, as
-/// `cp -r` does, the source's rwx bits less the umask.
+/// The permission bits the destination ends with: exactly the source's when the mode is
+/// preserved (`-a`, `-p`); otherwise, as `cp -r` does, the source's bits less the umask — rwx
+/// for files, rwx and the sticky bit for directories (mkdir keeps it: `cp -r` of a 1777
+/// directory gives 1755 under umask 022); with `--no-preserve=mode`, 0666 or 0777 less the umask.
 pub fn final_mode(stat: &Stat, options: &Options) -> u32 {
-    if options.archive {
+    let keep = options.preserved();
+    let is_dir = stat.kind() == ucopy_core::Kind::Dir;
+    if keep.mode {
         stat.permissions()
+    } else if keep.default_mode {
+        (if is_dir { 0o777 } else { 0o666 }) & !options.umask
+    } else if is_dir {
+        stat.mode & 0o1777 & !options.umask
     } else {
         stat.mode & 0o777 & !options.umask
     }
@@ -92,8 +101,9 @@ pub struct DestFile {
 }
 
 /// Creates (or, for an existing regular file, truncates) the destination of `job`.
-/// `Ok(None)` means "exists, and `--no-clobber` keeps it". `src` is the opened source's stat: a
-/// destination that is the very same inode is refused, so the source can never be truncated.
+/// `Ok(None)` means "exists and is kept" (`-n`, `--update`, `-i`). `src` is the opened source's
+/// stat: a destination that is the very same inode is refused, so the source can never be
+/// truncated. What happens to an existing object is [`crate::existing::decide`]'s call.
 pub fn create_file(
     job: &FileJob,
     src: &Stat,
@@ -115,42 +125,45 @@ pub fn create_file(
             Err(e) => return Err(EntryError::new(dest_path(job), Op::Stat, e)),
         };
         let is_file = FileType::from_raw_mode(existing.mode) == FileType::RegularFile;
-        // A file an interrupted run left half-written is ours to finish, even under -n.
+        // A file an interrupted run left half-written is ours to finish, whatever -n, -u, -i or
+        // -b say about existing files.
         let unfinished = is_file && is_left_unfinished(existing.mode);
-        if options.no_clobber && !unfinished {
-            return Ok(None);
-        }
-        if existing.dev == src.dev && existing.ino == src.ino {
-            return Err(EntryError::new(
+        let decision = if unfinished && (existing.dev, existing.ino) != (src.dev, src.ino) {
+            Decision::Overwrite
+        } else {
+            let incoming = Incoming {
+                path: &job.path,
+                stat: src,
+                resolves_to: None,
+            };
+            decide(
+                dir,
+                &job.dst_name,
                 dest_path(job),
-                Op::Conflict,
-                io::Error::other("destination is the same file as the source"),
-            ));
-        }
-        match FileType::from_raw_mode(existing.mode) {
-            FileType::Directory => {
-                return Err(EntryError::new(
-                    dest_path(job),
-                    Op::Conflict,
-                    io::Error::other("a directory is in the way of a non-directory"),
-                ))
-            }
-            FileType::RegularFile if !(options.archive && existing.nlink > 1) => {
-                match open_existing(job) {
-                    Ok(Some(fd)) => {
-                        return Ok(Some(DestFile {
-                            fd,
-                            created: unfinished,
-                        }))
-                    }
-                    Ok(None) => continue,
-                    Err(e) => return Err(EntryError::new(dest_path(job), Op::Create, e)),
+                &existing,
+                incoming,
+                options,
+                true,
+            )?
+        };
+        match decision {
+            Decision::Keep => return Ok(None),
+            Decision::Freed => continue,
+            Decision::Overwrite => match open_existing(job, !options.attributes_only) {
+                Ok(Some(fd)) => {
+                    return Ok(Some(DestFile {
+                        fd,
+                        created: unfinished,
+                    }))
                 }
-            }
-            // A symlink, FIFO, socket or device, or (under -a) a file whose other names must keep
-            // their data: replace the name, never open what is there.
-            _ => remove_entry(dir, &job.dst_name, false)
-                .map_err(|e| EntryError::new(dest_path(job), Op::Remove, e))?,
+                Ok(None) => continue,
+                // -f: a destination that cannot be opened is removed and made again.
+                Err(e) if options.force && e.raw_os_error().is_some() => {
+                    remove_entry(dir, &job.dst_name, false)
+                        .map_err(|e| EntryError::new(dest_path(job), Op::Remove, e))?;
+                }
+                Err(e) => return Err(EntryError::new(dest_path(job), Op::Create, e)),
+            },
         }
     }
     Err(EntryError::new(
@@ -160,9 +173,10 @@ pub fn create_file(
     ))
 }
 
-/// Opens an existing regular destination file for overwriting. `Ok(None)` when it turned out
-/// not to be a regular file any more (raced): the caller goes round again.
-fn open_existing(job: &FileJob) -> io::Result<Option<OwnedFd>> {
+/// Opens an existing regular destination file for overwriting (truncated unless `truncate` is
+/// false: `--attributes-only` keeps its data). `Ok(None)` when it turned out not to be a
+/// regular file any more (raced): the caller goes round again.
+fn open_existing(job: &FileJob, truncate: bool) -> io::Result<Option<OwnedFd>> {
     let flags = OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
     let fd = match rfs::openat(job.dst_dir.as_fd(), &job.dst_name, flags, Mode::empty()) {
         Ok(fd) => fd,
@@ -175,7 +189,9 @@ fn open_existing(job: &FileJob) -> io::Result<Option<OwnedFd>> {
         remove_entry(job.dst_dir.as_fd(), &job.dst_name, false)?;
         return Ok(None);
     }
-    rfs::ftruncate(&fd, 0)?;
+    if truncate {
+        rfs::ftruncate(&fd, 0)?;
+    }
     Ok(Some(fd))
 }
 
@@ -212,21 +228,23 @@ pub fn dest_path(job: &FileJob) -> &Path {
 pub enum Room {
     /// The name is free now (it was, or what was there was removed).
     Free,
-    /// Something is there and `--no-clobber` keeps it.
+    /// Something is there and is kept (`-n`, `--update`, `-i`).
     Keep,
     /// The object there already is the wanted inode (a hard link made by an earlier run).
     Same,
 }
 
-/// Frees `name` in `dir` for a new non-directory object: a directory there is a type conflict,
-/// anything else is removed (never opened), unless `--no-clobber`. Called after a create failed
-/// with `EEXIST`, so the common case costs nothing.
+/// Frees `name` in `dir` for a new non-directory object (`incoming`): what is there is kept,
+/// moved aside or removed as [`crate::existing::decide`] says — never opened. `wanted` is the
+/// inode a hard link should reach: if it is already there, nothing is done. Called after a
+/// create failed with `EEXIST`, so the common case costs nothing.
 pub fn make_room(
     dir: BorrowedFd<'_>,
     name: &CStr,
     dst_path: &Path,
     options: &Options,
     wanted: Option<(u64, u64)>,
+    incoming: Incoming<'_>,
 ) -> Result<Room, EntryError> {
     let existing = match rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
         Ok(st) => Stat::from(&st),
@@ -236,16 +254,8 @@ pub fn make_room(
     if wanted == Some((existing.dev, existing.ino)) {
         return Ok(Room::Same);
     }
-    if FileType::from_raw_mode(existing.mode) == FileType::Directory {
-        return Err(EntryError::new(
-            dst_path,
-            Op::Conflict,
-            io::Error::other("a directory is in the way of a non-directory"),
-        ));
+    match decide(dir, name, dst_path, &existing, incoming, options, false)? {
+        Decision::Keep => Ok(Room::Keep),
+        Decision::Freed | Decision::Overwrite => Ok(Room::Free),
     }
-    if options.no_clobber {
-        return Ok(Room::Keep);
-    }
-    remove_entry(dir, name, false).map_err(|e| EntryError::new(dst_path, Op::Remove, e))?;
-    Ok(Room::Free)
 }

@@ -19,11 +19,12 @@ use rustix::fs::{self as rfs, AtFlags, FileType, Mode};
 use rustix::io::Errno;
 use ucopy_core::{
     file_id, Batch, DirNode, Entry, EntryError, ExecutorFactory, FileJob, JobOutcome, Kind,
-    LinkGroup, LinkStatus, Op, Options, PlanError, PlanOptions, PlannedFile, Planner, Progress,
-    Report, Step, DIR_FLAGS,
+    LinkGroup, LinkMode, LinkStatus, Op, Options, PlanError, PlanOptions, PlannedFile, Planner,
+    Progress, Report, Step, DIR_FLAGS,
 };
 
 use crate::dest::{is_left_unfinished, make_room, Room, PRIVATE_DIR_MODE};
+use crate::existing::Incoming;
 use crate::meta::{finish_at, mode_and_times_fd, own_fd, read_xattrs, write_xattrs, Xattrs};
 use crate::StdCopier;
 
@@ -34,7 +35,7 @@ pub enum FatalError {
     #[error(transparent)]
     Plan(#[from] PlanError),
     /// The destination's parent directory could not be opened.
-    #[error("cannot create '{}': {source}", .path.display())]
+    #[error("cannot create '{}': {}", .path.display(), ucopy_core::cause(.source))]
     DestParent {
         /// The destination the user named.
         path: std::path::PathBuf,
@@ -42,7 +43,7 @@ pub enum FatalError {
         source: io::Error,
     },
     /// No executor could be made (e.g. io_uring setup failed on every worker).
-    #[error("cannot start the {backend} backend: {source}")]
+    #[error("cannot start the {backend} backend: {}", ucopy_core::cause(.source))]
     Backend {
         /// Backend name.
         backend: &'static str,
@@ -101,11 +102,10 @@ impl FdBudget {
     /// (also what `--dry-run` prints).
     pub fn plan_options(&self, options: &Options) -> PlanOptions {
         PlanOptions {
-            order: options.order,
             queue_depth: self.queue_depth,
-            preserve_links: options.archive,
             max_open_dirs: self.max_open_src_dirs,
             max_dirs_per_batch: self.queue_depth,
+            ..PlanOptions::from_options(options)
         }
     }
 }
@@ -229,10 +229,29 @@ impl Driver<'_> {
                 break;
             }
             self.collect(false);
+            let linking = self.options.link_mode != LinkMode::Copy;
             match step {
                 Step::Dir(node) => self.make_dir(&node),
+                Step::Files(files) if linking => {
+                    for file in files {
+                        self.link_entry(&file.entry, Kind::File);
+                        self.file_finished(&file.entry.dir);
+                    }
+                }
+                Step::Symlink(entry, _) | Step::HardLink(entry, _) if linking => {
+                    let kind = if entry.stat.kind() == Kind::Symlink {
+                        Kind::Symlink
+                    } else {
+                        Kind::File
+                    };
+                    self.link_entry(&entry, kind)
+                }
+                Step::Special(entry) if linking => self.link_entry(&entry, Kind::Special),
                 Step::Files(files) => self.dispatch(files, &batch_tx)?,
                 Step::Symlink(entry, target) => self.make_symlink(&entry, &target),
+                Step::Special(entry) if self.options.copy_contents && is_content(&entry) => {
+                    self.copy_contents(&entry)
+                }
                 Step::Special(entry) => self.make_special(&entry),
                 Step::HardLink(entry, group) => self.make_hard_link(&entry, &group),
                 Step::DirDone(node) => self.dir_done(node),
@@ -311,11 +330,16 @@ impl Driver<'_> {
                     link: file.link,
                 },
             );
+            let (path, dst_path) = (file.entry.path(), file.entry.dst_path());
+            let src_name = match file.entry.resolved {
+                Some((_, name)) => name,
+                None => file.entry.src_name,
+            };
             batch.push(FileJob {
-                path: file.entry.path(),
-                dst_path: file.entry.dst_path(),
+                path,
+                dst_path,
                 src_dir: file.src_dir,
-                src_name: file.entry.src_name,
+                src_name,
                 dst_dir,
                 dst_name: file.entry.dst_name,
                 token,
@@ -387,13 +411,14 @@ impl Driver<'_> {
     /// kept (it is all the source has now, as cp keeps it) but said: a file that shrank, or a
     /// filesystem that cut it short, must not pass for a complete copy in silence.
     fn copied_file(&mut self, job: &FileJob, bytes: u64) {
+        self.record_created(&job.dst_path);
         self.report.files += 1;
         self.report.bytes += bytes;
         self.progress
             .copied(Kind::File, &job.path, &job.dst_path, bytes);
         // A sparse copy counts only its data; the sparse path ends the file at the source's
         // length itself.
-        if bytes < job.stat.size && !job.stat.maybe_sparse() {
+        if bytes < job.stat.size && !job.stat.maybe_sparse() && !self.options.attributes_only {
             let w = EntryError::new(
                 &job.path,
                 Op::Changed,
@@ -492,6 +517,7 @@ impl Driver<'_> {
             .dst_fd();
         let parent = parent.map_err(|e| dst_err(Op::Open, e))?;
         let name = node.dst_name();
+        let mut flags = DIR_FLAGS;
         let created =
             match rfs::mkdirat(parent.as_fd(), name, Mode::from_raw_mode(PRIVATE_DIR_MODE)) {
                 Ok(()) => true,
@@ -502,6 +528,17 @@ impl Driver<'_> {
                         // Left private by an interrupted run: it gets its final mode as if created
                         // now (see `dest`'s "Resuming an interrupted copy").
                         FileType::Directory => is_left_unfinished(st.st_mode),
+                        // --keep-directory-symlink: the user asked to merge into a symlinked dir.
+                        FileType::Symlink
+                            if self.options.keep_directory_symlink
+                                && rfs::statat(parent.as_fd(), name, AtFlags::empty())
+                                    .is_ok_and(|t| {
+                                        FileType::from_raw_mode(t.st_mode) == FileType::Directory
+                                    }) =>
+                        {
+                            flags = DIR_FLAGS.difference(rustix::fs::OFlags::NOFOLLOW);
+                            false
+                        }
                         // A symlink inside the destination must never redirect writes (row 4);
                         // anything else is a type conflict (row 3). Both leave it untouched.
                         FileType::Symlink => {
@@ -522,13 +559,13 @@ impl Driver<'_> {
                 }
                 Err(e) => return Err(dst_err(Op::Mkdir, e.into())),
             };
-        let fd = rfs::openat(parent.as_fd(), name, DIR_FLAGS, Mode::empty())
+        let fd = rfs::openat(parent.as_fd(), name, flags, Mode::empty())
             .map_err(|e| dst_err(Op::Open, e.into()))?;
         let stat = node.stat().expect("not the anchor");
         // Owner now; xattrs are read now (the source fd is open) but written when the directory
         // is finished: a default ACL written now would be inherited by every child made later.
         own_fd(fd.as_fd(), None, stat, self.options).map_err(|e| dst_err(e.op, e.error))?;
-        if self.options.archive {
+        if self.options.preserved().xattr {
             let src = node
                 .src_fd()
                 .map_err(|e| EntryError::new(node.path(), Op::Open, e))?;
@@ -576,14 +613,18 @@ impl Driver<'_> {
     }
 
     /// Runs `create` for a non-directory entry, freeing the name first if something is there.
+    /// `resolves_to` is what the new object will refer to (a symlink's target, a hard link's
+    /// source): replacing that very object is refused as "the same file".
     fn create_entry(
         &mut self,
         entry: &Entry,
         op: Op,
         wanted: Option<(u64, u64)>,
+        resolves_to: impl Fn() -> Option<(u64, u64)>,
         create: impl Fn(&OwnedFd, &CStr) -> rustix::io::Result<()>,
     ) -> Result<Room, EntryError> {
         let dst_path = entry.dst_path();
+        let src_path = entry.path();
         let dir = entry
             .dir
             .dst_fd()
@@ -592,12 +633,18 @@ impl Driver<'_> {
             match create(&dir, &entry.dst_name) {
                 Ok(()) => return Ok(Room::Free),
                 Err(Errno::EXIST) => {
+                    let incoming = Incoming {
+                        path: &src_path,
+                        stat: &entry.stat,
+                        resolves_to: resolves_to(),
+                    };
                     match make_room(
                         dir.as_fd(),
                         &entry.dst_name,
                         &dst_path,
                         self.options,
                         wanted,
+                        incoming,
                     )? {
                         Room::Free => continue,
                         other => return Ok(other),
@@ -653,6 +700,7 @@ impl Driver<'_> {
         });
         match result {
             Ok(true) => {
+                self.record_created(&entry.dst_path());
                 match kind {
                     Kind::Symlink => self.report.symlinks += 1,
                     _ => self.report.specials += 1,
@@ -669,7 +717,13 @@ impl Driver<'_> {
         if entry.dir.dst_failed() {
             return;
         }
-        let result = self.create_entry(entry, Op::Symlink, None, |dir, name| {
+        let src_dir = entry.dir.src_fd().ok();
+        let resolves_to = || {
+            let dir = src_dir.as_ref()?;
+            let st = rfs::statat(dir.as_fd(), &entry.src_name, AtFlags::empty()).ok()?;
+            Some(file_id(&st))
+        };
+        let result = self.create_entry(entry, Op::Symlink, None, resolves_to, |dir, name| {
             rfs::symlinkat(target, dir, name)
         });
         self.entry_result(entry, Kind::Symlink, result, true);
@@ -683,9 +737,13 @@ impl Driver<'_> {
         let kind = FileType::from_raw_mode(stat.mode);
         // Private while it is being made; finish_at gives the final mode.
         let mode = crate::dest::create_mode(&stat, self.options);
-        let result = self.create_entry(entry, Op::Mknod, None, |dir, name| {
-            rfs::mknodat(dir, name, kind, mode, stat.rdev)
-        });
+        let result = self.create_entry(
+            entry,
+            Op::Mknod,
+            None,
+            || None,
+            |dir, name| rfs::mknodat(dir, name, kind, mode, stat.rdev),
+        );
         self.entry_result(entry, Kind::Special, result, false);
     }
 
@@ -729,11 +787,16 @@ impl Driver<'_> {
                 return;
             }
         };
-        let result = self.create_entry(entry, Op::Link, Some(wanted), |dir, name| {
-            rfs::linkat(first_fd.as_fd(), &first_name, dir, name, AtFlags::empty())
-        });
+        let result = self.create_entry(
+            entry,
+            Op::Link,
+            Some(wanted),
+            || None,
+            |dir, name| rfs::linkat(first_fd.as_fd(), &first_name, dir, name, AtFlags::empty()),
+        );
         match result {
             Ok(Room::Free | Room::Same) => {
+                self.record_created(&entry.dst_path());
                 self.report.hardlinks += 1;
                 self.progress
                     .copied(Kind::File, &entry.path(), &entry.dst_path(), 0);
@@ -743,23 +806,158 @@ impl Driver<'_> {
         }
     }
 
-    /// Copies a hard-link name whose first copy failed, on this thread with plain calls.
-    fn copy_here(&mut self, entry: &Entry, group: &Arc<LinkGroup>) {
+    /// `-l` / `-s`: makes `entry`'s destination a hard or symbolic link to its source.
+    fn link_entry(&mut self, entry: &Entry, kind: Kind) {
+        if entry.dir.dst_failed() {
+            return;
+        }
+        let src_dir = match entry.dir.src_fd() {
+            Ok(fd) => fd,
+            Err(e) => return self.fail(EntryError::new(entry.path(), Op::Open, e)),
+        };
+        let (src_dir, src_name) = entry.src_at(&src_dir);
+        let src_id = (entry.stat.dev, entry.stat.ino);
+        let symbolic = self.options.link_mode == LinkMode::Symbolic;
+        let target = entry.path();
+        if symbolic && target.is_relative() {
+            // cp's rule: a relative source only makes a valid link from the current directory.
+            let dst = entry.dst_path();
+            if dst
+                .parent()
+                .is_some_and(|p| !p.as_os_str().is_empty() && p != Path::new("."))
+            {
+                return self.fail(EntryError::new(
+                    &dst,
+                    Op::Refused,
+                    io::Error::other(format!(
+                        "'{}': can make relative symbolic links only in current directory",
+                        dst.display()
+                    )),
+                ));
+            }
+        }
+        let wanted = (!symbolic).then_some(src_id);
+        // cp -l / -s leave an existing destination alone (EEXIST) unless told to replace it
+        // (-f, --remove-destination, -b) or to skip it (-n, -u).
+        let replace = self.options.remove_destination
+            || self.options.backup != ucopy_core::Backup::Off
+            || self.options.keeps_existing()
+            || self.options.update != ucopy_core::Update::All;
+        if !replace {
+            let dir = match entry.dir.dst_fd() {
+                Ok(fd) => fd,
+                Err(e) => return self.fail(EntryError::new(entry.dst_path(), Op::Open, e)),
+            };
+            let exists = rfs::statat(dir.as_fd(), &entry.dst_name, AtFlags::SYMLINK_NOFOLLOW);
+            if let Ok(st) = exists {
+                if symbolic || file_id(&st) != src_id {
+                    let what = if symbolic { "symlink" } else { "hard link" };
+                    return self.fail(EntryError::new(
+                        entry.dst_path(),
+                        Op::Refused,
+                        io::Error::other(format!(
+                            "cannot create {what} '{}' to '{}': File exists",
+                            entry.dst_path().display(),
+                            entry.path().display()
+                        )),
+                    ));
+                }
+            }
+        }
+        let result = if symbolic {
+            self.create_entry(
+                entry,
+                Op::Symlink,
+                None,
+                || None,
+                |dir, name| rfs::symlinkat(&target, dir, name),
+            )
+        } else {
+            self.create_entry(
+                entry,
+                Op::Link,
+                wanted,
+                || None,
+                |dir, name| rfs::linkat(src_dir, src_name, dir, name, AtFlags::empty()),
+            )
+        };
+        match result {
+            Ok(Room::Free | Room::Same) => {
+                self.record_created(&entry.dst_path());
+                if symbolic {
+                    self.report.symlinks += 1;
+                } else {
+                    self.report.hardlinks += 1;
+                }
+                self.progress
+                    .copied(kind, &entry.path(), &entry.dst_path(), 0);
+            }
+            Ok(Room::Keep) => self.report.skipped += 1,
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// `--copy-contents`: a FIFO or device inside the tree is read into a regular file.
+    fn copy_contents(&mut self, entry: &Entry) {
+        if entry.dir.dst_failed() {
+            return;
+        }
+        let Some(job) = self.job_here(entry) else {
+            return;
+        };
+        match crate::file::copy_stream(&job, self.options) {
+            JobOutcome::Copied { bytes } => {
+                self.record_created(&job.dst_path);
+                self.report.files += 1;
+                self.report.bytes += bytes;
+                self.progress
+                    .copied(Kind::File, &job.path, &job.dst_path, bytes);
+            }
+            JobOutcome::Skipped => self.report.skipped += 1,
+            JobOutcome::Vanished(w) => {
+                self.progress.warned(&w);
+                self.report.warnings.push(w);
+            }
+            JobOutcome::Failed(e) => self.fail(e),
+        }
+    }
+
+    /// A job for `entry` to run on this thread, or `None` after reporting why not.
+    fn job_here(&mut self, entry: &Entry) -> Option<FileJob> {
         let (src_dir, dst_dir) = match (entry.dir.src_fd(), entry.dir.dst_fd()) {
             (Ok(s), Ok(d)) => (s, d),
             (Err(e), _) | (_, Err(e)) => {
-                return self.fail(EntryError::new(entry.path(), Op::Open, e))
+                self.fail(EntryError::new(entry.path(), Op::Open, e));
+                return None;
             }
         };
-        let job = FileJob {
+        let (src_dir, src_name) = match &entry.resolved {
+            Some((fd, name)) => (Arc::clone(fd), name.clone()),
+            None => (src_dir, entry.src_name.clone()),
+        };
+        Some(FileJob {
             src_dir,
-            src_name: entry.src_name.clone(),
+            src_name,
             dst_dir,
             dst_name: entry.dst_name.clone(),
             path: entry.path(),
             dst_path: entry.dst_path(),
             token: u64::MAX,
             stat: entry.stat,
+        })
+    }
+
+    /// Remembers a created non-directory when several sources may land on one name.
+    fn record_created(&self, dst_path: &Path) {
+        if let Some(created) = &self.options.just_created {
+            created.record(dst_path);
+        }
+    }
+
+    /// Copies a hard-link name whose first copy failed, on this thread with plain calls.
+    fn copy_here(&mut self, entry: &Entry, group: &Arc<LinkGroup>) {
+        let Some(job) = self.job_here(entry) else {
+            return;
         };
         let outcome = self.std.copy(&job, self.options);
         let copied = self.count_file(&job, outcome) == LinkStatus::Copied;
@@ -767,6 +965,14 @@ impl Driver<'_> {
             group.set_first(Arc::clone(&entry.dir), entry.dst_name.clone());
         }
     }
+}
+
+/// FIFOs and devices: what `--copy-contents` reads (sockets cannot be read).
+fn is_content(entry: &Entry) -> bool {
+    matches!(
+        FileType::from_raw_mode(entry.stat.mode),
+        FileType::Fifo | FileType::CharacterDevice | FileType::BlockDevice
+    )
 }
 
 #[cfg(test)]

@@ -10,9 +10,11 @@
 pub mod data;
 pub mod dest;
 pub mod driver;
+pub mod existing;
 pub mod file;
 pub mod meta;
 pub mod newfile;
+pub mod operand;
 
 pub use data::KernelPaths;
 pub use driver::{copy_tree, FatalError, FdBudget};

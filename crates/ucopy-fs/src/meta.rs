@@ -67,7 +67,7 @@ pub fn finish_fd(
     mode_and_times_fd(dst, stat, options, created)
 }
 
-/// Under `-a`: owner, then xattrs (read from `src`). Directories get this when they are created,
+/// Owner, then xattrs (read from `src`), as far as they are preserved (`-a`, `--preserve`). Directories get this when they are created,
 /// so their children are created inside a directory that already has its owner.
 pub fn own_fd(
     dst: BorrowedFd<'_>,
@@ -75,15 +75,15 @@ pub fn own_fd(
     stat: &Stat,
     options: &Options,
 ) -> Result<(), MetaError> {
-    if !options.archive {
-        return Ok(());
+    let keep = options.preserved();
+    if keep.ownership {
+        chown_checked(rfs::fchown(
+            dst,
+            Some(rustix::process::Uid::from_raw(stat.uid)),
+            Some(rustix::process::Gid::from_raw(stat.gid)),
+        ))?;
     }
-    chown_checked(rfs::fchown(
-        dst,
-        Some(rustix::process::Uid::from_raw(stat.uid)),
-        Some(rustix::process::Gid::from_raw(stat.gid)),
-    ))?;
-    if let Some(src) = src {
+    if let (true, Some(src)) = (keep.xattr, src) {
         copy_xattrs_fd(src, dst).map_err(|e| MetaError::new(Op::Xattr, e))?;
     }
     Ok(())
@@ -98,11 +98,12 @@ pub fn mode_and_times_fd(
     options: &Options,
     created: bool,
 ) -> Result<(), MetaError> {
-    if options.archive || created {
+    let keep = options.preserved();
+    if keep.mode || created {
         let mode = Mode::from_raw_mode(final_mode(stat, options));
         rfs::fchmod(dst, mode).map_err(|e| MetaError::new(Op::Chmod, e))?;
     }
-    if options.archive {
+    if keep.timestamps {
         rfs::futimens(dst, &times_of(stat)).map_err(|e| MetaError::new(Op::SetTimes, e))?;
     }
     Ok(())
@@ -128,13 +129,14 @@ pub fn finish_at(
     created: bool,
     is_symlink: bool,
 ) -> Result<(), MetaError> {
-    let wants_mode = !is_symlink && (options.archive || created);
-    if !options.archive && !wants_mode {
+    let keep = options.preserved();
+    let wants_mode = !is_symlink && (keep.mode || created);
+    if !keep.any_fd_meta() && !wants_mode {
         return Ok(());
     }
     let obj = open_created(dst_dir, dst_name, stat.mode, created)?;
     let by_fd = proc_fd_path(obj.as_fd());
-    if options.archive {
+    if keep.ownership {
         chown_checked(rfs::chownat(
             obj.as_fd(),
             c"",
@@ -142,6 +144,8 @@ pub fn finish_at(
             Some(rustix::process::Gid::from_raw(stat.gid)),
             AtFlags::EMPTY_PATH,
         ))?;
+    }
+    if keep.xattr {
         // A symlink's xattrs go by name without following (`l*xattr`): the magic link of an
         // `O_PATH` symlink descriptor cannot be followed to the symlink itself.
         let dst = if is_symlink {
@@ -158,7 +162,7 @@ pub fn finish_at(
         rfs::chmod(by_fd.as_c_str(), Mode::from_raw_mode(mode))
             .map_err(|e| MetaError::new(Op::Chmod, e))?;
     }
-    if options.archive {
+    if keep.timestamps {
         let times = times_of(stat);
         let set = if is_symlink {
             rfs::utimensat(obj.as_fd(), c"", &times, AtFlags::EMPTY_PATH)

@@ -131,7 +131,7 @@ pub enum Error {
         reason: String,
     },
     /// Setting up the ring failed.
-    #[error("cannot set up an io_uring for the {mode} backend: {source}")]
+    #[error("cannot set up an io_uring for the {mode} backend: {}", ucopy_core::cause(.source))]
     Setup {
         /// The executor.
         mode: &'static str,

@@ -370,9 +370,12 @@ fn explain_setup_error(e: &io::Error, disabled: Option<u32>, memlock: Option<u64
             mib(memlock)
         ),
         Some(libc::EMFILE) | Some(libc::ENFILE) => {
-            format!("no file descriptor left for an io_uring: {e}")
+            format!(
+                "no file descriptor left for an io_uring: {}",
+                ucopy_core::cause(e)
+            )
         }
-        _ => format!("io_uring_setup failed: {e}"),
+        _ => format!("io_uring_setup failed: {}", ucopy_core::cause(e)),
     }
 }
 
@@ -383,7 +386,7 @@ fn explain_register_error(e: &io::Error, memlock: Option<u64>) -> String {
              without CAP_IPC_LOCK",
             mib(memlock)
         ),
-        _ => format!("registering buffers failed: {e}"),
+        _ => format!("registering buffers failed: {}", ucopy_core::cause(e)),
     }
 }
 

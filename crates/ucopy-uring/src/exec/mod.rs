@@ -185,7 +185,10 @@ impl UringExecutor {
                 t.fail(EntryError::new(
                     &t.job.dst_path,
                     EntryOp::Write,
-                    io::Error::new(e.kind(), format!("io_uring failed: {e}")),
+                    io::Error::new(
+                        e.kind(),
+                        format!("io_uring failed: {}", ucopy_core::cause(&e)),
+                    ),
                 ));
             }
         }
@@ -201,11 +204,28 @@ impl Executor for UringExecutor {
     fn copy_batch(&mut self, batch: Vec<FileJob>, options: &Options) -> Vec<(FileJob, JobOutcome)> {
         let mut out = Vec::with_capacity(batch.len());
         self.fatal_seen = false;
+        // A re-sync (-u, -n): destinations that stay as they are need no source open at all.
+        let batch: Vec<FileJob> = batch
+            .into_iter()
+            .filter_map(|job| {
+                if ucopy_fs::existing::kept_as_is(&job, options) {
+                    out.push((job, JobOutcome::Skipped));
+                    None
+                } else {
+                    Some(job)
+                }
+            })
+            .collect();
         // No ring for this thread (e.g. out of descriptors): the whole batch takes the std path,
         // which is slower but complete.
         let (ring_jobs, mut std_jobs): (Vec<FileJob>, Vec<FileJob>) =
             if self.ring_for_this_thread().is_ok() {
-                batch.into_iter().partition(|j| self.uses_ring(&j.stat))
+                // Options that change what is written (--attributes-only, --reflink=always,
+                // --sparse=always|never) are implemented once, on the plain-syscall path.
+                let std_only = options.needs_std_data_path();
+                batch
+                    .into_iter()
+                    .partition(|j| !std_only && self.uses_ring(&j.stat))
             } else {
                 (Vec::new(), batch)
             };
