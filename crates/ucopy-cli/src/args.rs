@@ -27,7 +27,8 @@ const OWN: &str = "ucopy's own";
     override_usage = "ucopy [OPTIONS] SOURCE... DEST\n       ucopy [OPTIONS] -t DIRECTORY SOURCE...\n       ucopy --probe [--json]",
     after_help = AFTER_HELP,
     max_term_width = 100,
-    infer_long_args = true
+    infer_long_args = true,
+    args_override_self = true
 )]
 pub struct Args {
     /// Source files or directories, then the destination

@@ -99,6 +99,20 @@ pub fn decide(
     if options.backup != Backup::Off {
         let backup = backup_name(dir, name, options)
             .map_err(|e| EntryError::new(dst_path, Op::Remove, e))?;
+        // `cp -b a~ a`: the backup name is the source itself; renaming onto it would destroy it.
+        if let Ok(b) = rfs::statat(dir, backup.as_c_str(), rfs::AtFlags::SYMLINK_NOFOLLOW) {
+            if crate::file_id_of(&b) == src_id {
+                return Err(EntryError::new(
+                    dst_path,
+                    Op::Refused,
+                    io::Error::other(format!(
+                        "backing up '{}' might destroy source;  '{}' not copied",
+                        dst_path.display(),
+                        incoming.path.display()
+                    )),
+                ));
+            }
+        }
         rfs::renameat(dir, name, dir, backup.as_c_str())
             .map_err(|e| EntryError::new(dst_path, Op::Remove, e))?;
         return Ok(Decision::Freed);
