@@ -89,9 +89,10 @@ pub fn is_left_unfinished(mode: u32) -> bool {
     mode & UNFINISHED_MARK != 0 && mode & 0o077 == 0
 }
 
-/// A destination file ready for data.
+/// A destination file ready for data (wrapped by [`crate::NewFile`], the only way executors get
+/// one, so that its life's rules cannot be skipped).
 #[derive(Debug)]
-pub struct DestFile {
+pub(crate) struct DestFile {
     /// Open for writing, empty.
     pub fd: OwnedFd,
     /// True when this run created it, or an interrupted run left it unfinished (false when a
@@ -104,7 +105,7 @@ pub struct DestFile {
 /// `Ok(None)` means "exists and is kept" (`-n`, `--update`, `-i`). `src` is the opened source's
 /// stat: a destination that is the very same inode is refused, so the source can never be
 /// truncated. What happens to an existing object is [`crate::existing::decide`]'s call.
-pub fn create_file(
+pub(crate) fn create_file(
     job: &FileJob,
     src: &Stat,
     options: &Options,
@@ -210,12 +211,6 @@ pub fn remove_entry<Fd: AsFd, P: rustix::path::Arg>(
         Ok(()) | Err(Errno::NOENT) => Ok(()),
         Err(e) => Err(e.into()),
     }
-}
-
-/// Removes a partial destination file after a failure; the copy must not look complete.
-pub fn discard_partial(job: &FileJob) {
-    // Best effort: the failure that led here is what gets reported.
-    let _ = remove_entry(job.dst_dir.as_fd(), &job.dst_name, false);
 }
 
 /// The path a destination-side message names.
