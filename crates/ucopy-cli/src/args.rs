@@ -164,7 +164,9 @@ pub struct Args {
     pub remove_destination: bool,
 
     /// Back up each existing destination file (CONTROL: numbered, existing, simple, none)
+    // The prefixes cp accepts for --backup, which --backend makes ambiguous here.
     #[arg(long, value_name = "CONTROL", num_args = 0..=1, require_equals = true,
+          aliases = ["b", "ba", "bac", "back"],
           default_missing_value = "", help_heading = OVERWRITING)]
     pub backup: Option<String>,
 
