@@ -293,3 +293,29 @@ fn as_cp_name_status_and_duplicates() {
     assert_eq!(t.read("b~"), b"source");
     assert_eq!(t.read("b"), b"dest");
 }
+
+// A dangling symlink named as the destination: not written through (exit 1, left as it is);
+// --remove-destination replaces it; a symlink loop is replaced like any symlink in the way.
+backend_test!(dangling_destination_operand, |b| {
+    let t = TestTree::new();
+    t.file("f", "data");
+    t.symlink("dangle", t.p("no-such"));
+    t.symlink("loop", t.p("loop"));
+    let out = b.run(args![t.p("f"), t.p("dangle")]);
+    out.assert_code(1);
+    assert!(
+        out.stderr_str()
+            .contains("not writing through dangling symlink"),
+        "{out}"
+    );
+    assert!(fs::symlink_metadata(t.p("dangle")).unwrap().is_symlink());
+    assert!(
+        !t.p("no-such").exists(),
+        "nothing created through the symlink"
+    );
+    b.run(args!["--remove-destination", t.p("f"), t.p("dangle")])
+        .assert_success();
+    assert_eq!(t.read("dangle"), b"data");
+    b.run(args!["-f", t.p("f"), t.p("loop")]).assert_success();
+    assert_eq!(t.read("loop"), b"data");
+});
