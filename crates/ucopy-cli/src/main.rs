@@ -111,7 +111,8 @@ fn run(args: &Args) -> u8 {
             std::fs::symlink_metadata(s)
         };
         if let (Ok(m), false) = (&meta, plan.resolve.backup) {
-            if plan.sources.len() > 1 && !seen.insert((m.dev(), m.ino())) {
+            // As cp: the same name of the same file (hard links are distinct sources).
+            if plan.sources.len() > 1 && !seen.insert((m.dev(), m.ino(), s.clone())) {
                 let what = if m.is_dir() { "directory" } else { "file" };
                 err_line(format_args!(
                     "warning: source {what} '{}' specified more than once",
