@@ -117,7 +117,9 @@ pub fn decide(
             .map_err(|e| EntryError::new(dst_path, Op::Remove, e))?;
         return Ok(Decision::Freed);
     }
-    let hard_linked = options.preserved().links && existing.nlink > 1;
+    // Under -a a file with other names is unlinked first so they keep their data; with
+    // --attributes-only no data is written, so it keeps its inode (and its links), as with cp.
+    let hard_linked = options.preserved().links && existing.nlink > 1 && !options.attributes_only;
     if in_place
         && FileType::from_raw_mode(existing.mode) == FileType::RegularFile
         && !hard_linked
