@@ -1,7 +1,8 @@
 //! Creating destination objects without ever writing through something that is in the way.
 //!
-//! The rules (behaviours.md rows 3–6, 20): a new file is created with `O_EXCL | O_NOFOLLOW` and a
-//! mode no wider than `0600` (or the final mode, if narrower); an existing symlink, FIFO, socket
+//! The rules (behaviours.md rows 3–6, 20): a new file is created with `O_EXCL | O_NOFOLLOW`, at
+//! its final mode without `-a`, and under `-a` (where owner and mode change later) at a mode no
+//! wider than `0600` (or the final mode, if narrower); an existing symlink, FIFO, socket
 //! or device at the destination name is removed and replaced, never opened; an existing directory
 //! is a type conflict; under `-a` a regular file with other hard links is unlinked first so the
 //! other names keep their data.
@@ -42,12 +43,28 @@ pub fn final_mode(stat: &Stat, options: &Options) -> u32 {
     }
 }
 
-/// The mode a new file is created with while its data is written: no group or other bits and no
-/// special bits (so nobody else can read a partial file), owner read only if the final mode has
-/// it, and owner write always — a non-root owner needs it to set `user.*` xattrs on a file whose
-/// final mode is read-only; the final `chmod` takes it away again.
+/// True when a new file or special file is created with its final mode and nothing changes its
+/// owner or mode afterwards: every copy without `-a`, as `cp -r` and cpz do. There is then no
+/// moment at which the file is wider than its final mode, and one `fchmod` per file is saved.
+/// The kernel applies the process umask at creation, which is what [`final_mode`] applies
+/// (`Options::umask` is the process umask).
+pub fn created_at_final_mode(options: &Options) -> bool {
+    !options.archive
+}
+
+/// The mode a new file (or special file) is created with. Without `-a`, its final mode (see
+/// [`created_at_final_mode`]). Under `-a`, where owner and mode change after creation, a private
+/// mode while its data is written: no group or other bits and no special bits (so nobody else
+/// can read a partial file), owner read only if the final mode has it, and owner write always —
+/// a non-root owner needs it to set `user.*` xattrs on a file whose final mode is read-only; the
+/// final `chmod` takes it away again.
 pub fn create_mode(stat: &Stat, options: &Options) -> Mode {
-    Mode::from_raw_mode((final_mode(stat, options) & 0o400) | 0o200)
+    let mode = final_mode(stat, options);
+    if created_at_final_mode(options) {
+        Mode::from_raw_mode(mode)
+    } else {
+        Mode::from_raw_mode((mode & 0o400) | 0o200)
+    }
 }
 
 /// A destination file ready for data.
