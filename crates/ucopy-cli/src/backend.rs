@@ -101,12 +101,17 @@ fn auto_choice(probe: &Probe, cache: Option<CacheState>) -> AutoChoice {
                 "the source's data is in the page cache, where plain system calls measured fastest"
                     .to_owned(),
         },
-        Some(CacheState::Unknown) => return AutoChoice {
+        Some(CacheState::NoData) => return AutoChoice {
             backend: "std",
-            reason:
-                "the source's cache state cannot be sampled (no data, or RWF_NOWAIT unsupported); \
-                         plain system calls measured fastest with data in memory"
-                    .to_owned(),
+            reason: "no file with data found to sample the source's cache state; \
+                     plain system calls measured fastest with data in memory"
+                .to_owned(),
+        },
+        Some(CacheState::Unsupported) => return AutoChoice {
+            backend: "std",
+            reason: "the source filesystem does not answer RWF_NOWAIT reads, so its cache state \
+                     is unknown; plain system calls measured fastest with data in memory"
+                .to_owned(),
         },
         Some(CacheState::Cold) | None => {}
     }
