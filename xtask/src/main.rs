@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod bench;
+mod floor;
 
 use std::process::ExitCode;
 
@@ -18,11 +19,14 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Task {
     Bench(bench::BenchArgs),
+    /// The synchronous floor the bench runs as a contender (see xtask/src/floor.rs)
+    Floor(floor::FloorArgs),
 }
 
 fn main() -> ExitCode {
     let result = match Cli::parse().task {
         Task::Bench(args) => bench::run(args),
+        Task::Floor(args) => floor::run(args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
