@@ -101,18 +101,23 @@ fn auto_choice(probe: &Probe, cache: Option<CacheState>) -> AutoChoice {
                 "the source's data is in the page cache, where plain system calls measured fastest"
                     .to_owned(),
         },
-        Some(CacheState::NoData) => return AutoChoice {
-            backend: "std",
-            reason: "no file with data found to sample the source's cache state; \
+        Some(CacheState::NoData) => {
+            return AutoChoice {
+                backend: "std",
+                reason: "no file with data found to sample the source's cache state; \
                      plain system calls measured fastest with data in memory"
-                .to_owned(),
-        },
-        Some(CacheState::Unsupported) => return AutoChoice {
-            backend: "std",
-            reason: "the source filesystem does not answer RWF_NOWAIT reads, so its cache state \
+                    .to_owned(),
+            }
+        }
+        Some(CacheState::Unsupported) => {
+            return AutoChoice {
+                backend: "std",
+                reason:
+                    "the source filesystem does not answer RWF_NOWAIT reads, so its cache state \
                      is unknown; plain system calls measured fastest with data in memory"
-                .to_owned(),
-        },
+                        .to_owned(),
+            }
+        }
         Some(CacheState::Cold) | None => {}
     }
     let mut refused = Vec::new();

@@ -116,8 +116,9 @@ fn first_page_cached(path: &Path) -> Sampled {
         return Sampled::Skip;
     };
     match rfs::fstat(&fd) {
-        Ok(st) if rfs::FileType::from_raw_mode(st.st_mode) == rfs::FileType::RegularFile
-            && st.st_size > 0 => {}
+        Ok(st)
+            if rfs::FileType::from_raw_mode(st.st_mode) == rfs::FileType::RegularFile
+                && st.st_size > 0 => {}
         _ => return Sampled::Skip,
     }
     let mut byte = [0u8; 1];

@@ -14,7 +14,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::thread;
 
-use crossbeam_channel::{bounded, select, unbounded, Receiver, Sender};
+use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode};
 use rustix::io::Errno;
 use ucopy_core::{
@@ -24,6 +24,7 @@ use ucopy_core::{
 };
 
 use crate::dest::{make_room, Room};
+use crate::dispatch::Dispatch;
 use crate::meta::{finish_at, mode_and_times_fd, own_fd, read_xattrs, write_xattrs, Xattrs};
 use crate::StdCopier;
 
@@ -135,15 +136,16 @@ pub fn copy_tree(
             source,
         })?;
 
-    let (batch_tx, batch_rx) = bounded::<Batch>(threads);
     let (done_tx, done_rx) = unbounded::<WorkerMsg>();
     thread::scope(|scope| {
-        for _ in 0..threads {
-            let batch_rx = batch_rx.clone();
+        let mut senders = Vec::with_capacity(threads);
+        for id in 0..threads {
+            // Room for every batch a worker may hold (see dispatch.rs).
+            let (batch_tx, batch_rx) = bounded::<Batch>(crate::dispatch::PER_WORKER);
+            senders.push(batch_tx);
             let done_tx = done_tx.clone();
-            scope.spawn(move || worker(factory, options, batch_rx, done_tx));
+            scope.spawn(move || worker(id, factory, options, batch_rx, done_tx));
         }
-        drop(batch_rx);
         drop(done_tx);
         let mut driver = Driver {
             options,
@@ -160,19 +162,24 @@ pub fn copy_tree(
             workers_alive: threads,
             startup_error: None,
             done_rx,
+            dispatch: Dispatch::new(senders),
         };
-        let result = driver.run(planner, batch_tx);
+        let result = driver.run(planner);
         result.map(|()| driver.report)
     })
 }
 
 enum WorkerMsg {
-    Done(Vec<(FileJob, JobOutcome)>),
-    /// The executor could not be made; the batch it was given is handed back.
-    StartFailed(io::Error),
+    /// Worker `.0` copied a batch.
+    Done(usize, Vec<(FileJob, JobOutcome)>),
+    /// Worker `.0`'s executor could not be made.
+    StartFailed(usize, io::Error),
+    /// A batch worker `.0` was sent but could not run (its executor failed to start).
+    NotRun(usize, Batch),
 }
 
 fn worker(
+    id: usize,
     factory: &dyn ExecutorFactory,
     options: &Options,
     batches: Receiver<Batch>,
@@ -181,13 +188,19 @@ fn worker(
     let mut executor = match factory.make(options) {
         Ok(e) => e,
         Err(e) => {
-            let _ = done.send(WorkerMsg::StartFailed(e));
+            let _ = done.send(WorkerMsg::StartFailed(id, e));
+            // Hand back whatever was queued here until the driver stops sending.
+            for batch in batches {
+                if done.send(WorkerMsg::NotRun(id, batch)).is_err() {
+                    return;
+                }
+            }
             return;
         }
     };
     for batch in batches {
         let results = executor.copy_batch(batch, options);
-        if done.send(WorkerMsg::Done(results)).is_err() {
+        if done.send(WorkerMsg::Done(id, results)).is_err() {
             return;
         }
     }
@@ -218,10 +231,12 @@ struct Driver<'a> {
     workers_alive: usize,
     startup_error: Option<io::Error>,
     done_rx: Receiver<WorkerMsg>,
+    /// Which worker gets which batch (directory-affine), and the batches not sent yet.
+    dispatch: Dispatch,
 }
 
 impl Driver<'_> {
-    fn run(&mut self, planner: Planner, batch_tx: Sender<Batch>) -> Result<(), FatalError> {
+    fn run(&mut self, planner: Planner) -> Result<(), FatalError> {
         for step in planner {
             if self.stopping() {
                 break;
@@ -229,7 +244,7 @@ impl Driver<'_> {
             self.collect(false);
             match step {
                 Step::Dir(node) => self.make_dir(&node),
-                Step::Files(files) => self.dispatch(files, &batch_tx)?,
+                Step::Files(files) => self.dispatch(files)?,
                 Step::Symlink(entry, target) => self.make_symlink(&entry, &target),
                 Step::Special(entry) => self.make_special(&entry),
                 Step::HardLink(entry, group) => self.make_hard_link(&entry, &group),
@@ -237,10 +252,12 @@ impl Driver<'_> {
                 Step::Error(e) => self.fail(e),
             }
         }
-        drop(batch_tx);
         while !self.in_flight.is_empty() && self.workers_alive > 0 {
+            self.dispatch.pump();
             self.collect(true);
         }
+        // Closes the workers' queues: they finish and exit.
+        self.dispatch = Dispatch::new(Vec::new());
         if let Some(e) = self.startup_error.take() {
             if self.report.files == 0 && self.workers_alive == 0 {
                 return Err(FatalError::Backend {
@@ -274,8 +291,8 @@ impl Driver<'_> {
         self.report.errors.push(error);
     }
 
-    /// Hands a batch to the workers, taking in results while the queue is full.
-    fn dispatch(&mut self, files: Vec<PlannedFile>, tx: &Sender<Batch>) -> Result<(), FatalError> {
+    /// Hands a batch to the workers, taking in results while too many batches wait.
+    fn dispatch(&mut self, files: Vec<PlannedFile>) -> Result<(), FatalError> {
         let mut batch = Vec::with_capacity(files.len());
         for file in files {
             let dir = Arc::clone(&file.entry.dir);
@@ -314,8 +331,8 @@ impl Driver<'_> {
         if batch.is_empty() {
             return Ok(());
         }
-        let mut batch = Some(batch);
-        while let Some(b) = batch.take() {
+        self.dispatch.push(batch);
+        while self.dispatch.full() {
             if self.workers_alive == 0 {
                 let e = self
                     .startup_error
@@ -326,18 +343,7 @@ impl Driver<'_> {
                     source: e,
                 });
             }
-            select! {
-                send(tx, b) -> sent => {
-                    if let Err(crossbeam_channel::SendError(b)) = sent {
-                        batch = Some(b);
-                        self.collect(true);
-                    }
-                }
-                recv(self.done_rx) -> msg => {
-                    batch = Some(b);
-                    if let Ok(msg) = msg { self.handle(msg) } else { self.workers_alive = 0 }
-                }
-            }
+            self.collect(true);
         }
         Ok(())
     }
@@ -360,16 +366,28 @@ impl Driver<'_> {
 
     fn handle(&mut self, msg: WorkerMsg) {
         match msg {
-            WorkerMsg::StartFailed(e) => {
+            WorkerMsg::StartFailed(id, e) => {
                 self.workers_alive -= 1;
                 self.startup_error = Some(e);
+                self.dispatch.worker_gone(id);
             }
-            WorkerMsg::Done(results) => {
+            WorkerMsg::NotRun(id, batch) => {
+                self.dispatch.returned(id, batch.iter());
+                if self.workers_alive == 0 {
+                    // Nobody can run it: the run ends with the start-up error.
+                    return;
+                }
+                self.dispatch.requeue(batch);
+            }
+            WorkerMsg::Done(id, results) => {
+                self.dispatch
+                    .returned(id, results.iter().map(|(job, _)| job));
                 for (job, outcome) in results {
                     self.finished(job, outcome);
                 }
             }
         }
+        self.dispatch.pump();
     }
 
     fn finished(&mut self, job: FileJob, outcome: JobOutcome) {
