@@ -87,6 +87,8 @@ fn run(args: &Args) -> u8 {
                 preserve_links: options.archive,
                 max_open_dirs: budget.max_open_src_dirs,
                 max_dirs_per_batch: budget.queue_depth,
+                // The plan shows sizes.
+                stat_files: true,
             };
             match dry_run::print_plan(&t.source, &t.dest, plan) {
                 Ok(errors) => failed |= errors > 0,

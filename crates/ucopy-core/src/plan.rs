@@ -41,6 +41,14 @@ pub struct PlanOptions {
     pub max_open_dirs: usize,
     /// Distinct directories one batch may reference (each costs the driver two fds).
     pub max_dirs_per_batch: usize,
+    /// `fstatat` every regular file while planning. Without it (a copy that keeps no hard links,
+    /// so needs no link count up front), a file whose directory entry says "regular" is planned
+    /// from the entry alone ([`Stat::regular_from_dirent`]) and the worker that opens it takes
+    /// its metadata from the descriptor: no single thread stats every file (on many cores it
+    /// would be the ceiling), a cold inode is read by the open that needs it anyway (in
+    /// parallel, not at queue depth 1 on the planning thread), and the metadata is the opened
+    /// file's, not a stale one's.
+    pub stat_files: bool,
 }
 
 impl Default for PlanOptions {
@@ -51,6 +59,7 @@ impl Default for PlanOptions {
             preserve_links: false,
             max_open_dirs: 64,
             max_dirs_per_batch: 64,
+            stat_files: true,
         }
     }
 }
@@ -161,8 +170,9 @@ pub enum Step {
 
 struct Frame {
     node: Arc<DirNode>,
-    /// Remaining listing, reversed (next entry last).
-    entries: Vec<(CString, u64)>,
+    /// Remaining listing, reversed (next entry last): name, inode, and whether the entry's
+    /// type says regular file.
+    entries: Vec<(CString, u64, bool)>,
     /// Subdirectories found so far, visited after the files.
     subdirs: Vec<(CString, Stat)>,
     listed: bool,
@@ -464,7 +474,8 @@ impl Planner {
                     if name == c"." || name == c".." {
                         continue;
                     }
-                    entries.push((name.to_owned(), e.ino()));
+                    let regular = e.file_type() == FileType::RegularFile;
+                    entries.push((name.to_owned(), e.ino(), regular));
                 }
                 Err(e) => {
                     self.ready.push_back(Step::Error(EntryError::new(
@@ -477,7 +488,7 @@ impl Planner {
             }
         }
         if self.options.order == Order::Inode {
-            entries.sort_unstable_by_key(|(_, ino)| *ino);
+            entries.sort_unstable_by_key(|(_, ino, _)| *ino);
         }
         entries.reverse();
         frame.entries = entries;
@@ -486,7 +497,7 @@ impl Planner {
     /// Takes the next entry of the top frame, if any; `false` when its listing is exhausted.
     fn step_top(&mut self) -> bool {
         let frame = self.stack.last_mut().expect("a frame");
-        let Some((name, _ino)) = frame.entries.pop() else {
+        let Some((name, ino, regular)) = frame.entries.pop() else {
             return false;
         };
         let node = Arc::clone(&frame.node);
@@ -499,8 +510,14 @@ impl Planner {
                 return true;
             }
         };
-        let stat = match rfs::statat(fd.as_fd(), &name, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(st) => Stat::from(&st),
+        let unstatted = (regular && !self.options.stat_files)
+            .then(|| node.stat().map(|s| Stat::regular_from_dirent(s.dev, ino)))
+            .flatten();
+        let stat = match unstatted.map_or_else(
+            || rfs::statat(fd.as_fd(), &name, AtFlags::SYMLINK_NOFOLLOW).map(|st| Stat::from(&st)),
+            Ok,
+        ) {
+            Ok(st) => st,
             Err(Errno::NOENT) => return true, // vanished since the listing: nothing to copy
             Err(e) => {
                 self.ready.push_back(Step::Error(EntryError::new(

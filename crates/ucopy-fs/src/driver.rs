@@ -120,6 +120,8 @@ pub fn copy_tree(
             preserve_links: options.archive,
             max_open_dirs: budget.max_open_src_dirs,
             max_dirs_per_batch: budget.queue_depth,
+            // Hard links need every file's link count while planning; otherwise workers stat.
+            stat_files: options.archive,
         },
     )?;
     let anchor = Arc::clone(planner.anchor());

@@ -16,8 +16,9 @@ use crate::meta::{finish_fd, MetaError};
 /// Opens a job's source. The open cannot follow a symlink or block on a FIFO swapped in since
 /// planning; the planner's metadata stands for the file (no `fstat` per file — see
 /// `data::ensure_regular` for the one path that must look again), except for a file planned
-/// empty, which is looked at again since procfs-like files report size 0 but have content and a
-/// regular file may have been written since. A vanished source is `JobOutcome::Vanished`, so the
+/// with size 0, which is looked at again: procfs-like files report size 0 but have content, a
+/// regular file may have been written since, and a file planned from its directory entry alone
+/// (`Stat::regular_from_dirent`, every copy without `-a`) has no metadata yet. A vanished source is `JobOutcome::Vanished`, so the
 /// caller reports a warning rather than a failure.
 pub fn open_source(job: &FileJob) -> Result<(OwnedFd, Stat), JobOutcome> {
     let fd = match rfs::openat(

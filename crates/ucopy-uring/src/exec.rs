@@ -538,6 +538,19 @@ impl UringExecutor {
                     continue;
                 }
             }
+            if let (Dst::Fd(dst), true) = (&t.dst, t.created) {
+                // Created in the same wave as its source was opened, so with the planned mode;
+                // a file planned from its directory entry alone had none to give. Without `-a`
+                // nothing changes the mode later, so set the real one now.
+                let want = create_mode(t.stat.as_ref().expect("set above"), options);
+                if want != create_mode(&t.job.stat, options) {
+                    if let Err(e) = rfs::fchmod(&**dst, want) {
+                        let e = EntryError::new(dest::dest_path(&t.job), EntryOp::Chmod, e);
+                        t.fail(e);
+                        continue;
+                    }
+                }
+            }
             if let Some(e) = t.dst_error {
                 let e = EntryError::new(dest::dest_path(&t.job), EntryOp::Create, e);
                 t.fail(e);
