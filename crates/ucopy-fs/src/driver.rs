@@ -254,6 +254,7 @@ impl Driver<'_> {
                 Step::Error(e) => self.fail(e),
             }
         }
+        self.dispatch.drain();
         while !self.in_flight.is_empty() && self.workers_alive > 0 {
             self.dispatch.pump();
             self.collect(true);
