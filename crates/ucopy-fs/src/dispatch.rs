@@ -55,15 +55,17 @@ pub(crate) struct Dispatch {
 }
 
 impl Dispatch {
-    pub(crate) fn new(senders: Vec<Sender<Batch>>) -> Dispatch {
+    /// Queues for these workers, with up to `look_ahead` batches waiting for the right one. A
+    /// waiting batch holds its directories' descriptors, so under a tight fd limit the driver
+    /// passes 0: then nothing waits, and batches go wherever a worker is free.
+    pub(crate) fn new(senders: Vec<Sender<Batch>>, look_ahead: usize) -> Dispatch {
         let n = senders.len();
         Dispatch {
             senders: senders.into_iter().map(Some).collect(),
             held: vec![0; n],
             owner: HashMap::new(),
             waiting: VecDeque::new(),
-            // Enough to reach the next directory or two while one worker finishes a large one.
-            max_waiting: 4 * n.max(1),
+            max_waiting: look_ahead,
             draining: false,
         }
     }
@@ -228,7 +230,7 @@ mod tests {
 
     fn setup(n: usize) -> (Dispatch, Vec<Receiver<Batch>>) {
         let (tx, rx): (Vec<_>, Vec<_>) = (0..n).map(|_| bounded(PER_WORKER)).unzip();
-        (Dispatch::new(tx), rx)
+        (Dispatch::new(tx, 8), rx)
     }
 
     #[test]

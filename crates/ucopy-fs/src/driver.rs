@@ -164,7 +164,16 @@ pub fn copy_tree(
             workers_alive: threads,
             startup_error: None,
             done_rx,
-            dispatch: Dispatch::new(senders),
+            // Enough look-ahead to reach the next directory or two while one worker finishes a
+            // large one — unless the fd limit is tight (the budget cut the batch size).
+            dispatch: Dispatch::new(
+                senders,
+                if budget.queue_depth >= options.queue_depth {
+                    4 * threads
+                } else {
+                    0
+                },
+            ),
         };
         let result = driver.run(planner);
         result.map(|()| driver.report)
@@ -260,7 +269,7 @@ impl Driver<'_> {
             self.collect(true);
         }
         // Closes the workers' queues: they finish and exit.
-        self.dispatch = Dispatch::new(Vec::new());
+        self.dispatch = Dispatch::new(Vec::new(), 0);
         if let Some(e) = self.startup_error.take() {
             if self.report.files == 0 && self.workers_alive == 0 {
                 return Err(FatalError::Backend {
