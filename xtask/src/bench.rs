@@ -1,280 +1,36 @@
 //! `cargo xtask bench`: builds ucopy, generates corpora, runs every contender in interleaved
 //! rounds on fresh filesystems, verifies every copy, prints tables and writes JSON.
 //!
-//! Layout: [`corpus`] (deterministic trees, cache, digest), [`scenario`] (where copies go and
-//! what happens around the timed region), [`contenders`] (the copiers and how they are run),
+//! Layout: [`args`] (flags → plan), [`build`] (workspace, release builds), [`corpus`]
+//! (which corpora, their cache and verification), [`scenario`] (where copies go and
+//! what happens around the timed region), [`contenders`] (the copiers, found and named), [`launch`] (running and timing one),
 //! [`report`] (statistics, tables, JSON). This file is the plan and the loop.
 
+mod args;
+mod build;
 mod contenders;
 mod corpus;
+mod launch;
 mod report;
 mod scenario;
 
+pub use corpus::parse_size;
+
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::path::Path;
+use std::process::{Command, ExitCode};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 
+pub use args::BenchArgs;
+
+use args::{Mode, Plan};
+use build::{build_release, build_ucopy, Paths};
 use contenders::Tools;
-use corpus::{Corpus, CorpusSpec, Scale};
+use corpus::Corpus;
 use report::{Cell, ContenderRecord, RoundRecord, RunReport, SkipLine, Status};
 use scenario::{Scenario, Workspace};
-
-/// Reproduce ucopy's speed claims against cp, tar, rsync, cpz, xcp and fcp.
-///
-/// Without flags: all corpora at full size on tmpfs, ext4-warm and ext4-cold, 1 warm-up and 5
-/// counted rounds (one to two hours on 2 cores). Results: tables on stdout, JSON and a copy of
-/// the tables under target/bench/results/.
-#[derive(Debug, clap::Args)]
-pub struct BenchArgs {
-    /// Tiny corpora, one round, tmpfs (or the temp dir) only; no root needed. Exits non-zero
-    /// if any ucopy contender copied wrongly (what CI runs)
-    #[arg(long, conflicts_with_all = ["quick", "seed_table"])]
-    smoke: bool,
-    /// Reduced corpora (10,000 × 4 KiB, …, 256 MiB) and 3 rounds on tmpfs and ext4-warm
-    #[arg(long)]
-    quick: bool,
-    /// Print the founding note's table for this machine: 4 KiB and 64 KiB files,
-    /// --backend rw vs --backend fixed, on tmpfs and ext4-warm
-    #[arg(long)]
-    seed_table: bool,
-    /// Install the peers (cargo install --root target/peers cpz xcp fcp; apt-get install
-    /// rsync when missing and root), then exit
-    #[arg(long)]
-    install_peers: bool,
-    /// List corpora, scenarios and contenders with what would be skipped, then exit
-    #[arg(long)]
-    list: bool,
-    /// Corpora to run (comma-separated): small-4k, small-64k, mixed, large, sparse
-    #[arg(long, value_delimiter = ',')]
-    corpora: Vec<String>,
-    /// Scenarios to run (comma-separated): tmpfs, ext4-warm, ext4-cold, xfs, btrfs
-    #[arg(long, value_delimiter = ',')]
-    scenarios: Vec<String>,
-    /// Contenders (comma-separated): names like cp-r or ucopy:rw:inode, a prefix like
-    /// ucopy:rw or ucopy, or `peers`
-    #[arg(long, value_delimiter = ',')]
-    contenders: Vec<String>,
-    /// Counted rounds per corpus × scenario (default 5; --quick 3; --smoke 1)
-    #[arg(long)]
-    rounds: Option<usize>,
-    /// Uncounted warm-up rounds (default 1; --smoke 0)
-    #[arg(long)]
-    warmup: Option<usize>,
-    /// File count of small-4k, small-64k and mixed (200 files per directory for the small ones)
-    #[arg(long)]
-    files: Option<u64>,
-    /// Size of the large file and apparent size of the sparse one (e.g. 256M, 1G)
-    #[arg(long, value_parser = corpus::parse_size)]
-    size: Option<u64>,
-    /// Kill a copy still running after this many seconds and mark its contender failed
-    #[arg(long, default_value_t = 600)]
-    timeout: u64,
-    /// Use this ucopy binary instead of building target/release/ucopy
-    #[arg(long)]
-    ucopy: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    Full,
-    Quick,
-    Smoke,
-    SeedTable,
-}
-
-impl Mode {
-    fn name(self) -> &'static str {
-        match self {
-            Mode::Full => "full",
-            Mode::Quick => "quick",
-            Mode::Smoke => "smoke",
-            Mode::SeedTable => "seed-table",
-        }
-    }
-}
-
-/// What to run, resolved from the flags.
-#[derive(Debug)]
-struct Plan {
-    mode: Mode,
-    corpora: Vec<CorpusSpec>,
-    scenarios: Vec<Scenario>,
-    contenders: Vec<String>,
-    rounds: usize,
-    warmup: usize,
-    timeout: std::time::Duration,
-}
-
-impl Plan {
-    fn from_args(a: &BenchArgs) -> Result<Plan> {
-        let mode = match (a.smoke, a.quick, a.seed_table) {
-            (true, ..) => Mode::Smoke,
-            (_, _, true) => Mode::SeedTable,
-            (_, true, _) => Mode::Quick,
-            _ => Mode::Full,
-        };
-        let scale = match (mode, a.quick) {
-            (Mode::Smoke, _) => Scale::Smoke,
-            (_, true) => Scale::Quick,
-            _ => Scale::Full,
-        };
-        let all = corpus::catalogue(scale, a.files, a.size);
-        let (def_corpora, def_scenarios, def_contenders): (&[&str], &[&str], &[&str]) = match mode {
-            Mode::Full => (&corpus::NAMES, &["tmpfs", "ext4-warm", "ext4-cold"], &[]),
-            Mode::Quick => (&corpus::NAMES, &["tmpfs", "ext4-warm"], &[]),
-            Mode::Smoke => (&corpus::NAMES, &["tmpfs"], &[]),
-            Mode::SeedTable => (
-                &["small-4k", "small-64k"],
-                &["tmpfs", "ext4-warm"],
-                &["ucopy:rw:inode", "ucopy:fixed:inode"],
-            ),
-        };
-        let pick = |given: &[String], default: &[&str]| -> Vec<String> {
-            if given.is_empty() {
-                default.iter().map(|s| s.to_string()).collect()
-            } else {
-                given
-                    .iter()
-                    .map(|s| s.trim().to_string())
-                    .filter(|s| !s.is_empty())
-                    .collect()
-            }
-        };
-        let mut corpora = Vec::new();
-        for name in pick(&a.corpora, def_corpora) {
-            match all.iter().find(|c| c.name == name) {
-                Some(c) => corpora.push(c.clone()),
-                None => bail!(
-                    "unknown corpus '{name}' (known: {})",
-                    corpus::NAMES.join(", ")
-                ),
-            }
-        }
-        let mut scenarios = Vec::new();
-        for name in pick(&a.scenarios, def_scenarios) {
-            match Scenario::from_name(&name) {
-                Some(s) => scenarios.push(s),
-                None => bail!(
-                    "unknown scenario '{name}' (known: {})",
-                    scenario::NAMES.join(", ")
-                ),
-            }
-        }
-        let contenders = pick(&a.contenders, def_contenders);
-        for p in &contenders {
-            let any = [true, false].iter().any(|&many| {
-                contenders::catalogue(many)
-                    .iter()
-                    .any(|c| contenders::selected(std::slice::from_ref(p), c))
-            });
-            if !any {
-                let names: Vec<String> = contenders::catalogue(true)
-                    .into_iter()
-                    .map(|c| c.name)
-                    .collect();
-                bail!(
-                    "--contenders '{p}' matches nothing (known: peers, ucopy, {})",
-                    names.join(", ")
-                );
-            }
-        }
-        let (def_rounds, def_warmup) = match mode {
-            Mode::Smoke => (1, 0),
-            _ if a.quick => (3, 1),
-            _ => (5, 1),
-        };
-        let rounds = a.rounds.unwrap_or(def_rounds);
-        anyhow::ensure!(rounds >= 1, "--rounds must be at least 1");
-        Ok(Plan {
-            mode,
-            corpora,
-            scenarios,
-            contenders,
-            rounds,
-            warmup: a.warmup.unwrap_or(def_warmup),
-            timeout: std::time::Duration::from_secs(a.timeout.max(1)),
-        })
-    }
-}
-
-/// Where things are: the workspace root and its cargo target directory.
-#[derive(Debug)]
-struct Paths {
-    root: PathBuf,
-    target: PathBuf,
-}
-
-impl Paths {
-    fn discover() -> Result<Paths> {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .context("xtask has no parent directory")?
-            .to_path_buf();
-        // `cargo metadata` honours CARGO_TARGET_DIR, config files and all; the fallbacks cover
-        // a workspace that does not load (e.g. a member still missing).
-        let from_metadata = Command::new(cargo())
-            .args(["metadata", "--format-version", "1", "--no-deps"])
-            .current_dir(&root)
-            .stderr(Stdio::null())
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .and_then(|o| serde_json::from_slice::<serde_json::Value>(&o.stdout).ok())
-            .and_then(|v| v.get("target_directory")?.as_str().map(PathBuf::from));
-        let target = from_metadata
-            .or_else(|| std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from))
-            .unwrap_or_else(|| root.join("target"));
-        let target = if target.is_absolute() {
-            target
-        } else {
-            std::env::current_dir()?.join(target)
-        };
-        Ok(Paths { root, target })
-    }
-
-    fn bench(&self) -> PathBuf {
-        self.target.join("bench")
-    }
-}
-
-fn cargo() -> std::ffi::OsString {
-    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
-}
-
-/// `cargo build --release -p ucopy-cli`, or why there is no binary to run.
-fn build_ucopy(paths: &Paths, explicit: Option<&Path>) -> Result<Result<PathBuf, String>> {
-    if let Some(p) = explicit {
-        anyhow::ensure!(p.is_file(), "--ucopy '{}' does not exist", p.display());
-        return Ok(Ok(p.canonicalize()?));
-    }
-    if !paths.root.join("crates/ucopy-cli/Cargo.toml").is_file() {
-        return Ok(Err("crates/ucopy-cli is not in this checkout".into()));
-    }
-    eprintln!("building ucopy: cargo build --release -p ucopy-cli");
-    let status = Command::new(cargo())
-        .args(["build", "--release", "-p", "ucopy-cli"])
-        .current_dir(&paths.root)
-        .env("CARGO_TARGET_DIR", &paths.target)
-        .stdin(Stdio::null())
-        .status()
-        .context("cannot run cargo build")?;
-    // A build that fails is an error, not a skip: silently benchmarking only the peers would
-    // hide a broken tree (pass --contenders peers to do that on purpose).
-    anyhow::ensure!(
-        status.success(),
-        "cargo build --release -p ucopy-cli failed ({status})"
-    );
-    let bin = paths.target.join("release/ucopy");
-    anyhow::ensure!(
-        bin.is_file(),
-        "cargo build succeeded but '{}' is missing",
-        bin.display()
-    );
-    Ok(Ok(bin))
-}
 
 /// The order of contenders in round `round`: rotated by one each round (A B C, B C A, C A B),
 /// so no contender always runs first (cache state) or right after the same rival.
@@ -308,7 +64,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     scenario::unmount_stale(&ws)?;
 
     let wants_ucopy = [true, false].iter().any(|&many| {
-        contenders::catalogue(many)
+        contenders::catalogue(many, &plan.contenders)
             .iter()
             .any(|c| !c.is_peer() && contenders::selected(&plan.contenders, c))
     });
@@ -325,7 +81,15 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     } else {
         Err("not selected".into())
     };
-    let tools = Tools::discover(ucopy, &paths.target.join("peers/bin"));
+    let wants_xtask = contenders::catalogue(true, &plan.contenders)
+        .iter()
+        .any(|c| matches!(c.tool, contenders::Tool::Uring { .. }));
+    let xtask = if wants_xtask && !args.list {
+        build_release(&paths, "xtask", "xtask")?
+    } else {
+        Err("no hidden contender selected".into())
+    };
+    let tools = Tools::discover(ucopy, xtask, &paths.target.join("peers/bin"));
 
     let mut skipped = Vec::new();
     let mut scenarios = Vec::new();
@@ -358,7 +122,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         "machine: Linux {}, {} cores, {} RAM, {}; {} mode, {} counted round(s) + {} warm-up",
         machine.kernel,
         machine.cores,
-        corpus::human_bytes(machine.mem_total_bytes),
+        indicatif::HumanBytes(machine.mem_total_bytes),
         if is_root { "root" } else { "not root" },
         plan.mode.name(),
         plan.rounds,
@@ -386,7 +150,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     let mut manifests = Vec::new();
     let mut tables = String::new();
     for spec in &plan.corpora {
-        eprint!("corpus {}: {} … ", spec.name, spec.describe());
+        eprint!("corpus {}: {} … ", spec.name, corpus::describe(spec));
         let (corpus, fresh) = corpus::ensure_cached(spec, &ws.bench.join("corpora"))?;
         eprintln!("{}", if fresh { "generated" } else { "cached" });
         manifests.push(corpus::Manifest {
@@ -483,7 +247,7 @@ fn run_cell(
     let spec = &corpus.spec;
     let mut cell = Cell {
         corpus: spec.name.clone(),
-        corpus_description: spec.describe(),
+        corpus_description: corpus::describe(spec),
         files: corpus.summary.files,
         bytes: corpus.summary.bytes,
         scenario: s.name().into(),
@@ -498,7 +262,7 @@ fn run_cell(
         contenders: Vec::new(),
     };
     let mut ready = Vec::new();
-    for c in contenders::catalogue(spec.many_files()) {
+    for c in contenders::catalogue(spec.many_files(), &plan.contenders) {
         if !contenders::selected(&plan.contenders, &c) {
             continue;
         }
@@ -632,7 +396,7 @@ fn run_cell(
 fn print_list(plan: &Plan, tools: &Tools, scenarios: &[Scenario]) {
     println!("corpora ({} mode):", plan.mode.name());
     for c in &plan.corpora {
-        println!("  {:10} {}", c.name, c.describe());
+        println!("  {:10} {}", c.name, corpus::describe(c));
     }
     println!(
         "scenarios: {}",
@@ -644,9 +408,9 @@ fn print_list(plan: &Plan, tools: &Tools, scenarios: &[Scenario]) {
     );
     println!("contenders:");
     let mut seen = std::collections::BTreeSet::new();
-    for c in contenders::catalogue(true)
+    for c in contenders::catalogue(true, &plan.contenders)
         .into_iter()
-        .chain(contenders::catalogue(false))
+        .chain(contenders::catalogue(false, &plan.contenders))
     {
         if !contenders::selected(&plan.contenders, &c) || !seen.insert(c.name.clone()) {
             continue;
@@ -716,18 +480,6 @@ fn git_commit(root: &Path) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    #[derive(Debug, Parser)]
-    struct Cli {
-        #[command(flatten)]
-        bench: BenchArgs,
-    }
-
-    fn plan(args: &[&str]) -> Result<Plan> {
-        let cli = Cli::try_parse_from(std::iter::once("bench").chain(args.iter().copied()))?;
-        Plan::from_args(&cli.bench)
-    }
 
     #[test]
     fn rotation_interleaves() {
@@ -737,55 +489,5 @@ mod tests {
         assert_eq!(rotated(&v, 2), ["c", "a", "b"]);
         assert_eq!(rotated(&v, 3), ["a", "b", "c"]);
         assert!(rotated::<u8>(&[], 5).is_empty());
-    }
-
-    #[test]
-    fn modes_pick_their_defaults() {
-        let smoke = plan(&["--smoke"]).unwrap();
-        assert_eq!((smoke.rounds, smoke.warmup), (1, 0));
-        assert_eq!(smoke.scenarios, [Scenario::Tmpfs]);
-        assert_eq!(smoke.corpora.len(), 5);
-        let quick = plan(&["--quick"]).unwrap();
-        assert_eq!((quick.rounds, quick.warmup), (3, 1));
-        let full = plan(&[]).unwrap();
-        assert_eq!(full.rounds, 5);
-        assert_eq!(
-            full.scenarios,
-            [Scenario::Tmpfs, Scenario::Ext4Warm, Scenario::Ext4Cold]
-        );
-        let seed = plan(&["--seed-table", "--quick"]).unwrap();
-        assert_eq!(seed.contenders, ["ucopy:rw:inode", "ucopy:fixed:inode"]);
-        assert_eq!(
-            seed.corpora
-                .iter()
-                .map(|c| c.name.as_str())
-                .collect::<Vec<_>>(),
-            ["small-4k", "small-64k"]
-        );
-    }
-
-    #[test]
-    fn selections_are_validated() {
-        let p = plan(&[
-            "--corpora",
-            "mixed,large",
-            "--scenarios",
-            "ext4-cold",
-            "--contenders",
-            "cp-r,ucopy:rw",
-        ])
-        .unwrap();
-        assert_eq!(p.corpora.len(), 2);
-        assert_eq!(p.scenarios, [Scenario::Ext4Cold]);
-        assert!(plan(&["--corpora", "huge"])
-            .unwrap_err()
-            .to_string()
-            .contains("unknown corpus"));
-        assert!(plan(&["--scenarios", "nfs"]).is_err());
-        assert!(plan(&["--contenders", "robocopy"])
-            .unwrap_err()
-            .to_string()
-            .contains("matches nothing"));
-        assert!(plan(&["--smoke", "--quick"]).is_err());
     }
 }

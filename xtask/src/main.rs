@@ -4,6 +4,7 @@
 
 mod bench;
 mod floor;
+mod uring_copy;
 
 use std::process::ExitCode;
 
@@ -21,12 +22,17 @@ enum Task {
     Bench(bench::BenchArgs),
     /// The synchronous floor the bench runs as a contender (see xtask/src/floor.rs)
     Floor(floor::FloorArgs),
+    /// One tree copy with an io_uring executor and bench-only knobs (the hidden `uring:`
+    /// contenders of `bench`)
+    #[command(hide = true)]
+    UringCopy(uring_copy::UringCopyArgs),
 }
 
 fn main() -> ExitCode {
     let result = match Cli::parse().task {
         Task::Bench(args) => bench::run(args),
         Task::Floor(args) => floor::run(args).map(|()| ExitCode::SUCCESS),
+        Task::UringCopy(args) => uring_copy::run(args),
     };
     match result {
         Ok(code) => code,

@@ -78,8 +78,8 @@ const AFTER_HELP: &str = "\
 Backends:
   auto    rw when the source is not in the page cache, std when it is (see --probe)
   splice  io_uring, file -> pipe -> file, no userspace buffer
-  rw      io_uring reads and writes through ordinary buffers
-  fixed   io_uring reads and writes through registered buffers
+  rw      io_uring reads into ordinary buffers, written with pwrite
+  fixed   io_uring reads into registered buffers, written with pwrite
   std     plain system calls (copy_file_range, FICLONE, read/write)
 
 Exit status: 0 all copied, 1 some entries failed, 2 usage or fatal error.";
@@ -106,6 +106,18 @@ pub enum OrderChoice {
     Inode,
     /// Directory order
     None,
+}
+
+impl From<BackendChoice> for ucopy::Backend {
+    fn from(choice: BackendChoice) -> ucopy::Backend {
+        match choice {
+            BackendChoice::Auto => ucopy::Backend::Auto,
+            BackendChoice::Splice => ucopy::Backend::Splice,
+            BackendChoice::Rw => ucopy::Backend::Rw,
+            BackendChoice::Fixed => ucopy::Backend::Fixed,
+            BackendChoice::Std => ucopy::Backend::Std,
+        }
+    }
 }
 
 impl Args {

@@ -2,7 +2,8 @@
 
 use std::path::Path;
 
-use ucopy_core::{name_os, Entry, PlanOptions, Planner, Step};
+use ucopy::plan::{name_os, Entry, Step};
+use ucopy::{Copier, Target};
 
 use crate::output::out_line;
 
@@ -10,25 +11,23 @@ fn show(path: &Path) -> std::path::Display<'_> {
     path.display()
 }
 
-/// Prints the plan for copying `source` to `dest`; returns the number of planning errors.
-pub fn print_plan(
-    source: &Path,
-    dest: &Path,
-    options: PlanOptions,
-) -> Result<usize, ucopy_core::PlanError> {
+/// Prints the plan for copying `target`; returns the number of planning errors.
+pub fn print_plan(copier: &Copier<'_>, target: &Target) -> Result<usize, ucopy::Error> {
+    let planner = copier.plan(target)?;
+    let options = planner.options();
     out_line(format_args!(
         "plan '{}' -> '{}' (order {}, queue depth {})",
-        show(source),
-        show(dest),
+        show(&target.source),
+        show(&target.dest),
         match options.order {
-            ucopy_core::Order::Inode => "inode",
-            ucopy_core::Order::None => "none",
+            ucopy::Order::Inode => "inode",
+            ucopy::Order::None => "none",
         },
         options.queue_depth
     ));
     let mut batch = 0usize;
     let mut errors = 0usize;
-    for step in Planner::new(source, dest, options)? {
+    for step in planner {
         match step {
             Step::Dir(node) => out_line(format_args!("mkdir '{}'", show(node.dst_path()))),
             Step::Files(files) => {

@@ -1,10 +1,8 @@
-//! `ucopy`: glue between the command line and the copy engine — clap arguments → options →
-//! probe → backend → run → report and exit code.
+//! `ucopy`: the command line over the `ucopy` library — clap arguments → [`ucopy::Copier`] →
+//! messages, `--json`, exit code. No copy policy lives here.
 #![forbid(unsafe_code)]
 
 mod args;
-mod backend;
-mod cache;
 mod dry_run;
 mod output;
 
@@ -12,11 +10,10 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use ucopy_core::{Options, Order, PlanOptions, Report};
-use ucopy_fs::FdBudget;
+use ucopy::{Copier, Options, Order};
 
 use args::{Args, OrderChoice};
-use output::{err_line, out_line, CliProgress, JsonReport};
+use output::{err_line, out_line, print_probe, CliProgress, JsonReport};
 
 /// Exit status: everything copied.
 const EXIT_OK: u8 = 0;
@@ -32,44 +29,35 @@ fn main() -> ExitCode {
     ExitCode::from(run(&args))
 }
 
-fn current_umask() -> u32 {
-    use rustix::fs::Mode;
-    let old = rustix::process::umask(Mode::empty());
-    rustix::process::umask(old);
-    old.bits()
-}
-
 fn run(args: &Args) -> u8 {
     if args.probe {
-        let report = backend::probe();
+        let report = ucopy::probe();
         if args.json {
             out_line(format_args!(
                 "{}",
                 serde_json::to_string(&report).expect("serializable")
             ));
         } else {
-            backend::print_probe(&report);
+            print_probe(&report);
         }
         return EXIT_OK;
     }
     let (sources, dest) = args.operands();
-    let options = Options {
-        archive: args.archive,
-        no_clobber: args.no_clobber,
-        order: match args.order {
+    let options = Options::builder()
+        .archive(args.archive)
+        .no_clobber(args.no_clobber)
+        .order(match args.order {
             OrderChoice::Inode => Order::Inode,
             OrderChoice::None => Order::None,
-        },
-        queue_depth: args.queue_depth as usize,
-        umask: current_umask(),
-        ..Options::default()
-    };
-    let threads = args
-        .threads
-        .map(|t| t as usize)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+        })
+        .queue_depth(args.queue_depth as usize)
+        .build();
+    let mut copier = Copier::new(options).backend(args.backend.into());
+    if let Some(threads) = args.threads {
+        copier = copier.threads(threads as usize);
+    }
 
-    let targets = match ucopy_core::target::resolve(sources, dest) {
+    let targets = match copier.targets(sources, dest) {
         Ok(t) => t,
         Err(e) => {
             err_line(format_args!("{e}"));
@@ -78,19 +66,9 @@ fn run(args: &Args) -> u8 {
     };
 
     if args.dry_run {
-        let budget = FdBudget::from_rlimit(threads, options.queue_depth);
         let mut failed = false;
         for t in &targets {
-            let plan = PlanOptions {
-                order: options.order,
-                queue_depth: budget.queue_depth,
-                preserve_links: options.archive,
-                max_open_dirs: budget.max_open_src_dirs,
-                max_dirs_per_batch: budget.queue_depth,
-                // The plan shows sizes.
-                stat_files: true,
-            };
-            match dry_run::print_plan(&t.source, &t.dest, plan) {
+            match dry_run::print_plan(&copier, t) {
                 Ok(errors) => failed |= errors > 0,
                 Err(e) => {
                     err_line(format_args!("{e}"));
@@ -101,7 +79,7 @@ fn run(args: &Args) -> u8 {
         return if failed { EXIT_PARTIAL } else { EXIT_OK };
     }
 
-    let selection = match backend::select(args.backend, sources) {
+    let selection = match copier.select(sources) {
         Ok(s) => s,
         Err(e) => {
             err_line(format_args!("{e}"));
@@ -111,15 +89,16 @@ fn run(args: &Args) -> u8 {
     if args.verbose {
         err_line(format_args!(
             "backend {}: {}",
-            selection.factory.name(),
-            selection.reason
+            selection.backend(),
+            selection.reason()
         ));
     }
 
     // Ctrl-C or SIGTERM: the first asks the copy to stop cleanly (partial files removed); a
     // second one exits at once.
+    let cancel = copier.cancel_handle();
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        let flag = options.cancel.flag();
+        let flag = cancel.flag();
         let _ = signal_hook::flag::register_conditional_shutdown(
             signal,
             EXIT_INTERRUPTED.into(),
@@ -137,44 +116,24 @@ fn run(args: &Args) -> u8 {
     if let [only] = targets.as_slice() {
         progress.count_in_background(&only.source);
     }
+    let copier = copier.progress(&progress);
     let started = Instant::now();
-    let mut report = Report::default();
-    for target in &targets {
-        if options.cancel.is_cancelled() {
-            break;
+    let report = match copier.run_targets(&targets, &selection) {
+        Ok(r) => r,
+        Err(e) => {
+            progress.finish();
+            err_line(format_args!("{e}"));
+            return EXIT_FATAL;
         }
-        match ucopy_fs::copy_tree(
-            &target.source,
-            &target.dest,
-            &options,
-            selection.factory.as_ref(),
-            threads,
-            &progress,
-        ) {
-            Ok(r) => report.merge(r),
-            Err(e) => {
-                progress.finish();
-                err_line(format_args!("{e}"));
-                return EXIT_FATAL;
-            }
-        }
-        if report.stopped {
-            break;
-        }
-    }
+    };
     let elapsed = started.elapsed();
     progress.finish();
-    let interrupted = options.cancel.is_cancelled() && !report.errors.iter().any(|e| e.is_fatal());
+    let interrupted = cancel.is_cancelled() && !report.errors.iter().any(|e| e.is_fatal());
     if interrupted {
         err_line(format_args!("interrupted; partial files were removed"));
     }
     if args.json {
-        let json = JsonReport::new(
-            selection.factory.name(),
-            &selection.reason,
-            &report,
-            elapsed,
-        );
+        let json = JsonReport::new(&selection, &report, elapsed);
         out_line(format_args!(
             "{}",
             serde_json::to_string(&json).expect("serializable")
@@ -186,7 +145,7 @@ fn run(args: &Args) -> u8 {
             report.dirs,
             report.bytes,
             elapsed.as_secs_f64(),
-            selection.factory.name()
+            selection.backend()
         ));
     }
     if interrupted {

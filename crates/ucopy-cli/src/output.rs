@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
-use ucopy_core::{EntryError, Kind, Progress, Report};
+use ucopy::{EntryError, Kind, ProbeReport, Progress, Report, Selection};
 
 /// Writes a line to stdout, ignoring a closed pipe (`ucopy -v … | head` is not an error).
 pub fn out_line(line: std::fmt::Arguments<'_>) {
@@ -139,12 +139,33 @@ impl Progress for CliProgress {
     }
 }
 
+/// `--probe` as text.
+pub fn print_probe(report: &ProbeReport) {
+    out_line(format_args!(
+        "{}",
+        report.io_uring.details.to_string().trim_end()
+    ));
+    out_line(format_args!("backends:"));
+    for b in &report.backends {
+        let state = if b.available {
+            "available"
+        } else {
+            "unavailable"
+        };
+        out_line(format_args!("  {:<7} {:<12} {}", b.name, state, b.reason));
+    }
+    out_line(format_args!(
+        "auto: {} ({})",
+        report.auto.backend, report.auto.reason
+    ));
+}
+
 /// The `--json` summary of a copy run: the report's counts, errors and warnings, plus which
 /// backend ran, why, and how fast.
 #[derive(Debug, Serialize)]
 pub struct JsonReport<'a> {
     /// Backend that ran.
-    pub backend: &'a str,
+    pub backend: ucopy::Backend,
     /// Why it was chosen.
     pub reason: &'a str,
     /// Counts, `stopped`, `errors` and `warnings`, as fields of this object.
@@ -158,7 +179,7 @@ pub struct JsonReport<'a> {
 
 impl<'a> JsonReport<'a> {
     /// Builds the summary.
-    pub fn new(backend: &'a str, reason: &'a str, report: &'a Report, elapsed: Duration) -> Self {
+    pub fn new(selection: &'a Selection, report: &'a Report, elapsed: Duration) -> Self {
         let secs = elapsed.as_secs_f64();
         let files_per_sec = if secs > 0.0 {
             report.files as f64 / secs
@@ -166,8 +187,8 @@ impl<'a> JsonReport<'a> {
             0.0
         };
         JsonReport {
-            backend,
-            reason,
+            backend: selection.backend(),
+            reason: selection.reason(),
             report,
             elapsed_secs: secs,
             files_per_sec,

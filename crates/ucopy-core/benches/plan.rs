@@ -16,6 +16,8 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use tempfile::TempDir;
 use ucopy_core::{Order, PlanOptions, Planner, Step};
+use ucopy_test_support::corpus::{self, CorpusSpec, Shape};
+use ucopy_test_support::Rng;
 
 /// A synthetic source tree.
 struct Tree {
@@ -24,17 +26,20 @@ struct Tree {
     files: usize,
 }
 
-/// `dirs` directories side by side, `files` files spread round-robin over them, created in a
-/// permuted order (a fixed LCG permutation: deterministic, no dependency).
+/// `dirs` directories side by side, `files` empty files spread round-robin over them, created in
+/// a shuffled order: the bench's uniform corpus shape (`ucopy_test_support::corpus`).
 fn make_wide(base: &Path, name: &'static str, dirs: usize, files: usize) -> Tree {
     let root = base.join(name);
-    fs::create_dir(&root).expect("create tree root");
-    for d in 0..dirs {
-        fs::create_dir(root.join(format!("d{d:04}"))).expect("create dir");
-    }
-    for i in scrambled(files) {
-        File::create(root.join(format!("d{:04}/f{i:06}", i % dirs))).expect("create file");
-    }
+    let spec = CorpusSpec {
+        name: name.to_owned(),
+        seed: 1,
+        shape: Shape::Uniform {
+            files: files as u64,
+            dirs: dirs as u64,
+            size: 0,
+        },
+    };
+    corpus::materialise(&spec, &root).expect("create tree");
     Tree { name, root, files }
 }
 
@@ -56,21 +61,11 @@ fn make_deep(base: &Path, name: &'static str, depth: usize, per_dir: usize) -> T
     }
 }
 
-/// 0..n in a scrambled but fixed order: i ↦ (a·i + c) mod n with a coprime to n.
-fn scrambled(n: usize) -> impl Iterator<Item = usize> {
-    let a = (1..)
-        .map(|k| 7919 * k + 1)
-        .find(|a| gcd(*a, n.max(1)) == 1)
-        .expect("a coprime");
-    (0..n).map(move |i| (a * i + 12_345) % n)
-}
-
-fn gcd(a: usize, b: usize) -> usize {
-    if b == 0 {
-        a
-    } else {
-        gcd(b, a % b)
-    }
+/// 0..n in a fixed shuffled order.
+fn scrambled(n: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    Rng::new(7).shuffle(&mut order);
+    order
 }
 
 /// Runs a whole plan; returns (files planned, batches) so the work cannot be optimized away

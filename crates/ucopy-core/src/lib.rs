@@ -18,7 +18,7 @@ pub mod target;
 
 pub use exec::{Batch, Executor, ExecutorFactory, FileJob, JobOutcome};
 pub use node::{DirNode, DIR_FLAGS};
-pub use options::{Cancel, Options, Order, DEFAULT_QUEUE_DEPTH};
+pub use options::{process_umask, Cancel, Options, OptionsBuilder, Order, DEFAULT_QUEUE_DEPTH};
 pub use plan::{
     name_os, open_operand_dir, split_operand, Entry, LinkGroup, LinkStatus, PlanError, PlanOptions,
     PlannedFile, Planner, Step,

@@ -3,7 +3,7 @@
 //!
 //! - Directories are opened relative to their parent's fd with `O_NOFOLLOW`, and each opened
 //!   directory is checked against the identity its listing reported, so a directory swapped for
-//!   a symlink mid-copy is refused instead of followed (behaviours.md row 32).
+//!   a symlink mid-copy is refused instead of followed (docs/behaviours.md row 32).
 //! - A directory's entries are listed once (`getdents64`), then taken one at a time, so memory
 //!   holds one listing per open level, not the tree (row 35).
 //! - Files are ordered by the inode number the directory entry already carries (no extra stat
@@ -177,6 +177,9 @@ struct Frame {
     subdirs: Vec<(CString, Stat)>,
     listed: bool,
     subdirs_reversed: bool,
+    /// The destination directory's identity, once the driver made it (known when the frame is
+    /// listed): no directory entered below may be it.
+    dst_id: Option<(u64, u64)>,
 }
 
 /// What the top-level source is, decided before anything is created.
@@ -308,6 +311,11 @@ impl Planner {
         })
     }
 
+    /// What this plan was made with.
+    pub fn options(&self) -> &PlanOptions {
+        &self.options
+    }
+
     /// The anchor: the directories holding the top-level source and destination.
     pub fn anchor(&self) -> &Arc<DirNode> {
         &self.anchor
@@ -401,6 +409,23 @@ impl Planner {
     fn enter(&mut self, name: CString, stat: Stat) {
         let parent = Arc::clone(&self.stack.last().expect("a frame").node);
         let path = join(parent.path(), &name);
+        // A directory that is the destination of this directory or of one of its ancestors
+        // (reached through a bind mount, or because the destination lies inside the source)
+        // would be copied into itself, level after level, until the disk is full. cp refuses
+        // it per directory; so do we (docs/behaviours.md row 38). Comparing identities catches
+        // every route to it.
+        let id = (stat.dev, stat.ino);
+        if let Some(frame) = self.stack.iter().rev().find(|f| f.dst_id == Some(id)) {
+            let dest = frame.node.dst_path().display().to_string();
+            self.ready.push_back(Step::Error(EntryError::new(
+                path,
+                Op::IntoItself,
+                io::Error::other(format!(
+                    "it is the destination directory '{dest}'; not copying a directory into itself"
+                )),
+            )));
+            return;
+        }
         let opened = parent.src_fd().and_then(|pfd| {
             let fd = rfs::openat(pfd.as_fd(), &name, DIR_FLAGS, Mode::empty())?;
             let st = rfs::fstat(&fd)?;
@@ -409,6 +434,7 @@ impl Planner {
             }
             Ok(fd)
         });
+
         match opened {
             Ok(fd) => {
                 let node = DirNode::child(&parent, name.clone(), name, stat, fd);
@@ -434,6 +460,7 @@ impl Planner {
             subdirs: Vec::new(),
             listed: false,
             subdirs_reversed: false,
+            dst_id: None,
         });
         // Keep at most max_open_dirs source fds: release from the bottom (never the top, which
         // is being listed). Released ones reopen from an open ancestor when the walk returns.
@@ -454,6 +481,7 @@ impl Planner {
     fn list_top(&mut self) {
         let frame = self.stack.last_mut().expect("a frame");
         frame.listed = true;
+        frame.dst_id = frame.node.dst_id();
         if frame.node.dst_failed() {
             return; // its destination could not be made: nothing inside can be copied
         }

@@ -48,6 +48,9 @@ pub enum Op {
     Changed,
     /// The copy was interrupted (Ctrl-C).
     Interrupted,
+    /// A source directory is the destination of itself or of an ancestor (a bind mount of the
+    /// destination inside the source): copying it would never end.
+    IntoItself,
 }
 
 impl Op {
@@ -73,6 +76,7 @@ impl Op {
             Op::Conflict => "replace",
             Op::Changed => "copy",
             Op::Interrupted => "finish",
+            Op::IntoItself => "copy",
         }
     }
 }

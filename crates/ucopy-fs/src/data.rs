@@ -56,8 +56,8 @@ pub enum DataError {
     Cancelled,
 }
 
-/// Copies all data of `src` (whose `fstat` is `stat`) into the empty file `dst`; returns the
-/// bytes copied. `dst_dev` is the destination filesystem's device (for the path cache).
+/// Copies all data of `src` (whose `fstat` is `stat`, taken on this descriptor, which is a regular
+/// file) into the empty file `dst`; returns the bytes copied. `dst_dev` is the destination filesystem's device (for the path cache).
 pub fn copy_data(
     src: BorrowedFd<'_>,
     dst: BorrowedFd<'_>,
@@ -235,7 +235,11 @@ fn copy_sparse(
         let n = copy_span(src, dst, data, hole - data, paths, cancel)?;
         copied += n;
         if n < hole - data {
-            break; // shrank meanwhile: keep the prefix
+            // End of file before the hole the filesystem announced: the file shrank meanwhile,
+            // or its size lies (sysfs reports 4096 bytes and no blocks for a 4-byte file). The
+            // copy ends with the last byte read, never padded to a size nobody could read.
+            rfs::ftruncate(dst, data + n).map_err(|e| DataError::Write(e.into()))?;
+            return Ok(Some(copied));
         }
         pos = hole;
     }
@@ -268,10 +272,18 @@ fn copy_span(
         let mut off_out = off_in;
         let n = if paths.cfr_works != Some(false) {
             match rfs::copy_file_range(src, Some(&mut off_in), dst, Some(&mut off_out), want) {
-                Ok(n) => n,
+                // A zero at the start on a filesystem not known to support it may mean "cannot"
+                // (procfs-like files), not end-of-file: let a read decide.
+                Ok(0) if done == 0 && paths.cfr_works != Some(true) => {
+                    paths.cfr_works = Some(false);
+                    continue;
+                }
+                Ok(n) => {
+                    paths.cfr_works = Some(true);
+                    n
+                }
                 Err(Errno::INTR) => continue,
                 Err(Errno::XDEV | Errno::INVAL | Errno::OPNOTSUPP | Errno::NOSYS) => {
-                    ensure_regular(src)?;
                     paths.cfr_works = Some(false);
                     continue;
                 }
@@ -322,28 +334,15 @@ fn write_all_at(dst: BorrowedFd<'_>, mut data: &[u8], mut offset: u64) -> Result
     Ok(())
 }
 
-/// Fails unless `src` is (still) a regular file. The copy paths trust the planner's `fstatat`
-/// instead of paying an `fstat` per file: `copy_file_range` and `FICLONE` refuse anything but
-/// regular files by themselves, so only the read/write fallback, which would happily read a
-/// device swapped in after planning until the disk is full, checks first.
-fn ensure_regular(src: BorrowedFd<'_>) -> Result<(), DataError> {
-    let st = rfs::fstat(src).map_err(|e| DataError::Read(e.into()))?;
-    if rfs::FileType::from_raw_mode(st.st_mode) != rfs::FileType::RegularFile {
-        return Err(DataError::Read(io::Error::other(
-            "changed type during the copy",
-        )));
-    }
-    Ok(())
-}
-
-/// Plain positional read/write from `offset` to end-of-file.
+/// Plain positional read/write from `offset` to end-of-file. `src` must have been checked to be
+/// a regular file through this very descriptor (`file::check_source`): a device swapped in after
+/// planning would otherwise be read until the disk is full.
 pub fn read_write(
     src: BorrowedFd<'_>,
     dst: BorrowedFd<'_>,
     offset: u64,
     cancel: &Cancel,
 ) -> Result<u64, DataError> {
-    ensure_regular(src)?;
     let mut buf = vec![0u8; RW_BUFFER];
     let mut copied = 0u64;
     loop {

@@ -1,11 +1,25 @@
 //! Creating destination objects without ever writing through something that is in the way.
 //!
-//! The rules (behaviours.md rows 3–6, 20): a new file is created with `O_EXCL | O_NOFOLLOW`, at
-//! its final mode without `-a`, and under `-a` (where owner and mode change later) at a mode no
-//! wider than `0600` (or the final mode, if narrower); an existing symlink, FIFO, socket
+//! The rules (docs/behaviours.md rows 3–6, 20): a new file is created with `O_EXCL | O_NOFOLLOW`,
+//! at its final mode without `-a`, and under `-a` (where owner and mode change later) at a mode
+//! no wider than `0600` (or the final mode, if narrower); an existing symlink, FIFO, socket
 //! or device at the destination name is removed and replaced, never opened; an existing directory
 //! is a type conflict; under `-a` a regular file with other hard links is unlinked first so the
 //! other names keep their data.
+//!
+//! **Resuming an interrupted copy** (docs/behaviours.md row 41). Directories, and under `-a`
+//! files, are private while they are written (files `0600` or narrower, directories `0700`) and
+//! get their final mode when complete. (Without `-a` a file is created at its final mode and
+//! nothing changes it: like any complete existing file, a partial one a killed run left is
+//! rewritten by a re-run and kept by `-n`, as with `cp -r`.) A copy
+//! killed midway (SIGKILL, power loss) leaves them private, and partial. So that running the same
+//! command again converges to what an uninterrupted run gives, the private modes carry a mark no
+//! finished copy has: the sticky bit (`S_ISVTX`, ignored by Linux on regular files and harmless on
+//! a directory nobody else may enter), with no group or other bits — see [`is_left_unfinished`].
+//! An entry found with that mark is treated as this run's own creation: a file is rewritten (even
+//! under `-n`, which keeps only complete files) and gets its final mode, a directory gets its
+//! final mode when it is finished, with or without `-a`. Any other existing entry keeps its mode
+//! without `-a`, as with `cp -r`: a user's own `0600` file or `0700` directory is never widened.
 
 use std::ffi::CStr;
 use std::io;
@@ -67,13 +81,37 @@ pub fn create_mode(stat: &Stat, options: &Options) -> Mode {
     }
 }
 
+/// The sticky bit: the mark of an entry still being written by ucopy (see the module docs).
+pub const UNFINISHED_MARK: u32 = 0o1000;
+
+/// The mode a new regular file is created with: its final mode without `-a`
+/// ([`created_at_final_mode`]: no `chmod` follows, so there is nothing to mark); under `-a`
+/// [`create_mode`] plus [`UNFINISHED_MARK`], which the final `chmod` takes away.
+pub fn private_file_mode(stat: &Stat, options: &Options) -> Mode {
+    if created_at_final_mode(options) {
+        return create_mode(stat, options);
+    }
+    Mode::from_raw_mode(create_mode(stat, options).as_raw_mode() | UNFINISHED_MARK)
+}
+
+/// The mode a destination directory is created with while it fills (its final mode is applied
+/// once everything in it is written).
+pub const PRIVATE_DIR_MODE: u32 = 0o700 | UNFINISHED_MARK;
+
+/// True when `mode` (an existing destination entry's) is a private mode ucopy creates entries
+/// with while it writes them: left by a run that was killed before it finished this entry.
+pub fn is_left_unfinished(mode: u32) -> bool {
+    mode & UNFINISHED_MARK != 0 && mode & 0o077 == 0
+}
+
 /// A destination file ready for data.
 #[derive(Debug)]
 pub struct DestFile {
     /// Open for writing, empty.
     pub fd: OwnedFd,
-    /// True when this run created it (false when an existing file was truncated); only a created
-    /// file gets the final mode applied without `-a`, as with cp.
+    /// True when this run created it, or an interrupted run left it unfinished (false when a
+    /// complete existing file was truncated); only such a file gets the final mode applied without
+    /// `-a`, as with cp.
     pub created: bool,
 }
 
@@ -86,7 +124,7 @@ pub fn create_file(
     options: &Options,
 ) -> Result<Option<DestFile>, EntryError> {
     let dir = job.dst_dir.as_fd();
-    let mode = create_mode(src, options);
+    let mode = private_file_mode(src, options);
     // Two rounds: a replaced object may be recreated by someone else in between; after that we
     // report instead of looping.
     for _ in 0..2 {
@@ -95,14 +133,17 @@ pub fn create_file(
             Err(Errno::EXIST) => {}
             Err(e) => return Err(EntryError::new(dest_path(job), Op::Create, e)),
         }
-        if options.no_clobber {
-            return Ok(None);
-        }
         let existing = match rfs::statat(dir, &job.dst_name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) => Stat::from(&st),
             Err(Errno::NOENT) => continue,
             Err(e) => return Err(EntryError::new(dest_path(job), Op::Stat, e)),
         };
+        let is_file = FileType::from_raw_mode(existing.mode) == FileType::RegularFile;
+        // A file an interrupted run left half-written is ours to finish, even under -n.
+        let unfinished = is_file && is_left_unfinished(existing.mode);
+        if options.no_clobber && !unfinished {
+            return Ok(None);
+        }
         if existing.dev == src.dev && existing.ino == src.ino {
             return Err(EntryError::new(
                 dest_path(job),
@@ -120,7 +161,19 @@ pub fn create_file(
             }
             FileType::RegularFile if !(options.archive && existing.nlink > 1) => {
                 match open_existing(job) {
-                    Ok(Some(fd)) => return Ok(Some(DestFile { fd, created: false })),
+                    Ok(Some(fd)) => {
+                        if unfinished && created_at_final_mode(options) {
+                            // Left private and marked by a run that was killed; without -a
+                            // nothing chmods a file later, so it takes its final mode now, as a
+                            // file created by this run would have.
+                            rfs::fchmod(&fd, create_mode(src, options))
+                                .map_err(|e| EntryError::new(dest_path(job), Op::Chmod, e))?;
+                        }
+                        return Ok(Some(DestFile {
+                            fd,
+                            created: unfinished,
+                        }));
+                    }
                     Ok(None) => continue,
                     Err(e) => return Err(EntryError::new(dest_path(job), Op::Create, e)),
                 }

@@ -1,5 +1,5 @@
 //! The driver: carries out a [`Planner`]'s steps with worker threads, each owning an
-//! [`Executor`] from the chosen backend.
+//! [`Executor`](ucopy_core::Executor) from the chosen backend.
 //!
 //! The driver thread walks (the planner runs here), creates directories, symlinks, special files
 //! and hard links, and applies each directory's mode and times once everything in it is written;
@@ -23,7 +23,7 @@ use ucopy_core::{
     Report, Step, DIR_FLAGS,
 };
 
-use crate::dest::{make_room, Room};
+use crate::dest::{is_left_unfinished, make_room, Room, PRIVATE_DIR_MODE};
 use crate::dispatch::Dispatch;
 use crate::meta::{finish_at, mode_and_times_fd, own_fd, read_xattrs, write_xattrs, Xattrs};
 use crate::StdCopier;
@@ -97,6 +97,21 @@ impl FdBudget {
         let limit = lim.current.map_or(1 << 20, |c| c.min(1 << 20) as usize);
         FdBudget::new(limit, threads, queue_depth)
     }
+
+    /// What the planner is given under this budget: the plan a copy with `options` follows
+    /// (also what `--dry-run` prints).
+    pub fn plan_options(&self, options: &Options) -> PlanOptions {
+        PlanOptions {
+            order: options.order,
+            queue_depth: self.queue_depth,
+            preserve_links: options.archive,
+            max_open_dirs: self.max_open_src_dirs,
+            max_dirs_per_batch: self.queue_depth,
+            // Hard links need every file's link count while planning; otherwise the workers
+            // stat the files they open (PlanOptions::stat_files).
+            stat_files: options.archive,
+        }
+    }
 }
 
 /// Copies one top-level `source` to exactly `dest` (already resolved: `dest` is the path the
@@ -111,19 +126,7 @@ pub fn copy_tree(
 ) -> Result<Report, FatalError> {
     let threads = threads.max(1);
     let budget = FdBudget::from_rlimit(threads, options.queue_depth);
-    let planner = Planner::new(
-        source,
-        dest,
-        PlanOptions {
-            order: options.order,
-            queue_depth: budget.queue_depth,
-            preserve_links: options.archive,
-            max_open_dirs: budget.max_open_src_dirs,
-            max_dirs_per_batch: budget.queue_depth,
-            // Hard links need every file's link count while planning; otherwise workers stat.
-            stat_files: options.archive,
-        },
-    )?;
+    let planner = Planner::new(source, dest, budget.plan_options(options))?;
     let anchor = Arc::clone(planner.anchor());
     let anchor_fd = ucopy_core::open_operand_dir(anchor.dst_path()).map_err(|source| {
         FatalError::DestParent {
@@ -308,17 +311,26 @@ impl Driver<'_> {
         let mut batch = Vec::with_capacity(files.len());
         for file in files {
             let dir = Arc::clone(&file.entry.dir);
-            if dir.dst_failed() {
+            let dst_dir = if dir.dst_failed() {
+                None
+            } else {
+                match dir.dst_fd() {
+                    Ok(fd) => Some(fd),
+                    Err(e) => {
+                        self.fail(EntryError::new(file.entry.dst_path(), Op::Open, e));
+                        None
+                    }
+                }
+            };
+            let Some(dst_dir) = dst_dir else {
+                // Never handed out: the file is finished now. The other names of its inode must
+                // learn that it was not copied (they are copied instead), or they would wait
+                // for a completion that never comes.
+                if let Some(group) = &file.link {
+                    group.set_status(LinkStatus::Failed);
+                }
                 self.file_finished(&dir);
                 continue;
-            }
-            let dst_dir = match dir.dst_fd() {
-                Ok(fd) => fd,
-                Err(e) => {
-                    self.fail(EntryError::new(file.entry.dst_path(), Op::Open, e));
-                    self.file_finished(&dir);
-                    continue;
-                }
             };
             let token = self.next_token;
             self.next_token += 1;
@@ -402,16 +414,47 @@ impl Driver<'_> {
         self.dispatch.pump();
     }
 
+    /// Counts a copied file. One that ended before the size it had when the copy started is
+    /// kept (it is all the source has now, as cp keeps it) but said: a file that shrank, or a
+    /// filesystem that cut it short, must not pass for a complete copy in silence.
+    fn copied_file(&mut self, job: &FileJob, bytes: u64) {
+        self.report.files += 1;
+        self.report.bytes += bytes;
+        self.progress
+            .copied(Kind::File, &job.path, &job.dst_path, bytes);
+        // A sparse copy counts only its data; the sparse path ends the file at the source's
+        // length itself.
+        if bytes < job.stat.size && !job.stat.maybe_sparse() {
+            let w = EntryError::new(
+                &job.path,
+                Op::Changed,
+                io::Error::other(format!(
+                    "ended early: copied {bytes} of the {} bytes it had when the copy started",
+                    job.stat.size
+                )),
+            );
+            self.progress.warned(&w);
+            self.report.warnings.push(w);
+        }
+    }
+
     fn finished(&mut self, job: FileJob, outcome: JobOutcome) {
         let Some(InFlight { dir, link }) = self.in_flight.remove(&job.token) else {
             return;
         };
-        let status = match outcome {
+        let status = self.count_file(&job, outcome);
+        if let Some(group) = link {
+            group.set_status(status);
+        }
+        self.file_finished(&dir);
+    }
+
+    /// Counts one regular file's outcome, from a worker or from this thread: the one place the
+    /// report and the progress hear about files.
+    fn count_file(&mut self, job: &FileJob, outcome: JobOutcome) -> LinkStatus {
+        match outcome {
             JobOutcome::Copied { bytes } => {
-                self.report.files += 1;
-                self.report.bytes += bytes;
-                self.progress
-                    .copied(Kind::File, &job.path, &job.dst_path, bytes);
+                self.copied_file(job, bytes);
                 LinkStatus::Copied
             }
             JobOutcome::Skipped => {
@@ -427,11 +470,7 @@ impl Driver<'_> {
                 self.fail(e);
                 LinkStatus::Failed
             }
-        };
-        if let Some(group) = link {
-            group.set_status(status);
         }
-        self.file_finished(&dir);
     }
 
     /// One file of `dir` is no longer in flight; finish the directory if it was the last.
@@ -456,7 +495,8 @@ impl Driver<'_> {
         }
     }
 
-    /// Creates (or merges into) a destination directory, private while it fills: mode 0700.
+    /// Creates (or merges into) a destination directory, private while it fills: mode 0700 and
+    /// the unfinished mark (`dest::PRIVATE_DIR_MODE`).
     fn make_dir(&mut self, node: &Arc<DirNode>) {
         if node.parent().is_some_and(|p| p.dst_failed()) {
             node.mark_dst_failed();
@@ -483,31 +523,36 @@ impl Driver<'_> {
             .dst_fd();
         let parent = parent.map_err(|e| dst_err(Op::Open, e))?;
         let name = node.dst_name();
-        let created = match rfs::mkdirat(parent.as_fd(), name, Mode::from_raw_mode(0o700)) {
-            Ok(()) => true,
-            Err(Errno::EXIST) => {
-                let st = rfs::statat(parent.as_fd(), name, AtFlags::SYMLINK_NOFOLLOW)
-                    .map_err(|e| dst_err(Op::Stat, e.into()))?;
-                match FileType::from_raw_mode(st.st_mode) {
-                    FileType::Directory => false,
-                    // A symlink inside the destination must never redirect writes (row 4);
-                    // anything else is a type conflict (row 3). Both leave it untouched.
-                    FileType::Symlink => {
-                        return Err(dst_err(
-                            Op::Conflict,
-                            io::Error::other("destination is a symlink; not writing through it"),
-                        ))
-                    }
-                    _ => {
-                        return Err(dst_err(
-                            Op::Conflict,
-                            io::Error::other("a non-directory is in the way of a directory"),
-                        ))
+        let created =
+            match rfs::mkdirat(parent.as_fd(), name, Mode::from_raw_mode(PRIVATE_DIR_MODE)) {
+                Ok(()) => true,
+                Err(Errno::EXIST) => {
+                    let st = rfs::statat(parent.as_fd(), name, AtFlags::SYMLINK_NOFOLLOW)
+                        .map_err(|e| dst_err(Op::Stat, e.into()))?;
+                    match FileType::from_raw_mode(st.st_mode) {
+                        // Left private by an interrupted run: it gets its final mode as if created
+                        // now (see `dest`'s "Resuming an interrupted copy").
+                        FileType::Directory => is_left_unfinished(st.st_mode),
+                        // A symlink inside the destination must never redirect writes (row 4);
+                        // anything else is a type conflict (row 3). Both leave it untouched.
+                        FileType::Symlink => {
+                            return Err(dst_err(
+                                Op::Conflict,
+                                io::Error::other(
+                                    "destination is a symlink; not writing through it",
+                                ),
+                            ))
+                        }
+                        _ => {
+                            return Err(dst_err(
+                                Op::Conflict,
+                                io::Error::other("a non-directory is in the way of a directory"),
+                            ))
+                        }
                     }
                 }
-            }
-            Err(e) => return Err(dst_err(Op::Mkdir, e.into())),
-        };
+                Err(e) => return Err(dst_err(Op::Mkdir, e.into())),
+            };
         let fd = rfs::openat(parent.as_fd(), name, DIR_FLAGS, Mode::empty())
             .map_err(|e| dst_err(Op::Open, e.into()))?;
         let stat = node.stat().expect("not the anchor");
@@ -683,11 +728,20 @@ impl Driver<'_> {
         }
         let (status, first_dir, first_name) = loop {
             let (status, dir, name) = group.first();
-            if status != LinkStatus::Planned || self.workers_alive == 0 || self.stopping() {
+            // Waiting is only useful while something is in flight: a first name that is not
+            // (never dispatched, or lost) is treated as failed, and this name is copied.
+            if status != LinkStatus::Planned
+                || self.workers_alive == 0
+                || self.in_flight.is_empty()
+                || self.stopping()
+            {
                 break (status, dir, name);
             }
             self.collect(true);
         };
+        if self.stopping() {
+            return;
+        }
         if status != LinkStatus::Copied {
             self.copy_here(entry, group);
             return;
@@ -698,13 +752,11 @@ impl Driver<'_> {
         });
         let (first_fd, wanted) = match wanted {
             Ok(w) => w,
-            Err(e) => {
-                let path = ucopy_core::name_os(&first_name);
-                self.fail(EntryError::new(
-                    first_dir.dst_path().join(path),
-                    Op::Link,
-                    e,
-                ));
+            // The first copy cannot be reached any more (its directory was moved or replaced
+            // meanwhile): this name is copied instead and becomes the first, so that it ends
+            // copied or reported under its own name, never silently missing.
+            Err(_) => {
+                self.copy_here(entry, group);
                 return;
             }
         };
@@ -741,21 +793,7 @@ impl Driver<'_> {
             stat: entry.stat,
         };
         let outcome = self.std.copy(&job, self.options);
-        let copied = matches!(outcome, JobOutcome::Copied { .. } | JobOutcome::Skipped);
-        match outcome {
-            JobOutcome::Copied { bytes } => {
-                self.report.files += 1;
-                self.report.bytes += bytes;
-                self.progress
-                    .copied(Kind::File, &job.path, &job.dst_path, bytes);
-            }
-            JobOutcome::Skipped => self.report.skipped += 1,
-            JobOutcome::Vanished(w) => {
-                self.progress.warned(&w);
-                self.report.warnings.push(w);
-            }
-            JobOutcome::Failed(e) => self.fail(e),
-        }
+        let copied = self.count_file(&job, outcome) == LinkStatus::Copied;
         if copied {
             group.set_first(Arc::clone(&entry.dir), entry.dst_name.clone());
         }

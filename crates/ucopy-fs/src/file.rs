@@ -10,16 +10,16 @@ use rustix::io::Errno;
 use ucopy_core::{EntryError, FileJob, JobOutcome, Op, Options, Stat};
 
 use crate::data::{copy_data, DataError, KernelPaths};
-use crate::dest::{create_file, dest_path, discard_partial, DestFile, SOURCE_FLAGS};
-use crate::meta::{finish_fd, MetaError};
+use crate::dest::{dest_path, SOURCE_FLAGS};
+use crate::meta::MetaError;
+use crate::NewFile;
 
-/// Opens a job's source. The open cannot follow a symlink or block on a FIFO swapped in since
-/// planning; the planner's metadata stands for the file (no `fstat` per file — see
-/// `data::ensure_regular` for the one path that must look again), except for a file planned
-/// with size 0, which is looked at again: procfs-like files report size 0 but have content, a
-/// regular file may have been written since, and a file planned from its directory entry alone
-/// (`Stat::regular_from_dirent`, every copy without `-a`) has no metadata yet. A vanished source is `JobOutcome::Vanished`, so the
-/// caller reports a warning rather than a failure.
+/// Opens a job's source and returns it with its metadata as of now, from `fstat` of the very
+/// descriptor the data will be read from: the file at the name may have been replaced since it
+/// was planned (a rename over it), and the copy must carry the mode, owner and times of the file
+/// whose bytes it carries, never the planned one's. The open cannot follow a symlink or block on
+/// a FIFO swapped in since planning. A vanished source is `JobOutcome::Vanished`, so the caller
+/// reports a warning rather than a failure.
 pub fn open_source(job: &FileJob) -> Result<(OwnedFd, Stat), JobOutcome> {
     let fd = match rfs::openat(
         job.src_dir.as_fd(),
@@ -37,11 +37,7 @@ pub fn open_source(job: &FileJob) -> Result<(OwnedFd, Stat), JobOutcome> {
         }
         Err(e) => return Err(JobOutcome::Failed(EntryError::new(&job.path, Op::Open, e))),
     };
-    let stat = if job.stat.size == 0 {
-        check_source(job, fd.as_fd()).map_err(JobOutcome::Failed)?
-    } else {
-        job.stat
-    };
+    let stat = check_source(job, fd.as_fd()).map_err(JobOutcome::Failed)?;
     Ok((fd, stat))
 }
 
@@ -77,7 +73,8 @@ pub fn meta_error(job: &FileJob, e: MetaError) -> EntryError {
     EntryError::new(dest_path(job), e.op, e.error)
 }
 
-/// Copies one file with plain system calls (see [`crate::data`] for which).
+/// Copies one file with plain system calls (see [`crate::data`] for which); the file's life
+/// (private creation, metadata, checked close, removal on failure) is [`NewFile`]'s.
 pub fn copy_job(
     job: &FileJob,
     options: &Options,
@@ -88,36 +85,24 @@ pub fn copy_job(
         Ok(s) => s,
         Err(outcome) => return outcome,
     };
-    let DestFile { fd: dst, created } = match create_file(job, &stat, options) {
+    let dst = match NewFile::create(job, &stat, options) {
         Ok(Some(d)) => d,
         Ok(None) => return JobOutcome::Skipped,
         Err(e) => return failed(e, options),
     };
-    let result = copy_data(
+    match copy_data(
         src.as_fd(),
-        dst.as_fd(),
+        dst.fd(),
         &stat,
         dst_dev,
         paths,
         &options.cancel,
-    )
-    .map_err(|e| data_error(job, e))
-    .and_then(|bytes| {
-        finish_fd(dst.as_fd(), Some(src.as_fd()), &stat, options, created)
-            .map(|()| bytes)
-            .map_err(|e| meta_error(job, e))
-    });
-    match result {
-        Ok(bytes) => JobOutcome::Copied { bytes },
-        Err(e) => {
-            // Data failures leave a partial file: remove it. A metadata failure leaves a complete
-            // file whose metadata is wrong; it is reported, and the file is kept (as cp does).
-            if matches!(e.op, Op::Read | Op::Write | Op::Interrupted) {
-                drop(dst);
-                discard_partial(job);
-            }
-            failed(e, options)
-        }
+    ) {
+        Ok(bytes) => match dst.commit(job, src.as_fd(), &stat, options) {
+            Ok(()) => JobOutcome::Copied { bytes },
+            Err(e) => failed(e, options),
+        },
+        Err(e) => dst.abort(data_error(job, e), options),
     }
 }
 

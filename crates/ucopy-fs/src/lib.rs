@@ -2,7 +2,7 @@
 //! copy paths, metadata, and the driver that carries out a plan with an executor.
 //!
 //! Backends (`ucopy-uring`, `ucopy-fallback`) depend on this crate and on `ucopy-core`, never on
-//! each other; this crate is where the rules of behaviours.md that do not depend on how bytes
+//! each other; this crate is where the rules of docs/behaviours.md that do not depend on how bytes
 //! move are written once.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -13,7 +13,9 @@ mod dispatch;
 pub mod driver;
 pub mod file;
 pub mod meta;
+pub mod newfile;
 
 pub use data::KernelPaths;
 pub use driver::{copy_tree, FatalError, FdBudget};
 pub use file::{copy_job, StdCopier};
+pub use newfile::{Closing, NewFile};

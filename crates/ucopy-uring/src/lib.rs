@@ -3,21 +3,22 @@
 //! Three executors move file data, chosen with `ucopy --backend`:
 //! - [`Mode::Splice`]: source → pipe → destination with `IORING_OP_SPLICE` (Linux 5.7), no
 //!   userspace buffer;
-//! - [`Mode::Rw`]: `IORING_OP_READ`/`WRITE` (5.6) through ordinary heap buffers;
-//! - [`Mode::Fixed`]: `IORING_OP_READ_FIXED`/`WRITE_FIXED` (5.1) through buffers registered
-//!   once with `IORING_REGISTER_BUFFERS`.
+//! - [`Mode::Rw`]: `IORING_OP_READ` (5.6) into ordinary buffers carved from one anonymous
+//!   mapping;
+//! - [`Mode::Fixed`]: `IORING_OP_READ_FIXED` (5.1) into buffers registered once with
+//!   `IORING_REGISTER_BUFFERS`.
 //!
 //! All three open sources relative to the job's directory descriptors with `IORING_OP_OPENAT`
 //! (5.6), many files per `io_uring_enter`, read them with many reads in flight (buffered reads
 //! of cold files complete asynchronously, without a worker thread), and close descriptors with
-//! `IORING_OP_CLOSE`. How destinations are created and written is a [`Tuning`]: the default
-//! (`openat(2)` and `pwrite(2)` from the executor thread) measured fastest here, because a
-//! creating `OPENAT` and, on ext4, a buffered `WRITE` always go to an io-wq worker; the
-//! alternative links `READ → OPENAT(direct slot) → WRITE → CLOSE` per file (direct descriptors,
-//! 5.15; `IORING_FEAT_LINKED_FILE`, 5.17). See `exec` for the waves, `ring` for the kernel
-//! contract, PERF.md for the numbers. Everything a copy must get right per file (creation
-//! rules, conflicts, metadata, partial files) comes from `ucopy-fs`; large and sparse files take
-//! its `copy_file_range`/`FICLONE` path.
+//! `IORING_OP_CLOSE`. Destinations are created with `openat(2)` and, for `rw` and `fixed`,
+//! written with `pwrite(2)` from the executor thread: a creating `OPENAT` and, on ext4, a
+//! buffered `WRITE` always go to an io-wq worker, and the hand-offs measured slower than the
+//! syscalls they save (PERF.md; the ring-side variants were removed after those measurements).
+//! See `exec` for the waves, `ring` for the kernel contract. Everything a copy must get right
+//! per file (creation rules, conflicts, metadata, partial files, close errors) is
+//! `ucopy_fs::NewFile`'s; large and sparse files take `ucopy-fs`'s
+//! `copy_file_range`/`FICLONE` path.
 //!
 //! [`Probe`] says whether io_uring is usable and what each executor needs:
 //!
@@ -47,7 +48,7 @@ use std::io;
 use serde::Serialize;
 use ucopy_core::{Executor, ExecutorFactory, Options};
 
-pub use probe::{Capability, Opcode, Probe, SetupFailure};
+pub use probe::{Capability, Feature, Opcode, Probe, SetupFailure};
 pub use ucopy_core::DEFAULT_QUEUE_DEPTH;
 
 /// Which io_uring executor.
@@ -56,9 +57,9 @@ pub use ucopy_core::DEFAULT_QUEUE_DEPTH;
 pub enum Mode {
     /// `IORING_OP_SPLICE` through one pipe per file in flight.
     Splice,
-    /// `IORING_OP_READ`/`WRITE` with heap buffers.
+    /// `IORING_OP_READ` into buffers in an anonymous mapping; `pwrite(2)` writes them.
     Rw,
-    /// `IORING_OP_READ_FIXED`/`WRITE_FIXED` with registered buffers.
+    /// `IORING_OP_READ_FIXED` into registered buffers; `pwrite(2)` writes them.
     Fixed,
 }
 
@@ -91,13 +92,7 @@ pub struct Tuning {
     /// Files larger than this go through `ucopy-fs`'s kernel path (`FICLONE`, then
     /// `copy_file_range`) instead of the ring.
     pub ring_max: u64,
-    /// How destinations are created.
-    pub create: Create,
-    /// `rw`/`fixed`: write with `pwrite(2)` from the executor thread after each read wave instead
-    /// of `IORING_OP_WRITE`, which ext4 always hands to an io-wq worker (it has no async
-    /// buffered writes). Needs destinations as normal descriptors (`create` not `InChain`).
-    pub syscall_writes: bool,
-    /// `IOSQE_CQE_SKIP_SUCCESS` on the middle ops of a chain.
+    /// `IOSQE_CQE_SKIP_SUCCESS` on the first op of a splice chain.
     pub skip_success: bool,
     /// `IORING_SETUP_SINGLE_ISSUER`.
     pub single_issuer: bool,
@@ -115,11 +110,6 @@ impl Default for Tuning {
         Tuning {
             buffer_size: 128 << 10,
             ring_max: 1 << 20,
-            // Measured (PERF.md): a creating OPENAT is always punted to an io-wq worker, and ext4
-            // punts buffered writes too; the hand-offs cost more than the syscalls they save on
-            // 2 CPUs, warm or cold.
-            create: Create::Syscall,
-            syscall_writes: true,
             skip_success: true,
             single_issuer: true,
             defer_taskrun: true,
@@ -127,22 +117,6 @@ impl Default for Tuning {
             iowq_max_workers: None,
         }
     }
-}
-
-/// How an io_uring executor creates destination files (always `O_CREAT | O_EXCL | O_NOFOLLOW`,
-/// mode ≤ 0600, `dest::create_file` on EEXIST).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Create {
-    /// `IORING_OP_OPENAT` into a direct descriptor slot, linked after the source's first read
-    /// and before the write (needs 5.15 + `IORING_FEAT_LINKED_FILE`, else `OpenWave`).
-    InChain,
-    /// `IORING_OP_OPENAT` returning a normal descriptor, in the same wave as the source opens.
-    OpenWave,
-    /// `openat(2)` from the executor thread once the source is checked: a creating open never
-    /// completes inline in io_uring (`O_CREAT` is always punted to an io-wq worker), a syscall
-    /// costs no thread hand-off.
-    Syscall,
 }
 
 /// Why an io_uring executor cannot be made.
@@ -216,11 +190,7 @@ impl UringFactory {
                 mode: self.mode.name(),
                 reason,
             })?;
-        let caps = exec::Caps {
-            direct: self.tuning.create == Create::InChain && probe.direct_descriptors,
-            install: probe.supports("FIXED_FD_INSTALL"),
-            skip: probe.has("CQE_SKIP"),
-        };
+        let caps = exec::Caps::of(probe);
         let e = exec::UringExecutor::new(self.mode, self.tuning.clone(), caps, options).map_err(
             |source| Error::Setup {
                 mode: self.mode.name(),

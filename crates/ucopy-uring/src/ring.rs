@@ -33,11 +33,8 @@
 //!
 //! # Minimum kernels
 //!
-//! `IORING_OP_READ`/`WRITE`/`OPENAT`/`CLOSE` 5.6, `READ_FIXED`/`WRITE_FIXED` 5.1, `SPLICE` 5.7
-//! (`SPLICE_F_FD_IN_FIXED` 5.7), `OPENAT` into a direct descriptor slot and `CLOSE` of one 5.15,
-//! `IOSQE_CQE_SKIP_SUCCESS` 5.17, `IORING_FEAT_LINKED_FILE` (a linked op looks up its fixed file
-//! when issued, so it can use the slot an earlier op of the chain opened) 5.17, sparse file
-//! tables 5.19, `FIXED_FD_INSTALL` 6.8. Setup flags: `R_DISABLED` 5.10, `SUBMIT_ALL` 5.18,
+//! `IORING_OP_READ`/`OPENAT`/`CLOSE` 5.6, `READ_FIXED` 5.1, `SPLICE` 5.7,
+//! `IOSQE_CQE_SKIP_SUCCESS` 5.17. Setup flags: `R_DISABLED` 5.10, `SUBMIT_ALL` 5.18,
 //! `COOP_TASKRUN` 5.19, `SINGLE_ISSUER` 6.0, `DEFER_TASKRUN` 6.1. Registration:
 //! `IOWQ_MAX_WORKERS` 5.15, `ENABLE_RINGS` 5.10, `PROBE` 5.6.
 #![allow(unsafe_code)]
@@ -66,8 +63,6 @@ pub(crate) struct RingSpec {
     pub defer_taskrun: bool,
     /// `IORING_SETUP_COOP_TASKRUN` (5.19): no IPI to interrupt us for completion work.
     pub coop_taskrun: bool,
-    /// Slots of the direct descriptor table (0: none).
-    pub file_slots: u32,
     /// Data buffers, one per file in flight.
     pub buffers: Option<BufferSpec>,
     /// `IORING_REGISTER_IOWQ_MAX_WORKERS` (5.15): [bounded, unbounded] io-wq workers; 0 keeps the
@@ -96,17 +91,14 @@ pub(crate) struct RingInfo {
     pub defer_taskrun: bool,
     pub coop_taskrun: bool,
     pub submit_all: bool,
-    pub file_slots: u32,
     pub registered_buffers: bool,
 }
 
-/// The file an op works on.
+/// The file an op works on: a normal descriptor, kept open by the op until it completes.
 #[derive(Debug, Clone)]
 pub(crate) enum Target {
-    /// A normal descriptor, kept open by the op until it completes.
+    /// A normal descriptor.
     Fd(Arc<OwnedFd>),
-    /// A direct descriptor: a slot of the ring's file table.
-    Slot(u32),
 }
 
 /// A part of one of the ring's buffers.
@@ -120,20 +112,16 @@ pub(crate) struct Buf {
 /// One operation of a chain.
 #[derive(Debug)]
 pub(crate) enum Op {
-    /// `IORING_OP_OPENAT` of `name` relative to `dir`; into direct descriptor `slot` (then
-    /// `O_CLOEXEC` is dropped from `flags`, the kernel refuses it there) or as a normal
-    /// descriptor returned in the completion.
+    /// `IORING_OP_OPENAT` of `name` relative to `dir`, as a normal descriptor returned in the
+    /// completion.
     Open {
         dir: Arc<OwnedFd>,
         name: CString,
         flags: OFlags,
         mode: Mode,
-        slot: Option<u32>,
     },
     /// `IORING_OP_READ` (or `READ_FIXED`) at `offset` into `buf`.
     Read { fd: Target, buf: Buf, offset: u64 },
-    /// `IORING_OP_WRITE` (or `WRITE_FIXED`) of `buf` at `offset`.
-    Write { fd: Target, buf: Buf, offset: u64 },
     /// `IORING_OP_SPLICE` from `fd` at `offset` into pipe `pipe`.
     SpliceIn {
         fd: Target,
@@ -148,10 +136,6 @@ pub(crate) enum Op {
         len: u32,
         offset: u64,
     },
-    /// `IORING_OP_FIXED_FD_INSTALL`: a normal (close-on-exec) descriptor for a slot's file.
-    Install { slot: u32 },
-    /// `IORING_OP_CLOSE` of a slot.
-    Close { slot: u32 },
     /// `IORING_OP_CLOSE` of a normal descriptor, which the op takes over.
     CloseFd { fd: OwnedFd },
 }
@@ -159,7 +143,7 @@ pub(crate) enum Op {
 /// How one op of a completed chain ended.
 #[derive(Debug)]
 pub(crate) enum OpResult {
-    /// Succeeded with this result (bytes moved; 0 for opens into slots and closes).
+    /// Succeeded with this result (bytes moved; 0 for closes).
     Done(u32),
     /// Succeeded with a new descriptor, now owned by the caller.
     Fd(OwnedFd),
@@ -187,7 +171,7 @@ enum Keep {
     Nothing,
     Open(Arc<OwnedFd>, CString),
     Fd(Arc<OwnedFd>),
-    Two(Option<Arc<OwnedFd>>, Arc<OwnedFd>),
+    Two(Arc<OwnedFd>, Arc<OwnedFd>),
     /// A descriptor an `IORING_OP_CLOSE` closes: once that op ran, the number is no longer ours
     /// and must not be closed again.
     Closing(OwnedFd),
@@ -196,7 +180,7 @@ enum Keep {
 /// What result means "the op succeeded and the link goes on".
 #[derive(Debug, Clone, Copy)]
 enum Expect {
-    /// Exactly this value (bytes requested; 0 for slot opens and closes). A read, write or
+    /// Exactly this value (bytes requested; 0 for closes). A read, write or
     /// splice returning less fails the link (rw.c `__io_complete_rw_common`, splice.c).
     Exact(i32),
     /// Any descriptor number; only an error fails the link.
@@ -237,8 +221,8 @@ impl Chain {
         let op = &mut self.ops[pos];
         op.res = Some(res);
         if matches!(op.expect, Expect::NewFd) && res >= 0 {
-            // SAFETY: the kernel installed this descriptor for this op (OPENAT without a slot,
-            // FIXED_FD_INSTALL) and returned its number only here; nothing else owns it.
+            // SAFETY: the kernel installed this descriptor for this op (OPENAT) and returned its
+            // number only here; nothing else owns it.
             op.fd = Some(unsafe { OwnedFd::from_raw_fd(res) });
         }
         if last || self.propagating {
@@ -447,7 +431,7 @@ struct Pipe {
     capacity: u32,
 }
 
-/// One io_uring with its in-flight table, buffers, pipes and direct descriptor table.
+/// One io_uring with its in-flight table, buffers and pipes.
 pub(crate) struct Ring {
     // Field order is drop order: the ring (and with it the kernel's references to registered
     // buffers) goes before the buffers. Everything in flight was drained in `Drop` first.
@@ -523,12 +507,6 @@ impl Ring {
             enabled: !single,
             skip_success: spec.skip_success,
         };
-        if spec.file_slots > 0 {
-            ring.uring
-                .submitter()
-                .register_files_sparse(spec.file_slots)?;
-            ring.info.file_slots = spec.file_slots;
-        }
         if let Some(b) = spec.buffers {
             let buffers = Buffers::new(b.count, b.size)?;
             if b.register {
@@ -608,11 +586,6 @@ impl Ring {
         unsafe { std::slice::from_raw_parts(addr, buf.len as usize) }
     }
 
-    /// Chains in flight.
-    pub(crate) fn in_flight(&self) -> usize {
-        self.table.live
-    }
-
     /// Queues one chain of linked ops; `Err` gives them back when the submission queue (or the
     /// completion budget that keeps the CQ from overflowing) has no room for all of them.
     pub(crate) fn push(&mut self, tag: u64, ops: Vec<Op>) -> Result<(), Vec<Op>> {
@@ -660,22 +633,20 @@ impl Ring {
         // SAFETY: every pointer and descriptor number in these entries refers to something the
         // chain record just inserted owns (`Keep`: directory fds, path strings, source,
         // destination and pipe fds) or to this ring's buffers, which outlive everything in
-        // flight (`Drop` drains or leaks). Slots refer to the ring's own file table.
+        // flight (`Drop` drains or leaks).
         unsafe { self.uring.submission().push_multiple(&entries) }.expect("room was checked above");
         Ok(())
     }
 
-    fn target(fd: &Target) -> (types::Fixed, Option<types::Fd>) {
+    fn target(fd: &Target) -> types::Fd {
         match fd {
-            Target::Fd(f) => (types::Fixed(0), Some(types::Fd(f.as_raw_fd()))),
-            Target::Slot(s) => (types::Fixed(*s), None),
+            Target::Fd(f) => types::Fd(f.as_raw_fd()),
         }
     }
 
-    fn keep_of(fd: &Target) -> Option<Arc<OwnedFd>> {
+    fn keep_of(fd: &Target) -> Arc<OwnedFd> {
         match fd {
-            Target::Fd(f) => Some(Arc::clone(f)),
-            Target::Slot(_) => None,
+            Target::Fd(f) => Arc::clone(f),
         }
     }
 
@@ -686,69 +657,27 @@ impl Ring {
                 name,
                 flags,
                 mode,
-                slot,
             } => {
-                let flags = if slot.is_some() {
-                    flags.difference(OFlags::CLOEXEC)
-                } else {
-                    flags
-                };
-                let mut o = opcode::OpenAt::new(types::Fd(dir.as_raw_fd()), name.as_ptr())
+                let o = opcode::OpenAt::new(types::Fd(dir.as_raw_fd()), name.as_ptr())
                     .flags(flags.bits() as i32)
                     .mode(mode.as_raw_mode());
-                let expect = match slot {
-                    Some(s) => {
-                        o = o.file_index(Some(
-                            types::DestinationSlot::try_from_slot_target(s)
-                                .expect("slot numbers are small"),
-                        ));
-                        Expect::Exact(0)
-                    }
-                    None => Expect::NewFd,
-                };
-                (o.build(), Keep::Open(dir, name), expect)
+                (o.build(), Keep::Open(dir, name), Expect::NewFd)
             }
             Op::Read { fd, buf, offset } => {
                 let addr = self.buffers().addr(buf);
-                let entry = match (Self::target(&fd), self.registered) {
-                    ((_, Some(f)), false) => {
-                        opcode::Read::new(f, addr, buf.len).offset(offset).build()
-                    }
-                    ((s, None), false) => {
-                        opcode::Read::new(s, addr, buf.len).offset(offset).build()
-                    }
-                    ((_, Some(f)), true) => {
-                        opcode::ReadFixed::new(f, addr, buf.len, buf.index as u16)
-                            .offset(offset)
-                            .build()
-                    }
-                    ((s, None), true) => opcode::ReadFixed::new(s, addr, buf.len, buf.index as u16)
+                let f = Self::target(&fd);
+                let entry = if self.registered {
+                    opcode::ReadFixed::new(f, addr, buf.len, buf.index as u16)
                         .offset(offset)
-                        .build(),
+                        .build()
+                } else {
+                    opcode::Read::new(f, addr, buf.len).offset(offset).build()
                 };
-                (entry, keep_fd(&fd), Expect::Exact(buf.len as i32))
-            }
-            Op::Write { fd, buf, offset } => {
-                let addr = self.buffers().addr(buf).cast_const();
-                let entry = match (Self::target(&fd), self.registered) {
-                    ((_, Some(f)), false) => {
-                        opcode::Write::new(f, addr, buf.len).offset(offset).build()
-                    }
-                    ((s, None), false) => {
-                        opcode::Write::new(s, addr, buf.len).offset(offset).build()
-                    }
-                    ((_, Some(f)), true) => {
-                        opcode::WriteFixed::new(f, addr, buf.len, buf.index as u16)
-                            .offset(offset)
-                            .build()
-                    }
-                    ((s, None), true) => {
-                        opcode::WriteFixed::new(s, addr, buf.len, buf.index as u16)
-                            .offset(offset)
-                            .build()
-                    }
-                };
-                (entry, keep_fd(&fd), Expect::Exact(buf.len as i32))
+                (
+                    entry,
+                    Keep::Fd(Self::keep_of(&fd)),
+                    Expect::Exact(buf.len as i32),
+                )
             }
             Op::SpliceIn {
                 fd,
@@ -758,10 +687,8 @@ impl Ring {
             } => {
                 let p = self.pipes[pipe].as_ref().expect("pipe created before use");
                 let out = types::Fd(p.write.as_raw_fd());
-                let entry = match Self::target(&fd) {
-                    (_, Some(f)) => opcode::Splice::new(f, offset as i64, out, -1, len).build(),
-                    (s, None) => opcode::Splice::new(s, offset as i64, out, -1, len).build(),
-                };
+                let entry =
+                    opcode::Splice::new(Self::target(&fd), offset as i64, out, -1, len).build();
                 let keep = Keep::Two(Self::keep_of(&fd), Arc::clone(&p.write));
                 (entry, keep, Expect::Exact(len as i32))
             }
@@ -773,24 +700,11 @@ impl Ring {
             } => {
                 let p = self.pipes[pipe].as_ref().expect("pipe created before use");
                 let input = types::Fd(p.read.as_raw_fd());
-                let entry = match Self::target(&fd) {
-                    (_, Some(f)) => opcode::Splice::new(input, -1, f, offset as i64, len).build(),
-                    (s, None) => opcode::Splice::new(input, -1, s, offset as i64, len).build(),
-                };
+                let entry =
+                    opcode::Splice::new(input, -1, Self::target(&fd), offset as i64, len).build();
                 let keep = Keep::Two(Self::keep_of(&fd), Arc::clone(&p.read));
                 (entry, keep, Expect::Exact(len as i32))
             }
-            Op::Install { slot } => (
-                // File flags 0: the new descriptor is close-on-exec.
-                opcode::FixedFdInstall::new(types::Fixed(slot), 0).build(),
-                Keep::Nothing,
-                Expect::NewFd,
-            ),
-            Op::Close { slot } => (
-                opcode::Close::new(types::Fixed(slot)).build(),
-                Keep::Nothing,
-                Expect::Exact(0),
-            ),
             Op::CloseFd { fd } => (
                 opcode::Close::new(types::Fd(fd.as_raw_fd())).build(),
                 Keep::Closing(fd),
@@ -803,6 +717,25 @@ impl Ring {
         self.buffers
             .as_ref()
             .expect("read/write ops need a ring with buffers")
+    }
+
+    /// Queues one chain like [`Ring::push`]; when there is no room, first runs what is queued
+    /// (its completions go to `done`), then queues it. Fails only if the chain is larger than
+    /// the ring, or the ring failed.
+    pub(crate) fn push_or_drain(
+        &mut self,
+        tag: u64,
+        ops: Vec<Op>,
+        done: &mut Vec<Completion>,
+    ) -> io::Result<()> {
+        match self.push(tag, ops) {
+            Ok(()) => Ok(()),
+            Err(ops) => {
+                done.extend(self.run()?);
+                self.push(tag, ops)
+                    .map_err(|_| io::Error::other("a chain larger than the ring"))
+            }
+        }
     }
 
     /// Submits what is queued without waiting.
@@ -863,13 +796,6 @@ impl std::fmt::Debug for Ring {
             .field("info", &self.info)
             .field("in_flight", &self.table.live)
             .finish_non_exhaustive()
-    }
-}
-
-fn keep_fd(fd: &Target) -> Keep {
-    match fd {
-        Target::Fd(f) => Keep::Fd(Arc::clone(f)),
-        Target::Slot(_) => Keep::Nothing,
     }
 }
 
@@ -945,7 +871,7 @@ mod tests {
 
     #[test]
     fn all_skipped_but_last() {
-        // read 10 (skip), open slot (skip), write 10 (skip), close (posts)
+        // four linked ops, all but the last skip-flagged: one CQE
         let mut c = chain(&[
             (Expect::Exact(10), true),
             (Expect::Exact(0), true),

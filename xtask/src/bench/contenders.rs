@@ -9,16 +9,13 @@
 //! existing one — another reason every round starts with `DST` absent.
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
-use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use serde::Deserialize;
 
+use super::launch::Launch;
 use super::scenario::find_program;
 
 pub const UCOPY_BACKENDS: [&str; 5] = ["auto", "splice", "rw", "fixed", "std"];
@@ -29,6 +26,12 @@ pub enum Tool {
         backend: &'static str,
         order: Option<&'static str>,
         archive: bool,
+    },
+    /// A hidden contender: `cargo xtask uring-copy MODE --knobs ...` (an io_uring executor with
+    /// knobs the product does not expose; PERF.md's design comparisons).
+    Uring {
+        mode: String,
+        knobs: Vec<String>,
     },
     CpR,
     CpA,
@@ -49,7 +52,10 @@ pub struct Contender {
 
 impl Contender {
     pub fn is_peer(&self) -> bool {
-        !matches!(self.tool, Tool::Ucopy { .. } | Tool::Floor)
+        !matches!(
+            self.tool,
+            Tool::Ucopy { .. } | Tool::Uring { .. } | Tool::Floor
+        )
     }
 
     /// How the command line looks, for tables and JSON.
@@ -63,6 +69,9 @@ impl Contender {
                 "ucopy {} SRC DST",
                 ucopy_flags(backend, *order, *archive).join(" ")
             ),
+            Tool::Uring { mode, knobs } => {
+                format!("xtask {} SRC DST", uring_args(mode, knobs).join(" "))
+            }
             Tool::CpR => "cp -r SRC DST".into(),
             Tool::CpA => "cp -a SRC DST".into(),
             Tool::Tar => "mkdir DST (untimed); tar -C SRC -cf - . | tar -C DST -xf -".into(),
@@ -79,7 +88,11 @@ impl Contender {
 
 /// ucopy's flags for a contender: one list serves both the command that runs and the line the
 /// tables show, so they cannot disagree.
-fn ucopy_flags<'a>(backend: &'a str, order: Option<&'a str>, archive: bool) -> Vec<&'a str> {
+pub(super) fn ucopy_flags<'a>(
+    backend: &'a str,
+    order: Option<&'a str>,
+    archive: bool,
+) -> Vec<&'a str> {
     let mut flags = vec!["--backend", backend];
     if let Some(o) = order {
         flags.extend(["--order", o]);
@@ -91,10 +104,43 @@ fn ucopy_flags<'a>(backend: &'a str, order: Option<&'a str>, archive: bool) -> V
     flags
 }
 
-/// Every contender for a corpus. `--order` only matters when there are many files, so
-/// single-file corpora get one ucopy contender per backend.
-pub fn catalogue(many_files: bool) -> Vec<Contender> {
-    let mut out = Vec::new();
+/// `cargo xtask uring-copy`'s arguments for a hidden contender (before SRC DST): one list for
+/// the command that runs and the line the tables show.
+pub(super) fn uring_args(mode: &str, knobs: &[String]) -> Vec<String> {
+    let mut args = vec!["uring-copy".to_string(), mode.to_string()];
+    if !knobs.is_empty() {
+        args.push(format!("--knobs={}", knobs.join(",")));
+    }
+    args
+}
+
+/// The hidden contenders named in `patterns`: `uring:MODE[:KNOB]...` (knobs as
+/// `cargo xtask uring-copy --knobs` takes them, e.g. `uring:rw:no-skip:iowq=64/64`). They are
+/// never part of a default run; they reproduce PERF.md's design comparisons.
+fn hidden(patterns: &[String]) -> Vec<Contender> {
+    patterns
+        .iter()
+        .filter_map(|p| {
+            let mut parts = p.trim().strip_prefix("uring:")?.split(':');
+            let mode = parts
+                .next()
+                .filter(|m| ["splice", "rw", "fixed"].contains(m))?;
+            Some(Contender {
+                name: p.trim().to_string(),
+                tool: Tool::Uring {
+                    mode: mode.to_string(),
+                    knobs: parts.map(str::to_string).collect(),
+                },
+            })
+        })
+        .collect()
+}
+
+/// Every contender for a corpus, plus the hidden ones `patterns` names. `--order` only
+/// matters when there are many files, so single-file corpora get one ucopy contender per
+/// backend.
+pub fn catalogue(many_files: bool, patterns: &[String]) -> Vec<Contender> {
+    let mut out = hidden(patterns);
     for backend in UCOPY_BACKENDS {
         if many_files {
             for order in ["inode", "none"] {
@@ -189,6 +235,8 @@ pub fn parse_probe(text: &str) -> Result<(Probe, serde_json::Value)> {
 #[derive(Debug)]
 pub struct Tools {
     ucopy: Result<PathBuf, String>,
+    /// The release xtask binary, for hidden contenders.
+    xtask: Result<PathBuf, String>,
     probe: Option<Probe>,
     pub probe_json: Option<serde_json::Value>,
     programs: BTreeMap<&'static str, Result<PathBuf, String>>,
@@ -198,7 +246,11 @@ pub struct Tools {
 impl Tools {
     /// Finds cp, tar, rsync on PATH and cpz, xcp, fcp in `target/peers/bin` (then PATH), and
     /// asks ucopy for its probe.
-    pub fn discover(ucopy: Result<PathBuf, String>, peers_bin: &Path) -> Tools {
+    pub fn discover(
+        ucopy: Result<PathBuf, String>,
+        xtask: Result<PathBuf, String>,
+        peers_bin: &Path,
+    ) -> Tools {
         let mut programs = BTreeMap::new();
         for name in ["cp", "tar"] {
             programs.insert(
@@ -254,10 +306,26 @@ impl Tools {
         }
         Tools {
             ucopy,
+            xtask,
             probe,
             probe_json,
             programs,
             versions,
+        }
+    }
+
+    /// `Err` with ucopy's reason when `ucopy --probe` says `backend` cannot run here.
+    fn refused_by_probe(&self, backend: &str) -> Result<(), String> {
+        let listed = self
+            .probe
+            .as_ref()
+            .and_then(|p| p.backends.iter().find(|b| b.name == backend));
+        match listed.filter(|b| !b.available) {
+            Some(b) => Err(format!(
+                "ucopy --probe: {backend} unavailable: {}",
+                b.reason.as_deref().unwrap_or("no reason given")
+            )),
+            None => Ok(()),
         }
     }
 
@@ -270,21 +338,18 @@ impl Tools {
         };
         let programs = match &c.tool {
             Tool::Ucopy { backend, .. } => {
-                let u = self
+                self.refused_by_probe(backend)?;
+                vec![self
                     .ucopy
                     .clone()
-                    .map_err(|e| format!("binary not built: {e}"))?;
-                let listed = self
-                    .probe
-                    .as_ref()
-                    .and_then(|p| p.backends.iter().find(|b| b.name == *backend));
-                if let Some(b) = listed.filter(|b| !b.available) {
-                    return Err(format!(
-                        "ucopy --probe: {backend} unavailable: {}",
-                        b.reason.as_deref().unwrap_or("no reason given")
-                    ));
-                }
-                vec![u]
+                    .map_err(|e| format!("binary not built: {e}"))?]
+            }
+            Tool::Uring { mode, .. } => {
+                self.refused_by_probe(mode)?;
+                vec![self
+                    .xtask
+                    .clone()
+                    .map_err(|e| format!("xtask binary not built: {e}"))?]
             }
             Tool::CpR | Tool::CpA => vec![prog("cp")?],
             Tool::Tar => vec![prog("tar")?],
@@ -323,208 +388,6 @@ fn version_of(name: &str, path: &Path) -> String {
         line
     } else {
         format!("{name} {line}")
-    }
-}
-
-/// A resolved contender: its programs, ready to build the command lines.
-#[derive(Debug, Clone)]
-pub struct Launch {
-    tool: Tool,
-    programs: Vec<PathBuf>,
-}
-
-/// One timed run.
-#[derive(Debug)]
-pub struct Outcome {
-    pub secs: f64,
-    pub user_secs: f64,
-    pub sys_secs: f64,
-    /// `Err` carries one line: the exit status and the tool's last stderr line.
-    pub result: Result<(), String>,
-    pub stdout: String,
-}
-
-impl Launch {
-    /// Pipeline stages (one command, or two for tar) copying `src` to the absent `dst`.
-    fn stages(&self, src: &Path, dst: &Path) -> Vec<Command> {
-        let p = &self.programs[0];
-        let cmd = |args: &[&std::ffi::OsStr]| {
-            let mut c = Command::new(p);
-            c.args(args);
-            c
-        };
-        let (s, d) = (src.as_os_str(), dst.as_os_str());
-        match &self.tool {
-            Tool::Ucopy {
-                backend,
-                order,
-                archive,
-            } => {
-                let mut c = Command::new(p);
-                c.args(ucopy_flags(backend, *order, *archive))
-                    .arg(src)
-                    .arg(dst);
-                vec![c]
-            }
-            Tool::CpR => vec![cmd(&["-r".as_ref(), s, d])],
-            Tool::CpA => vec![cmd(&["-a".as_ref(), s, d])],
-            Tool::Tar => vec![
-                cmd(&["-C".as_ref(), s, "-cf".as_ref(), "-".as_ref(), ".".as_ref()]),
-                cmd(&["-C".as_ref(), d, "-xf".as_ref(), "-".as_ref()]),
-            ],
-            Tool::Rsync => {
-                let mut slash = OsString::from(s);
-                slash.push("/");
-                vec![cmd(&["-a".as_ref(), &slash, d])]
-            }
-            Tool::Cpz | Tool::Fcp => vec![cmd(&[s, d])],
-            Tool::Xcp => vec![cmd(&["-r".as_ref(), "--no-progress".as_ref(), s, d])],
-            Tool::Floor => vec![cmd(&["floor".as_ref(), s, d])],
-        }
-    }
-
-    /// Untimed preparation of `dst`.
-    pub fn prepare(&self, dst: &Path) -> Result<()> {
-        if self.tool == Tool::Tar {
-            fs::create_dir(dst).with_context(|| format!("cannot create '{}'", dst.display()))?;
-        }
-        Ok(())
-    }
-
-    /// After `drop_caches`, load the copier's own binary and libraries back (untimed): the
-    /// cold rounds measure reading the *corpus*, not paging in a few MiB of executable.
-    pub fn prewarm(&self) {
-        for p in &self.programs {
-            let _ = Command::new(p)
-                .arg("--version")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-        }
-    }
-
-    /// Runs the copy and times it: from before the first spawn to after the last exit.
-    /// Output goes to files under `log_dir` (a pipe could fill up and stall the copier).
-    ///
-    /// A copier still running after `timeout` is killed (SIGKILL) and fails the round, so one
-    /// hung copier cannot hang the whole run (or CI). The watchdog thread exists before the
-    /// clock starts; arming it only sends the pids over a channel.
-    pub fn run_timed(
-        &self,
-        src: &Path,
-        dst: &Path,
-        log_dir: &Path,
-        timeout: Duration,
-    ) -> Result<Outcome> {
-        fs::create_dir_all(log_dir)?;
-        let out_path = log_dir.join("stdout.txt");
-        let err_path = log_dir.join("stderr.txt");
-        let stdout = File::create(&out_path)?;
-        let stderr = File::create(&err_path)?;
-        let mut stages = self.stages(src, dst);
-        let last = stages.len() - 1;
-        let (arm, armed) = mpsc::channel::<Option<Vec<i32>>>();
-        let watchdog = std::thread::spawn(move || {
-            let Ok(Some(pids)) = armed.recv() else {
-                return false;
-            };
-            match armed.recv_timeout(timeout) {
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    for pid in pids {
-                        let _ = nix::sys::signal::kill(
-                            nix::unistd::Pid::from_raw(pid),
-                            nix::sys::signal::Signal::SIGKILL,
-                        );
-                    }
-                    true
-                }
-                _ => false,
-            }
-        });
-        let cpu0 = children_cpu();
-        let start = Instant::now();
-        let mut children = Vec::new();
-        let mut spawn_error = None;
-        let mut pipe: Option<Stdio> = None;
-        for (i, cmd) in stages.iter_mut().enumerate() {
-            cmd.stdin(pipe.take().unwrap_or_else(Stdio::null))
-                .stderr(stderr.try_clone()?);
-            if i == last {
-                cmd.stdout(stdout.try_clone()?);
-            } else {
-                cmd.stdout(Stdio::piped());
-            }
-            match cmd.spawn() {
-                Ok(mut child) => {
-                    pipe = child.stdout.take().map(Stdio::from);
-                    children.push((cmd.get_program().to_owned(), child));
-                }
-                Err(e) => {
-                    spawn_error = Some(format!(
-                        "cannot run {}: {e}",
-                        cmd.get_program().to_string_lossy()
-                    ));
-                    break;
-                }
-            }
-        }
-        let pids = children.iter().map(|(_, c)| c.id() as i32).collect();
-        let _ = arm.send(Some(pids));
-        let mut failure = spawn_error;
-        for (prog, mut child) in children {
-            let status = child.wait()?;
-            if !status.success() && failure.is_none() {
-                let name = Path::new(&prog)
-                    .file_name()
-                    .unwrap_or_default()
-                    .to_string_lossy()
-                    .into_owned();
-                failure = Some(format!("{name} exited with {status}"));
-            }
-        }
-        let secs = start.elapsed().as_secs_f64();
-        let cpu1 = children_cpu();
-        let _ = arm.send(None);
-        if watchdog.join().unwrap_or(false) {
-            failure = Some(format!(
-                "still running after {} s, killed",
-                timeout.as_secs()
-            ));
-        }
-        let result = match failure {
-            None => Ok(()),
-            Some(f) => {
-                let err = fs::read_to_string(&err_path).unwrap_or_default();
-                let last = err.lines().map(str::trim).rfind(|l| !l.is_empty());
-                Err(match last {
-                    Some(l) => format!("{f}: {l}"),
-                    None => f,
-                })
-            }
-        };
-        Ok(Outcome {
-            secs,
-            user_secs: cpu1.0 - cpu0.0,
-            sys_secs: cpu1.1 - cpu0.1,
-            result,
-            stdout: fs::read_to_string(&out_path).unwrap_or_default(),
-        })
-    }
-}
-
-/// User and system CPU seconds of all reaped children (`getrusage(RUSAGE_CHILDREN)`). The
-/// difference around one run is that run's CPU time, io-wq worker threads included (they are
-/// threads of the copier's process), in microseconds rather than /proc's 10 ms ticks.
-fn children_cpu() -> (f64, f64) {
-    use nix::sys::resource::{getrusage, UsageWho};
-    use nix::sys::time::TimeValLike;
-    match getrusage(UsageWho::RUSAGE_CHILDREN) {
-        Ok(u) => (
-            u.user_time().num_microseconds() as f64 / 1e6,
-            u.system_time().num_microseconds() as f64 / 1e6,
-        ),
-        Err(_) => (0.0, 0.0),
     }
 }
 
@@ -588,7 +451,7 @@ mod tests {
 
     fn names(many: bool, patterns: &[&str]) -> Vec<String> {
         let p: Vec<String> = patterns.iter().map(|s| s.to_string()).collect();
-        catalogue(many)
+        catalogue(many, &p)
             .into_iter()
             .filter(|c| selected(&p, c))
             .map(|c| c.name)
@@ -614,6 +477,29 @@ mod tests {
     }
 
     #[test]
+    fn hidden_contenders_only_when_named() {
+        assert!(names(true, &[]).iter().all(|n| !n.starts_with("uring:")));
+        let p = vec!["uring:rw:no-skip:no-coop".to_string(), "uring:nope".into()];
+        let hidden: Vec<_> = catalogue(true, &p)
+            .into_iter()
+            .filter(|c| selected(&p, c))
+            .collect();
+        assert_eq!(hidden.len(), 1);
+        assert_eq!(
+            hidden[0].tool,
+            Tool::Uring {
+                mode: "rw".into(),
+                knobs: vec!["no-skip".into(), "no-coop".into()]
+            }
+        );
+        assert_eq!(
+            hidden[0].display(),
+            "xtask uring-copy rw --knobs=no-skip,no-coop SRC DST"
+        );
+        assert!(!hidden[0].is_peer());
+    }
+
+    #[test]
     fn probe_json_from_the_cli_contract() {
         let text = r#"{"io_uring":{"usable":true,"reason":null,"kernel":"6.18.44"},
            "backends":[{"name":"splice","available":true,"reason":"ok"},
@@ -623,12 +509,13 @@ mod tests {
         let (probe, _) = parse_probe(text).unwrap();
         let tools = Tools {
             ucopy: Ok("/bin/true".into()),
+            xtask: Err("not built".into()),
             probe: Some(probe),
             probe_json: None,
             programs: BTreeMap::new(),
             versions: BTreeMap::new(),
         };
-        let all = catalogue(true);
+        let all = catalogue(true, &[]);
         let fixed = all.iter().find(|c| c.name == "ucopy:fixed:none").unwrap();
         assert_eq!(
             tools.resolve(fixed).unwrap_err(),

@@ -2,9 +2,9 @@
 //! fresh loop-mounted filesystems, `sync`, `drop_caches`, `/proc/diskstats`.
 //!
 //! Every ext4/xfs/btrfs round gets a *fresh* filesystem because re-copying into a just-deleted
-//! ext4 tree is ~10× slower (the allocator scans recently deleted inodes on every create; see
-//! shared/docs/benchmarking.md). Mounts are owned by [`LoopMount`], whose `Drop` unmounts, so an
-//! error or panic mid-round never leaves a mount behind; [`unmount_stale`] cleans up after a run
+//! ext4 tree is ~10× slower (the allocator scans recently deleted inodes on every create).
+//! Mounts are owned by `ucopy_test_support::mount::Mount`, whose `Drop` unmounts, so an error or
+//! panic mid-round never leaves a mount behind; [`unmount_stale`] cleans up after a run
 //! that was killed outright.
 
 use std::fs::{self, File};
@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
+
+use ucopy_test_support::mount::Mount;
 
 use super::corpus::{self, Corpus};
 
@@ -24,28 +26,13 @@ pub enum FsKind {
 }
 
 impl FsKind {
-    fn mkfs(self, img: &Path) -> Command {
-        let mut c = match self {
-            // Eager inode-table and journal init: otherwise ext4lazyinit keeps writing in the
-            // background during the timed copy.
-            FsKind::Ext4 => {
-                let mut c = Command::new("mkfs.ext4");
-                c.args(["-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0"]);
-                c
-            }
-            FsKind::Xfs => {
-                let mut c = Command::new("mkfs.xfs");
-                c.args(["-q", "-f"]);
-                c
-            }
-            FsKind::Btrfs => {
-                let mut c = Command::new("mkfs.btrfs");
-                c.args(["-q", "-f"]);
-                c
-            }
-        };
-        c.arg(img);
-        c
+    /// `mount -t` / `mkfs.` name.
+    fn fstype(self) -> &'static str {
+        match self {
+            FsKind::Ext4 => "ext4",
+            FsKind::Xfs => "xfs",
+            FsKind::Btrfs => "btrfs",
+        }
     }
 
     fn mkfs_program(self) -> (&'static str, &'static str) {
@@ -225,7 +212,7 @@ pub struct Slot {
     pub dst: PathBuf,
     // Field order matters: the tree is removed before its mount goes away.
     _remove: Option<RemoveOnDrop>,
-    _mount: Option<LoopMount>,
+    _mount: Option<Mount>,
 }
 
 pub fn stage(scenario: Scenario, corpus: &Corpus, ws: &Workspace) -> Result<Staged> {
@@ -234,7 +221,7 @@ pub fn stage(scenario: Scenario, corpus: &Corpus, ws: &Workspace) -> Result<Stag
             let src = ws.tmp.base.join("src").join(&corpus.spec.name);
             if !src.exists() {
                 fs::create_dir_all(src.parent().expect("has parent"))?;
-                corpus::materialize_verified(corpus, &src)?;
+                corpus::materialise_verified(corpus, &src)?;
             }
             Some(src)
         }
@@ -288,26 +275,27 @@ pub fn prepare_slot(
             let need = corpus.spec.apparent_bytes() * if same_fs { 2 } else { 1 };
             let size = (4u64 << 30).max((need + (1 << 30)).next_multiple_of(1 << 30));
             fs::create_dir_all(ws.bench.join("img"))?;
-            let mount = LoopMount::fresh(
-                kind,
+            let mount = Mount::loop_at(
+                kind.fstype(),
                 &ws.bench
                     .join("img")
                     .join(format!("{}.img", scenario.name())),
                 &ws.mnt_dir().join(scenario.name()),
                 size,
-            )?;
+            )
+            .map_err(anyhow::Error::msg)?;
             let src = if same_fs {
-                let src = mount.mnt.join("src");
+                let src = mount.path().join("src");
                 // Not re-hashed every round: generation is deterministic (unit-tested) and
                 // each copy is compared with this tree and the manifest's counts anyway.
-                corpus::materialize(&corpus.spec, &src)?;
+                corpus::materialise(&corpus.spec, &src)?;
                 src
             } else {
                 staged.src.clone().expect("ext4 scenarios stage a source")
             };
             Ok(Slot {
                 src,
-                dst: mount.mnt.join("dst"),
+                dst: mount.path().join("dst"),
                 _remove: None,
                 _mount: Some(mount),
             })
@@ -337,61 +325,6 @@ impl Drop for RemoveOnDrop {
                 eprintln!("warning: cannot remove '{}': {e}", self.0.display());
             }
         }
-    }
-}
-
-/// A loop-mounted filesystem image that is unmounted and deleted when dropped.
-#[derive(Debug)]
-pub struct LoopMount {
-    img: PathBuf,
-    pub mnt: PathBuf,
-    mounted: bool,
-}
-
-impl LoopMount {
-    /// `truncate -s SIZE img; mkfs img; mount -o loop img mnt`.
-    pub fn fresh(kind: FsKind, img: &Path, mnt: &Path, size: u64) -> Result<LoopMount> {
-        // The guard exists before anything is created, so every early return cleans up.
-        let mut guard = LoopMount {
-            img: img.into(),
-            mnt: mnt.into(),
-            mounted: false,
-        };
-        match fs::remove_file(img) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(e).with_context(|| format!("cannot remove '{}'", img.display()));
-            }
-            _ => {}
-        }
-        File::create(img)
-            .and_then(|f| f.set_len(size))
-            .with_context(|| format!("cannot create image '{}'", img.display()))?;
-        run_checked(kind.mkfs(img))?;
-        fs::create_dir_all(mnt).with_context(|| format!("cannot create '{}'", mnt.display()))?;
-        let mut mount = Command::new("mount");
-        mount.args(["-o", "loop"]).arg(img).arg(mnt);
-        run_checked(mount)?;
-        guard.mounted = true;
-        Ok(guard)
-    }
-}
-
-impl Drop for LoopMount {
-    fn drop(&mut self) {
-        if self.mounted {
-            let mut umount = Command::new("umount");
-            umount.arg(&self.mnt);
-            if let Err(e) = run_checked(umount) {
-                // A lazy unmount still detaches it; the loop device goes when the last user does.
-                eprintln!("warning: {e:#}; retrying with umount -l");
-                let mut lazy = Command::new("umount");
-                lazy.arg("-l").arg(&self.mnt);
-                if let Err(e) = run_checked(lazy) {
-                    eprintln!("warning: {e:#}");
-                }
-            }
-        }
-        let _ = fs::remove_file(&self.img);
     }
 }
 

@@ -49,23 +49,7 @@ pub fn odd_names() -> Vec<Vec<u8>> {
     ]
 }
 
-/// Sizes around page, block, splice-pipe and buffer boundaries.
-pub const EDGE_SIZES: [u64; 14] = [
-    0,
-    1,
-    511,
-    4095,
-    4096,
-    4097,
-    65535,
-    65536,
-    65537,
-    131_075,
-    MIB,
-    MIB + 1,
-    3 * MIB + 17,
-    5 * MIB,
-];
+pub use ucopy_test_support::EDGE_SIZES;
 
 /// The generated tree of the differential test: every kind of entry a backend must handle,
 /// at random places, reproducible from `seed`.

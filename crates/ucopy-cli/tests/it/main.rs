@@ -1,5 +1,5 @@
 //! Behaviour tests for the `ucopy` binary: one module per section of
-//! `shared/docs/behaviours.md`, one test per row (or a few), each run once per backend
+//! `docs/behaviours.md`, one test per row (or a few), each run once per backend
 //! (`backend_test!` makes `<row>::{std,splice,rw,fixed}`), plus a differential test that holds
 //! every backend to the `std` executor's result.
 //!
@@ -10,9 +10,9 @@
 
 #[macro_use]
 mod harness;
-mod compare;
+// Shared with the io_uring tests and the bench (crates/ucopy-test-support).
+use ucopy_test_support::{compare, mount as mounts};
 mod fixtures;
-mod mounts;
 mod tree;
 
 mod attacks;
@@ -22,6 +22,8 @@ mod contents;
 mod destination;
 mod differential;
 mod errors;
+mod faults;
 mod links;
 mod metadata;
+mod reliability;
 mod scale;

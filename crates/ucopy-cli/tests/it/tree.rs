@@ -15,9 +15,7 @@ use tempfile::TempDir;
 
 use crate::harness::{is_root, NOBODY};
 
-pub const KIB: u64 = 1024;
-pub const MIB: u64 = 1024 * 1024;
-pub const GIB: u64 = 1024 * MIB;
+pub use ucopy_test_support::{pattern, pattern_at, pattern_nonzero, Rng, GIB, KIB, MIB};
 
 /// A temp dir that is removed (as root: whatever its modes) when dropped.
 pub struct TestTree {
@@ -268,56 +266,6 @@ pub fn set_mtime(p: &Path, secs: i64, nsecs: u32) {
 
 pub fn lstat(p: &Path) -> Option<rustix::fs::Stat> {
     rustix::fs::statat(CWD, p, AtFlags::SYMLINK_NOFOLLOW).ok()
-}
-
-/// Deterministic pseudo-random bytes: byte `i` of the stream for `seed`. Every offset differs,
-/// so a shifted, repeated or zero-filled block is caught.
-pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
-    pattern_at(seed, 0, len)
-}
-
-/// Bytes `[off, off + len)` of the stream [`pattern`] makes for `seed`.
-pub fn pattern_at(seed: u64, off: u64, len: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(len + 8);
-    let first_word = off / 8;
-    let skip = (off % 8) as usize;
-    let mut w = first_word;
-    while out.len() < len + skip {
-        out.extend_from_slice(&splitmix(seed ^ 0x9e37_79b9_7f4a_7c15, w).to_le_bytes());
-        w += 1;
-    }
-    out.drain(..skip);
-    out.truncate(len);
-    out
-}
-
-/// Like [`pattern`] but no byte is zero, so zero padding never looks like data.
-pub fn pattern_nonzero(seed: u64, len: usize) -> Vec<u8> {
-    pattern(seed, len).into_iter().map(|b| b.max(1)).collect()
-}
-
-fn splitmix(seed: u64, i: u64) -> u64 {
-    let mut z = seed.wrapping_add(i.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-/// A small deterministic RNG for generated trees.
-pub struct Rng(u64, u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng(seed, 0)
-    }
-    pub fn next(&mut self) -> u64 {
-        self.1 += 1;
-        splitmix(self.0, self.1)
-    }
-    /// Uniform in `0..n`.
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 /// Builds a chain of nested dirs `base/n0/n1/...` with dir fds (so depth and total path length

@@ -9,35 +9,54 @@ use ucopy_uring::Mode;
 
 use crate::*;
 
-const SIZES: &[usize] = &[
-    0,
-    1,
-    4095,
-    4096,
-    4097,
-    65535,
-    65536,
-    65537,
-    (1 << 20) + 1,
-    3 * (1 << 20) + 5,
-];
+/// One test per mode × tuning, `<test>::<mode>::<tuning>` (e.g.
+/// `sizes_copy_byte_exact::rw::small_chunks`), so one failing combination hides none of the others
+/// and `cargo test rw::small_chunks` runs one knob set everywhere.
+macro_rules! per_combination {
+    (fn $name:ident($mode:ident, $label:ident, $tuning:ident) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
 
-fn each(f: impl Fn(Mode, &str, &Tuning)) {
-    let _g = shared();
-    for mode in modes() {
-        for (label, tuning) in tunings() {
-            f(mode, label, &tuning);
+            pub(super) fn body($mode: Mode, $label: &str, $tuning: &Tuning) $body
+
+            per_combination!(@mode splice Splice);
+            per_combination!(@mode rw Rw);
+            per_combination!(@mode fixed Fixed);
         }
-    }
+    };
+    (@mode $m:ident $M:ident) => {
+        mod $m {
+            per_combination!(@tunings $M: default small_chunks no_skip_plain_ring);
+        }
+    };
+    (@tunings $M:ident: $($t:ident)*) => {
+        $(
+            #[test]
+            fn $t() {
+                $crate::copy::one(super::body, ucopy_uring::Mode::$M, stringify!($t));
+            }
+        )*
+    };
 }
 
-#[test]
-fn sizes_copy_byte_exact() {
-    each(|mode, label, tuning| {
+/// Runs `body` for `mode` with the tuning the test's name spells (`small_chunks` → `small-chunks`),
+/// when the mode can run here.
+fn one(body: fn(Mode, &str, &Tuning), mode: Mode, tuning_ident: &str) {
+    let _g = shared();
+    if !modes().contains(&mode) {
+        return;
+    }
+    let label = tuning_ident.replace('_', "-");
+    body(mode, &label, &tuning(&label));
+}
+
+per_combination! {
+    fn sizes_copy_byte_exact(mode, label, tuning) {
         let t = Trees::new();
         let mut expected = Vec::new();
         let mut jobs = Vec::new();
-        for &size in SIZES {
+        for size in ucopy_test_support::EDGE_SIZES.map(|s| s as usize) {
             let name = format!("f{size}");
             expected.push((name.clone(), t.file(&name, size)));
             jobs.push(t.job(&name));
@@ -56,12 +75,11 @@ fn sizes_copy_byte_exact() {
             let m = std::fs::metadata(t.dst_path(name)).unwrap().mode() & 0o7777;
             assert_eq!(m, 0o644, "{mode:?}/{label}: {name} mode");
         }
-    });
+    }
 }
 
-#[test]
-fn more_files_than_one_group() {
-    each(|mode, label, tuning| {
+per_combination! {
+    fn more_files_than_one_group(mode, label, tuning) {
         let t = Trees::new();
         let mut jobs = Vec::new();
         let mut expected = Vec::new();
@@ -70,10 +88,7 @@ fn more_files_than_one_group() {
             expected.push((name.clone(), t.file(&name, (i * 997) % 9000)));
             jobs.push(t.job(&name));
         }
-        let options = Options {
-            queue_depth: 5,
-            ..Options::default()
-        };
+        let options = Options::builder().queue_depth(5).build();
         let out = run(mode, tuning, jobs, &options);
         for (name, data) in &expected {
             assert!(
@@ -82,12 +97,11 @@ fn more_files_than_one_group() {
             );
             assert!(std::fs::read(t.dst_path(name)).unwrap() == *data);
         }
-    });
+    }
 }
 
-#[test]
-fn overwrites_existing_destinations() {
-    each(|mode, label, tuning| {
+per_combination! {
+    fn overwrites_existing_destinations(mode, label, tuning) {
         let t = Trees::new();
         let small = t.file("small", 10);
         let big = t.file("big", 70_000);
@@ -113,21 +127,17 @@ fn overwrites_existing_destinations() {
             .file_type()
             .is_symlink());
         assert_eq!(std::fs::read(outside.path()).unwrap().len(), 0);
-    });
+    }
 }
 
-#[test]
-fn no_clobber_and_directory_conflict() {
-    each(|mode, label, tuning| {
+per_combination! {
+    fn no_clobber_and_directory_conflict(mode, label, tuning) {
         let t = Trees::new();
         t.file("keep", 1000);
         t.file("dir", 1000);
         std::fs::write(t.dst_path("keep"), b"mine").unwrap();
         std::fs::create_dir(t.dst_path("dir")).unwrap();
-        let options = Options {
-            no_clobber: true,
-            ..Options::default()
-        };
+        let options = Options::builder().no_clobber(true).build();
         let out = run(mode, tuning, vec![t.job("keep")], &options);
         assert!(
             matches!(outcome_of(&out, "keep"), JobOutcome::Skipped),
@@ -140,12 +150,11 @@ fn no_clobber_and_directory_conflict() {
             o => panic!("{mode:?}/{label}: {o:?}"),
         }
         assert!(std::fs::metadata(t.dst_path("dir")).unwrap().is_dir());
-    });
+    }
 }
 
-#[test]
-fn vanished_source_leaves_nothing() {
-    each(|mode, label, tuning| {
+per_combination! {
+    fn vanished_source_leaves_nothing(mode, label, tuning) {
         let t = Trees::new();
         t.file("gone", 5000);
         let data = t.file("stays", 5000);
@@ -158,12 +167,11 @@ fn vanished_source_leaves_nothing() {
         }
         assert!(std::fs::read(t.dst_path("stays")).unwrap() == data);
         assert_eq!(t.dst_names(), ["stays"], "{mode:?}/{label}");
-    });
+    }
 }
 
-#[test]
-fn changed_size_copies_what_is_there() {
-    each(|mode, label, tuning| {
+per_combination! {
+    fn changed_size_copies_what_is_there(mode, label, tuning) {
         let t = Trees::new();
         t.file("shrinks", 200_000);
         t.file("grows", 100);
@@ -189,12 +197,11 @@ fn changed_size_copies_what_is_there() {
             std::fs::read(t.dst_path("grows")).unwrap() == grown,
             "{mode:?}/{label}"
         );
-    });
+    }
 }
 
-#[test]
-fn not_a_regular_file_any_more() {
-    each(|mode, label, tuning| {
+per_combination! {
+    fn not_a_regular_file_any_more(mode, label, tuning) {
         let t = Trees::new();
         t.file("became-dir", 10);
         t.file("became-link", 10);
@@ -216,12 +223,11 @@ fn not_a_regular_file_any_more() {
             "{mode:?}/{label}: {:?}",
             t.dst_names()
         );
-    });
+    }
 }
 
-#[test]
-fn zero_size_with_content_is_read_to_the_end() {
-    each(|mode, label, tuning| {
+per_combination! {
+    fn zero_size_with_content_is_read_to_the_end(mode, label, tuning) {
         let t = Trees::new();
         t.file("limits", 0);
         let mut job = t.job("limits");
@@ -237,12 +243,11 @@ fn zero_size_with_content_is_read_to_the_end() {
         }
         let got = std::fs::read_to_string(t.dst_path("limits")).unwrap();
         assert!(got.contains("Max open files"), "{mode:?}/{label}");
-    });
+    }
 }
 
-#[test]
-fn sparse_file_stays_sparse() {
-    each(|mode, label, tuning| {
+per_combination! {
+    fn sparse_file_stays_sparse(mode, label, tuning) {
         let t = Trees::new();
         let f = std::fs::File::create(t.src_path("sparse")).unwrap();
         f.set_len(8 << 20).unwrap();
@@ -265,12 +270,11 @@ fn sparse_file_stays_sparse() {
         let data = std::fs::read(t.dst_path("sparse")).unwrap();
         assert_eq!(&data[data.len() - 3..], b"end");
         assert!(data[..data.len() - 3].iter().all(|&b| b == 0));
-    });
+    }
 }
 
-#[test]
-fn archive_keeps_mode_times_owner_xattrs() {
-    each(|mode, label, tuning| {
+per_combination! {
+    fn archive_keeps_mode_times_owner_xattrs(mode, label, tuning) {
         let t = Trees::new();
         for (name, size) in [("a0", 0), ("a1", 3000), ("a2", 300_000)] {
             t.file(name, size);
@@ -300,10 +304,7 @@ fn archive_keeps_mode_times_owner_xattrs() {
             };
             rfs::futimens(&fd, &ts).unwrap();
         }
-        let options = Options {
-            archive: true,
-            ..Options::default()
-        };
+        let options = Options::builder().archive(true).build();
         let jobs = vec![t.job("a0"), t.job("a1"), t.job("a2")];
         let out = run(mode, tuning, jobs, &options);
         for name in ["a0", "a1", "a2"] {
@@ -329,7 +330,7 @@ fn archive_keeps_mode_times_owner_xattrs() {
                     == std::fs::read(t.src_path(name)).unwrap()
             );
         }
-    });
+    }
 }
 
 /// Copies `name` with the std path (`ucopy_fs::copy_job`) into a third directory.
@@ -355,9 +356,8 @@ fn xattr(p: &Path) -> Option<Vec<u8>> {
         .map(|n| buf[..n].to_vec())
 }
 
-#[test]
-fn cancelled_before_start_touches_nothing() {
-    each(|mode, label, tuning| {
+per_combination! {
+    fn cancelled_before_start_touches_nothing(mode, label, tuning) {
         let t = Trees::new();
         t.file("c", 100);
         let options = Options::default();
@@ -368,7 +368,7 @@ fn cancelled_before_start_touches_nothing() {
             o => panic!("{mode:?}/{label}: {o:?}"),
         }
         assert!(t.dst_names().is_empty());
-    });
+    }
 }
 
 #[test]

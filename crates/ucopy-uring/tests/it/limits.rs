@@ -1,62 +1,12 @@
 //! Failing destinations, descriptor accounting, low RLIMIT_NOFILE.
 
-use std::path::Path;
-use std::process::Command;
-
 use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
 use tempfile::TempDir;
 use ucopy_core::{JobOutcome, Op, Options};
+use ucopy_test_support::mount::Mount;
 use ucopy_uring::Mode;
 
 use crate::*;
-
-/// A small tmpfs mounted for one test (root only), unmounted on drop.
-struct SmallFs {
-    dir: TempDir,
-}
-
-impl SmallFs {
-    fn mount(size: &str) -> Option<SmallFs> {
-        if !is_root() {
-            eprintln!("skipped: mounting a small tmpfs needs root");
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir.path())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            eprintln!("skipped: cannot mount a tmpfs");
-            return None;
-        }
-        Some(SmallFs { dir })
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-}
-
-impl Drop for SmallFs {
-    fn drop(&mut self) {
-        for i in 0..100 {
-            let ok = Command::new("umount")
-                .arg(self.dir.path())
-                .stderr(std::process::Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success());
-            if ok {
-                return;
-            }
-            if i == 99 {
-                eprintln!("cannot unmount {}", self.dir.path().display());
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-    }
-}
 
 #[test]
 fn full_destination_leaves_no_partial_file() {
@@ -66,8 +16,12 @@ fn full_destination_leaves_no_partial_file() {
             continue;
         }
         for (label, tuning) in tunings() {
-            let Some(fs) = SmallFs::mount("1m") else {
-                return;
+            let fs = match Mount::new_tmpfs("1m") {
+                Ok(fs) => fs,
+                Err(why) => {
+                    eprintln!("skipped: {why}");
+                    return;
+                }
             };
             let dst = TempDir::new_in(fs.path()).unwrap();
             let t = Trees::with_dst(dst);
@@ -148,10 +102,7 @@ fn no_descriptor_leaks() {
             assert_eq!(open_fds(), before, "{mode:?}/{label}: descriptors leaked");
             // And with -a (descriptors installed from direct slots).
             let jobs: Vec<_> = (0..20).map(|i| t.job(&format!("l{i}"))).collect();
-            let options = Options {
-                archive: true,
-                ..Options::default()
-            };
+            let options = Options::builder().archive(true).build();
             let before = open_fds();
             drop(run(mode, &tuning, jobs, &options));
             assert_eq!(
@@ -201,10 +152,7 @@ fn few_descriptors_still_copy() {
         .unwrap();
         // The executor is made for 64 files in flight, but the driver shrinks batches to what
         // the limit allows at 4 descriptors a job (the ring itself takes one more).
-        let options = Options {
-            queue_depth: 64,
-            ..Options::default()
-        };
+        let options = Options::builder().queue_depth(64).build();
         let factory = UringFactory::new(mode);
         let mut exec = factory
             .make(&options)

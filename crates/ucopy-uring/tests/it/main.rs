@@ -17,7 +17,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use rustix::fs::{self as rfs, AtFlags, Mode as FileMode, OFlags};
 use tempfile::TempDir;
 use ucopy_core::{ExecutorFactory, FileJob, JobOutcome, Options, Stat};
-use ucopy_uring::{Create, Mode, Probe, Tuning, UringFactory};
+use ucopy_uring::{Mode, Probe, Tuning, UringFactory};
 
 /// Tests that change process- or system-wide state (the fd table count, io_uring_disabled) take
 /// this exclusively; all others share it.
@@ -67,55 +67,36 @@ pub fn is_root() -> bool {
 }
 
 /// Knob sets every copy test runs with: the defaults, everything through the ring in tiny
-/// chunks (many waves, chunk boundaries), destinations opened in the chain (direct descriptors)
-/// or in the open wave with ring writes, and the chain without skipped CQEs, single issuer or
+/// chunks (many waves, chunk boundaries), and chains without skipped CQEs, single issuer or
 /// deferred task running.
+pub const TUNINGS: [&str; 3] = ["default", "small-chunks", "no-skip-plain-ring"];
+
+/// Every knob set of [`TUNINGS`] with its label.
 pub fn tunings() -> Vec<(&'static str, Tuning)> {
+    TUNINGS.into_iter().map(|l| (l, tuning(l))).collect()
+}
+
+/// The knob set called `label` (one of [`TUNINGS`]).
+pub fn tuning(label: &str) -> Tuning {
     let d = Tuning::default;
-    vec![
-        ("default", d()),
-        (
-            "small-chunks",
-            Tuning {
-                buffer_size: 4096,
-                ring_max: u64::MAX,
-                ..d()
-            },
-        ),
-        (
-            "in-chain",
-            Tuning {
-                create: Create::InChain,
-                syscall_writes: false,
-                buffer_size: 16 << 10,
-                ring_max: u64::MAX,
-                ..d()
-            },
-        ),
-        (
-            "open-wave",
-            Tuning {
-                create: Create::OpenWave,
-                syscall_writes: false,
-                ring_max: u64::MAX,
-                ..d()
-            },
-        ),
-        (
-            "in-chain-no-skip-plain-ring",
-            Tuning {
-                create: Create::InChain,
-                syscall_writes: false,
-                skip_success: false,
-                single_issuer: false,
-                defer_taskrun: false,
-                coop_taskrun: false,
-                buffer_size: 64 << 10,
-                ring_max: u64::MAX,
-                ..d()
-            },
-        ),
-    ]
+    match label {
+        "default" => d(),
+        "small-chunks" => Tuning {
+            buffer_size: 4096,
+            ring_max: u64::MAX,
+            ..d()
+        },
+        "no-skip-plain-ring" => Tuning {
+            skip_success: false,
+            single_issuer: false,
+            defer_taskrun: false,
+            coop_taskrun: false,
+            buffer_size: 64 << 10,
+            ring_max: u64::MAX,
+            ..d()
+        },
+        other => panic!("no tuning '{other}' (known: {TUNINGS:?})"),
+    }
 }
 
 /// A source and a destination directory, held open like the driver holds them.
@@ -202,16 +183,12 @@ impl Trees {
     }
 }
 
+/// `size` bytes of the shared test pattern, seeded by `name` so every file differs.
 pub fn pattern(name: &str, size: usize) -> Vec<u8> {
     let seed = name
         .bytes()
-        .fold(0x9e37_79b9_u32, |h, b| h.rotate_left(5) ^ u32::from(b));
-    (0..size)
-        .map(|i| {
-            let x = (i as u32).wrapping_mul(2_654_435_761) ^ seed;
-            (x >> 13) as u8
-        })
-        .collect()
+        .fold(0x9e37_79b9_u64, |h, b| h.rotate_left(5) ^ u64::from(b));
+    ucopy_test_support::pattern(seed, size)
 }
 
 /// Runs one batch through a fresh executor of `mode` with `tuning`.

@@ -1,6 +1,7 @@
 //! The probe against the real kernel.
 
-use ucopy_uring::{Mode, Probe};
+use ucopy_core::{JobOutcome, Options};
+use ucopy_uring::{Mode, Probe, Tuning, UringFactory};
 
 use crate::*;
 
@@ -42,16 +43,52 @@ fn disabled_sysctl_makes_it_unusable() {
     assert!(probe.to_string().contains("unusable"));
 }
 
+/// The probe's verdict per mode is what actually happens: a mode it allows sets up and copies
+/// a file byte for byte; a mode it refuses fails to set up, for the reason it gave.
 #[test]
-fn probe_lists_what_the_executors_need() {
+fn verdicts_match_what_the_executors_do() {
+    let _g = shared();
+    let probe = Probe::cached();
+    for mode in Mode::ALL {
+        let made = UringFactory::new(mode).try_make(&Options::default());
+        match (probe.check(mode), made) {
+            (Ok(()), Ok(_)) => {
+                let t = Trees::new();
+                let data = t.file("f", 200_000);
+                let out = run(
+                    mode,
+                    &Tuning::default(),
+                    vec![t.job("f")],
+                    &Options::default(),
+                );
+                assert!(
+                    matches!(outcome_of(&out, "f"), JobOutcome::Copied { bytes: 200_000 }),
+                    "{mode:?}: {:?}",
+                    outcome_of(&out, "f")
+                );
+                assert!(std::fs::read(t.dst_path("f")).unwrap() == data, "{mode:?}");
+            }
+            (Err(why), Err(e)) => {
+                assert!(
+                    e.to_string().contains(&why),
+                    "{mode:?}: '{e}' lacks '{why}'"
+                );
+            }
+            (Ok(()), Err(e)) => panic!("probe allows {mode:?} but set-up fails: {e}"),
+            (Err(why), Ok(_)) => panic!("probe refuses {mode:?} ({why}) but an executor was made"),
+        }
+    }
+}
+
+/// The probe describes this kernel: its release, every opcode an executor uses (once each),
+/// and, when io_uring works at all, the opcodes every executor needs.
+#[test]
+fn probe_describes_this_kernel() {
     let _g = shared();
     let probe = Probe::detect();
-    if let Err(why) = probe.usable() {
-        assert!(!uring_available(Mode::Rw));
-        eprintln!("skipped: {why}");
-        return;
-    }
-    let text = probe.to_string();
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    assert_eq!(probe.kernel.as_deref(), Some(release.trim()));
+    let names: Vec<&str> = probe.opcodes.iter().map(|o| o.name).collect();
     for name in [
         "OPENAT",
         "READ",
@@ -61,13 +98,37 @@ fn probe_lists_what_the_executors_need() {
         "SPLICE",
         "CLOSE",
     ] {
-        assert!(text.contains(name), "{name} missing from:\n{text}");
+        assert_eq!(
+            names.iter().filter(|n| **n == name).count(),
+            1,
+            "{name} in {names:?}"
+        );
     }
-    let json = serde_json_like(&probe);
-    assert!(json.contains("\"opcodes\""));
-}
-
-/// The probe derives `Serialize`; check it serializes without pulling serde_json in.
-fn serde_json_like(p: &Probe) -> String {
-    format!("{{\"opcodes\": {}}}", p.opcodes.len())
+    match probe.usable() {
+        Ok(()) => {
+            for needed in ["OPENAT", "CLOSE"] {
+                assert!(
+                    probe
+                        .opcodes
+                        .iter()
+                        .any(|o| o.name == needed && o.supported),
+                    "usable without {needed}"
+                );
+            }
+            assert!(probe.setup_failure.is_none());
+        }
+        Err(why) => {
+            assert!(!why.is_empty());
+            for mode in Mode::ALL {
+                assert!(
+                    probe.check(mode).is_err(),
+                    "{mode:?} allowed while unusable"
+                );
+            }
+        }
+    }
+    let text = probe.to_string();
+    for o in &probe.opcodes {
+        assert!(text.contains(o.name), "{} missing from:\n{text}", o.name);
+    }
 }

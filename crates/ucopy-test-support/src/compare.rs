@@ -1,23 +1,26 @@
-//! Comparing trees the way behaviours.md defines "equal trees", and snapshots for "nothing
-//! changed". Both walks hold dir fds (2 per level at most) and open children with `openat`
-//! relative to them, so depth 2,000 and paths past PATH_MAX work; names stay raw bytes.
+//! Comparing trees the way docs/behaviours.md defines "equal trees" ([`tree_diffs`],
+//! [`assert_trees_equal`]), and the invariant after a failed or interrupted copy
+//! ([`assert_only_complete_files`]). The walk holds dir fds (2 per level at most) and opens
+//! children with `openat` relative to them, so depth 2,000 and paths past PATH_MAX work; names
+//! stay raw bytes. The fd helpers are in `fsat`, snapshots ("nothing changed") in `snapshot`;
+//! both are re-exported here.
 
-use std::collections::{BTreeMap, HashMap};
-use std::ffi::OsStr;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::fs::File;
-use std::hash::{DefaultHasher, Hasher};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::rc::Rc;
 
-use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, SeekFrom, Stat};
+use rustix::fs::{FileType, SeekFrom, Stat};
 
-use crate::harness::is_root;
+pub use crate::fsat::{list, lstatat, show, walk, xattrs, Visit};
+pub use crate::snapshot::{Snap, Snapshot};
 
-/// What "equal" includes. `archive()` is the full definition of behaviours.md; `plain()` is what
+use crate::fsat::{join, open_dir, open_file, open_parent, read_full_at, readlink, show_x};
+use crate::is_root;
+
+/// What "equal" includes. `archive()` is the full definition of docs/behaviours.md; `plain()` is what
 /// `cp -r` keeps (type, size, content, symlink targets, rdev).
 #[derive(Clone, Debug)]
 pub struct Compare {
@@ -118,9 +121,6 @@ pub fn tree_diffs(src: &Path, dst: &Path, cmp: &Compare) -> Vec<String> {
 
 /// `(st_dev, st_ino)`: an inode's identity.
 type DevIno = (u64, u64);
-
-/// The callback of [`walk`]: `(relative path, parent dir fd, name, lstat)`.
-pub type Visit<'v> = dyn FnMut(&[u8], BorrowedFd<'_>, &[u8], &Stat) + 'v;
 
 struct Lockstep<'c> {
     cmp: &'c Compare,
@@ -366,297 +366,6 @@ fn next_data(f: &File, pos: u64, size: u64) -> u64 {
         Ok(off) => off,
         Err(rustix::io::Errno::NXIO) => size,
         Err(_) => pos,
-    }
-}
-
-fn read_full_at(f: &File, buf: &mut [u8], off: u64) -> usize {
-    let mut done = 0;
-    while done < buf.len() {
-        match f.read_at(&mut buf[done..], off + done as u64) {
-            Ok(0) => break,
-            Ok(n) => done += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => panic!("read: {e}"),
-        }
-    }
-    done
-}
-
-/// The open parent dir of `p` and `p`'s last component (`p` itself need not be a dir).
-fn open_parent(p: &Path) -> (OwnedFd, Vec<u8>) {
-    let name = p
-        .file_name()
-        .unwrap_or_else(|| panic!("{} has no file name", p.display()));
-    let parent = match p.parent() {
-        Some(q) if !q.as_os_str().is_empty() => q,
-        _ => Path::new("."),
-    };
-    let fd = rustix::fs::open(
-        parent,
-        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .unwrap_or_else(|e| panic!("open {}: {e}", parent.display()));
-    (fd, name.as_bytes().to_vec())
-}
-
-pub fn lstatat(dir: BorrowedFd<'_>, name: &[u8]) -> rustix::io::Result<Stat> {
-    rustix::fs::statat(dir, OsStr::from_bytes(name), AtFlags::SYMLINK_NOFOLLOW)
-}
-
-fn open_dir(dir: BorrowedFd<'_>, name: &[u8]) -> rustix::io::Result<OwnedFd> {
-    rustix::fs::openat(
-        dir,
-        OsStr::from_bytes(name),
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-}
-
-fn open_file(dir: BorrowedFd<'_>, name: &[u8]) -> rustix::io::Result<File> {
-    rustix::fs::openat(
-        dir,
-        OsStr::from_bytes(name),
-        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK,
-        Mode::empty(),
-    )
-    .map(File::from)
-}
-
-/// Sorted names in an open dir, without `.` and `..`.
-pub fn list(dir: BorrowedFd<'_>) -> Vec<Vec<u8>> {
-    let mut names: Vec<Vec<u8>> = Dir::read_from(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_bytes().to_vec())
-        .filter(|n| n != b"." && n != b"..")
-        .collect();
-    names.sort();
-    names
-}
-
-fn readlink(dir: BorrowedFd<'_>, name: &[u8]) -> Vec<u8> {
-    rustix::fs::readlinkat(dir, OsStr::from_bytes(name), Vec::new())
-        .map(|c| c.into_bytes())
-        .unwrap_or_else(|e| format!("<readlink failed: {e}>").into_bytes())
-}
-
-/// All xattrs of `dir/name` without following a symlink. Through `/proc/self/fd/N/name` so
-/// that the path stays short at any depth.
-pub fn xattrs(dir: BorrowedFd<'_>, name: &[u8]) -> BTreeMap<Vec<u8>, Vec<u8>> {
-    use std::os::fd::AsRawFd;
-    let mut path = format!("/proc/self/fd/{}/", dir.as_raw_fd()).into_bytes();
-    path.extend_from_slice(name);
-    let path = OsStr::from_bytes(&path);
-    let mut out = BTreeMap::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    let n = match rustix::fs::llistxattr(path, &mut buf[..]) {
-        Ok(n) => n,
-        Err(rustix::io::Errno::NOTSUP) => return out,
-        Err(e) => panic!("llistxattr {}: {e}", show(name)),
-    };
-    for xname in buf[..n].split(|&c| c == 0).filter(|s| !s.is_empty()) {
-        let xn = OsStr::from_bytes(xname);
-        let mut val = vec![0u8; 64 * 1024];
-        match rustix::fs::lgetxattr(path, xn, &mut val[..]) {
-            Ok(len) => {
-                val.truncate(len);
-                out.insert(xname.to_vec(), val);
-            }
-            // Listed but gone (a racing change) or not readable: record it as such.
-            Err(e) => {
-                out.insert(xname.to_vec(), format!("<{e}>").into_bytes());
-            }
-        }
-    }
-    out
-}
-
-fn join(parent: &[u8], name: &[u8]) -> Vec<u8> {
-    if parent.is_empty() {
-        name.to_vec()
-    } else {
-        let mut v = parent.to_vec();
-        v.push(b'/');
-        v.extend_from_slice(name);
-        v
-    }
-}
-
-/// A relative path for messages: `.` for the top entry, escaped bytes otherwise.
-pub fn show(rel: &[u8]) -> String {
-    if rel.is_empty() {
-        ".".into()
-    } else {
-        format!("{:?}", OsStr::from_bytes(rel))
-    }
-}
-
-fn show_x(x: &BTreeMap<Vec<u8>, Vec<u8>>) -> String {
-    let items: Vec<String> = x
-        .iter()
-        .map(|(k, v)| format!("{}={}", show(k), show(v)))
-        .collect();
-    format!("{{{}}}", items.join(", "))
-}
-
-/// One entry of a [`Snapshot`]: everything that a modification would change, ctime included
-/// (a chmod, chown, utimes or xattr change that was undone still moves ctime).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Snap {
-    pub kind: u32,
-    pub mode: u32,
-    pub uid: u32,
-    pub gid: u32,
-    pub size: i64,
-    pub nlink: u64,
-    pub ino: u64,
-    pub mtime: (i64, u64),
-    pub ctime: (i64, u64),
-    pub content: u64,
-    pub target: Vec<u8>,
-    pub xattrs: BTreeMap<Vec<u8>, Vec<u8>>,
-}
-
-/// The state of a (small) tree, for "nothing was created/modified" assertions.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Snapshot(pub BTreeMap<Vec<u8>, Snap>);
-
-impl Snapshot {
-    /// Takes the snapshot of `root` (any type, not followed if a symlink).
-    pub fn take(root: &Path) -> Self {
-        let mut map = BTreeMap::new();
-        walk(root, &mut |rel, parent, name, st| {
-            let kind = FileType::from_raw_mode(st.st_mode);
-            let content = if kind == FileType::RegularFile {
-                hash_file(parent, name)
-            } else {
-                0
-            };
-            let target = if kind == FileType::Symlink {
-                readlink(parent, name)
-            } else {
-                Vec::new()
-            };
-            map.insert(
-                rel.to_vec(),
-                Snap {
-                    kind: st.st_mode & libc_s_ifmt(),
-                    mode: st.st_mode & 0o7777,
-                    uid: st.st_uid,
-                    gid: st.st_gid,
-                    size: if kind == FileType::Directory {
-                        0
-                    } else {
-                        st.st_size
-                    },
-                    nlink: if kind == FileType::Directory {
-                        0
-                    } else {
-                        st.st_nlink
-                    },
-                    ino: st.st_ino,
-                    mtime: (st.st_mtime, st.st_mtime_nsec),
-                    ctime: (st.st_ctime, st.st_ctime_nsec),
-                    content,
-                    target,
-                    xattrs: xattrs(parent, name),
-                },
-            );
-        });
-        Snapshot(map)
-    }
-
-    /// Fails with the differences when `self` (before) and `after` differ.
-    #[track_caller]
-    pub fn assert_same(&self, after: &Snapshot, what: &str) {
-        let mut diffs = Vec::new();
-        for (k, v) in &self.0 {
-            match after.0.get(k) {
-                None => diffs.push(format!("{}: removed", show(k))),
-                Some(a) if a != v => diffs.push(format!("{}: {v:?}\n    -> {a:?}", show(k))),
-                _ => {}
-            }
-        }
-        for k in after.0.keys().filter(|k| !self.0.contains_key(*k)) {
-            diffs.push(format!("{}: created", show(k)));
-        }
-        assert!(
-            diffs.is_empty(),
-            "{what} changed:\n  {}",
-            diffs
-                .iter()
-                .take(30)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join("\n  ")
-        );
-    }
-}
-
-fn libc_s_ifmt() -> u32 {
-    0o170000
-}
-
-fn hash_file(dir: BorrowedFd<'_>, name: &[u8]) -> u64 {
-    let Ok(f) = open_file(dir, name) else {
-        return u64::MAX;
-    };
-    let mut h = DefaultHasher::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut off = 0;
-    loop {
-        let n = read_full_at(&f, &mut buf, off);
-        h.write(&buf[..n]);
-        if n < buf.len() {
-            break;
-        }
-        off += n as u64;
-    }
-    h.finish()
-}
-
-/// Visits every entry below and including `root` (pre-order, names sorted, symlinks not
-/// followed) as `(rel, parent_dir_fd, name, lstat)`. Dir fds: one per level.
-pub fn walk(root: &Path, visit: &mut Visit<'_>) {
-    let (parent, name) = open_parent(root);
-    walk_at(Vec::new(), parent.as_fd(), &name, visit);
-}
-
-fn walk_at(rel: Vec<u8>, parent: BorrowedFd<'_>, name: &[u8], visit: &mut Visit<'_>) {
-    // Iterative, so depth 2,000 does not depend on the test thread's stack size.
-    struct Level {
-        fd: OwnedFd,
-        rel: Vec<u8>,
-        names: std::vec::IntoIter<Vec<u8>>,
-    }
-    let Ok(st) = lstatat(parent, name) else {
-        return;
-    };
-    visit(&rel, parent, name, &st);
-    if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
-        return;
-    }
-    let Ok(fd) = open_dir(parent, name) else {
-        return;
-    };
-    let names = list(fd.as_fd()).into_iter();
-    let mut stack = vec![Level { fd, rel, names }];
-    while let Some(top) = stack.last_mut() {
-        let Some(child) = top.names.next() else {
-            stack.pop();
-            continue;
-        };
-        let rel = join(&top.rel, &child);
-        let Ok(st) = lstatat(top.fd.as_fd(), &child) else {
-            continue;
-        };
-        visit(&rel, top.fd.as_fd(), &child, &st);
-        if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
-            if let Ok(fd) = open_dir(top.fd.as_fd(), &child) {
-                let names = list(fd.as_fd()).into_iter();
-                stack.push(Level { fd, rel, names });
-            }
-        }
     }
 }
 

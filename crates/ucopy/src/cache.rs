@@ -14,7 +14,7 @@ use rustix::io::{Errno, ReadWriteFlags};
 
 /// What a sample of source files said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CacheState {
+pub(crate) enum CacheState {
     /// Most sampled files have their first page cached.
     Warm,
     /// Most sampled files would have to be read from disk.
@@ -37,7 +37,7 @@ const SAMPLE_DIRS: usize = 64;
 /// each directory (its files are sampled, its subdirectories queued), up to [`SAMPLE_DIRS`]
 /// directories, until [`SAMPLE_FILES`] files answered. Entry types come from the directory
 /// listing (`d_type`), so only sampled files cost an open.
-pub fn sample(sources: &[PathBuf]) -> CacheState {
+pub(crate) fn sample(sources: &[PathBuf]) -> CacheState {
     let mut tally = Tally::default();
     let mut dirs = std::collections::VecDeque::new();
     for source in sources {

@@ -1,0 +1,211 @@
+//! Phase 3: every file of the group gets its outcome. Written files get their metadata, then all
+//! descriptors are closed in one submission and each destination's close is checked; files that
+//! ended early are removed (by `NewFile`), and fallbacks are copied by the std path.
+
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
+
+use rustix::fs as rfs;
+use rustix::io::Errno;
+use ucopy_core::{EntryError, FileJob, JobOutcome, Op as EntryOp, Options, Stat};
+use ucopy_fs::data::read_write;
+use ucopy_fs::file::{data_error, failed, interrupted};
+use ucopy_fs::{Closing, NewFile};
+
+use super::data::stops_run;
+use super::{Phase, Task, UringExecutor};
+use crate::ring::{Op, OpResult};
+use crate::Mode;
+
+/// Tag of a source's close, whose result does not matter (nothing was written through it).
+const SOURCE_CLOSE: u64 = u64::MAX;
+
+/// A written file waiting for its close.
+struct Closed {
+    job: FileJob,
+    closing: Closing,
+    meta: Result<(), EntryError>,
+    bytes: u64,
+}
+
+impl UringExecutor {
+    pub(super) fn finish_group(
+        &mut self,
+        tasks: Vec<Task>,
+        options: &Options,
+        out: &mut Vec<(FileJob, JobOutcome)>,
+    ) {
+        let mut closing: Vec<Closed> = Vec::new();
+        let mut sources: Vec<OwnedFd> = Vec::new();
+        for (index, mut t) in tasks.into_iter().enumerate() {
+            // Bytes spliced in and not out: the pipe is not empty, and no later file may see them.
+            if self.mode == Mode::Splice && t.pend > 0 {
+                if let Some(ring) = self.ring.as_mut() {
+                    ring.reset_pipe(index);
+                }
+            }
+            if t.in_progress() {
+                // Neither written nor over: the ring stopped before it was done (cannot happen
+                // without an error, which ended it already); never leave it looking complete.
+                t.fail_write(Errno::IO);
+            }
+            if matches!(t.phase, Phase::Written) {
+                let src = t.src.take().expect("a written file has a source");
+                let mut dst = t.dst.take().expect("a written file has a destination");
+                let checked = self.recheck_spliced(&mut t, &src, &dst, options);
+                let meta =
+                    checked.map(|()| dst.finish_metadata(&t.job, src.as_fd(), &t.stat, options));
+                sources.extend(Arc::try_unwrap(src).ok());
+                match meta {
+                    Ok(meta) => closing.push(Closed {
+                        closing: dst.into_closing(),
+                        job: t.job,
+                        meta,
+                        bytes: t.off,
+                    }),
+                    Err(e) => {
+                        drop(dst); // incomplete: removed
+                        out.push((t.job, failed(e, options)));
+                    }
+                }
+                continue;
+            }
+            let src = t.src.take();
+            // Whatever was made at the destination is removed (`NewFile`'s drop).
+            drop(t.dst.take());
+            let outcome = match std::mem::replace(&mut t.phase, Phase::Open) {
+                Phase::Fallback => {
+                    drop(src);
+                    self.std.copy(&t.job, options)
+                }
+                Phase::Over(outcome) => {
+                    sources.extend(src.and_then(|s| Arc::try_unwrap(s).ok()));
+                    self.over(&t.job, outcome, options)
+                }
+                _ => unreachable!("in-progress files were failed above; written ones went on"),
+            };
+            out.push((t.job, outcome));
+        }
+        self.close_all(closing, sources, options, out);
+    }
+
+    /// The reported outcome of a file that ended early.
+    fn over(&mut self, job: &FileJob, outcome: JobOutcome, options: &Options) -> JobOutcome {
+        match outcome {
+            // Files of the same wave hit ENOSPC together: the first is the error, the others
+            // were stopped by it (one line, as the std path gives).
+            JobOutcome::Failed(e) if stops_run(&e) && self.fatal_seen => interrupted(job),
+            // ENOSPC and the like stop the whole run (the shared cancel flag).
+            JobOutcome::Failed(e) => {
+                self.fatal_seen |= stops_run(&e);
+                failed(e, options)
+            }
+            o => o,
+        }
+    }
+
+    /// `splice` only: the pipe held references to page-cache pages, not copies, so a truncation
+    /// while they sat there zeroes the cut folio in place and the copy could carry those zeros.
+    /// A source whose size or mtime moved during the copy is copied again through a buffer, and
+    /// its metadata taken anew.
+    fn recheck_spliced(
+        &mut self,
+        t: &mut Task,
+        src: &Arc<OwnedFd>,
+        dst: &NewFile,
+        options: &Options,
+    ) -> Result<(), EntryError> {
+        if self.mode != Mode::Splice {
+            return Ok(());
+        }
+        let Some(now) = changed_since(src, &t.stat) else {
+            return Ok(());
+        };
+        rfs::ftruncate(dst.fd(), 0)
+            .map_err(|e| EntryError::new(&t.job.dst_path, EntryOp::Write, io::Error::from(e)))?;
+        t.off = read_write(src.as_fd(), dst.fd(), 0, &options.cancel)
+            .map_err(|e| data_error(&t.job, e))?;
+        t.stat = now;
+        Ok(())
+    }
+
+    /// Closes every descriptor of the group in one submission (regular files have no
+    /// `->flush` on local filesystems, so `IORING_OP_CLOSE` completes inline), then reports each
+    /// written file: a failed close removes it (NFS, CIFS and FUSE report deferred write errors
+    /// there).
+    fn close_all(
+        &mut self,
+        mut files: Vec<Closed>,
+        sources: Vec<OwnedFd>,
+        options: &Options,
+        out: &mut Vec<(FileJob, JobOutcome)>,
+    ) {
+        let Some(ring) = self.ring.as_mut() else {
+            // No ring (it failed): plain close(2), checked all the same.
+            drop(sources);
+            for f in files {
+                let outcome = match f.closing.close(&f.job) {
+                    Ok(()) => copied(f.meta, f.bytes, options),
+                    Err(e) => failed(e, options),
+                };
+                out.push((f.job, outcome));
+            }
+            return;
+        };
+        let mut done = Vec::new();
+        let mut pushed = Ok(());
+        for (i, f) in files.iter_mut().enumerate() {
+            let fd = f.closing.take_fd();
+            pushed = pushed
+                .and_then(|()| ring.push_or_drain(i as u64, vec![Op::CloseFd { fd }], &mut done));
+        }
+        for fd in sources {
+            pushed = pushed.and_then(|()| {
+                ring.push_or_drain(SOURCE_CLOSE, vec![Op::CloseFd { fd }], &mut done)
+            });
+        }
+        match pushed.and_then(|()| ring.run()) {
+            Ok(rest) => done.extend(rest),
+            // The ring failed: a close it did not report is unknown, so it counts as failed.
+            Err(_) => self.ring = None,
+        }
+        let mut results: Vec<Result<(), Errno>> = vec![Err(Errno::IO); files.len()];
+        for c in done.into_iter().filter(|c| c.tag != SOURCE_CLOSE) {
+            results[c.tag as usize] = match c.results.into_iter().next() {
+                Some(OpResult::Done(_)) => Ok(()),
+                Some(OpResult::Failed(e)) => Err(e),
+                _ => Err(Errno::IO),
+            };
+        }
+        for (f, result) in files.into_iter().zip(results) {
+            let outcome = match f.closing.closed(&f.job, result) {
+                Ok(()) => copied(f.meta, f.bytes, options),
+                Err(e) => failed(e, options),
+            };
+            out.push((f.job, outcome));
+        }
+    }
+}
+
+/// The outcome of a written file whose close succeeded: copied, or (metadata failed) an error
+/// reported with the file kept — its data is complete, as cp does.
+fn copied(meta: Result<(), EntryError>, bytes: u64, options: &Options) -> JobOutcome {
+    match meta {
+        Ok(()) => JobOutcome::Copied { bytes },
+        Err(e) => failed(e, options),
+    }
+}
+
+/// The source's stat now, if its size or modification time moved since `stat` was taken (with
+/// multigrain timestamps, 6.13+, any change after our `fstat` gets a new mtime). A source that
+/// cannot be stat'ed counts as changed.
+fn changed_since(src: &OwnedFd, stat: &Stat) -> Option<Stat> {
+    match rfs::fstat(src) {
+        Ok(st) => {
+            let now = Stat::from(&st);
+            (now.size != stat.size || now.mtime != stat.mtime).then_some(now)
+        }
+        Err(_) => Some(*stat),
+    }
+}

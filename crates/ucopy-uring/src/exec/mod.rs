@@ -1,0 +1,323 @@
+//! The three io_uring executors: one state machine per file ([`Task`], its [`Phase`]), advanced
+//! in waves over a group of at most `group` files (one buffer or pipe per file):
+//!
+//! 1. **Open** ([`open`]): `OPENAT` of every source, all in one `io_uring_enter` (cached lookups
+//!    complete inline, cold ones run on io-wq workers side by side); meanwhile the files the
+//!    ring does not take (large, sparse) are copied by `ucopy-fs`'s std path. Then per file, in
+//!    userspace: `fstat` of the source (`file::check_source`: still a regular file; its size,
+//!    mode, owner and times as of now) and the destination's creation (`NewFile::create`, with
+//!    `openat(2)`: a creating open never completes inline in io_uring).
+//! 2. **Data** ([`data`]): per file and wave one `READ` (`rw`, `fixed`), whose bytes are written
+//!    with `pwrite(2)` before the next wave, or one linked `SPLICE → SPLICE` (`splice`). A
+//!    transfer that comes up short is resumed from where it got to in the next wave; only a
+//!    read of 0 bytes ends a file before its size.
+//! 3. **Finish** ([`finish`]): metadata from the source's fresh `fstat`, every descriptor closed
+//!    with `IORING_OP_CLOSE` in one submission, and each destination's close result checked
+//!    (`Closing::closed`): a file whose close failed is removed and reported.
+//!
+//! The rules about destination files (private while written, removed when incomplete, fatal
+//! errors cancel the run) are `ucopy_fs::NewFile`'s: this module only moves bytes. Between waves
+//! the cancel flag is checked.
+
+mod data;
+mod finish;
+mod open;
+
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
+use std::thread::{self, ThreadId};
+
+use rustix::fs::{self as rfs, OFlags};
+use rustix::io::Errno;
+use ucopy_core::{EntryError, Executor, FileJob, JobOutcome, Op as EntryOp, Options, Stat};
+use ucopy_fs::{NewFile, StdCopier};
+
+use crate::probe::{Feature, Probe};
+use crate::ring::{BufferSpec, Ring, RingSpec};
+use crate::{Mode, Tuning};
+
+/// What the kernel offers that the executor may use, from the probe.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Caps {
+    /// `IOSQE_CQE_SKIP_SUCCESS` (5.17) on the first op of a splice chain.
+    pub skip: bool,
+}
+
+impl Caps {
+    /// The capabilities `probe` found.
+    pub(crate) fn of(probe: &Probe) -> Caps {
+        Caps {
+            skip: probe.has_feature(Feature::CqeSkip),
+        }
+    }
+}
+
+/// Ops one file has in flight at most: a splice chain (in, out); a source open or close.
+const OPS_PER_FILE: usize = 2;
+
+/// Largest group (files in flight in one ring).
+const MAX_GROUP: usize = 1024;
+
+/// One io_uring executor (one per worker thread).
+#[derive(Debug)]
+pub(crate) struct UringExecutor {
+    mode: Mode,
+    tuning: Tuning,
+    caps: Caps,
+    group: usize,
+    buffer_size: usize,
+    ring: Option<Ring>,
+    owner: Option<ThreadId>,
+    /// Files the ring does not take (and every file when this thread has no ring).
+    std: StdCopier,
+    /// This batch already reported an error that stops the run (ENOSPC, EROFS, EDQUOT).
+    fatal_seen: bool,
+}
+
+impl UringExecutor {
+    /// An executor for `queue_depth` files in flight; sets its ring up now so that a kernel that
+    /// refuses is known before the copy starts.
+    pub(crate) fn new(
+        mode: Mode,
+        tuning: Tuning,
+        caps: Caps,
+        options: &Options,
+    ) -> io::Result<UringExecutor> {
+        let mut e = UringExecutor {
+            mode,
+            buffer_size: tuning.buffer_size.clamp(4096, 1 << 30),
+            tuning,
+            caps,
+            group: options.queue_depth.clamp(1, MAX_GROUP),
+            ring: None,
+            owner: None,
+            std: StdCopier::default(),
+            fatal_seen: false,
+        };
+        e.ring = Some(e.build_ring()?);
+        Ok(e)
+    }
+
+    fn spec(&self) -> RingSpec {
+        RingSpec {
+            entries: (self.group * OPS_PER_FILE).next_power_of_two() as u32,
+            single_issuer: self.tuning.single_issuer,
+            defer_taskrun: self.tuning.defer_taskrun,
+            coop_taskrun: self.tuning.coop_taskrun,
+            buffers: match self.mode {
+                Mode::Splice => None,
+                Mode::Rw | Mode::Fixed => Some(BufferSpec {
+                    count: self.group,
+                    size: self.buffer_size,
+                    register: self.mode == Mode::Fixed,
+                }),
+            },
+            iowq_max_workers: self.tuning.iowq_max_workers,
+            skip_success: self.tuning.skip_success && self.caps.skip,
+        }
+    }
+
+    /// Sets a ring up, shrinking what the limits refuse: registered buffers count against
+    /// RLIMIT_MEMLOCK (ENOMEM without CAP_IPC_LOCK).
+    fn build_ring(&mut self) -> io::Result<Ring> {
+        loop {
+            match Ring::new(&self.spec()) {
+                Ok(r) => return Ok(r),
+                Err(e)
+                    if e.raw_os_error() == Some(libc::ENOMEM)
+                        && self.mode == Mode::Fixed
+                        && (self.buffer_size > 4096 || self.group > 1) =>
+                {
+                    if self.buffer_size > 4096 {
+                        self.buffer_size /= 2;
+                    } else {
+                        self.group /= 2;
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The ring, enabled for this thread. A single-issuer ring belongs to the thread that first
+    /// submitted on it; if the executor moved to another thread, it gets a new ring (nothing is
+    /// in flight between batches).
+    fn ring_for_this_thread(&mut self) -> io::Result<()> {
+        let me = thread::current().id();
+        if self.owner.is_some_and(|o| o != me)
+            && self.ring.as_ref().is_some_and(|r| r.info().single_issuer)
+        {
+            self.ring = None;
+        }
+        if self.ring.is_none() {
+            self.ring = Some(self.build_ring()?);
+        }
+        self.ring.as_mut().expect("just set").enable()?;
+        self.owner = Some(me);
+        Ok(())
+    }
+
+    fn uses_ring(&self, stat: &Stat) -> bool {
+        stat.size <= self.tuning.ring_max && !stat.maybe_sparse()
+    }
+
+    fn ring(&mut self) -> &mut Ring {
+        self.ring.as_mut().expect("a group runs on a ring")
+    }
+
+    fn run_group(
+        &mut self,
+        jobs: Vec<FileJob>,
+        std_jobs: Vec<FileJob>,
+        options: &Options,
+        out: &mut Vec<(FileJob, JobOutcome)>,
+    ) {
+        let mut tasks: Vec<Task> = jobs.into_iter().map(Task::new).collect();
+        let result = self
+            .open_wave(&mut tasks, std_jobs, options, out)
+            .and_then(|()| self.data_waves(&mut tasks, options));
+        if let Err(e) = result {
+            // The ring itself failed (not a file): give up on it; the next batch sets up a new
+            // one. Files not finished fail without leaving partial destinations.
+            self.ring = None;
+            for t in tasks.iter_mut().filter(|t| t.in_progress()) {
+                t.fail(EntryError::new(
+                    &t.job.dst_path,
+                    EntryOp::Write,
+                    io::Error::new(e.kind(), format!("io_uring failed: {e}")),
+                ));
+            }
+        }
+        self.finish_group(tasks, options, out);
+    }
+}
+
+impl Executor for UringExecutor {
+    fn name(&self) -> &'static str {
+        self.mode.name()
+    }
+
+    fn copy_batch(&mut self, batch: Vec<FileJob>, options: &Options) -> Vec<(FileJob, JobOutcome)> {
+        let mut out = Vec::with_capacity(batch.len());
+        self.fatal_seen = false;
+        // No ring for this thread (e.g. out of descriptors): the whole batch takes the std path,
+        // which is slower but complete.
+        let (ring_jobs, mut std_jobs): (Vec<FileJob>, Vec<FileJob>) =
+            if self.ring_for_this_thread().is_ok() {
+                batch.into_iter().partition(|j| self.uses_ring(&j.stat))
+            } else {
+                (Vec::new(), batch)
+            };
+        let mut jobs = ring_jobs.into_iter().peekable();
+        while jobs.peek().is_some() {
+            let group: Vec<FileJob> = jobs.by_ref().take(self.group).collect();
+            let std_now = std::mem::take(&mut std_jobs);
+            self.run_group(group, std_now, options, &mut out);
+        }
+        for job in std_jobs {
+            let outcome = self.std.copy(&job, options);
+            out.push((job, outcome));
+        }
+        out
+    }
+}
+
+/// Where one file is in its life through the ring.
+#[derive(Debug)]
+enum Phase {
+    /// The source is being opened, then checked, and the destination created.
+    Open,
+    /// Data is moving: `off` bytes are written; `pend` more are read and not written yet.
+    Data,
+    /// Every byte is written; metadata and the checked close remain.
+    Written,
+    /// The ring gives up on this file (content behind a size of 0, a filesystem that cannot
+    /// splice, no pipe left, it grew past `ring_max`): the std path copies it from scratch.
+    Fallback,
+    /// Over before it was complete, with this outcome (failed, vanished, skipped, interrupted).
+    Over(JobOutcome),
+}
+
+/// One file's progress through the ring.
+#[derive(Debug)]
+struct Task {
+    job: FileJob,
+    phase: Phase,
+    src: Option<Arc<OwnedFd>>,
+    /// The planner's metadata until the source is open, then the source's own `fstat`.
+    stat: Stat,
+    dst: Option<NewFile>,
+    /// Bytes written to the destination (all of them at offsets below this).
+    off: u64,
+    /// Bytes read into the buffer or pipe and not written yet; they belong at `off`.
+    pend: u32,
+    /// Where those bytes start in the buffer.
+    pend_start: u32,
+    /// `O_NONBLOCK` was taken off the source (see [`Task::retry_blocking`]).
+    nonblock_cleared: bool,
+}
+
+impl Task {
+    fn new(job: FileJob) -> Task {
+        Task {
+            stat: job.stat,
+            job,
+            phase: Phase::Open,
+            src: None,
+            dst: None,
+            off: 0,
+            pend: 0,
+            pend_start: 0,
+            nonblock_cleared: false,
+        }
+    }
+
+    /// Data still to move (the data waves work on it).
+    fn moving(&self) -> bool {
+        matches!(self.phase, Phase::Data)
+    }
+
+    /// Not finished one way or another.
+    fn in_progress(&self) -> bool {
+        matches!(self.phase, Phase::Open | Phase::Data)
+    }
+
+    /// Ends the file with `outcome`, unless it already has one (the first failure is reported).
+    fn end(&mut self, outcome: JobOutcome) {
+        if !matches!(self.phase, Phase::Over(_)) {
+            self.phase = Phase::Over(outcome);
+        }
+    }
+
+    fn fail(&mut self, e: EntryError) {
+        self.end(JobOutcome::Failed(e));
+    }
+
+    fn fail_read(&mut self, e: Errno) {
+        let e = EntryError::new(&self.job.path, EntryOp::Read, e);
+        self.fail(e);
+    }
+
+    fn fail_write(&mut self, e: Errno) {
+        let e = EntryError::new(&self.job.dst_path, EntryOp::Write, e);
+        self.fail(e);
+    }
+
+    /// A read said EAGAIN: the source was opened `O_NONBLOCK` (so that a FIFO swapped in cannot
+    /// block us) on a filesystem without `FMODE_NOWAIT`, where io_uring then refuses to wait.
+    /// It is a regular file (checked), so clear the flag and read again next wave.
+    fn retry_blocking(&mut self) {
+        if self.nonblock_cleared {
+            self.fail_read(Errno::AGAIN);
+            return;
+        }
+        self.nonblock_cleared = true;
+        let src = self.src.as_ref().expect("reads happen on open sources");
+        let cleared = rfs::fcntl_getfl(src.as_fd())
+            .and_then(|fl| rfs::fcntl_setfl(src.as_fd(), fl.difference(OFlags::NONBLOCK)));
+        if let Err(e) = cleared {
+            self.fail_read(e);
+        }
+    }
+}

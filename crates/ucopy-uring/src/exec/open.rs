@@ -1,0 +1,93 @@
+//! Phase 1: open every source of a group through the ring, check each, create its destination.
+
+use std::io;
+use std::os::fd::AsFd;
+use std::sync::Arc;
+
+use rustix::fs::Mode as FileMode;
+use rustix::io::Errno;
+use ucopy_core::{EntryError, FileJob, JobOutcome, Op as EntryOp, Options};
+use ucopy_fs::dest::SOURCE_FLAGS;
+use ucopy_fs::file::check_source;
+use ucopy_fs::NewFile;
+
+use super::{Phase, Task, UringExecutor};
+use crate::ring::{Op, OpResult};
+
+impl UringExecutor {
+    /// Opens the group's sources in one submission and copies the std-path files while the
+    /// kernel works on that; then checks each source and creates its destination.
+    pub(super) fn open_wave(
+        &mut self,
+        tasks: &mut [Task],
+        std_jobs: Vec<FileJob>,
+        options: &Options,
+        out: &mut Vec<(FileJob, JobOutcome)>,
+    ) -> io::Result<()> {
+        let mut done = Vec::new();
+        let ring = self.ring();
+        for (i, t) in tasks.iter().enumerate() {
+            let open = Op::Open {
+                dir: Arc::clone(&t.job.src_dir),
+                name: t.job.src_name.clone(),
+                flags: SOURCE_FLAGS,
+                mode: FileMode::empty(),
+            };
+            ring.push_or_drain(i as u64, vec![open], &mut done)?;
+        }
+        ring.submit()?;
+        for job in std_jobs {
+            let outcome = self.std.copy(&job, options);
+            out.push((job, outcome));
+        }
+        done.extend(self.ring().run()?);
+        for c in done {
+            let t = &mut tasks[c.tag as usize];
+            match c.results.into_iter().next() {
+                Some(OpResult::Fd(fd)) => t.src = Some(Arc::new(fd)),
+                Some(OpResult::Failed(Errno::NOENT)) => {
+                    t.end(JobOutcome::Vanished(EntryError::new(
+                        &t.job.path,
+                        EntryOp::Changed,
+                        io::Error::other("vanished during the copy"),
+                    )));
+                }
+                Some(OpResult::Failed(e)) => {
+                    let e = EntryError::new(&t.job.path, EntryOp::Open, e);
+                    t.fail(e);
+                }
+                _ => t.fail_read(Errno::CANCELED),
+            }
+        }
+        for t in tasks.iter_mut() {
+            if !matches!(t.phase, Phase::Open) {
+                continue;
+            }
+            let src = t
+                .src
+                .as_ref()
+                .expect("an open without error gave a descriptor");
+            match check_source(&t.job, src.as_fd()) {
+                Ok(stat) => t.stat = stat,
+                Err(e) => {
+                    t.fail(e);
+                    continue;
+                }
+            }
+            if !self.uses_ring(&t.stat) {
+                // It grew (or became sparse) since it was planned.
+                t.phase = Phase::Fallback;
+                continue;
+            }
+            match NewFile::create(&t.job, &t.stat, options) {
+                Ok(Some(dst)) => {
+                    t.dst = Some(dst);
+                    t.phase = Phase::Data;
+                }
+                Ok(None) => t.end(JobOutcome::Skipped),
+                Err(e) => t.fail(e),
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,368 @@
+//! Choosing the copy engine: the [`Backend`] a caller asks for, what the kernel offers
+//! ([`probe`]), and which backend `auto` runs and why ([`Selection`]).
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use serde::Serialize;
+use ucopy_core::ExecutorFactory;
+use ucopy_fallback::StdFactory;
+use ucopy_uring::{Mode, UringFactory};
+
+pub use ucopy_uring::Probe;
+
+use crate::cache::{self, CacheState};
+use crate::Error;
+
+/// The copy engine. Every backend copies the same tree with the same rules (they live in
+/// `ucopy-fs`); they differ only in how file data moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Backend {
+    /// The fastest backend for this source on this kernel, decided at run time (see
+    /// [`Backend::select`]).
+    #[default]
+    Auto,
+    /// Plain system calls: `FICLONE`, `copy_file_range`, `read`/`write`. Runs everywhere.
+    Std,
+    /// io_uring, file → pipe → file with `IORING_OP_SPLICE`; no userspace buffer.
+    Splice,
+    /// io_uring reads into buffers carved from one anonymous mapping; destinations written with
+    /// `pwrite(2)`.
+    Rw,
+    /// io_uring reads into buffers registered with the ring (`READ_FIXED`).
+    Fixed,
+}
+
+/// The io_uring backends `auto` tries for a cold source, fastest first, as measured by
+/// `cargo xtask bench` on this class of machine (README "Performance", bench/runs/): the first
+/// one the probe allows wins; `std` when none does. With the source's data cached, `std` measured
+/// fastest, so `auto` runs it (see `cache`).
+const AUTO_PREFERENCE: [Mode; 3] = [Mode::Rw, Mode::Splice, Mode::Fixed];
+
+impl Backend {
+    /// Every backend, `Auto` first.
+    pub const ALL: [Backend; 5] = [
+        Backend::Auto,
+        Backend::Std,
+        Backend::Splice,
+        Backend::Rw,
+        Backend::Fixed,
+    ];
+
+    /// The name `ucopy --backend` uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Auto => "auto",
+            Backend::Std => "std",
+            Backend::Splice => "splice",
+            Backend::Rw => "rw",
+            Backend::Fixed => "fixed",
+        }
+    }
+
+    fn mode(self) -> Option<Mode> {
+        match self {
+            Backend::Splice => Some(Mode::Splice),
+            Backend::Rw => Some(Mode::Rw),
+            Backend::Fixed => Some(Mode::Fixed),
+            Backend::Auto | Backend::Std => None,
+        }
+    }
+
+    fn of_mode(mode: Mode) -> Backend {
+        match mode {
+            Mode::Splice => Backend::Splice,
+            Mode::Rw => Backend::Rw,
+            Mode::Fixed => Backend::Fixed,
+        }
+    }
+
+    /// `Ok` when this backend can run on this kernel (`Auto` and `Std` always can), else why not.
+    pub fn check(self) -> Result<(), String> {
+        match self.mode() {
+            Some(mode) => Probe::cached().check(mode),
+            None => Ok(()),
+        }
+    }
+
+    /// What it uses (for `--probe`).
+    fn uses(self) -> &'static str {
+        match self {
+            Backend::Auto => "picks one of the others per run",
+            Backend::Std => "plain system calls: FICLONE, copy_file_range, read/write",
+            Backend::Splice => {
+                "io_uring OPENAT/SPLICE/CLOSE for sources, file -> pipe -> file; \
+                 destinations created with openat(2)"
+            }
+            Backend::Rw => {
+                "io_uring OPENAT/READ/CLOSE for sources into buffers in an anonymous mapping; \
+                 destinations created with openat(2), written with pwrite(2)"
+            }
+            Backend::Fixed => {
+                "io_uring OPENAT/READ_FIXED/CLOSE for sources into registered buffers; \
+                 destinations created with openat(2), written with pwrite(2)"
+            }
+        }
+    }
+
+    /// Decides which backend copies `sources`, and why. A forced backend the kernel cannot run
+    /// is an error, never a silent fallback; `Auto` samples whether the sources' data is in the
+    /// page cache (a few one-byte `RWF_NOWAIT` reads, no waiting on the disk) and asks the probe.
+    pub fn select(self, sources: &[PathBuf]) -> Result<Selection, Error> {
+        match self {
+            Backend::Auto => Ok(auto_choice(Probe::cached(), Some(cache::sample(sources)))),
+            Backend::Std => Ok(Selection {
+                backend: Backend::Std,
+                reason: "--backend std".to_owned(),
+            }),
+            forced => {
+                forced.check().map_err(|reason| Error::Unavailable {
+                    backend: forced,
+                    reason,
+                })?;
+                Ok(Selection {
+                    backend: forced,
+                    reason: format!("--backend {}", forced.name()),
+                })
+            }
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A name no backend has.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown backend '{0}' (auto, std, splice, rw, fixed)")]
+pub struct UnknownBackend(pub String);
+
+impl FromStr for Backend {
+    type Err = UnknownBackend;
+
+    fn from_str(s: &str) -> Result<Backend, UnknownBackend> {
+        Backend::ALL
+            .into_iter()
+            .find(|b| b.name() == s)
+            .ok_or_else(|| UnknownBackend(s.to_owned()))
+    }
+}
+
+/// The backend that runs (never [`Backend::Auto`]) and the reason it was chosen, as shown by
+/// `ucopy -v`, `--json` and `--probe`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Selection {
+    backend: Backend,
+    reason: String,
+}
+
+impl Selection {
+    /// The backend that runs.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Why it was chosen.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    /// Makes one executor per worker thread.
+    pub(crate) fn factory(&self) -> Box<dyn ExecutorFactory> {
+        match self.backend.mode() {
+            Some(mode) => Box::new(UringFactory::new(mode)),
+            None => Box::new(StdFactory),
+        }
+    }
+}
+
+/// `auto`'s choice given what the probe allows and, when sampled, whether the source is cached
+/// (`None`: not sampled, as for `--probe`, which names the cold-cache pick).
+fn auto_choice(probe: &Probe, cache: Option<CacheState>) -> Selection {
+    let std = |reason: String| Selection {
+        backend: Backend::Std,
+        reason,
+    };
+    if let Err(why) = probe.usable() {
+        return std(format!("io_uring is unusable: {why}"));
+    }
+    match cache {
+        Some(CacheState::Warm) => {
+            return std(
+                "the source's data is in the page cache, where plain system calls measured fastest"
+                    .to_owned(),
+            )
+        }
+        Some(CacheState::NoData) => {
+            return std(
+                "no file with data found to sample the source's cache state; \
+                 plain system calls measured fastest with data in memory"
+                    .to_owned(),
+            )
+        }
+        Some(CacheState::Unsupported) => {
+            return std(
+                "the source filesystem does not answer RWF_NOWAIT reads, so its cache state is \
+                 unknown; plain system calls measured fastest with data in memory"
+                    .to_owned(),
+            )
+        }
+        Some(CacheState::Cold) | None => {}
+    }
+    let mut refused = Vec::new();
+    for mode in AUTO_PREFERENCE {
+        match probe.check(mode) {
+            Ok(()) => {
+                let mut reason = format!(
+                    "{}the source's data is not cached: {} keeps the most reads in flight, the \
+                     fastest measured cold here",
+                    if cache.is_none() { "if " } else { "" },
+                    mode.name()
+                );
+                for (name, why) in &refused {
+                    reason.push_str(&format!("; {name} unavailable: {why}"));
+                }
+                return Selection {
+                    backend: Backend::of_mode(mode),
+                    reason,
+                };
+            }
+            Err(why) => refused.push((mode.name(), why)),
+        }
+    }
+    std("no io_uring backend is usable here".to_owned())
+}
+
+/// One backend's availability, for `--probe`.
+#[derive(Debug, Clone, Serialize)]
+pub struct BackendStatus {
+    /// As `--backend` spells it.
+    pub name: &'static str,
+    /// Whether it can run here.
+    pub available: bool,
+    /// What it uses, or why it cannot run.
+    pub reason: String,
+}
+
+/// io_uring's state, for `--probe`.
+#[derive(Debug, Clone, Serialize)]
+pub struct UringStatus {
+    /// A ring can be set up.
+    pub usable: bool,
+    /// Why not, when not.
+    pub reason: Option<String>,
+    /// `uname -r`.
+    pub kernel: String,
+    /// Opcodes, features, setup flags, limits.
+    pub details: Probe,
+}
+
+/// `auto`'s pick when the source is not sampled.
+#[derive(Debug, Clone, Serialize)]
+pub struct AutoChoice {
+    /// The backend `auto` runs.
+    pub backend: &'static str,
+    /// Why.
+    pub reason: String,
+}
+
+/// What the kernel offers: every backend's availability and `auto`'s cold-cache pick.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeReport {
+    /// io_uring's state.
+    pub io_uring: UringStatus,
+    /// Every backend but `auto`.
+    pub backends: Vec<BackendStatus>,
+    /// What `auto` picks for a source whose data is not cached.
+    pub auto: AutoChoice,
+}
+
+/// Probes the kernel (once per process) and reports every backend.
+pub fn probe() -> ProbeReport {
+    let probe = Probe::cached().clone();
+    let backends = [Backend::Splice, Backend::Rw, Backend::Fixed, Backend::Std]
+        .into_iter()
+        .map(|backend| match backend.check() {
+            Ok(()) => BackendStatus {
+                name: backend.name(),
+                available: true,
+                reason: backend.uses().to_owned(),
+            },
+            Err(why) => BackendStatus {
+                name: backend.name(),
+                available: false,
+                reason: why,
+            },
+        })
+        .collect();
+    let auto = auto_choice(&probe, None);
+    ProbeReport {
+        io_uring: UringStatus {
+            usable: probe.usable().is_ok(),
+            reason: probe.usable().err(),
+            kernel: probe.kernel.clone().unwrap_or_else(|| "unknown".to_owned()),
+            details: probe,
+        },
+        backends,
+        auto: AutoChoice {
+            backend: auto.backend.name(),
+            reason: auto.reason,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for b in Backend::ALL {
+            assert_eq!(b.name().parse::<Backend>(), Ok(b));
+            assert_eq!(b.to_string(), b.name());
+        }
+        assert!("uring".parse::<Backend>().is_err());
+    }
+
+    #[test]
+    fn std_is_always_selectable_and_auto_never_runs_as_itself() {
+        let s = Backend::Std.select(&[]).unwrap();
+        assert_eq!(s.backend(), Backend::Std);
+        let tmp = std::env::temp_dir();
+        let auto = Backend::Auto.select(&[tmp]).unwrap();
+        assert_ne!(auto.backend(), Backend::Auto);
+        assert!(!auto.reason().is_empty());
+    }
+
+    #[test]
+    fn a_forced_backend_the_kernel_refuses_is_an_error() {
+        for b in [Backend::Splice, Backend::Rw, Backend::Fixed] {
+            match (b.check(), b.select(&[])) {
+                (Ok(()), Ok(s)) => assert_eq!(s.backend(), b),
+                (Err(why), Err(Error::Unavailable { backend, reason })) => {
+                    assert_eq!((backend, reason), (b, why));
+                }
+                (check, select) => panic!("{b}: check {check:?} but select {select:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn cached_data_runs_std() {
+        let probe = Probe::cached();
+        let warm = auto_choice(probe, Some(CacheState::Warm));
+        assert_eq!(warm.backend(), Backend::Std);
+        let cold = auto_choice(probe, Some(CacheState::Cold));
+        if probe.usable().is_ok() && AUTO_PREFERENCE.iter().any(|m| probe.check(*m).is_ok()) {
+            assert_ne!(cold.backend(), Backend::Std, "{}", cold.reason());
+        } else {
+            assert_eq!(cold.backend(), Backend::Std);
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! [`Copier`]: one configured copy — options, backend, threads, progress — and running it.
+//!
+//! (Not named `Copy`: a type of that name would shadow the prelude's `Copy` trait in every
+//! module that imports it.)
+
+use std::path::{Path, PathBuf};
+
+use ucopy_core::{Cancel, NoProgress, Options, Progress, Report};
+use ucopy_fs::FdBudget;
+
+use crate::plan::Planner;
+use crate::{Backend, Error, Selection, Target};
+
+/// A copy to run: build it, then [`run`](Copier::run) it, or take the steps one at a time
+/// ([`targets`](Copier::targets), [`select`](Copier::select),
+/// [`run_targets`](Copier::run_targets)) to show the choice before copying.
+#[must_use]
+pub struct Copier<'p> {
+    options: Options,
+    backend: Backend,
+    threads: Option<usize>,
+    progress: &'p dyn Progress,
+}
+
+impl std::fmt::Debug for Copier<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Copier")
+            .field("options", &self.options)
+            .field("backend", &self.backend)
+            .field("threads", &self.threads)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Copier<'static> {
+    /// A copy with these options, the `auto` backend, one worker per CPU and no progress.
+    pub fn new(options: Options) -> Copier<'static> {
+        Copier {
+            options,
+            backend: Backend::Auto,
+            threads: None,
+            progress: &NoProgress,
+        }
+    }
+}
+
+impl<'p> Copier<'p> {
+    /// The backend to run ([`Backend::Auto`] unless set).
+    pub fn backend(mut self, backend: Backend) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    /// Worker threads copying files (at least 1); one per CPU unless set.
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = Some(threads.max(1));
+        self
+    }
+
+    /// Receives an event per entry copied, failed or warned about, from the driving thread.
+    pub fn progress<'q>(self, progress: &'q dyn Progress) -> Copier<'q> {
+        Copier {
+            options: self.options,
+            backend: self.backend,
+            threads: self.threads,
+            progress,
+        }
+    }
+
+    /// The options.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// The flag that stops this copy: [`Cancel::cancel`] from a signal handler or another
+    /// thread makes the copy stop promptly, removing partial files; the report then has
+    /// `stopped` set.
+    pub fn cancel_handle(&self) -> Cancel {
+        self.options.cancel.clone()
+    }
+
+    fn worker_threads(&self) -> usize {
+        self.threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+    }
+
+    /// cp's destination semantics: where each source's copy goes. `DEST` absent: it becomes the
+    /// copy (one source only). `DEST` an existing directory: the copy lands in `DEST/<name>`,
+    /// and `SRC/.` merges `SRC`'s contents into `DEST`. Refused before anything is created:
+    /// several sources into a non-directory, a directory into itself, a file onto itself (by
+    /// device and inode).
+    pub fn targets(&self, sources: &[PathBuf], dest: &Path) -> Result<Vec<Target>, Error> {
+        Ok(ucopy_core::target::resolve(sources, dest)?)
+    }
+
+    /// Which backend runs for `sources`, and why ([`Backend::select`]).
+    pub fn select(&self, sources: &[PathBuf]) -> Result<Selection, Error> {
+        self.backend.select(sources)
+    }
+
+    /// The plan copying `target` follows, under the same descriptor budget as the copy; reads
+    /// the source, touches nothing at the destination.
+    pub fn plan(&self, target: &Target) -> Result<Planner, Error> {
+        let budget = FdBudget::from_rlimit(self.worker_threads(), self.options.queue_depth);
+        let mut plan = budget.plan_options(&self.options);
+        // A plan that is shown states every file's size, so it stats every file.
+        plan.stat_files = true;
+        Ok(Planner::new(&target.source, &target.dest, plan)?)
+    }
+
+    /// Copies `sources` to `dest`: [`targets`](Copier::targets), then
+    /// [`select`](Copier::select), then [`run_targets`](Copier::run_targets).
+    pub fn run(&self, sources: &[PathBuf], dest: &Path) -> Result<Report, Error> {
+        let targets = self.targets(sources, dest)?;
+        let selection = self.select(sources)?;
+        self.run_targets(&targets, &selection)
+    }
+
+    /// Copies each target with the selected backend, one after another, into one report;
+    /// stops early when cancelled or when a copy stops on a fatal entry error.
+    pub fn run_targets(&self, targets: &[Target], selection: &Selection) -> Result<Report, Error> {
+        let factory = selection.factory();
+        let threads = self.worker_threads();
+        let mut report = Report::default();
+        for target in targets {
+            if self.options.cancel.is_cancelled() {
+                report.stopped = true;
+                break;
+            }
+            report.merge(ucopy_fs::copy_tree(
+                &target.source,
+                &target.dest,
+                &self.options,
+                factory.as_ref(),
+                threads,
+                self.progress,
+            )?);
+            if report.stopped {
+                break;
+            }
+        }
+        Ok(report)
+    }
+}
