@@ -172,6 +172,13 @@ fn send_or_read_write(
                 if copied == 0 && paths.sendfile_works != Some(true) {
                     return read_write(src, dst, offset, cancel);
                 }
+                if copied < size {
+                    // Ended before the size the file had when it was opened: a short read is
+                    // "read again", never "done". Some filesystems (FUSE) take a short page-cache
+                    // read for end of file; a plain read from here says whether the file really
+                    // shrank (0) or the rest is unreadable (an error to report).
+                    return read_write(src, dst, offset + copied, cancel).map(|n| copied + n);
+                }
                 return Ok(copied);
             }
             Ok(n) => {

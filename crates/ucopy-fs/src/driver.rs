@@ -782,7 +782,7 @@ impl Driver<'_> {
                 return self.fail(EntryError::new(entry.path(), Op::Open, e))
             }
         };
-        let job = FileJob {
+        let mut job = FileJob {
             src_dir,
             src_name: entry.src_name.clone(),
             dst_dir,
@@ -792,7 +792,7 @@ impl Driver<'_> {
             token: u64::MAX,
             stat: entry.stat,
         };
-        let outcome = self.std.copy(&job, self.options);
+        let outcome = self.std.copy(&mut job, self.options);
         let copied = self.count_file(&job, outcome) == LinkStatus::Copied;
         if copied {
             group.set_first(Arc::clone(&entry.dir), entry.dst_name.clone());
