@@ -12,7 +12,6 @@
 //! tree that is one big directory, two workers contending for its lock beat one worker alone.
 
 use std::collections::{HashMap, VecDeque};
-use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
 use crossbeam_channel::{Sender, TrySendError};
@@ -26,7 +25,7 @@ pub(crate) const PER_WORKER: usize = 2;
 /// The directory key of a job: its destination directory's descriptor, shared by every job of
 /// that directory (one `Arc` per directory node).
 fn key(job: &FileJob) -> usize {
-    Arc::as_ptr(&job.dst_dir) as *const OwnedFd as usize
+    Arc::as_ptr(&job.dst_dir) as usize
 }
 
 fn keys(jobs: &[FileJob]) -> Vec<usize> {
@@ -205,6 +204,7 @@ impl Dispatch {
 mod tests {
     use super::*;
     use crossbeam_channel::{bounded, Receiver};
+    use std::os::fd::OwnedFd;
     use std::path::PathBuf;
 
     fn dir() -> Arc<OwnedFd> {
