@@ -5,6 +5,7 @@
 
 mod bench;
 mod dist;
+mod floor;
 mod gnu_cp;
 mod uring_copy;
 
@@ -26,6 +27,8 @@ enum Task {
     /// with the release binary, under target/dist
     Dist(dist::DistArgs),
     GnuCp(gnu_cp::GnuCpArgs),
+    /// The synchronous floor the bench runs as a contender (see xtask/src/floor.rs)
+    Floor(floor::FloorArgs),
     /// One tree copy with an io_uring executor and bench-only knobs (the hidden `uring:`
     /// contenders of `bench`)
     #[command(hide = true)]
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
         Task::Bench(args) => bench::run(args),
         Task::Dist(args) => dist::run(args),
         Task::GnuCp(args) => gnu_cp::run(args),
+        Task::Floor(args) => floor::run(args).map(|()| ExitCode::SUCCESS),
         Task::UringCopy(args) => uring_copy::run(args),
     };
     match result {

@@ -26,7 +26,7 @@ use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, RawDir};
 use rustix::io::Errno;
 
 use crate::node::{join, DirNode, DIR_FLAGS};
-use crate::{file_id, Dereference, EntryError, Exclude, Kind, Op, Options, Order, Stat};
+use crate::{file_id, Dereference, EntryError, Exclude, Kind, Op, Options, Order, Stat, Update};
 
 /// Settings the planner needs.
 #[derive(Debug, Clone)]
@@ -49,6 +49,14 @@ pub struct PlanOptions {
     pub one_file_system: bool,
     /// `--exclude`: entries matched are neither copied nor walked.
     pub exclude: Option<Arc<Exclude>>,
+    /// `fstatat` every regular file while planning. Without it (a copy that keeps no hard links,
+    /// so needs no link count up front), a file whose directory entry says "regular" is planned
+    /// from the entry alone ([`Stat::regular_from_dirent`]) and the worker that opens it takes
+    /// its metadata from the descriptor: no single thread stats every file (on many cores it
+    /// would be the ceiling), a cold inode is read by the open that needs it anyway (in
+    /// parallel, not at queue depth 1 on the planning thread), and the metadata is the opened
+    /// file's, not a stale one's.
+    pub stat_files: bool,
 }
 
 impl PlanOptions {
@@ -61,6 +69,10 @@ impl PlanOptions {
             dereference: options.dereference,
             one_file_system: options.one_file_system,
             exclude: options.exclude.clone(),
+            // Hard links need every file's link count while planning, and `-u` decides from
+            // the source's mtime before the file is opened; otherwise the workers stat the
+            // files they open.
+            stat_files: options.preserved().links || options.update == Update::Older,
             ..PlanOptions::default()
         }
     }
@@ -77,6 +89,7 @@ impl Default for PlanOptions {
             dereference: Dereference::Never,
             one_file_system: false,
             exclude: None,
+            stat_files: true,
         }
     }
 }
@@ -232,8 +245,9 @@ pub enum Step {
 
 struct Frame {
     node: Arc<DirNode>,
-    /// Remaining listing, reversed (next entry last).
-    entries: Vec<(CString, u64)>,
+    /// Remaining listing, reversed (next entry last): name, inode, and whether the entry's
+    /// type says regular file.
+    entries: Vec<(CString, u64, bool)>,
     /// Subdirectories found so far, visited after the files.
     subdirs: Vec<(CString, Stat)>,
     listed: bool,
@@ -608,7 +622,8 @@ impl Planner {
                     if name == c"." || name == c".." {
                         continue;
                     }
-                    entries.push((name.to_owned(), e.ino()));
+                    let regular = e.file_type() == FileType::RegularFile;
+                    entries.push((name.to_owned(), e.ino(), regular));
                 }
                 Err(e) => {
                     self.ready.push_back(Step::Error(EntryError::new(
@@ -621,7 +636,7 @@ impl Planner {
             }
         }
         if self.options.order == Order::Inode {
-            entries.sort_unstable_by_key(|(_, ino)| *ino);
+            entries.sort_unstable_by_key(|(_, ino, _)| *ino);
         }
         entries.reverse();
         frame.entries = entries;
@@ -630,7 +645,7 @@ impl Planner {
     /// Takes the next entry of the top frame, if any; `false` when its listing is exhausted.
     fn step_top(&mut self) -> bool {
         let frame = self.stack.last_mut().expect("a frame");
-        let Some((name, _ino)) = frame.entries.pop() else {
+        let Some((name, ino, regular)) = frame.entries.pop() else {
             return false;
         };
         let node = Arc::clone(&frame.node);
@@ -643,8 +658,14 @@ impl Planner {
                 return true;
             }
         };
-        let stat = match rfs::statat(fd.as_fd(), &name, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(st) => Stat::from(&st),
+        let unstatted = (regular && !self.options.stat_files)
+            .then(|| node.stat().map(|s| Stat::regular_from_dirent(s.dev, ino)))
+            .flatten();
+        let stat = match unstatted.map_or_else(
+            || rfs::statat(fd.as_fd(), &name, AtFlags::SYMLINK_NOFOLLOW).map(|st| Stat::from(&st)),
+            Ok,
+        ) {
+            Ok(st) => st,
             Err(Errno::NOENT) => return true, // vanished since the listing: nothing to copy
             Err(e) => {
                 self.ready.push_back(Step::Error(EntryError::new(

@@ -79,6 +79,26 @@ impl Stat {
         self.mode & 0o7777
     }
 
+    /// A regular file known only from its directory entry (`d_type`), planned without a stat
+    /// (see `PlanOptions::stat_files`): its type, device and inode. Its size reads 0 and its
+    /// mode has no permission bits, so nothing may be taken from it: whoever opens the file takes
+    /// its metadata from the descriptor (`fstat`), as for any file planned with size 0.
+    pub fn regular_from_dirent(dev: u64, ino: u64) -> Stat {
+        Stat {
+            dev,
+            ino,
+            mode: FileType::RegularFile.as_raw_mode(),
+            nlink: 1,
+            uid: 0,
+            gid: 0,
+            rdev: 0,
+            size: 0,
+            blocks: 0,
+            atime: Time::default(),
+            mtime: Time::default(),
+        }
+    }
+
     /// True when the file may have holes worth preserving.
     pub fn maybe_sparse(&self) -> bool {
         self.blocks.saturating_mul(512) < self.size

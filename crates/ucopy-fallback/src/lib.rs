@@ -54,8 +54,8 @@ impl Executor for StdExecutor {
     fn copy_batch(&mut self, batch: Batch, options: &Options) -> Vec<(FileJob, JobOutcome)> {
         batch
             .into_iter()
-            .map(|job| {
-                let outcome = self.copier.copy(&job, options);
+            .map(|mut job| {
+                let outcome = self.copier.copy(&mut job, options);
                 (job, outcome)
             })
             .collect()

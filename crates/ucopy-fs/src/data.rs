@@ -1,5 +1,7 @@
 //! Moving a file's bytes with the fastest path the kernel offers, falling back per file:
-//! `FICLONE` (reflink) → sparse-aware `copy_file_range` → `copy_file_range` → `read`/`write`.
+//! `FICLONE` (reflink) → sparse-aware `copy_file_range` → `copy_file_range` → `sendfile` (one
+//! in-kernel copy, where `copy_file_range` refuses: EXDEV between two filesystems, the common
+//! backup case) → `read`/`write` (two copies through a user buffer).
 //!
 //! A source that shrinks or grows while it is copied ends as some prefix of its data: the copy
 //! runs to end-of-file, never pads to the planned size.
@@ -29,6 +31,7 @@ pub struct KernelPaths {
     devs: Option<(u64, u64)>,
     clone_works: Option<bool>,
     cfr_works: Option<bool>,
+    sendfile_works: Option<bool>,
 }
 
 impl KernelPaths {
@@ -88,6 +91,7 @@ pub fn copy_data(
             devs: paths.devs,
             clone_works: Some(false),
             cfr_works: Some(false),
+            sendfile_works: paths.sendfile_works,
         };
         if stat.maybe_sparse() {
             if let Some(copied) = copy_sparse(src, dst, stat, &mut plain, cancel)? {
@@ -131,7 +135,7 @@ fn copy_range(
     cancel: &Cancel,
 ) -> Result<u64, DataError> {
     if paths.cfr_works == Some(false) {
-        return read_write(src, dst, offset, cancel);
+        return send_or_read_write(src, dst, offset, size, paths, cancel);
     }
     let mut copied = 0u64;
     loop {
@@ -161,6 +165,70 @@ fn copy_range(
                 if copied == 0 =>
             {
                 paths.cfr_works = Some(false);
+                return send_or_read_write(src, dst, offset, size, paths, cancel);
+            }
+            Err(e) => return Err(classify(src, e, offset + copied)),
+        }
+    }
+}
+
+/// Where `copy_file_range` refuses, `sendfile`: the kernel still copies page cache to page cache
+/// once (cpz does the same), where `read`/`write` copies every byte twice through user memory.
+/// Copies from `offset` until `size` bytes or end-of-file, like [`copy_range`]; falls back to
+/// read/write where the source cannot be spliced (EINVAL: no `splice_read`, procfs-like files)
+/// or the destination cannot take it.
+fn send_or_read_write(
+    src: BorrowedFd<'_>,
+    dst: BorrowedFd<'_>,
+    offset: u64,
+    size: u64,
+    paths: &mut KernelPaths,
+    cancel: &Cancel,
+) -> Result<u64, DataError> {
+    if paths.sendfile_works == Some(false) {
+        return read_write(src, dst, offset, cancel);
+    }
+    // sendfile writes at the destination's file position.
+    if offset != 0 {
+        rfs::seek(dst, SeekFrom::Start(offset)).map_err(|e| DataError::Write(e.into()))?;
+    }
+    let mut copied = 0u64;
+    loop {
+        if cancel.is_cancelled() {
+            return Err(DataError::Cancelled);
+        }
+        let mut off_in = offset + copied;
+        match rfs::sendfile(dst, src, Some(&mut off_in), CHUNK) {
+            Ok(0) => {
+                // As with copy_file_range: nothing at the start may mean "cannot", so let
+                // read/write decide whether there is data.
+                if copied == 0 && paths.sendfile_works != Some(true) {
+                    return read_write(src, dst, offset, cancel);
+                }
+                if copied < size {
+                    // Ended before the size the file had when it was opened: a short read is
+                    // "read again", never "done". Some filesystems (FUSE) take a short page-cache
+                    // read for end of file; a plain read from here says whether the file really
+                    // shrank (0) or the rest is unreadable (an error to report).
+                    return read_write(src, dst, offset + copied, cancel).map(|n| copied + n);
+                }
+                return Ok(copied);
+            }
+            Ok(n) => {
+                paths.sendfile_works = Some(true);
+                copied += n as u64;
+                if copied >= size {
+                    return Ok(copied);
+                }
+            }
+            Err(Errno::INTR) => continue,
+            // The source is opened O_NONBLOCK (a FIFO swapped in must not block us); should a
+            // filesystem honour that for sendfile, finish with blocking reads instead of spinning.
+            Err(Errno::AGAIN) => {
+                return read_write(src, dst, offset + copied, cancel).map(|n| copied + n)
+            }
+            Err(Errno::INVAL | Errno::OPNOTSUPP | Errno::NOSYS) if copied == 0 => {
+                paths.sendfile_works = Some(false);
                 return read_write(src, dst, offset, cancel);
             }
             Err(e) => return Err(classify(src, e, offset + copied)),

@@ -1,13 +1,17 @@
 //! Creating destination objects without ever writing through something that is in the way.
 //!
-//! The rules (docs/behaviours.md rows 3–6, 20): a new file is created with `O_EXCL | O_NOFOLLOW` and a
-//! mode no wider than `0600` (or the final mode, if narrower); an existing symlink, FIFO, socket
+//! The rules (docs/behaviours.md rows 3–6, 20): a new file is created with `O_EXCL | O_NOFOLLOW`,
+//! at its final mode without `-a`, and under `-a` (where owner and mode change later) at a mode
+//! no wider than `0600` (or the final mode, if narrower); an existing symlink, FIFO, socket
 //! or device at the destination name is removed and replaced, never opened; an existing directory
 //! is a type conflict; under `-a` a regular file with other hard links is unlinked first so the
 //! other names keep their data.
 //!
-//! **Resuming an interrupted copy** (docs/behaviours.md row 41). Files and directories are private while they are written
-//! (files `0600` or narrower, directories `0700`) and get their final mode when complete. A copy
+//! **Resuming an interrupted copy** (docs/behaviours.md row 41). Directories, and under `-a`
+//! files, are private while they are written (files `0600` or narrower, directories `0700`) and
+//! get their final mode when complete. (Without `-a` a file is created at its final mode and
+//! nothing changes it: like any complete existing file, a partial one a killed run left is
+//! rewritten by a re-run and kept by `-n`, as with `cp -r`.) A copy
 //! killed midway (SIGKILL, power loss) leaves them private, and partial. So that running the same
 //! command again converges to what an uninterrupted run gives, the private modes carry a mark no
 //! finished copy has: the sticky bit (`S_ISVTX`, ignored by Linux on regular files and harmless on
@@ -62,20 +66,42 @@ pub fn final_mode(stat: &Stat, options: &Options) -> u32 {
     }
 }
 
-/// The mode a new file is created with while its data is written: no group or other bits and no
-/// special bits (so nobody else can read a partial file), owner read only if the final mode has
-/// it, and owner write always — a non-root owner needs it to set `user.*` xattrs on a file whose
-/// final mode is read-only; the final `chmod` takes it away again.
+/// True when a new file or special file is created with its final mode and nothing changes its
+/// owner or mode afterwards: every copy that keeps neither mode, owner nor xattrs (`cp -r`
+/// without `-p`/`-a`, and cpz). There is then no
+/// moment at which the file is wider than its final mode, and one `fchmod` per file is saved.
+/// The kernel applies the process umask at creation, which is what [`final_mode`] applies
+/// (`Options::umask` is the process umask).
+pub fn created_at_final_mode(options: &Options) -> bool {
+    let keep = options.preserved();
+    !(keep.mode || keep.ownership || keep.xattr)
+}
+
+/// The mode a new file (or special file) is created with. Without `-a`, its final mode (see
+/// [`created_at_final_mode`]). Under `-a`, where owner and mode change after creation, a private
+/// mode while its data is written: no group or other bits and no special bits (so nobody else
+/// can read a partial file), owner read only if the final mode has it, and owner write always —
+/// a non-root owner needs it to set `user.*` xattrs on a file whose final mode is read-only; the
+/// final `chmod` takes it away again.
 pub fn create_mode(stat: &Stat, options: &Options) -> Mode {
-    Mode::from_raw_mode((final_mode(stat, options) & 0o400) | 0o200)
+    let mode = final_mode(stat, options);
+    if created_at_final_mode(options) {
+        Mode::from_raw_mode(mode)
+    } else {
+        Mode::from_raw_mode((mode & 0o400) | 0o200)
+    }
 }
 
 /// The sticky bit: the mark of an entry still being written by ucopy (see the module docs).
 pub const UNFINISHED_MARK: u32 = 0o1000;
 
-/// The mode a new regular file is created with: [`create_mode`] plus [`UNFINISHED_MARK`], which
-/// the final `chmod` takes away.
+/// The mode a new regular file is created with: its final mode without `-a`
+/// ([`created_at_final_mode`]: no `chmod` follows, so there is nothing to mark); under `-a`
+/// [`create_mode`] plus [`UNFINISHED_MARK`], which the final `chmod` takes away.
 pub fn private_file_mode(stat: &Stat, options: &Options) -> Mode {
+    if created_at_final_mode(options) {
+        return create_mode(stat, options);
+    }
     Mode::from_raw_mode(create_mode(stat, options).as_raw_mode() | UNFINISHED_MARK)
 }
 
@@ -152,10 +178,17 @@ pub(crate) fn create_file(
             Decision::Freed => continue,
             Decision::Overwrite => match open_existing(job, !options.attributes_only) {
                 Ok(Some(fd)) => {
+                    if unfinished && created_at_final_mode(options) {
+                        // Left private and marked by a run that was killed; when nothing chmods
+                        // a file later, it takes its final mode now, as a file created by this
+                        // run would have.
+                        rfs::fchmod(&fd, create_mode(src, options))
+                            .map_err(|e| EntryError::new(dest_path(job), Op::Chmod, e))?;
+                    }
                     return Ok(Some(DestFile {
                         fd,
                         created: unfinished,
-                    }))
+                    }));
                 }
                 Ok(None) => continue,
                 // -f: a destination that cannot be opened is removed and made again.

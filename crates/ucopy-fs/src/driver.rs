@@ -14,7 +14,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::thread;
 
-use crossbeam_channel::{bounded, select, unbounded, Receiver, Sender};
+use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode};
 use rustix::io::Errno;
 use ucopy_core::{
@@ -24,6 +24,7 @@ use ucopy_core::{
 };
 
 use crate::dest::{is_left_unfinished, make_room, Room, PRIVATE_DIR_MODE};
+use crate::dispatch::Dispatch;
 use crate::existing::Incoming;
 use crate::meta::{finish_at, mode_and_times_fd, own_fd, read_xattrs, write_xattrs, Xattrs};
 use crate::StdCopier;
@@ -174,32 +175,35 @@ pub fn copy_tree(
             source,
         })?;
 
-    let (batch_tx, batch_rx) = bounded::<Batch>(threads);
     let (done_tx, done_rx) = unbounded::<WorkerMsg>();
     let threads = threads.min(budget.threads);
     thread::scope(|scope| {
         let mut spawned = 0;
         let mut spawn_error = None;
-        for _ in 0..threads {
-            let batch_rx = batch_rx.clone();
+        let mut senders = Vec::with_capacity(threads);
+        for id in 0..threads {
+            // Room for every batch a worker may hold (see dispatch.rs).
+            let (batch_tx, batch_rx) = bounded::<Batch>(crate::dispatch::PER_WORKER);
             let done_tx = done_tx.clone();
             // Under a small RLIMIT_AS or RLIMIT_NPROC a thread may not start: copy with the
-            // threads that did, and fail with one line only if none did.
-            // Under RLIMIT_AS a worker's stack may not fit: then the copy runs on the workers
-            // that started, or stops with one line (a smaller stack only moved the failure to
-            // the heap, where it aborts).
+            // threads that did, and fail with one line only if none did (a smaller stack only
+            // moved the failure to the heap, where it aborts).
             let started = thread::Builder::new()
                 .name("ucopy-worker".into())
-                .spawn_scoped(scope, move || worker(factory, options, batch_rx, done_tx));
+                .spawn_scoped(scope, move || {
+                    worker(id, factory, options, batch_rx, done_tx)
+                });
             match started {
-                Ok(_) => spawned += 1,
+                Ok(_) => {
+                    senders.push(batch_tx);
+                    spawned += 1;
+                }
                 Err(e) => {
                     spawn_error = Some(e);
                     break;
                 }
             }
         }
-        drop(batch_rx);
         drop(done_tx);
         let mut notes = Vec::new();
         if budget.threads < threads_asked {
@@ -241,22 +245,36 @@ pub fn copy_tree(
             workers_alive: spawned,
             startup_error: None,
             done_rx,
+            // Enough look-ahead to reach the next directory or two while one worker finishes a
+            // large one — unless the fd limit is tight (the budget cut the batch size).
+            dispatch: Dispatch::new(
+                senders,
+                if budget.queue_depth >= options.queue_depth {
+                    4 * threads
+                } else {
+                    0
+                },
+            ),
         };
-        let result = driver.run(planner, batch_tx);
+        let result = driver.run(planner);
         result.map(|()| driver.report)
     })
 }
 
 enum WorkerMsg {
-    Done(Vec<(FileJob, JobOutcome)>),
-    /// The executor could not be made; the batch it was given is handed back.
-    StartFailed(io::Error),
+    /// Worker `.0` copied a batch.
+    Done(usize, Vec<(FileJob, JobOutcome)>),
+    /// Worker `.0`'s executor could not be made.
+    StartFailed(usize, io::Error),
+    /// A batch worker `.0` was sent but could not run (its executor failed to start).
+    NotRun(usize, Batch),
     /// The executor could not be made within this machine's limits; the worker copies with
     /// plain system calls.
     Degraded(String),
 }
 
 fn worker(
+    id: usize,
     factory: &dyn ExecutorFactory,
     options: &Options,
     batches: Receiver<Batch>,
@@ -278,7 +296,13 @@ fn worker(
             None
         }
         Err(e) => {
-            let _ = done.send(WorkerMsg::StartFailed(e));
+            let _ = done.send(WorkerMsg::StartFailed(id, e));
+            // Hand back whatever was queued here until the driver stops sending.
+            for batch in batches {
+                if done.send(WorkerMsg::NotRun(id, batch)).is_err() {
+                    return;
+                }
+            }
             return;
         }
     };
@@ -288,13 +312,13 @@ fn worker(
             Some(executor) => executor.copy_batch(batch, options),
             None => batch
                 .into_iter()
-                .map(|job| {
-                    let outcome = std.copy(&job, options);
+                .map(|mut job| {
+                    let outcome = std.copy(&mut job, options);
                     (job, outcome)
                 })
                 .collect(),
         };
-        if done.send(WorkerMsg::Done(results)).is_err() {
+        if done.send(WorkerMsg::Done(id, results)).is_err() {
             return;
         }
     }
@@ -356,10 +380,12 @@ struct Driver<'a> {
     workers_alive: usize,
     startup_error: Option<io::Error>,
     done_rx: Receiver<WorkerMsg>,
+    /// Which worker gets which batch (directory-affine), and the batches not sent yet.
+    dispatch: Dispatch,
 }
 
 impl Driver<'_> {
-    fn run(&mut self, planner: Planner, batch_tx: Sender<Batch>) -> Result<(), FatalError> {
+    fn run(&mut self, planner: Planner) -> Result<(), FatalError> {
         for step in planner {
             if self.stopping() {
                 break;
@@ -383,7 +409,7 @@ impl Driver<'_> {
                     self.link_entry(&entry, kind)
                 }
                 Step::Special(entry) if linking => self.link_entry(&entry, Kind::Special),
-                Step::Files(files) => self.dispatch(files, &batch_tx)?,
+                Step::Files(files) => self.dispatch(files)?,
                 Step::Symlink(entry, target) => self.make_symlink(&entry, &target),
                 Step::Special(entry) if self.options.copy_contents && is_content(&entry) => {
                     self.copy_contents(&entry)
@@ -394,10 +420,13 @@ impl Driver<'_> {
                 Step::Error(e) => self.fail(e),
             }
         }
-        drop(batch_tx);
+        self.dispatch.drain();
         while !self.in_flight.is_empty() && self.workers_alive > 0 {
+            self.dispatch.pump();
             self.collect(true);
         }
+        // Closes the workers' queues: they finish and exit.
+        self.dispatch = Dispatch::new(Vec::new(), 0);
         if let Some(e) = self.startup_error.take() {
             if self.report.files == 0 && self.workers_alive == 0 {
                 return Err(FatalError::Backend {
@@ -431,8 +460,8 @@ impl Driver<'_> {
         self.report.errors.push(error);
     }
 
-    /// Hands a batch to the workers, taking in results while the queue is full.
-    fn dispatch(&mut self, files: Vec<PlannedFile>, tx: &Sender<Batch>) -> Result<(), FatalError> {
+    /// Hands a batch to the workers, taking in results while too many batches wait.
+    fn dispatch(&mut self, files: Vec<PlannedFile>) -> Result<(), FatalError> {
         let mut batch = Vec::with_capacity(files.len());
         for file in files {
             let dir = Arc::clone(&file.entry.dir);
@@ -485,8 +514,8 @@ impl Driver<'_> {
         if batch.is_empty() {
             return Ok(());
         }
-        let mut batch = Some(batch);
-        while let Some(b) = batch.take() {
+        self.dispatch.push(batch);
+        while self.dispatch.full() {
             if self.workers_alive == 0 {
                 let e = self
                     .startup_error
@@ -497,18 +526,7 @@ impl Driver<'_> {
                     source: e,
                 });
             }
-            select! {
-                send(tx, b) -> sent => {
-                    if let Err(crossbeam_channel::SendError(b)) = sent {
-                        batch = Some(b);
-                        self.collect(true);
-                    }
-                }
-                recv(self.done_rx) -> msg => {
-                    batch = Some(b);
-                    if let Ok(msg) = msg { self.handle(msg) } else { self.workers_alive = 0 }
-                }
-            }
+            self.collect(true);
         }
         Ok(())
     }
@@ -531,9 +549,10 @@ impl Driver<'_> {
 
     fn handle(&mut self, msg: WorkerMsg) {
         match msg {
-            WorkerMsg::StartFailed(e) => {
+            WorkerMsg::StartFailed(id, e) => {
                 self.workers_alive -= 1;
                 self.startup_error = Some(e);
+                self.dispatch.worker_gone(id);
             }
             WorkerMsg::Degraded(note) => {
                 if !self.report.notes.contains(&note) {
@@ -541,12 +560,23 @@ impl Driver<'_> {
                     self.report.notes.push(note);
                 }
             }
-            WorkerMsg::Done(results) => {
+            WorkerMsg::NotRun(id, batch) => {
+                self.dispatch.returned(id, batch.iter());
+                if self.workers_alive == 0 {
+                    // Nobody can run it: the run ends with the start-up error.
+                    return;
+                }
+                self.dispatch.requeue(batch);
+            }
+            WorkerMsg::Done(id, results) => {
+                self.dispatch
+                    .returned(id, results.iter().map(|(job, _)| job));
                 for (job, outcome) in results {
                     self.finished(job, outcome);
                 }
             }
         }
+        self.dispatch.pump();
     }
 
     /// Counts a copied file. One that ended before the size it had when the copy started is
@@ -1047,21 +1077,8 @@ impl Driver<'_> {
         let Some(job) = self.job_here(entry) else {
             return;
         };
-        match crate::file::copy_stream(&job, self.options) {
-            JobOutcome::Copied { bytes } => {
-                self.record_created(&job.dst_path);
-                self.report.files += 1;
-                self.report.bytes += bytes;
-                self.progress
-                    .copied(Kind::File, &job.path, &job.dst_path, bytes);
-            }
-            JobOutcome::Skipped => self.report.skipped += 1,
-            JobOutcome::Vanished(w) => {
-                self.progress.warned(&w);
-                self.report.warnings.push(w);
-            }
-            JobOutcome::Failed(e) => self.fail(e),
-        }
+        let outcome = crate::file::copy_stream(&job, self.options);
+        self.count_file(&job, outcome);
     }
 
     /// A job for `entry` to run on this thread, or `None` after reporting why not.
@@ -1098,10 +1115,10 @@ impl Driver<'_> {
 
     /// Copies a hard-link name whose first copy failed, on this thread with plain calls.
     fn copy_here(&mut self, entry: &Entry, group: &Arc<LinkGroup>) {
-        let Some(job) = self.job_here(entry) else {
+        let Some(mut job) = self.job_here(entry) else {
             return;
         };
-        let outcome = self.std.copy(&job, self.options);
+        let outcome = self.std.copy(&mut job, self.options);
         let copied = self.count_file(&job, outcome) == LinkStatus::Copied;
         if copied {
             group.set_first(Arc::clone(&entry.dir), entry.dst_name.clone());

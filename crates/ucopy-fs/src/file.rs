@@ -86,7 +86,7 @@ pub fn meta_error(job: &FileJob, e: MetaError) -> EntryError {
 /// Copies one file with plain system calls (see [`crate::data`] for which); the file's life
 /// (private creation, metadata, checked close, removal on failure) is [`NewFile`]'s.
 pub fn copy_job(
-    job: &FileJob,
+    job: &mut FileJob,
     options: &Options,
     paths: &mut KernelPaths,
     dst_dev: u64,
@@ -98,6 +98,10 @@ pub fn copy_job(
         Ok(s) => s,
         Err(outcome) => return outcome,
     };
+    // The job goes back with the opened file's metadata: what the driver checks the copied
+    // length against (a file planned without a stat had none).
+    job.stat = stat;
+    let job = &*job;
     let dst = match NewFile::create(job, &stat, options) {
         Ok(Some(d)) => d,
         Ok(None) => return JobOutcome::Skipped,
@@ -189,7 +193,7 @@ pub struct StdCopier {
 
 impl StdCopier {
     /// Copies one job, or reports it interrupted if Ctrl-C came first.
-    pub fn copy(&mut self, job: &FileJob, options: &Options) -> JobOutcome {
+    pub fn copy(&mut self, job: &mut FileJob, options: &Options) -> JobOutcome {
         if options.cancel.is_cancelled() {
             return interrupted(job);
         }

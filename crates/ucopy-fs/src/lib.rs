@@ -9,6 +9,7 @@
 
 pub mod data;
 pub mod dest;
+mod dispatch;
 pub mod driver;
 pub mod existing;
 pub mod file;

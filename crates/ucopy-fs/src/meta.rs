@@ -13,7 +13,7 @@ use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, Timestamps};
 use rustix::io::Errno;
 use ucopy_core::{Op, Options, Stat};
 
-use crate::dest::final_mode;
+use crate::dest::{created_at_final_mode, final_mode};
 
 /// What a metadata step failed at.
 #[derive(Debug)]
@@ -64,7 +64,9 @@ pub fn finish_fd(
     created: bool,
 ) -> Result<(), MetaError> {
     own_fd(dst, src, stat, options)?;
-    mode_and_times_fd(dst, stat, options, created)
+    // A file created by this run without `-a` already has its final mode.
+    let needs_mode = created && !created_at_final_mode(options);
+    mode_and_times_fd(dst, stat, options, needs_mode)
 }
 
 /// Owner, then xattrs (read from `src`), as far as they are preserved (`-a`, `--preserve`). Directories get this when they are created,
@@ -130,7 +132,9 @@ pub fn finish_at(
     is_symlink: bool,
 ) -> Result<(), MetaError> {
     let keep = options.preserved();
-    let wants_mode = !is_symlink && (keep.mode || created);
+    // A created object already has its final mode unless something changes it later
+    // (dest::created_at_final_mode).
+    let wants_mode = !is_symlink && (keep.mode || (created && !created_at_final_mode(options)));
     if !keep.any_fd_meta() && !wants_mode {
         return Ok(());
     }

@@ -199,10 +199,17 @@ fn auto_choice(probe: &Probe, cache: Option<CacheState>) -> Selection {
                     .to_owned(),
             )
         }
-        Some(CacheState::Unknown) => {
+        Some(CacheState::NoData) => {
             return std(
-                "the source's cache state cannot be sampled (no data, or RWF_NOWAIT unsupported); \
+                "no file with data found to sample the source's cache state; \
                  plain system calls measured fastest with data in memory"
+                    .to_owned(),
+            )
+        }
+        Some(CacheState::Unsupported) => {
+            return std(
+                "the source filesystem does not answer RWF_NOWAIT reads, so its cache state is \
+                 unknown; plain system calls measured fastest with data in memory"
                     .to_owned(),
             )
         }

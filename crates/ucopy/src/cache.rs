@@ -19,79 +19,108 @@ pub(crate) enum CacheState {
     Warm,
     /// Most sampled files would have to be read from disk.
     Cold,
-    /// Nothing to sample, or the filesystem cannot answer (`RWF_NOWAIT` unsupported).
-    Unknown,
+    /// No regular file with data was found within the sampling budget.
+    NoData,
+    /// The source filesystem does not answer `RWF_NOWAIT` reads (EOPNOTSUPP).
+    Unsupported,
 }
 
 /// Files sampled at most.
 const SAMPLE_FILES: usize = 16;
-/// Directory entries looked at at most, so sampling costs microseconds even for huge trees.
-const SAMPLE_ENTRIES: usize = 512;
+/// Entries looked at per directory: a directory of many subdirectories (e.g. `/usr/share/doc`,
+/// 700 of them and no file) must not use the whole budget before any file is seen.
+const ENTRIES_PER_DIR: usize = 64;
+/// Directories listed at most, so sampling costs little even for huge trees.
+const SAMPLE_DIRS: usize = 64;
 
-/// Samples the first regular files found below `sources`: a directory's own files first, then its
-/// subdirectories, breadth-first.
+/// Samples regular files below `sources`, breadth-first: up to [`ENTRIES_PER_DIR`] entries of
+/// each directory (its files are sampled, its subdirectories queued), up to [`SAMPLE_DIRS`]
+/// directories, until [`SAMPLE_FILES`] files answered. Entry types come from the directory
+/// listing (`d_type`), so only sampled files cost an open.
 pub(crate) fn sample(sources: &[PathBuf]) -> CacheState {
     let mut tally = Tally::default();
     let mut dirs = std::collections::VecDeque::new();
     for source in sources {
-        tally.visit(source, &mut dirs);
+        match std::fs::symlink_metadata(source) {
+            Ok(m) if m.is_dir() => dirs.push_back(source.clone()),
+            Ok(m) if m.is_file() => tally.file(source),
+            _ => {}
+        }
     }
+    let mut listed = 0;
     while let Some(dir) = dirs.pop_front() {
-        if tally.done() {
+        if tally.done() || listed >= SAMPLE_DIRS {
             break;
         }
+        listed += 1;
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
         };
-        for entry in entries.flatten() {
+        for entry in entries.take(ENTRIES_PER_DIR).flatten() {
             if tally.done() {
                 break;
             }
-            tally.seen += 1;
-            tally.visit(&entry.path(), &mut dirs);
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => dirs.push_back(entry.path()),
+                Ok(t) if t.is_file() => tally.file(&entry.path()),
+                _ => {}
+            }
         }
     }
-    match (tally.cached, tally.uncached, tally.unknown) {
-        (_, _, true) | (0, 0, _) => CacheState::Unknown,
-        (c, u, _) if u > c => CacheState::Cold,
-        _ => CacheState::Warm,
-    }
+    tally.state()
 }
 
 #[derive(Default)]
 struct Tally {
     cached: usize,
     uncached: usize,
-    seen: usize,
-    unknown: bool,
+    unsupported: bool,
 }
 
 impl Tally {
     fn done(&self) -> bool {
-        self.unknown || self.cached + self.uncached >= SAMPLE_FILES || self.seen >= SAMPLE_ENTRIES
+        self.unsupported || self.cached + self.uncached >= SAMPLE_FILES
     }
 
-    fn visit(&mut self, path: &Path, dirs: &mut std::collections::VecDeque<PathBuf>) {
-        let Ok(meta) = std::fs::symlink_metadata(path) else {
-            return;
-        };
-        if meta.is_dir() {
-            dirs.push_back(path.to_path_buf());
-        } else if meta.is_file() && meta.len() > 0 {
-            match first_page_cached(path) {
-                Some(true) => self.cached += 1,
-                Some(false) => self.uncached += 1,
-                None => self.unknown = true,
-            }
+    fn file(&mut self, path: &Path) {
+        match first_page_cached(path) {
+            Sampled::Cached => self.cached += 1,
+            Sampled::Uncached => self.uncached += 1,
+            Sampled::Unsupported => self.unsupported = true,
+            // Unreadable, empty, or replaced meanwhile: says nothing about the cache.
+            Sampled::Skip => {}
+        }
+    }
+
+    fn state(&self) -> CacheState {
+        match (self.cached, self.uncached) {
+            _ if self.unsupported => CacheState::Unsupported,
+            (0, 0) => CacheState::NoData,
+            (c, u) if u > c => CacheState::Cold,
+            _ => CacheState::Warm,
         }
     }
 }
 
-/// `Some(true)` when the file's first byte reads without I/O, `Some(false)` when it would
-/// block, `None` when the filesystem cannot tell.
-fn first_page_cached(path: &Path) -> Option<bool> {
+enum Sampled {
+    Cached,
+    Uncached,
+    Unsupported,
+    Skip,
+}
+
+/// Whether the file's first byte reads without I/O (`RWF_NOWAIT`: EAGAIN when it would block).
+fn first_page_cached(path: &Path) -> Sampled {
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-    let fd = rfs::open(path, flags, Mode::empty()).ok()?;
+    let Ok(fd) = rfs::open(path, flags, Mode::empty()) else {
+        return Sampled::Skip;
+    };
+    match rfs::fstat(&fd) {
+        Ok(st)
+            if rfs::FileType::from_raw_mode(st.st_mode) == rfs::FileType::RegularFile
+                && st.st_size > 0 => {}
+        _ => return Sampled::Skip,
+    }
     let mut byte = [0u8; 1];
     match rustix::io::preadv2(
         &fd,
@@ -99,8 +128,51 @@ fn first_page_cached(path: &Path) -> Option<bool> {
         0,
         ReadWriteFlags::NOWAIT,
     ) {
-        Ok(_) => Some(true),
-        Err(Errno::AGAIN) => Some(false),
-        Err(_) => None,
+        Ok(_) => Sampled::Cached,
+        Err(Errno::AGAIN) => Sampled::Uncached,
+        Err(Errno::OPNOTSUPP) => Sampled::Unsupported,
+        Err(_) => Sampled::Skip,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tree shaped like `/usr/share/doc`: hundreds of subdirectories and no file at the top.
+    /// The old sampler looked at 512 top-level entries, found no file and blamed RWF_NOWAIT.
+    #[test]
+    fn finds_files_below_many_subdirectories() {
+        let t = tempfile::tempdir().unwrap();
+        for i in 0..700 {
+            let d = t.path().join(format!("pkg{i:03}"));
+            std::fs::create_dir(&d).unwrap();
+            std::fs::write(d.join("copyright"), b"just written, so cached").unwrap();
+        }
+        let state = sample(&[t.path().to_path_buf()]);
+        assert!(
+            matches!(state, CacheState::Warm | CacheState::Unsupported),
+            "{state:?}"
+        );
+    }
+
+    #[test]
+    fn empty_files_and_empty_trees_are_no_data_not_unsupported() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir(t.path().join("d")).unwrap();
+        std::fs::write(t.path().join("d/empty"), b"").unwrap();
+        assert_eq!(sample(&[t.path().to_path_buf()]), CacheState::NoData);
+    }
+
+    #[test]
+    fn a_single_file_source_is_sampled() {
+        let t = tempfile::tempdir().unwrap();
+        let f = t.path().join("f");
+        std::fs::write(&f, b"data").unwrap();
+        let state = sample(&[f]);
+        assert!(
+            matches!(state, CacheState::Warm | CacheState::Unsupported),
+            "{state:?}"
+        );
     }
 }

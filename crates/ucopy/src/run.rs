@@ -130,11 +130,10 @@ impl<'p> Copier<'p> {
     /// the source, touches nothing at the destination.
     pub fn plan(&self, target: &Target) -> Result<Planner, Error> {
         let budget = FdBudget::from_rlimit(self.worker_threads(), self.options.queue_depth);
-        Ok(Planner::new(
-            &target.source,
-            &target.dest,
-            budget.plan_options(&self.options),
-        )?)
+        let mut plan = budget.plan_options(&self.options);
+        // A plan that is shown states every file's size, so it stats every file.
+        plan.stat_files = true;
+        Ok(Planner::new(&target.source, &target.dest, plan)?)
     }
 
     /// Copies `sources` to `dest`: [`targets`](Copier::targets), then

@@ -44,6 +44,8 @@ pub enum Tool {
     Cpz,
     Xcp,
     Fcp,
+    /// `cargo xtask floor`: the least a synchronous copier can do per file (xtask/src/floor.rs).
+    Floor,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +58,7 @@ impl Contender {
     pub fn is_peer(&self) -> bool {
         !matches!(
             self.tool,
-            Tool::Ucopy { .. } | Tool::Uring { .. } | Tool::UcopyUpdate
+            Tool::Ucopy { .. } | Tool::Uring { .. } | Tool::UcopyUpdate | Tool::Floor
         )
     }
 
@@ -84,6 +86,9 @@ impl Contender {
             Tool::Cpz => "cpz SRC DST".into(),
             Tool::Xcp => "xcp -r --no-progress SRC DST".into(),
             Tool::Fcp => "fcp SRC DST".into(),
+            Tool::Floor => "cargo xtask floor SRC DST (per file: openat, openat O_CREAT, \
+                            copy_file_range, close, close; whole dirs per thread)"
+                .into(),
         }
     }
 }
@@ -183,6 +188,7 @@ pub fn catalogue(many_files: bool, patterns: &[String]) -> Vec<Contender> {
         ("cpz", Tool::Cpz),
         ("xcp", Tool::Xcp),
         ("fcp", Tool::Fcp),
+        ("floor", Tool::Floor),
     ] {
         out.push(Contender {
             name: name.into(),
@@ -379,6 +385,8 @@ impl Tools {
             Tool::Cpz => vec![prog("cpz")?],
             Tool::Xcp => vec![prog("xcp")?],
             Tool::Fcp => vec![prog("fcp")?],
+            Tool::Floor => vec![std::env::current_exe()
+                .map_err(|e| format!("cannot find the xtask binary: {e}"))?],
         };
         Ok(Launch {
             tool: c.tool.clone(),
@@ -488,7 +496,8 @@ mod tests {
         assert_eq!(names(true, &["cp-r", "cpz"]), ["cp-r", "cpz"]);
         assert_eq!(names(true, &["peers"]).len(), 7);
         assert_eq!(names(true, &["ucopy"]).len(), 10);
-        assert_eq!(names(true, &[]).len(), 18);
+        assert_eq!(names(true, &[]).len(), 19);
+        assert_eq!(names(true, &["floor"]), ["floor"]);
         assert!(
             names(true, &["cp"]).is_empty(),
             "no accidental prefix matches"

@@ -89,6 +89,7 @@ impl Launch {
             }
             Tool::Cpz | Tool::Fcp => vec![cmd(&[s, d])],
             Tool::Xcp => vec![cmd(&["-r".as_ref(), "--no-progress".as_ref(), s, d])],
+            Tool::Floor => vec![cmd(&["floor".as_ref(), s, d])],
         }
     }
 

@@ -52,6 +52,11 @@ pub struct Stats {
     pub vs_cp_r: Option<f64>,
     /// The fastest peer's median ÷ this median.
     pub vs_best_peer: Option<f64>,
+    /// cpz's median ÷ this median (issue 9's targets are stated against cpz).
+    pub vs_cpz: Option<f64>,
+    /// The synchronous floor's median ÷ this median: above 1 beats what blocking system calls
+    /// can do per file (xtask/src/floor.rs).
+    pub vs_floor: Option<f64>,
     pub median_cpu_secs: f64,
     pub median_read_queue_depth: Option<f64>,
     pub dst_alloc_bytes: u64,
@@ -166,17 +171,21 @@ impl Cell {
                 mb_per_sec: bytes / med / 1e6,
                 vs_cp_r: None,
                 vs_best_peer: None,
+                vs_cpz: None,
+                vs_floor: None,
                 median_cpu_secs: median(&cpu).expect("non-empty"),
                 median_read_queue_depth: median(&qd),
                 dst_alloc_bytes: c.rounds.last().map_or(0, |r| r.dst_alloc_bytes),
             });
         }
         let med_of = |c: &ContenderRecord| c.stats.as_ref().map(|s| s.median_secs);
-        let cp_r = self
-            .contenders
-            .iter()
-            .find(|c| c.name == "cp-r")
-            .and_then(med_of);
+        let named = |name: &str| {
+            self.contenders
+                .iter()
+                .find(|c| c.name == name)
+                .and_then(med_of)
+        };
+        let (cp_r, cpz, floor) = (named("cp-r"), named("cpz"), named("floor"));
         let best_peer = self
             .contenders
             .iter()
@@ -187,6 +196,8 @@ impl Cell {
             if let Some(s) = &mut c.stats {
                 s.vs_cp_r = cp_r.map(|b| b / s.median_secs);
                 s.vs_best_peer = best_peer.map(|b| b / s.median_secs);
+                s.vs_cpz = cpz.map(|b| b / s.median_secs);
+                s.vs_floor = floor.map(|b| b / s.median_secs);
             }
         }
     }
@@ -236,6 +247,8 @@ impl Cell {
             "MB/s",
             "vs cp -r",
             "vs best peer",
+            "vs cpz",
+            "vs floor",
             "cpu",
         ];
         if show_qd {
@@ -269,6 +282,8 @@ impl Cell {
                 format!("{:.1}", s.mb_per_sec),
                 ratio(s.vs_cp_r),
                 ratio(s.vs_best_peer),
+                ratio(s.vs_cpz),
+                ratio(s.vs_floor),
                 fmt_secs(s.median_cpu_secs),
             ];
             if show_qd {
@@ -568,10 +583,10 @@ mod tests {
         let expected = "\
 small-4k × tmpfs: 1,000 files × 4 KiB in 5 dirs (3.91 MiB); tmpfs → tmpfs (/dev/shm)
   source /dev/shm/x/src (tmpfs) → destination tmpfs; 3 rounds + 1 warm-up, interleaved
-  contender           median       min  files/s  MB/s  vs cp -r  vs best peer      cpu
-  ucopy:auto:inode   60.0 ms   50.0 ms   16,667  68.3     3.33×         1.67×  30.0 ms  ran splice
-  cpz               100.0 ms   80.0 ms   10,000  41.0     2.00×         1.00×  30.0 ms  best peer
-  cp-r              200.0 ms  100.0 ms    5,000  20.5     1.00×         0.50×  30.0 ms
+  contender           median       min  files/s  MB/s  vs cp -r  vs best peer  vs cpz  vs floor      cpu
+  ucopy:auto:inode   60.0 ms   50.0 ms   16,667  68.3     3.33×         1.67×   1.67×         -  30.0 ms  ran splice
+  cpz               100.0 ms   80.0 ms   10,000  41.0     2.00×         1.00×   1.00×         -  30.0 ms  best peer
+  cp-r              200.0 ms  100.0 ms    5,000  20.5     1.00×         0.50×   0.50×         -  30.0 ms
   xcp               FAILED: destination differs: symlinks 0 (source 6)
   fcp               skipped: not installed
 ";

@@ -51,6 +51,9 @@ impl UringExecutor {
                 t.fail_write(Errno::IO);
             }
             if matches!(t.phase, Phase::Written) {
+                // The job goes back with the opened file's metadata, which the driver checks the
+                // copied length against (a file planned without a stat had none).
+                t.job.stat = t.stat;
                 let src = t.src.take().expect("a written file has a source");
                 let mut dst = t.dst.take().expect("a written file has a destination");
                 let checked = self.recheck_spliced(&mut t, &src, &dst, options);
@@ -77,7 +80,7 @@ impl UringExecutor {
             let outcome = match std::mem::replace(&mut t.phase, Phase::Open) {
                 Phase::Fallback => {
                     drop(src);
-                    self.std.copy(&t.job, options)
+                    self.std.copy(&mut t.job, options)
                 }
                 Phase::Over(outcome) => {
                     sources.extend(src.and_then(|s| Arc::try_unwrap(s).ok()));

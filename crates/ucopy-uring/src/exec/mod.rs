@@ -283,8 +283,8 @@ impl Executor for UringExecutor {
             let std_now = std::mem::take(&mut std_jobs);
             self.run_group(group, std_now, options, &mut out);
         }
-        for job in std_jobs {
-            let outcome = self.std.copy(&job, options);
+        for mut job in std_jobs {
+            let outcome = self.std.copy(&mut job, options);
             out.push((job, outcome));
         }
         // Files that found no descriptor while the group's others were open (a low

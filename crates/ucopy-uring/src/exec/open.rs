@@ -36,8 +36,8 @@ impl UringExecutor {
             ring.push_or_drain(i as u64, vec![open], &mut done)?;
         }
         ring.submit()?;
-        for job in std_jobs {
-            let outcome = self.std.copy(&job, options);
+        for mut job in std_jobs {
+            let outcome = self.std.copy(&mut job, options);
             out.push((job, outcome));
         }
         done.extend(self.ring().run()?);

@@ -347,7 +347,7 @@ fn reference(t: &Trees, name: &str, options: &Options) -> PathBuf {
     job.dst_dir = open_dir(&dir);
     job.dst_path = dir.join(name);
     let mut paths = ucopy_fs::KernelPaths::default();
-    let out = ucopy_fs::copy_job(&job, options, &mut paths, 0);
+    let out = ucopy_fs::copy_job(&mut job, options, &mut paths, 0);
     assert!(
         matches!(out, JobOutcome::Copied { .. }),
         "std path: {out:?}"
