@@ -23,7 +23,9 @@ use ucopy_core::{
     Progress, Report, Step, DIR_FLAGS,
 };
 
-use crate::dest::{is_left_unfinished, make_room, Room, PRIVATE_DIR_MODE};
+use crate::dest::{
+    clear_unfinished, is_left_unfinished, make_room, mark_unfinished, Room, PRIVATE_DIR_MODE,
+};
 use crate::existing::Incoming;
 use crate::meta::{finish_at, mode_and_times_fd, own_fd, read_xattrs, write_xattrs, Xattrs};
 use crate::StdCopier;
@@ -490,7 +492,7 @@ impl Driver<'_> {
     }
 
     /// Creates (or merges into) a destination directory, private while it fills: mode 0700 and
-    /// the unfinished mark (`dest::PRIVATE_DIR_MODE`).
+    /// the unfinished mark (`dest::mark_unfinished`).
     fn make_dir(&mut self, node: &Arc<DirNode>) {
         if node.parent().is_some_and(|p| p.dst_failed()) {
             node.mark_dst_failed();
@@ -525,9 +527,9 @@ impl Driver<'_> {
                     let st = rfs::statat(parent.as_fd(), name, AtFlags::SYMLINK_NOFOLLOW)
                         .map_err(|e| dst_err(Op::Stat, e.into()))?;
                     match FileType::from_raw_mode(st.st_mode) {
-                        // Left private by an interrupted run: it gets its final mode as if created
-                        // now (see `dest`'s "Resuming an interrupted copy").
-                        FileType::Directory => is_left_unfinished(st.st_mode),
+                        // Left unfinished by an interrupted run (checked once opened): it gets its
+                        // final mode as if created now (see `dest`'s "Resuming an interrupted copy").
+                        FileType::Directory => false,
                         // --keep-directory-symlink: the user asked to merge into a symlinked dir.
                         FileType::Symlink
                             if self.options.keep_directory_symlink
@@ -561,6 +563,12 @@ impl Driver<'_> {
             };
         let fd = rfs::openat(parent.as_fd(), name, flags, Mode::empty())
             .map_err(|e| dst_err(Op::Open, e.into()))?;
+        let created = if created {
+            mark_unfinished(fd.as_fd());
+            true
+        } else {
+            flags == DIR_FLAGS && is_left_unfinished(fd.as_fd())
+        };
         let stat = node.stat().expect("not the anchor");
         // Owner now; xattrs are read now (the source fd is open) but written when the directory
         // is finished: a default ACL written now would be inherited by every child made later.
@@ -601,6 +609,10 @@ impl Driver<'_> {
             .and_then(|fd| {
                 if let Some(xattrs) = &xattrs {
                     write_xattrs(fd.as_fd(), xattrs)
+                        .map_err(|e| EntryError::new(node.dst_path(), Op::Xattr, e))?;
+                }
+                if node.dst_created() {
+                    clear_unfinished(fd.as_fd())
                         .map_err(|e| EntryError::new(node.dst_path(), Op::Xattr, e))?;
                 }
                 mode_and_times_fd(fd.as_fd(), &stat, self.options, node.dst_created())

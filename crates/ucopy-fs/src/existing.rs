@@ -119,7 +119,7 @@ pub fn decide(
 /// The re-sync fast path (`-u`, `-n`, `--update=none`): true when the destination of `job`
 /// exists and would be kept anyway, decided from one `fstatat` of the destination and the
 /// planner's stat of the source, before the source is even opened. Anything unusual (absent, a
-/// directory, the source itself, left unfinished by an interrupted run, just created by this
+/// directory, the source itself, just created by this
 /// run, `-i`) is left to the normal path, which decides with the opened source.
 pub fn kept_as_is(job: &ucopy_core::FileJob, options: &Options) -> bool {
     let keeps = options.keeps_existing();
@@ -139,8 +139,6 @@ pub fn kept_as_is(job: &ucopy_core::FileJob, options: &Options) -> bool {
     let existing = Stat::from(&st);
     if existing.kind() == ucopy_core::Kind::Dir
         || (existing.dev, existing.ino) == (job.stat.dev, job.stat.ino)
-        || (existing.kind() == ucopy_core::Kind::File
-            && crate::dest::is_left_unfinished(existing.mode))
     {
         return false;
     }

@@ -231,6 +231,9 @@ pub fn read_xattrs(src: BorrowedFd<'_>) -> io::Result<Xattrs> {
     };
     let mut out = Vec::new();
     for name in split_names(&names) {
+        if name == crate::dest::UNFINISHED_XATTR {
+            continue;
+        }
         match list(|buf| rfs::fgetxattr(src, name, buf)) {
             Ok(v) => out.push((name.to_owned(), v)),
             Err(Errno::NODATA) => continue, // removed meanwhile
@@ -277,6 +280,9 @@ fn copy_xattrs_at(src_dir: BorrowedFd<'_>, src_name: &CStr, dst: &XattrTarget) -
         Err(e) => return Err(e.into()),
     };
     for name in split_names(&names) {
+        if name == crate::dest::UNFINISHED_XATTR {
+            continue;
+        }
         let value = match list(|buf| rfs::lgetxattr(src.as_c_str(), name, buf)) {
             Ok(v) => v,
             Err(Errno::NODATA) => continue,

@@ -373,9 +373,7 @@ backend_test!(row20_never_more_accessible_while_writing, |b| {
         for (name, size, mode) in files {
             if let Some(st) = lstat(&dst.join(name)) {
                 let perm = st.st_mode & 0o7777;
-                // The sticky bit is allowed: it is the "unfinished" mark of the private mode
-                // (ucopy-fs `dest`) and grants nothing on a regular file.
-                if (st.st_size as u64) < size && perm & 0o6077 != 0 {
+                if (st.st_size as u64) < size && perm & 0o7077 != 0 {
                     violations.push(format!(
                         "{name}: mode {perm:o} at {} of {size} bytes (final {mode:o})",
                         st.st_size
