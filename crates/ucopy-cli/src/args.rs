@@ -27,7 +27,8 @@ const OWN: &str = "ucopy's own";
     override_usage = "ucopy [OPTIONS] SOURCE... DEST\n       ucopy [OPTIONS] -t DIRECTORY SOURCE...\n       ucopy --probe [--json]",
     after_help = AFTER_HELP,
     max_term_width = 100,
-    infer_long_args = true
+    infer_long_args = true,
+    args_override_self = true
 )]
 pub struct Args {
     /// Source files or directories, then the destination
@@ -163,7 +164,9 @@ pub struct Args {
     pub remove_destination: bool,
 
     /// Back up each existing destination file (CONTROL: numbered, existing, simple, none)
+    // The prefixes cp accepts for --backup, which --backend makes ambiguous here.
     #[arg(long, value_name = "CONTROL", num_args = 0..=1, require_equals = true,
+          aliases = ["b", "ba", "bac", "back"],
           default_missing_value = "", help_heading = OVERWRITING)]
     pub backup: Option<String>,
 

@@ -51,7 +51,24 @@ fn selinux_enabled() -> bool {
 /// Adds (`on`) or removes the attributes of a `--preserve`/`--no-preserve` LIST.
 fn apply_list(p: &mut Preserve, list: &str, on: bool, flag: &str) -> Result<bool, Usage> {
     let mut context = false;
+    const NAMES: [&str; 7] = [
+        "mode",
+        "ownership",
+        "timestamps",
+        "links",
+        "context",
+        "xattr",
+        "all",
+    ];
     for item in list.split(',') {
+        // GNU's argmatch takes any unambiguous prefix (`--preserve=link`, `time`).
+        let mut matching = NAMES
+            .iter()
+            .filter(|n| !item.is_empty() && n.starts_with(item));
+        let item = match (matching.next(), matching.next()) {
+            (Some(name), None) => *name,
+            _ => item,
+        };
         match item {
             "mode" => {
                 p.mode = on;

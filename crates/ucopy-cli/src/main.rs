@@ -29,9 +29,23 @@ const EXIT_INTERRUPTED: u8 = 130;
 fn main() -> ExitCode {
     let args = match Args::try_parse() {
         Ok(a) => a,
-        Err(e) => return ExitCode::from(usage_error(e)),
+        Err(e) => {
+            let code = usage_error(e);
+            return ExitCode::from(if output::is_cp() && code == EXIT_FATAL {
+                EXIT_PARTIAL
+            } else {
+                code
+            });
+        }
     };
-    ExitCode::from(run(&args))
+    let code = run(&args);
+    // Run as `cp`, every failure is exit 1, as GNU cp's; as `ucopy`, 2 marks usage and fatal
+    // start-up errors.
+    ExitCode::from(if output::is_cp() && code == EXIT_FATAL {
+        EXIT_PARTIAL
+    } else {
+        code
+    })
 }
 
 /// Prints a clap error; an option ucopy lacks gets cp's wording and, where there is one, the
@@ -45,7 +59,10 @@ fn usage_error(e: clap::Error) -> u8 {
                 if let Some(hint) = cp_options::hint_for(arg) {
                     err_line(format_args!("hint: {hint}"));
                 }
-                eprintln!("Try 'ucopy --help' for more information.");
+                eprintln!(
+                    "Try '{} --help' for more information.",
+                    output::program_name()
+                );
                 return EXIT_FATAL;
             }
         }
@@ -82,7 +99,31 @@ fn run(args: &Args) -> u8 {
     for w in &plan.warnings {
         err_line(format_args!("{w}"));
     }
-    let (sources, dest) = (&plan.sources[..], plan.dest.as_path());
+    // `cp a a dir/`: the same source twice is copied once, with cp's warning (with a backup
+    // option the second copy backs up the first, as cp does).
+    let mut sources_once = Vec::with_capacity(plan.sources.len());
+    let mut seen = std::collections::HashSet::new();
+    for s in &plan.sources {
+        use std::os::unix::fs::MetadataExt;
+        let meta = if plan.resolve.follow {
+            std::fs::metadata(s)
+        } else {
+            std::fs::symlink_metadata(s)
+        };
+        if let (Ok(m), false) = (&meta, plan.resolve.backup) {
+            // As cp: the same name of the same file (hard links are distinct sources).
+            if plan.sources.len() > 1 && !seen.insert((m.dev(), m.ino(), s.clone())) {
+                let what = if m.is_dir() { "directory" } else { "file" };
+                err_line(format_args!(
+                    "warning: source {what} '{}' specified more than once",
+                    s.display()
+                ));
+                continue;
+            }
+        }
+        sources_once.push(s.clone());
+    }
+    let (sources, dest) = (&sources_once[..], plan.dest.as_path());
     // -i asks in order, one file at a time.
     let threads = if plan.options.confirm.is_some() {
         Some(1)

@@ -17,10 +17,31 @@ pub fn out_line(line: std::fmt::Arguments<'_>) {
     let _ = out.write_fmt(line).and_then(|()| out.write_all(b"\n"));
 }
 
-/// Writes `ucopy: <message>` to stderr.
+/// The name messages start with: the basename of argv[0], as GNU tools do, so that `ucopy`
+/// installed or linked as `cp` speaks as `cp` to the scripts that parse its messages.
+pub fn program_name() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        std::env::args_os()
+            .next()
+            .as_deref()
+            .map(Path::new)
+            .and_then(Path::file_name)
+            .map(|n| n.to_string_lossy().into_owned())
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "ucopy".to_owned())
+    })
+}
+
+/// True when run under cp's name: exit statuses follow cp (1 for every failure).
+pub fn is_cp() -> bool {
+    program_name() == "cp"
+}
+
+/// Writes `<program>: <message>` to stderr (`ucopy: …`, or `cp: …` when run as `cp`).
 pub fn err_line(message: std::fmt::Arguments<'_>) {
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "ucopy: {message}");
+    let _ = writeln!(err, "{}: {message}", program_name());
 }
 
 /// The CLI's [`Progress`]: prints and counts.

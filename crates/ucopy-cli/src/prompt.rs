@@ -14,7 +14,12 @@ pub fn confirm() -> Confirm {
     Confirm(Arc::new(|path: &Path| {
         let _one_at_a_time = ASKING.lock().unwrap_or_else(|e| e.into_inner());
         let mut err = std::io::stderr().lock();
-        let _ = write!(err, "ucopy: overwrite '{}'? ", path.display());
+        let _ = write!(
+            err,
+            "{}: overwrite '{}'? ",
+            crate::output::program_name(),
+            path.display()
+        );
         let _ = err.flush();
         let mut line = String::new();
         match std::io::stdin().lock().read_line(&mut line) {

@@ -100,6 +100,9 @@ pub enum TargetError {
         /// Why.
         source: io::Error,
     },
+    /// The destination operand is a dangling symlink.
+    #[error("not writing through dangling symlink '{}'", .0.display())]
+    Dangling(PathBuf),
     /// `--parents` needs a directory destination.
     #[error("with --parents, the destination must be a directory")]
     ParentsNeedDir,
@@ -114,7 +117,7 @@ impl TargetError {
     pub fn is_per_source(&self) -> bool {
         matches!(
             self,
-            TargetError::SameFile { .. } | TargetError::DestStat { .. }
+            TargetError::SameFile { .. } | TargetError::DestStat { .. } | TargetError::Dangling(_)
         )
     }
 }
@@ -152,9 +155,20 @@ pub fn resolve_each(
     dest: &Path,
     opts: ResolveOptions,
 ) -> Result<Vec<Result<Target, TargetError>>, TargetError> {
+    let dangling =
+        || rfs::lstat(dest).is_ok_and(|l| FileType::from_raw_mode(l.st_mode) == FileType::Symlink);
     let dest_stat = match rfs::stat(dest) {
         Ok(st) => Some(st),
+        // A dangling symlink named as the destination: cp will not write through it (that
+        // would create a file wherever it points); replacing it needs --remove-destination.
+        Err(Errno::NOENT)
+            if dangling() && sources.len() == 1 && !opts.remove_destination && !opts.backup =>
+        {
+            return Ok(vec![Err(TargetError::Dangling(dest.to_path_buf()))]);
+        }
         Err(Errno::NOENT) => None,
+        // A symlink loop exists as a name: it is replaced like any symlink in the way.
+        Err(Errno::LOOP) => None,
         // A destination that exists but cannot be examined (a symlink into a directory we may
         // not search): refuse rather than replace it.
         Err(e) => {

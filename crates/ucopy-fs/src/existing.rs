@@ -99,11 +99,27 @@ pub fn decide(
     if options.backup != Backup::Off {
         let backup = backup_name(dir, name, options)
             .map_err(|e| EntryError::new(dst_path, Op::Remove, e))?;
+        // `cp -b a~ a`: the backup name is the source itself; renaming onto it would destroy it.
+        if let Ok(b) = rfs::statat(dir, backup.as_c_str(), rfs::AtFlags::SYMLINK_NOFOLLOW) {
+            if crate::file_id_of(&b) == src_id {
+                return Err(EntryError::new(
+                    dst_path,
+                    Op::Refused,
+                    io::Error::other(format!(
+                        "backing up '{}' might destroy source;  '{}' not copied",
+                        dst_path.display(),
+                        incoming.path.display()
+                    )),
+                ));
+            }
+        }
         rfs::renameat(dir, name, dir, backup.as_c_str())
             .map_err(|e| EntryError::new(dst_path, Op::Remove, e))?;
         return Ok(Decision::Freed);
     }
-    let hard_linked = options.preserved().links && existing.nlink > 1;
+    // Under -a a file with other names is unlinked first so they keep their data; with
+    // --attributes-only no data is written, so it keeps its inode (and its links), as with cp.
+    let hard_linked = options.preserved().links && existing.nlink > 1 && !options.attributes_only;
     if in_place
         && FileType::from_raw_mode(existing.mode) == FileType::RegularFile
         && !hard_linked

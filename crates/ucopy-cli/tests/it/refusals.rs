@@ -254,3 +254,68 @@ backend_test!(same_file_exceptions, |b| {
         assert_eq!(t.read("foo"), b"XYZ");
     }
 });
+
+// Run under cp's name (a symlink called `cp`): messages say `cp:`, failures exit 1 as cp's
+// do; a source named twice is copied once with cp's warning; a backup that would be the source
+// itself is refused.
+#[test]
+fn as_cp_name_status_and_duplicates() {
+    let t = TestTree::new();
+    std::os::unix::fs::symlink(crate::harness::BIN, t.p("cp")).unwrap();
+    let cp = |args: Vec<std::ffi::OsString>| {
+        let mut c = std::process::Command::new(t.p("cp"));
+        c.env("LC_ALL", "C").current_dir(t.path()).args(args);
+        crate::harness::run(c, std::time::Duration::from_secs(60))
+    };
+    let out = cp(args!["missing", "x"]);
+    out.assert_code(1);
+    assert!(
+        out.stderr_str().starts_with("cp: cannot stat 'missing'"),
+        "{out}"
+    );
+    let out = cp(args!["--no-such-option", "a", "b"]);
+    out.assert_code(1);
+    assert!(out.stderr_str().contains("Try 'cp --help'"), "{out}");
+    t.file("a", "a");
+    t.dir("d");
+    let out = cp(args!["a", "a", "d"]);
+    out.assert_success();
+    assert!(
+        out.stderr_str().contains("specified more than once"),
+        "{out}"
+    );
+    assert_eq!(t.read("d/a"), b"a");
+    t.file("b~", "source");
+    t.file("b", "dest");
+    let out = cp(args!["--b=simple", "b~", "b"]);
+    out.assert_code(1);
+    assert!(out.stderr_str().contains("might destroy source"), "{out}");
+    assert_eq!(t.read("b~"), b"source");
+    assert_eq!(t.read("b"), b"dest");
+}
+
+// A dangling symlink named as the destination: not written through (exit 1, left as it is);
+// --remove-destination replaces it; a symlink loop is replaced like any symlink in the way.
+backend_test!(dangling_destination_operand, |b| {
+    let t = TestTree::new();
+    t.file("f", "data");
+    t.symlink("dangle", t.p("no-such"));
+    t.symlink("loop", t.p("loop"));
+    let out = b.run(args![t.p("f"), t.p("dangle")]);
+    out.assert_code(1);
+    assert!(
+        out.stderr_str()
+            .contains("not writing through dangling symlink"),
+        "{out}"
+    );
+    assert!(fs::symlink_metadata(t.p("dangle")).unwrap().is_symlink());
+    assert!(
+        !t.p("no-such").exists(),
+        "nothing created through the symlink"
+    );
+    b.run(args!["--remove-destination", t.p("f"), t.p("dangle")])
+        .assert_success();
+    assert_eq!(t.read("dangle"), b"data");
+    b.run(args!["-f", t.p("f"), t.p("loop")]).assert_success();
+    assert_eq!(t.read("loop"), b"data");
+});
