@@ -141,11 +141,25 @@ pub fn build(args: &Args) -> Result<Plan, Usage> {
             (sources.to_vec(), dest.clone())
         }
     };
-    if args.target_directory.is_some() && !std::fs::metadata(&dest).is_ok_and(|m| m.is_dir()) {
-        return Err(usage(format!(
-            "target directory '{}' is not a directory",
-            dest.display()
-        )));
+    if args.target_directory.is_some() {
+        // As cp: a target that cannot be looked at is reported with the reason (a symlink into
+        // a directory the user may not search: "Permission denied", not "not a directory").
+        match std::fs::metadata(&dest) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(usage(format!(
+                    "target directory '{}' is not a directory",
+                    dest.display()
+                )))
+            }
+            Err(e) => {
+                return Err(usage(format!(
+                    "target directory '{}': {}",
+                    dest.display(),
+                    ucopy::cause(&e)
+                )))
+            }
+        }
     }
     if args.strip_trailing_slashes {
         for s in &mut sources {
@@ -195,14 +209,18 @@ pub fn build(args: &Args) -> Result<Plan, Usage> {
         warnings.push("warning: ignoring --context; it requires an SELinux-enabled kernel".into());
     }
 
-    // Symlinks: -P/-L/-H as given, else GNU's default — with -r/-R/-a (and -d) none are
-    // followed, without them those named on the command line are.
-    let recursive = args.recursive || args.archive;
+    // Symlinks: -P/-L/-H as given, else GNU's default — with -a (and -d) none are followed, nor
+    // with -r/-R unless hard-linking (`cp -lR link d` links what a named symlink points to);
+    // otherwise those named on the command line are.
     let dereference = if args.dereference {
         Dereference::Always
     } else if args.dereference_command_line {
         Dereference::CommandLine
-    } else if args.no_dereference || args.no_dereference_preserve_links || recursive {
+    } else if args.no_dereference
+        || args.no_dereference_preserve_links
+        || args.archive
+        || (args.recursive && !args.link)
+    {
         Dereference::Never
     } else {
         Dereference::CommandLine
@@ -267,7 +285,10 @@ pub fn build(args: &Args) -> Result<Plan, Usage> {
         .preserve(preserve)
         .no_clobber(args.no_clobber)
         .update(update)
-        .confirm(args.interactive.then(crate::prompt::confirm))
+        .confirm(
+            args.interactive
+                .then(|| crate::prompt::confirm(args.force || args.remove_destination)),
+        )
         .backup(backup, suffix)
         // cp: -f with -l or -s removes an existing destination before linking.
         .remove_destination(args.remove_destination || (args.force && link_mode != LinkMode::Copy))

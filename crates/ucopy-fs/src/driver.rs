@@ -501,8 +501,11 @@ impl Driver<'_> {
         match self.create_dir(node) {
             Ok(()) => {
                 self.report.dirs += 1;
-                self.progress
-                    .copied(Kind::Dir, node.path(), node.dst_path(), 0);
+                // As cp -v: a directory is reported when it is made, not when merged into.
+                if node.dst_created() {
+                    self.progress
+                        .copied(Kind::Dir, node.path(), node.dst_path(), 0);
+                }
             }
             Err(e) => {
                 node.mark_dst_failed();
@@ -573,12 +576,18 @@ impl Driver<'_> {
         // Owner now; xattrs are read now (the source fd is open) but written when the directory
         // is finished: a default ACL written now would be inherited by every child made later.
         own_fd(fd.as_fd(), None, stat, self.options).map_err(|e| dst_err(e.op, e.error))?;
-        if self.options.preserved().xattr {
+        let keep = self.options.preserved();
+        if keep.xattr || keep.mode {
             let src = node
                 .src_fd()
                 .map_err(|e| EntryError::new(node.path(), Op::Open, e))?;
-            let xattrs =
-                read_xattrs(src.as_fd()).map_err(|e| EntryError::new(node.path(), Op::Xattr, e))?;
+            // -p without xattrs still copies the ACLs: they are part of the mode for cp.
+            let xattrs = if keep.xattr {
+                read_xattrs(src.as_fd()).map_err(|e| EntryError::new(node.path(), Op::Xattr, e))?
+            } else {
+                crate::meta::read_acls(src.as_fd())
+                    .map_err(|e| EntryError::new(node.path(), e.op, e.error))?
+            };
             if !xattrs.is_empty() {
                 self.dir_xattrs.insert(Arc::as_ptr(node) as usize, xattrs);
             }

@@ -483,6 +483,53 @@ backend_test!(interactive, |b| {
     assert_eq!(t.read("d/c"), b"old c");
 });
 
+// -i asks before anything else is decided, as cp: a directory in the way of a file is only an
+// error once the user said yes; "n" keeps it, exit 0. A destination the user cannot write is
+// named with its mode in the question (cp's words, with -f: "replace ..., overriding mode").
+backend_test!(interactive_asks_first, |b| {
+    let t = TestTree::new();
+    t.file("a/c", "file");
+    t.dir("b/a/c");
+    t.file("no", "n\n");
+    t.chmod("", 0o755);
+    let stdin = format!("exec < '{}'", t.p("no").display());
+    let out = b.run_sh(&stdin, args!["-i", "-r", t.p("a"), t.p("b")]);
+    out.assert_success();
+    assert!(out.stderr_str().contains("overwrite '"), "{out}");
+    assert!(t.p("b/a/c").is_dir());
+    t.file("e", "new");
+    t.file("f", "old");
+    t.chmod("f", 0o000);
+    t.give_to_nobody();
+    // As nobody (root may write anything, so root is never asked about the mode).
+    let ask = |extra: &str| {
+        let mut c = crate::harness::unprivileged(Path::new("sh"));
+        c.arg("-c")
+            .arg(format!("{stdin}\nexec \"$@\""))
+            .arg("sh")
+            .arg(crate::harness::bin_for_nobody())
+            .args(b.args())
+            .args(args!["-i", extra, t.p("e"), t.p("f")]);
+        crate::harness::run(c, crate::harness::DEFAULT_TIMEOUT)
+    };
+    let out = ask("-f");
+    out.assert_success();
+    assert!(
+        out.stderr_str()
+            .contains("replace '") && out.stderr_str().contains("', overriding mode 0000 (---------)? "),
+        "{out}"
+    );
+    let out = ask("-v");
+    out.assert_success();
+    assert!(
+        out.stderr_str()
+            .contains("unwritable '") && out.stderr_str().contains("' (mode 0000, ---------); try anyway? "),
+        "{out}"
+    );
+    t.chmod("f", 0o600);
+    assert_eq!(t.read("f"), b"old");
+});
+
 // --copy-contents reads a FIFO in the tree into a regular file; --keep-directory-symlink merges
 // into a destination symlink to a directory (without it that entry is refused).
 backend_test!(contents_and_directory_symlinks, |b| {
@@ -529,3 +576,24 @@ fn context_without_selinux() {
     out.assert_code(1);
     assert!(out.stderr_str().contains("SELinux"), "{out}");
 }
+
+// -l follows symlinks named on the command line even with -R (unlike a plain -R copy), as cp
+// does: the link is to the file the symlink points to, and a dangling one cannot be stat'ed.
+// -P (or -a) links the symlink itself.
+backend_test!(link_follows_named_symlinks_even_with_r, |b| {
+    let t = TestTree::new();
+    t.file("file", "data");
+    t.symlink("filelink", "file");
+    t.symlink("danglink", "nowhere");
+    b.run(args!["-lR", t.p("filelink"), t.p("l1")])
+        .assert_success();
+    let meta = fs::symlink_metadata(t.p("l1")).unwrap();
+    assert!(meta.is_file());
+    assert_eq!(meta.ino(), fs::metadata(t.p("file")).unwrap().ino());
+    let out = b.run(args!["-lR", t.p("danglink"), t.p("l2")]);
+    out.assert_failed();
+    assert!(out.stderr_str().contains("cannot stat"), "{out}");
+    b.run(args!["-lRP", t.p("filelink"), t.p("l3")])
+        .assert_success();
+    assert!(fs::symlink_metadata(t.p("l3")).unwrap().is_symlink());
+});
