@@ -160,9 +160,7 @@ pub(crate) fn create_file(
             Decision::Keep => return Ok(None),
             Decision::Freed => continue,
             Decision::Overwrite => match open_existing(job, !options.attributes_only) {
-                Ok(Some(fd)) => {
-                    return Ok(Some(DestFile { fd, created: false }))
-                }
+                Ok(Some(fd)) => return Ok(Some(DestFile { fd, created: false })),
                 Ok(None) => continue,
                 // -f: a destination that cannot be opened is removed and made again.
                 Err(e) if options.force && e.raw_os_error().is_some() => {

@@ -515,15 +515,19 @@ backend_test!(interactive_asks_first, |b| {
     let out = ask("-f");
     out.assert_success();
     assert!(
-        out.stderr_str()
-            .contains("replace '") && out.stderr_str().contains("', overriding mode 0000 (---------)? "),
+        out.stderr_str().contains("replace '")
+            && out
+                .stderr_str()
+                .contains("', overriding mode 0000 (---------)? "),
         "{out}"
     );
     let out = ask("-v");
     out.assert_success();
     assert!(
-        out.stderr_str()
-            .contains("unwritable '") && out.stderr_str().contains("' (mode 0000, ---------); try anyway? "),
+        out.stderr_str().contains("unwritable '")
+            && out
+                .stderr_str()
+                .contains("' (mode 0000, ---------); try anyway? "),
         "{out}"
     );
     t.chmod("f", 0o600);
@@ -596,4 +600,36 @@ backend_test!(link_follows_named_symlinks_even_with_r, |b| {
     b.run(args!["-lRP", t.p("filelink"), t.p("l3")])
         .assert_success();
     assert!(fs::symlink_metadata(t.p("l3")).unwrap().is_symlink());
+});
+
+// Sources named on the command line that are one file stay one file in the copy when links are
+// preserved (-d, -a, --preserve=links), also through a followed symlink (-H); without it they
+// are two copies.
+backend_test!(named_hard_links_stay_one_inode, |b| {
+    let t = TestTree::new();
+    t.file("a", "data");
+    t.hardlink("a", "b");
+    t.symlink("s", "a");
+    let ino = |p: &str| fs::symlink_metadata(t.p(p)).unwrap().ino();
+    t.dir("c");
+    b.run(args!["-d", t.p("a"), t.p("b"), t.p("c")])
+        .assert_success();
+    assert_eq!(ino("c/a"), ino("c/b"));
+    assert_ne!(ino("c/a"), ino("a"));
+    t.dir("h");
+    b.run(args![
+        "--preserve=links",
+        "-R",
+        "-H",
+        t.p("a"),
+        t.p("s"),
+        t.p("h")
+    ])
+    .assert_success();
+    assert_eq!(ino("h/a"), ino("h/s"));
+    t.dir("plain");
+    b.run(args![t.p("a"), t.p("b"), t.p("plain")])
+        .assert_success();
+    assert_ne!(ino("plain/a"), ino("plain/b"));
+    assert_eq!(t.read("plain/b"), b"data");
 });

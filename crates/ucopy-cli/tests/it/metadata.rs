@@ -463,7 +463,10 @@ backend_test!(special_bits_dropped_when_owner_not_kept, |b| {
     t.chown("out", NOBODY, NOBODY);
     t.chmod("", 0o755);
     for opt in ["-p", "-a"] {
-        let (f, d) = (t.p(format!("out/prog{opt}")), t.p(format!("out/shared{opt}")));
+        let (f, d) = (
+            t.p(format!("out/prog{opt}")),
+            t.p(format!("out/shared{opt}")),
+        );
         b.run_unprivileged(args![opt, t.p("src/prog"), &f])
             .assert_success();
         b.run_unprivileged(args![opt, "-r", t.p("src/shared"), &d])
@@ -521,7 +524,8 @@ backend_test!(preserve_mode_copies_acls, |b| {
     }
     assert!(set(&["-m", "u:65534:rx"], &t.p("src/d")));
     assert!(set(&["-d", "-m", "u:65534:rwx"], &t.p("src/d")));
-    b.run(args!["-p", "-r", t.p("src"), t.p("dst")]).assert_success();
+    b.run(args!["-p", "-r", t.p("src"), t.p("dst")])
+        .assert_success();
     let acl = |rel: &str| {
         let out = std::process::Command::new("getfacl")
             .args(["-cp", "--numeric"])
@@ -536,6 +540,7 @@ backend_test!(preserve_mode_copies_acls, |b| {
         assert_eq!(dst, src, "{rel}");
     }
     // Without -p nothing of the ACL is carried over.
-    b.run(args!["-r", t.p("src"), t.p("plain")]).assert_success();
+    b.run(args!["-r", t.p("src"), t.p("plain")])
+        .assert_success();
     assert!(!acl("plain/f").contains("user:65534:"));
 });

@@ -264,6 +264,12 @@ backend_test!(same_file_exceptions, |b| {
         b"XYZ",
         "the data was moved aside, not lost"
     );
+    // A symlink to the source, unlinked first, is replaced by a copy (without following it).
+    reset();
+    run(args!["--remove-destination", "-d", "foo", "symlink"]).assert_success();
+    assert!(!fs::symlink_metadata(t.p("symlink")).unwrap().is_symlink());
+    assert_eq!(t.read("symlink"), b"XYZ");
+    assert_eq!(t.read("foo"), b"XYZ");
     for a in [
         args!["--remove-destination", "foo", "foo"],
         args!["-sf", "foo", "hardlink"],
@@ -354,8 +360,15 @@ backend_test!(force_backup_onto_itself_makes_the_backup, |b| {
         .assert_success();
     assert_eq!(t.read("foo"), b"data");
     assert_eq!(t.read("foo.~1~"), b"data");
-    b.run(args!["-f", "--backup=simple", "-S", ".b", t.p("foo"), t.p("foo")])
-        .assert_success();
+    b.run(args![
+        "-f",
+        "--backup=simple",
+        "-S",
+        ".b",
+        t.p("foo"),
+        t.p("foo")
+    ])
+    .assert_success();
     assert_eq!(t.read("foo.b"), b"data");
     b.run(args!["-fl", "--backup=numbered", t.p("foo"), t.p("foo")])
         .assert_success();

@@ -393,7 +393,10 @@ backend_test!(unfinished_mark_is_never_copied_or_left, |b| {
     assert!(!has_mark(&t.p("dst")), "left on a finished directory");
     assert_eq!(mode(&t.p("dst/sub")), 0o755);
     b.run(args![t.p("src/sub"), t.p("plain")]).assert_success();
-    assert!(!has_mark(&t.p("plain")), "left on a finished directory without -a");
+    assert!(
+        !has_mark(&t.p("plain")),
+        "left on a finished directory without -a"
+    );
 });
 
 // Row 41 (issue 8 item 8): a user's own private entries are not taken for unfinished ones: without -a an
