@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod bench;
+mod dist;
 mod gnu_cp;
 mod uring_copy;
 
@@ -21,6 +22,9 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Task {
     Bench(bench::BenchArgs),
+    /// Shell completions and the man page, generated from ucopy's command-line definition,
+    /// with the release binary, under target/dist
+    Dist(dist::DistArgs),
     GnuCp(gnu_cp::GnuCpArgs),
     /// One tree copy with an io_uring executor and bench-only knobs (the hidden `uring:`
     /// contenders of `bench`)
@@ -31,6 +35,7 @@ enum Task {
 fn main() -> ExitCode {
     let result = match Cli::parse().task {
         Task::Bench(args) => bench::run(args),
+        Task::Dist(args) => dist::run(args),
         Task::GnuCp(args) => gnu_cp::run(args),
         Task::UringCopy(args) => uring_copy::run(args),
     };

@@ -32,7 +32,7 @@ const OWN: &str = "ucopy's own";
 )]
 pub struct Args {
     /// Source files or directories, then the destination
-    #[arg(value_name = "PATH", num_args = 1.., required_unless_present = "probe")]
+    #[arg(value_name = "PATH", num_args = 1.., required_unless_present_any = ["probe", "generate"])]
     pub paths: Vec<PathBuf>,
 
     // --- Copying -----------------------------------------------------------------------------
@@ -41,7 +41,7 @@ pub struct Args {
     pub archive: bool,
 
     /// Copy directories recursively (ucopy does so even without it)
-    #[arg(short = 'r', short_alias = 'R', long, help_heading = COPYING)]
+    #[arg(short = 'r', visible_short_alias = 'R', long, help_heading = COPYING)]
     pub recursive: bool,
 
     /// Copy into DIRECTORY (all PATHs are sources)
@@ -211,8 +211,13 @@ pub struct Args {
     #[arg(long, help_heading = OWN)]
     pub probe: bool,
 
+    /// Print a shell completion script or the man page, generated from these definitions, and
+    /// exit (used by `cargo xtask dist`)
+    #[arg(long, hide = true, value_name = "WHAT")]
+    pub generate: Option<Generate>,
+
     /// Print the plan (directories, files in batch order, links); copy nothing
-    #[arg(long, help_heading = OWN)]
+    #[arg(long, conflicts_with = "json", help_heading = OWN)]
     pub dry_run: bool,
 
     /// Print one JSON object with the result on stdout at the end
@@ -250,6 +255,44 @@ pub enum BackendChoice {
     Fixed,
     /// Plain system calls
     Std,
+}
+
+/// `--generate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Generate {
+    /// bash completions
+    Bash,
+    /// zsh completions
+    Zsh,
+    /// fish completions
+    Fish,
+    /// elvish completions
+    Elvish,
+    /// PowerShell completions
+    Powershell,
+    /// The man page (roff)
+    Man,
+}
+
+impl Generate {
+    /// Writes the script or page for `cmd` to `out`.
+    pub fn write(
+        self,
+        cmd: &mut clap::Command,
+        out: &mut dyn std::io::Write,
+    ) -> std::io::Result<()> {
+        use clap_complete::Shell;
+        let shell = match self {
+            Generate::Bash => Shell::Bash,
+            Generate::Zsh => Shell::Zsh,
+            Generate::Fish => Shell::Fish,
+            Generate::Elvish => Shell::Elvish,
+            Generate::Powershell => Shell::PowerShell,
+            Generate::Man => return clap_mangen::Man::new(cmd.clone()).render(out),
+        };
+        clap_complete::generate(shell, cmd, "ucopy", out);
+        Ok(())
+    }
 }
 
 /// `--order`.

@@ -6,6 +6,7 @@ mod args;
 mod cp_options;
 mod dry_run;
 mod output;
+mod progress;
 mod prompt;
 
 use std::process::ExitCode;
@@ -77,7 +78,26 @@ fn usage_error(e: clap::Error) -> u8 {
 }
 
 fn run(args: &Args) -> u8 {
+    if let Some(what) = args.generate {
+        use clap::CommandFactory;
+        let mut out = std::io::stdout().lock();
+        return match what.write(&mut Args::command(), &mut out) {
+            Ok(()) => EXIT_OK,
+            Err(e) => {
+                err_line(format_args!("cannot write: {e}"));
+                EXIT_FATAL
+            }
+        };
+    }
     if args.probe {
+        if let Some(p) = args.paths.first() {
+            err_line(format_args!(
+                "--probe takes no operands (got '{}')",
+                output::quote(p)
+            ));
+            eprintln!("Try 'ucopy --help' for more information.");
+            return EXIT_FATAL;
+        }
         let report = ucopy::probe();
         if args.json {
             out_line(format_args!(
@@ -245,9 +265,7 @@ fn run(args: &Args) -> u8 {
         !args.no_progress && !args.json,
         args.json,
     );
-    if let [only] = targets.as_slice() {
-        progress.count_in_background(&only.source);
-    }
+    progress.count_in_background(targets.iter().map(|t| t.source.clone()).collect());
     let copier = copier.progress(&progress);
     let started = Instant::now();
     let report = match copier.run_targets(&targets, &selection) {

@@ -13,6 +13,7 @@ mod node;
 mod options;
 mod plan;
 mod progress;
+pub mod quote;
 mod report;
 mod same_file;
 mod stat;
@@ -30,5 +31,6 @@ pub use plan::{
     PlannedFile, Planner, Step,
 };
 pub use progress::{NoProgress, Progress};
+pub use quote::quote_inner;
 pub use report::{cause, EntryError, Op, Report};
 pub use stat::{file_id, Kind, Stat, Time};

@@ -163,18 +163,26 @@ fn copy_range(
                 paths.cfr_works = Some(false);
                 return read_write(src, dst, offset, cancel);
             }
-            Err(e) => return Err(classify(src, e)),
+            Err(e) => return Err(classify(src, e, offset + copied)),
         }
     }
 }
 
-/// copy_file_range does not say which side failed; ask the source whether it is still readable.
-fn classify(src: BorrowedFd<'_>, e: Errno) -> DataError {
+/// copy_file_range does not say which side failed. Errors only a destination gives are the
+/// destination's; otherwise the source is asked: a one-byte read where the copy stopped (`at`)
+/// that fails too (a bad sector gives EIO again) blames the source, so a dying source disk is
+/// never reported as a write error.
+fn classify(src: BorrowedFd<'_>, e: Errno, at: u64) -> DataError {
     match e {
         Errno::NOSPC | Errno::FBIG | Errno::DQUOT | Errno::ROFS => DataError::Write(e.into()),
         _ if rfs::fstat(src).is_err() => DataError::Read(e.into()),
-        Errno::IO => DataError::Write(e.into()),
-        _ => DataError::Write(e.into()),
+        _ => {
+            let mut byte = [0u8; 1];
+            match rustix::io::pread(src, &mut byte, at) {
+                Err(read_error) => DataError::Read(read_error.into()),
+                Ok(_) => DataError::Write(e.into()),
+            }
+        }
     }
 }
 
@@ -259,7 +267,7 @@ fn copy_span(
                     paths.cfr_works = Some(false);
                     continue;
                 }
-                Err(e) => return Err(classify(src, e)),
+                Err(e) => return Err(classify(src, e, offset + done)),
             }
         } else {
             pread_pwrite(src, dst, offset + done, want)?

@@ -44,6 +44,12 @@ pub enum FatalError {
         /// Why.
         source: io::Error,
     },
+    /// Not one worker thread could be started (RLIMIT_AS, RLIMIT_NPROC).
+    #[error("cannot start a worker thread: {}", cause(.source))]
+    Threads {
+        /// Why.
+        source: io::Error,
+    },
     /// No executor could be made (e.g. io_uring setup failed on every worker).
     #[error("cannot start the {backend} backend: {}", ucopy_core::cause(.source))]
     Backend {
@@ -54,10 +60,12 @@ pub enum FatalError {
     },
 }
 
-/// How many descriptors the copy may hold, derived from `RLIMIT_NOFILE` so that `ulimit -n 64`
-/// still copies (slowly) instead of failing with EMFILE.
+/// How many descriptors the copy may hold, derived from `RLIMIT_NOFILE` so that `ulimit -n 16`
+/// still copies (slowly, with one worker and one file in flight) instead of failing with EMFILE.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FdBudget {
+    /// Worker threads (at most the number asked for).
+    pub threads: usize,
     /// Files per batch.
     pub queue_depth: usize,
     /// Source directory fds the walk may hold.
@@ -67,7 +75,8 @@ pub struct FdBudget {
 }
 
 impl FdBudget {
-    /// Fds reserved for stdio, rings, eventfds and the like.
+    /// Fds reserved for stdio, rings, eventfds, the operands' directories and the like (at most
+    /// half of a small limit).
     const RESERVED: usize = 24;
     /// Worst case per file in flight: source, destination, and a splice pipe's two ends; plus a
     /// share of its directories'.
@@ -76,18 +85,44 @@ impl FdBudget {
     /// The budget for `threads` workers (each with one batch running and one queued) under the
     /// fd limit `limit`, wanting `queue_depth` files per batch.
     pub fn new(limit: usize, threads: usize, queue_depth: usize) -> FdBudget {
-        let avail = limit.saturating_sub(Self::RESERVED).max(8);
-        let batches_in_flight = 2 * threads.max(1);
+        FdBudget::with_per_worker(limit, threads, queue_depth, 0)
+    }
+
+    /// Like [`FdBudget::new`] for a backend whose every worker holds `per_worker` descriptors
+    /// besides its files (a ring, splice pipes: [`ExecutorFactory::fds_per_worker`]).
+    pub fn with_per_worker(
+        limit: usize,
+        threads: usize,
+        queue_depth: usize,
+        per_worker: usize,
+    ) -> FdBudget {
+        let avail = limit
+            .saturating_sub(Self::RESERVED.min(limit * 5 / 8))
+            .max(4);
+        // Each worker needs room for at least one file in flight in each of its two batches.
+        let threads = threads.clamp(1, (avail / (4 * Self::PER_JOB + per_worker)).max(1));
+        let avail = avail.saturating_sub(threads * per_worker).max(4);
+        let batches_in_flight = 2 * threads;
         let per_batch = avail / 2 / batches_in_flight;
         FdBudget {
+            threads,
             queue_depth: queue_depth.min(per_batch / Self::PER_JOB).max(1),
-            max_open_src_dirs: (avail / 4).max(2),
-            max_open_dst_dirs: (avail / 4).max(2),
+            max_open_src_dirs: (avail / 4).max(1),
+            max_open_dst_dirs: (avail / 4).max(1),
         }
     }
 
     /// The budget under this process's current soft limit, raised to the hard limit first.
     pub fn from_rlimit(threads: usize, queue_depth: usize) -> FdBudget {
+        FdBudget::from_rlimit_per_worker(threads, queue_depth, 0)
+    }
+
+    /// [`FdBudget::from_rlimit`] for workers that each hold `per_worker` descriptors of their own.
+    pub fn from_rlimit_per_worker(
+        threads: usize,
+        queue_depth: usize,
+        per_worker: usize,
+    ) -> FdBudget {
         use rustix::process::{getrlimit, setrlimit, Resource};
         let mut lim = getrlimit(Resource::Nofile);
         if lim.current < lim.maximum {
@@ -97,7 +132,7 @@ impl FdBudget {
             lim = getrlimit(Resource::Nofile);
         }
         let limit = lim.current.map_or(1 << 20, |c| c.min(1 << 20) as usize);
-        FdBudget::new(limit, threads, queue_depth)
+        FdBudget::with_per_worker(limit, threads, queue_depth, per_worker)
     }
 
     /// What the planner is given under this budget: the plan a copy with `options` follows
@@ -122,8 +157,10 @@ pub fn copy_tree(
     threads: usize,
     progress: &dyn Progress,
 ) -> Result<Report, FatalError> {
-    let threads = threads.max(1);
-    let budget = FdBudget::from_rlimit(threads, options.queue_depth);
+    let threads_asked = threads.max(1);
+    let threads = threads_asked;
+    let budget =
+        FdBudget::from_rlimit_per_worker(threads, options.queue_depth, factory.fds_per_worker());
     let planner = Planner::new(source, dest, budget.plan_options(options))?;
     let anchor = Arc::clone(planner.anchor());
     let anchor_fd = ucopy_core::open_operand_dir(anchor.dst_path()).map_err(|source| {
@@ -141,19 +178,61 @@ pub fn copy_tree(
 
     let (batch_tx, batch_rx) = bounded::<Batch>(threads);
     let (done_tx, done_rx) = unbounded::<WorkerMsg>();
+    let threads = threads.min(budget.threads);
     thread::scope(|scope| {
+        let mut spawned = 0;
+        let mut spawn_error = None;
         for _ in 0..threads {
             let batch_rx = batch_rx.clone();
             let done_tx = done_tx.clone();
-            scope.spawn(move || worker(factory, options, batch_rx, done_tx));
+            // Under a small RLIMIT_AS or RLIMIT_NPROC a thread may not start: copy with the
+            // threads that did, and fail with one line only if none did.
+            // Under RLIMIT_AS a worker's stack may not fit: then the copy runs on the workers
+            // that started, or stops with one line (a smaller stack only moved the failure to
+            // the heap, where it aborts).
+            let started = thread::Builder::new()
+                .name("ucopy-worker".into())
+                .spawn_scoped(scope, move || worker(factory, options, batch_rx, done_tx));
+            match started {
+                Ok(_) => spawned += 1,
+                Err(e) => {
+                    spawn_error = Some(e);
+                    break;
+                }
+            }
         }
         drop(batch_rx);
         drop(done_tx);
+        let mut notes = Vec::new();
+        if budget.threads < threads_asked {
+            notes.push(format!(
+                "{} worker thread{} instead of {threads_asked}: the open-file limit \
+                 (RLIMIT_NOFILE) is small",
+                budget.threads,
+                if budget.threads == 1 { "" } else { "s" }
+            ));
+        }
+        if let Some(e) = spawn_error {
+            if spawned == 0 {
+                return Err(FatalError::Threads { source: e });
+            }
+            notes.push(format!(
+                "{spawned} worker thread{} instead of {threads}: cannot start more ({})",
+                if spawned == 1 { "" } else { "s" },
+                cause(&e)
+            ));
+        }
+        for n in &notes {
+            progress.noted(n);
+        }
         let mut driver = Driver {
             options,
             progress,
             backend: factory.name(),
-            report: Report::default(),
+            report: Report {
+                notes,
+                ..Report::default()
+            },
             in_flight: HashMap::new(),
             next_token: 0,
             waiting_dirs: HashMap::new(),
@@ -161,7 +240,7 @@ pub fn copy_tree(
             max_open_dst: budget.max_open_dst_dirs,
             std: StdCopier::default(),
             dir_xattrs: HashMap::new(),
-            workers_alive: threads,
+            workers_alive: spawned,
             startup_error: None,
             done_rx,
         };
@@ -174,6 +253,9 @@ enum WorkerMsg {
     Done(Vec<(FileJob, JobOutcome)>),
     /// The executor could not be made; the batch it was given is handed back.
     StartFailed(io::Error),
+    /// The executor could not be made within this machine's limits; the worker copies with
+    /// plain system calls.
+    Degraded(String),
 }
 
 fn worker(
@@ -183,18 +265,72 @@ fn worker(
     done: Sender<WorkerMsg>,
 ) {
     let mut executor = match factory.make(options) {
-        Ok(e) => e,
+        Ok(e) => Some(e),
+        // Out of locked memory, descriptors or memory (a ring, registered buffers): this worker
+        // copies with plain system calls instead, and says so once.
+        Err(e) if is_resource_limit(&e) => {
+            let note = format!(
+                "a {} worker could not start ({}): it copies with plain system calls (std)",
+                factory.name(),
+                cause(&e)
+            );
+            if done.send(WorkerMsg::Degraded(note)).is_err() {
+                return;
+            }
+            None
+        }
         Err(e) => {
             let _ = done.send(WorkerMsg::StartFailed(e));
             return;
         }
     };
+    let mut std = StdCopier::default();
     for batch in batches {
-        let results = executor.copy_batch(batch, options);
+        let results = match executor.as_mut() {
+            Some(executor) => executor.copy_batch(batch, options),
+            None => batch
+                .into_iter()
+                .map(|job| {
+                    let outcome = std.copy(&job, options);
+                    (job, outcome)
+                })
+                .collect(),
+        };
         if done.send(WorkerMsg::Done(results)).is_err() {
             return;
         }
     }
+}
+
+/// An error's text without Rust's " (os error N)" suffix, as cp prints causes.
+fn cause(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" (os error ") {
+        Some(i) if s.ends_with(')') => s[..i].to_owned(),
+        _ => s,
+    }
+}
+
+/// Errors that mean "this machine's limits", not "this backend cannot work here".
+/// (The errno may sit below a backend's own error type.)
+fn is_resource_limit(e: &io::Error) -> bool {
+    let limits = [Errno::NOMEM, Errno::MFILE, Errno::NFILE, Errno::AGAIN].map(Errno::raw_os_error);
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(code) = err
+            .downcast_ref::<io::Error>()
+            .and_then(io::Error::raw_os_error)
+        {
+            return limits.contains(&code);
+        }
+        cur = match err.downcast_ref::<io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
+    }
+    false
 }
 
 /// What the driver remembers about a file in flight.
@@ -400,6 +536,12 @@ impl Driver<'_> {
             WorkerMsg::StartFailed(e) => {
                 self.workers_alive -= 1;
                 self.startup_error = Some(e);
+            }
+            WorkerMsg::Degraded(note) => {
+                if !self.report.notes.contains(&note) {
+                    self.progress.noted(&note);
+                    self.report.notes.push(note);
+                }
             }
             WorkerMsg::Done(results) => {
                 for (job, outcome) in results {

@@ -7,7 +7,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::time::Duration;
 
-use crate::harness::{suffixed, Backend};
+use crate::harness::suffixed;
 use crate::tree::TestTree;
 
 fn mode(p: &Path) -> u32 {

@@ -8,7 +8,6 @@ use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 
 use crate::compare::Snapshot;
-use crate::harness::Backend;
 use crate::tree::TestTree;
 
 // `ucopy symlink foo` where symlink -> foo: as a symlink (-P, -a) the copy would replace foo by a
