@@ -44,6 +44,28 @@ fn usage(message: impl Into<String>) -> Usage {
     }
 }
 
+/// The order of `--preserve` (true) and `--no-preserve` (false) on the command line, however
+/// abbreviated (`--pre`, `--no-p`), up to `--`.
+fn preserve_order() -> Vec<bool> {
+    let mut order = Vec::new();
+    for arg in std::env::args_os().skip(1) {
+        let arg = arg.to_string_lossy().into_owned();
+        if arg == "--" {
+            break;
+        }
+        let Some(long) = arg.strip_prefix("--") else {
+            continue;
+        };
+        let name = long.split('=').next().unwrap_or("");
+        if name.len() >= 3 && "preserve".starts_with(name) {
+            order.push(true);
+        } else if name.len() >= 4 && "no-preserve".starts_with(name) {
+            order.push(false);
+        }
+    }
+    order
+}
+
 fn selinux_enabled() -> bool {
     std::path::Path::new("/sys/fs/selinux/enforce").exists()
 }
@@ -186,11 +208,21 @@ pub fn build(args: &Args) -> Result<Plan, Usage> {
         preserve.ownership = true;
         preserve.timestamps = true;
     }
+    // The lists apply in command-line order, as cp's: `--no-preserve=mode --preserve=all` keeps
+    // the mode, `--preserve=all --no-preserve=mode` does not.
     let mut want_context = false;
-    for list in &args.preserve {
+    let (mut keep, mut drop) = (args.preserve.iter(), args.no_preserve.iter());
+    for on in preserve_order() {
+        let list = if on { keep.next() } else { drop.next() };
+        if let Some(list) = list {
+            let flag = if on { "preserve" } else { "no-preserve" };
+            want_context |= apply_list(&mut preserve, list, on, flag)? && on;
+        }
+    }
+    for list in keep {
         want_context |= apply_list(&mut preserve, list, true, "preserve")?;
     }
-    for list in &args.no_preserve {
+    for list in drop {
         apply_list(&mut preserve, list, false, "no-preserve")?;
     }
     if want_context && !selinux_enabled() {

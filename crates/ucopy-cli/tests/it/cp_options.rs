@@ -633,3 +633,48 @@ backend_test!(named_hard_links_stay_one_inode, |b| {
     assert_ne!(ino("plain/a"), ino("plain/b"));
     assert_eq!(t.read("plain/b"), b"data");
 });
+
+// --preserve and --no-preserve apply in command-line order (cp's): the later one wins for the
+// attributes both name.
+backend_test!(preserve_lists_apply_in_order, |b| {
+    let t = TestTree::new();
+    t.file("a", "a");
+    t.chmod("a", 0o600);
+    b.run(args![
+        "--no-preserve=mode",
+        "--preserve=all",
+        t.p("a"),
+        t.p("kept")
+    ])
+    .assert_success();
+    assert_eq!(fs::metadata(t.p("kept")).unwrap().mode() & 0o777, 0o600);
+    b.run_sh(
+        "umask 022",
+        args![
+            "--preserve=all",
+            "--no-preserve=mode",
+            t.p("a"),
+            t.p("dropped")
+        ],
+    )
+    .assert_success();
+    assert_eq!(fs::metadata(t.p("dropped")).unwrap().mode() & 0o777, 0o644);
+});
+
+// A dangling symlink as the destination of a symlink copied as a symlink (-P) is simply
+// replaced (nothing is written through it); with POSIXLY_CORRECT a file is written through it,
+// creating what it points to, as cp does.
+backend_test!(dangling_destination_symlink_cases, |b| {
+    let t = TestTree::new();
+    t.file("f", "data");
+    t.symlink("c", "no-such-file");
+    t.symlink("d", "other-missing");
+    b.run(args!["--update", "--no-dereference", t.p("c"), t.p("d")])
+        .assert_success();
+    assert_eq!(fs::read_link(t.p("d")).unwrap().as_os_str(), "no-such-file");
+    t.symlink("dangle", "created");
+    b.run_sh("export POSIXLY_CORRECT=1", args![t.p("f"), t.p("dangle")])
+        .assert_success();
+    assert_eq!(t.read("created"), b"data");
+    assert!(fs::symlink_metadata(t.p("dangle")).unwrap().is_symlink());
+});
