@@ -45,7 +45,7 @@ const USER_LIMITS: &[&str] = &["--memlock=8388608", "--nofile=1024"];
 ///
 /// The first run needs root on Debian: it fetches the source with apt-get (adding a deb-src
 /// entry when none exists) and builds it under target/gnu/ (a few minutes). Logs of every
-/// script go to target/gnu/logs/<label>/<who>/, the table to target/gnu/results/<label>.txt.
+/// script go to `target/gnu/logs/<label>/<who>/`, the table to `target/gnu/results/<label>.txt`.
 #[derive(Debug, clap::Args)]
 pub struct GnuCpArgs {
     /// Run the scripts with GNU's own cp (the baseline) instead of ucopy

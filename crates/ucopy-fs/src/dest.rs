@@ -30,9 +30,9 @@ use rustix::io::Errno;
 use ucopy_core::{EntryError, FileJob, Op, Options, Stat};
 
 /// Flags for the fast-path create of a regular destination file (`openat` with these flags and
-/// [`create_mode`] must fail with `EEXIST` rather than touch anything that already exists).
-/// io_uring executors use them for their own `OPENAT` and call [`create_file`] on `EEXIST`.
-pub const CREATE_FLAGS: OFlags = OFlags::WRONLY
+/// [`create_mode`] must fail with `EEXIST` rather than touch anything that already exists; on
+/// `EEXIST` the existing object is examined instead).
+pub(crate) const CREATE_FLAGS: OFlags = OFlags::WRONLY
     .union(OFlags::CREATE)
     .union(OFlags::EXCL)
     .union(OFlags::NOFOLLOW)
