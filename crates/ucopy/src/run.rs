@@ -229,8 +229,7 @@ impl<'p> Copier<'p> {
         Ok(report)
     }
 
-    /// The inode of a command-line source that is a regular file with other hard links, as the
-    /// copy reads it (following a command-line symlink unless -P), when links are preserved.
+    /// The inode of a command-line source that is a regular file, as the copy reads it (following a command-line symlink unless -P), when links are preserved.
     fn linked_operand(&self, source: &Path) -> Option<(u64, u64)> {
         use std::os::unix::fs::MetadataExt;
         if !self.options.preserved().links {
@@ -242,6 +241,7 @@ impl<'p> Copier<'p> {
             std::fs::metadata(source)
         }
         .ok()?;
-        (meta.is_file() && meta.nlink() > 1).then(|| (meta.dev(), meta.ino()))
+        // Not only files with several links: `-H a s` where s -> a reaches one file twice.
+        meta.is_file().then(|| (meta.dev(), meta.ino()))
     }
 }
