@@ -44,6 +44,28 @@ fn usage(message: impl Into<String>) -> Usage {
     }
 }
 
+/// The order of `--preserve` (true) and `--no-preserve` (false) on the command line, however
+/// abbreviated (`--pre`, `--no-p`), up to `--`.
+fn preserve_order() -> Vec<bool> {
+    let mut order = Vec::new();
+    for arg in std::env::args_os().skip(1) {
+        let arg = arg.to_string_lossy().into_owned();
+        if arg == "--" {
+            break;
+        }
+        let Some(long) = arg.strip_prefix("--") else {
+            continue;
+        };
+        let name = long.split('=').next().unwrap_or("");
+        if name.len() >= 3 && "preserve".starts_with(name) {
+            order.push(true);
+        } else if name.len() >= 4 && "no-preserve".starts_with(name) {
+            order.push(false);
+        }
+    }
+    order
+}
+
 fn selinux_enabled() -> bool {
     std::path::Path::new("/sys/fs/selinux/enforce").exists()
 }
@@ -141,11 +163,25 @@ pub fn build(args: &Args) -> Result<Plan, Usage> {
             (sources.to_vec(), dest.clone())
         }
     };
-    if args.target_directory.is_some() && !std::fs::metadata(&dest).is_ok_and(|m| m.is_dir()) {
-        return Err(usage(format!(
-            "target directory '{}' is not a directory",
-            dest.display()
-        )));
+    if args.target_directory.is_some() {
+        // As cp: a target that cannot be looked at is reported with the reason (a symlink into
+        // a directory the user may not search: "Permission denied", not "not a directory").
+        match std::fs::metadata(&dest) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(usage(format!(
+                    "target directory '{}' is not a directory",
+                    dest.display()
+                )))
+            }
+            Err(e) => {
+                return Err(usage(format!(
+                    "target directory '{}': {}",
+                    dest.display(),
+                    ucopy::cause(&e)
+                )))
+            }
+        }
     }
     if args.strip_trailing_slashes {
         for s in &mut sources {
@@ -172,11 +208,21 @@ pub fn build(args: &Args) -> Result<Plan, Usage> {
         preserve.ownership = true;
         preserve.timestamps = true;
     }
+    // The lists apply in command-line order, as cp's: `--no-preserve=mode --preserve=all` keeps
+    // the mode, `--preserve=all --no-preserve=mode` does not.
     let mut want_context = false;
-    for list in &args.preserve {
+    let (mut keep, mut drop) = (args.preserve.iter(), args.no_preserve.iter());
+    for on in preserve_order() {
+        let list = if on { keep.next() } else { drop.next() };
+        if let Some(list) = list {
+            let flag = if on { "preserve" } else { "no-preserve" };
+            want_context |= apply_list(&mut preserve, list, on, flag)? && on;
+        }
+    }
+    for list in keep {
         want_context |= apply_list(&mut preserve, list, true, "preserve")?;
     }
-    for list in &args.no_preserve {
+    for list in drop {
         apply_list(&mut preserve, list, false, "no-preserve")?;
     }
     if want_context && !selinux_enabled() {
@@ -195,14 +241,18 @@ pub fn build(args: &Args) -> Result<Plan, Usage> {
         warnings.push("warning: ignoring --context; it requires an SELinux-enabled kernel".into());
     }
 
-    // Symlinks: -P/-L/-H as given, else GNU's default — with -r/-R/-a (and -d) none are
-    // followed, without them those named on the command line are.
-    let recursive = args.recursive || args.archive;
+    // Symlinks: -P/-L/-H as given, else GNU's default — with -a (and -d) none are followed, nor
+    // with -r/-R unless hard-linking (`cp -lR link d` links what a named symlink points to);
+    // otherwise those named on the command line are.
     let dereference = if args.dereference {
         Dereference::Always
     } else if args.dereference_command_line {
         Dereference::CommandLine
-    } else if args.no_dereference || args.no_dereference_preserve_links || recursive {
+    } else if args.no_dereference
+        || args.no_dereference_preserve_links
+        || args.archive
+        || (args.recursive && !args.link)
+    {
         Dereference::Never
     } else {
         Dereference::CommandLine
@@ -267,7 +317,10 @@ pub fn build(args: &Args) -> Result<Plan, Usage> {
         .preserve(preserve)
         .no_clobber(args.no_clobber)
         .update(update)
-        .confirm(args.interactive.then(crate::prompt::confirm))
+        .confirm(
+            args.interactive
+                .then(|| crate::prompt::confirm(args.force || args.remove_destination)),
+        )
         .backup(backup, suffix)
         // cp: -f with -l or -s removes an existing destination before linking.
         .remove_destination(args.remove_destination || (args.force && link_mode != LinkMode::Copy))

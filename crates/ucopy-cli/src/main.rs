@@ -109,7 +109,7 @@ fn run(args: &Args) -> u8 {
         }
         return EXIT_OK;
     }
-    let plan = match cp_options::build(args) {
+    let mut plan = match cp_options::build(args) {
         Ok(p) => p,
         Err(u) => {
             err_line(format_args!("{}", u.message));
@@ -143,7 +143,32 @@ fn run(args: &Args) -> u8 {
         }
         sources_once.push(s.clone());
     }
-    let (sources, dest) = (&sources_once[..], plan.dest.as_path());
+    // `cp -bf foo foo` (the same name twice, a regular file): cp copies foo to the name its
+    // backup would get, without backups, so foo stays and the backup appears.
+    let mut dest = plan.dest.clone();
+    if plan.options.force
+        && plan.options.backup != ucopy::Backup::Off
+        && sources_once.len() == 1
+        && sources_once[0] == plan.dest
+        && std::fs::metadata(&plan.dest).is_ok_and(|m| m.is_file())
+    {
+        match ucopy::backup_path(&plan.dest, &plan.options) {
+            Ok(b) => {
+                dest = b;
+                plan.options.backup = ucopy::Backup::Off;
+                plan.resolve.backup = false;
+            }
+            Err(e) => {
+                err_line(format_args!(
+                    "cannot back up '{}': {}",
+                    plan.dest.display(),
+                    ucopy::cause(&e)
+                ));
+                return EXIT_PARTIAL;
+            }
+        }
+    }
+    let (sources, dest) = (&sources_once[..], dest.as_path());
     // -i asks in order, one file at a time.
     let threads = if plan.options.confirm.is_some() {
         Some(1)
@@ -211,7 +236,9 @@ fn run(args: &Args) -> u8 {
             return EXIT_FATAL;
         }
     };
-    if args.verbose {
+    // Run as cp, -v prints what cp's does (the `'src' -> 'dst'` lines) and nothing of ucopy's.
+    let as_cp = output::program_name() == "cp";
+    if args.verbose && !as_cp {
         err_line(format_args!(
             "backend {}: {}",
             selection.backend(),
@@ -261,7 +288,7 @@ fn run(args: &Args) -> u8 {
             "{}",
             serde_json::to_string(&json).expect("serializable")
         ));
-    } else if args.verbose {
+    } else if args.verbose && !as_cp {
         err_line(format_args!(
             "{} files, {} dirs, {} bytes in {:.3}s with {}",
             report.files,

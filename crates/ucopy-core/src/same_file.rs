@@ -108,6 +108,11 @@ pub fn decide(
         }
         return if same_name() { Refuse } else { Proceed };
     }
+    // A destination symlink that is unlinked first can be replaced, even by the file it points
+    // to: nothing is written through it (`cp --remove-destination -d f link-to-f`).
+    if opts.remove_destination && is_link(&dst_l) && !same_link {
+        return Proceed;
+    }
     if !is_link(&src_l) && !is_link(&dst_l) {
         if file_id(&src_l) != file_id(&dst_l) {
             return Proceed;

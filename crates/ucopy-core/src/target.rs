@@ -148,6 +148,17 @@ pub fn resolve(sources: &[PathBuf], dest: &Path) -> Result<Vec<Target>, TargetEr
         .collect()
 }
 
+/// True when `source`, as the copy reads it (following a symlink when `follow`), is a regular
+/// file.
+fn source_is_file(source: &Path, follow: bool) -> bool {
+    let st = if follow {
+        rfs::stat(source)
+    } else {
+        rfs::lstat(source)
+    };
+    st.is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::RegularFile)
+}
+
 /// Resolves each source separately: the outer error refuses the whole command (several sources
 /// into a non-directory), an inner one only that source.
 pub fn resolve_each(
@@ -161,9 +172,25 @@ pub fn resolve_each(
         Ok(st) => Some(st),
         // A dangling symlink named as the destination: cp will not write through it (that
         // would create a file wherever it points); replacing it needs --remove-destination.
+        // Only a regular file would be written through it (cp's copy_reg); a symlink copied as
+        // a symlink (-P), a link (-l, -s) or a directory replaces or misses the name.
         Err(Errno::NOENT)
-            if dangling() && sources.len() == 1 && !opts.remove_destination && !opts.backup =>
+            if dangling()
+                && sources.len() == 1
+                && !opts.remove_destination
+                && !opts.backup
+                && !opts.hard_link
+                && !opts.symbolic_link
+                && source_is_file(&sources[0], opts.follow) =>
         {
+            // POSIXLY_CORRECT: POSIX says write through, and cp then creates the file the
+            // symlink points to; so does ucopy.
+            if std::env::var_os("POSIXLY_CORRECT").is_some() {
+                if let Ok(to) = std::fs::read_link(dest) {
+                    let parent = dest.parent().unwrap_or(Path::new(""));
+                    return resolve_each(sources, &parent.join(to), opts);
+                }
+            }
             return Ok(vec![Err(TargetError::Dangling(dest.to_path_buf()))]);
         }
         Err(Errno::NOENT) => None,

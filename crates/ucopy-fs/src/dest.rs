@@ -13,12 +13,14 @@
 //! nothing changes it: like any complete existing file, a partial one a killed run left is
 //! rewritten by a re-run and kept by `-n`, as with `cp -r`.) A copy
 //! killed midway (SIGKILL, power loss) leaves them private, and partial. So that running the same
-//! command again converges to what an uninterrupted run gives, the private modes carry a mark no
-//! finished copy has: the sticky bit (`S_ISVTX`, ignored by Linux on regular files and harmless on
-//! a directory nobody else may enter), with no group or other bits — see [`is_left_unfinished`].
-//! An entry found with that mark is treated as this run's own creation: a file is rewritten (even
-//! under `-n`, which keeps only complete files) and gets its final mode, a directory gets its
-//! final mode when it is finished, with or without `-a`. Any other existing entry keeps its mode
+//! command again converges to what an uninterrupted run gives, a directory carries a mark no
+//! finished copy has while it fills: the xattr [`UNFINISHED_XATTR`], set right after `mkdir` and
+//! removed just before the final mode is applied (where the filesystem refuses user xattrs there
+//! is no mark, which is `cp -r`'s behaviour) — see [`is_left_unfinished`]. A directory found with
+//! it is treated as this run's own creation: it gets its final mode when it is finished, with or
+//! without `-a`. Files carry no mark: the permission bits must stay exactly what `cp` shows while
+//! it writes (no group or other access, no special bits), and a re-run overwrites an existing file
+//! anyway (under `-a`/`-p` re-applying its metadata). Any other existing entry keeps its mode
 //! without `-a`, as with `cp -r`: a user's own `0600` file or `0700` directory is never widened.
 
 use std::ffi::CStr;
@@ -92,27 +94,39 @@ pub fn create_mode(stat: &Stat, options: &Options) -> Mode {
     }
 }
 
-/// The sticky bit: the mark of an entry still being written by ucopy (see the module docs).
-pub const UNFINISHED_MARK: u32 = 0o1000;
+/// The xattr marking a directory still being filled by ucopy (see the module docs). It is never
+/// copied from a source (`meta::read_xattrs` skips it) and never left on a finished directory.
+pub const UNFINISHED_XATTR: &CStr = c"user.ucopy.unfinished";
 
-/// The mode a new regular file is created with: its final mode without `-a`
-/// ([`created_at_final_mode`]: no `chmod` follows, so there is nothing to mark); under `-a`
-/// [`create_mode`] plus [`UNFINISHED_MARK`], which the final `chmod` takes away.
+/// The mode a new regular file is created with: [`create_mode`].
 pub fn private_file_mode(stat: &Stat, options: &Options) -> Mode {
-    if created_at_final_mode(options) {
-        return create_mode(stat, options);
-    }
-    Mode::from_raw_mode(create_mode(stat, options).as_raw_mode() | UNFINISHED_MARK)
+    create_mode(stat, options)
 }
 
 /// The mode a destination directory is created with while it fills (its final mode is applied
 /// once everything in it is written).
-pub const PRIVATE_DIR_MODE: u32 = 0o700 | UNFINISHED_MARK;
+pub const PRIVATE_DIR_MODE: u32 = 0o700;
 
-/// True when `mode` (an existing destination entry's) is a private mode ucopy creates entries
-/// with while it writes them: left by a run that was killed before it finished this entry.
-pub fn is_left_unfinished(mode: u32) -> bool {
-    mode & UNFINISHED_MARK != 0 && mode & 0o077 == 0
+/// Marks a directory this run just created as unfinished; a filesystem without user xattrs
+/// (or one refusing them) gets no mark.
+pub fn mark_unfinished(dir: BorrowedFd<'_>) {
+    let _ = rfs::fsetxattr(dir, UNFINISHED_XATTR, b"", rfs::XattrFlags::empty());
+}
+
+/// Removes the unfinished mark before a directory gets its final mode (absent is fine).
+pub fn clear_unfinished(dir: BorrowedFd<'_>) -> io::Result<()> {
+    match rfs::fremovexattr(dir, UNFINISHED_XATTR) {
+        Ok(()) | Err(Errno::NODATA) | Err(Errno::OPNOTSUPP) => Ok(()),
+        Err(Errno::PERM) | Err(Errno::ACCESS) if !crate::meta::is_root() => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// True when an existing destination directory carries the unfinished mark: left by a run that
+/// was killed before it finished this directory.
+pub fn is_left_unfinished(dir: BorrowedFd<'_>) -> bool {
+    let mut buf = [0u8; 1];
+    rfs::fgetxattr(dir, UNFINISHED_XATTR, &mut buf).is_ok()
 }
 
 /// A destination file ready for data (wrapped by [`crate::NewFile`], the only way executors get
@@ -121,9 +135,8 @@ pub fn is_left_unfinished(mode: u32) -> bool {
 pub(crate) struct DestFile {
     /// Open for writing, empty.
     pub fd: OwnedFd,
-    /// True when this run created it, or an interrupted run left it unfinished (false when a
-    /// complete existing file was truncated); only such a file gets the final mode applied without
-    /// `-a`, as with cp.
+    /// True when this run created it (false when an existing file was truncated); only such a
+    /// file gets the final mode applied without `-a`, as with cp.
     pub created: bool,
 }
 
@@ -151,45 +164,25 @@ pub(crate) fn create_file(
             Err(Errno::NOENT) => continue,
             Err(e) => return Err(EntryError::new(dest_path(job), Op::Stat, e)),
         };
-        let is_file = FileType::from_raw_mode(existing.mode) == FileType::RegularFile;
-        // A file an interrupted run left half-written is ours to finish, whatever -n, -u, -i or
-        // -b say about existing files.
-        let unfinished = is_file && is_left_unfinished(existing.mode);
-        let decision = if unfinished && (existing.dev, existing.ino) != (src.dev, src.ino) {
-            Decision::Overwrite
-        } else {
-            let incoming = Incoming {
-                path: &job.path,
-                stat: src,
-                resolves_to: None,
-            };
-            decide(
-                dir,
-                &job.dst_name,
-                dest_path(job),
-                &existing,
-                incoming,
-                options,
-                true,
-            )?
+        let incoming = Incoming {
+            path: &job.path,
+            stat: src,
+            resolves_to: None,
         };
+        let decision = decide(
+            dir,
+            &job.dst_name,
+            dest_path(job),
+            &existing,
+            incoming,
+            options,
+            true,
+        )?;
         match decision {
             Decision::Keep => return Ok(None),
             Decision::Freed => continue,
             Decision::Overwrite => match open_existing(job, !options.attributes_only) {
-                Ok(Some(fd)) => {
-                    if unfinished && created_at_final_mode(options) {
-                        // Left private and marked by a run that was killed; when nothing chmods
-                        // a file later, it takes its final mode now, as a file created by this
-                        // run would have.
-                        rfs::fchmod(&fd, create_mode(src, options))
-                            .map_err(|e| EntryError::new(dest_path(job), Op::Chmod, e))?;
-                    }
-                    return Ok(Some(DestFile {
-                        fd,
-                        created: unfinished,
-                    }));
-                }
+                Ok(Some(fd)) => return Ok(Some(DestFile { fd, created: false })),
                 Ok(None) => continue,
                 // -f: a destination that cannot be opened is removed and made again.
                 Err(e) if options.force && e.raw_os_error().is_some() => {

@@ -23,7 +23,9 @@ use ucopy_core::{
     Progress, Report, Step, DIR_FLAGS,
 };
 
-use crate::dest::{is_left_unfinished, make_room, Room, PRIVATE_DIR_MODE};
+use crate::dest::{
+    clear_unfinished, is_left_unfinished, make_room, mark_unfinished, Room, PRIVATE_DIR_MODE,
+};
 use crate::dispatch::Dispatch;
 use crate::existing::Incoming;
 use crate::meta::{finish_at, mode_and_times_fd, own_fd, read_xattrs, write_xattrs, Xattrs};
@@ -662,7 +664,7 @@ impl Driver<'_> {
     }
 
     /// Creates (or merges into) a destination directory, private while it fills: mode 0700 and
-    /// the unfinished mark (`dest::PRIVATE_DIR_MODE`).
+    /// the unfinished mark (`dest::mark_unfinished`).
     fn make_dir(&mut self, node: &Arc<DirNode>) {
         if node.parent().is_some_and(|p| p.dst_failed()) {
             node.mark_dst_failed();
@@ -671,8 +673,11 @@ impl Driver<'_> {
         match self.create_dir(node) {
             Ok(()) => {
                 self.report.dirs += 1;
-                self.progress
-                    .copied(Kind::Dir, node.path(), node.dst_path(), 0);
+                // As cp -v: a directory is reported when it is made, not when merged into.
+                if node.dst_created() {
+                    self.progress
+                        .copied(Kind::Dir, node.path(), node.dst_path(), 0);
+                }
             }
             Err(e) => {
                 node.mark_dst_failed();
@@ -697,9 +702,9 @@ impl Driver<'_> {
                     let st = rfs::statat(parent.as_fd(), name, AtFlags::SYMLINK_NOFOLLOW)
                         .map_err(|e| dst_err(Op::Stat, e.into()))?;
                     match FileType::from_raw_mode(st.st_mode) {
-                        // Left private by an interrupted run: it gets its final mode as if created
-                        // now (see `dest`'s "Resuming an interrupted copy").
-                        FileType::Directory => is_left_unfinished(st.st_mode),
+                        // Left unfinished by an interrupted run (checked once opened): it gets its
+                        // final mode as if created now (see `dest`'s "Resuming an interrupted copy").
+                        FileType::Directory => false,
                         // --keep-directory-symlink: the user asked to merge into a symlinked dir.
                         FileType::Symlink
                             if self.options.keep_directory_symlink
@@ -733,16 +738,28 @@ impl Driver<'_> {
             };
         let fd = rfs::openat(parent.as_fd(), name, flags, Mode::empty())
             .map_err(|e| dst_err(Op::Open, e.into()))?;
+        let created = if created {
+            mark_unfinished(fd.as_fd());
+            true
+        } else {
+            flags == DIR_FLAGS && is_left_unfinished(fd.as_fd())
+        };
         let stat = node.stat().expect("not the anchor");
         // Owner now; xattrs are read now (the source fd is open) but written when the directory
         // is finished: a default ACL written now would be inherited by every child made later.
         own_fd(fd.as_fd(), None, stat, self.options).map_err(|e| dst_err(e.op, e.error))?;
-        if self.options.preserved().xattr {
+        let keep = self.options.preserved();
+        if keep.xattr || keep.mode {
             let src = node
                 .src_fd()
                 .map_err(|e| EntryError::new(node.path(), Op::Open, e))?;
-            let xattrs =
-                read_xattrs(src.as_fd()).map_err(|e| EntryError::new(node.path(), Op::Xattr, e))?;
+            // -p without xattrs still copies the ACLs: they are part of the mode for cp.
+            let xattrs = if keep.xattr {
+                read_xattrs(src.as_fd()).map_err(|e| EntryError::new(node.path(), Op::Xattr, e))?
+            } else {
+                crate::meta::read_acls(src.as_fd())
+                    .map_err(|e| EntryError::new(node.path(), e.op, e.error))?
+            };
             if !xattrs.is_empty() {
                 self.dir_xattrs.insert(Arc::as_ptr(node) as usize, xattrs);
             }
@@ -773,6 +790,10 @@ impl Driver<'_> {
             .and_then(|fd| {
                 if let Some(xattrs) = &xattrs {
                     write_xattrs(fd.as_fd(), xattrs)
+                        .map_err(|e| EntryError::new(node.dst_path(), Op::Xattr, e))?;
+                }
+                if node.dst_created() {
+                    clear_unfinished(fd.as_fd())
                         .map_err(|e| EntryError::new(node.dst_path(), Op::Xattr, e))?;
                 }
                 mode_and_times_fd(fd.as_fd(), &stat, self.options, node.dst_created())

@@ -65,24 +65,32 @@ pub fn decide(
     {
         return Err(same_file(incoming.path, dst_path));
     }
-    if existing.kind() == ucopy_core::Kind::Dir {
-        return Err(EntryError::new(
-            dst_path,
-            Op::Conflict,
-            io::Error::other("a directory is in the way of a non-directory"),
-        ));
-    }
+    // What this run just made is not replaced by another source (`cp a/f b/f c/`), except that
+    // numbered backups keep both, as with cp; a just-made symlink is never copied through.
     if let Some(created) = &options.just_created {
         if created.contains(dst_path) {
-            return Err(EntryError::new(
-                dst_path,
-                Op::Refused,
-                io::Error::other(format!(
+            let message = if existing.kind() == ucopy_core::Kind::Symlink {
+                format!(
+                    "will not copy '{}' through just-created symlink '{}'",
+                    incoming.path.display(),
+                    dst_path.display()
+                )
+            } else if options.backup == Backup::Numbered {
+                String::new()
+            } else {
+                format!(
                     "will not overwrite just-created '{}' with '{}'",
                     dst_path.display(),
                     incoming.path.display()
-                )),
-            ));
+                )
+            };
+            if !message.is_empty() {
+                return Err(EntryError::new(
+                    dst_path,
+                    Op::Refused,
+                    io::Error::other(message),
+                ));
+            }
         }
     }
     if options.keeps_existing() {
@@ -95,6 +103,14 @@ pub fn decide(
         if !(confirm.0)(dst_path) {
             return Ok(Decision::Keep);
         }
+    }
+    // After -n, -u and -i, as cp: a "no" to the question leaves the directory, no error.
+    if existing.kind() == ucopy_core::Kind::Dir {
+        return Err(EntryError::new(
+            dst_path,
+            Op::Conflict,
+            io::Error::other("a directory is in the way of a non-directory"),
+        ));
     }
     if options.backup != Backup::Off {
         let backup = backup_name(dir, name, options)
@@ -135,7 +151,7 @@ pub fn decide(
 /// The re-sync fast path (`-u`, `-n`, `--update=none`): true when the destination of `job`
 /// exists and would be kept anyway, decided from one `fstatat` of the destination and the
 /// planner's stat of the source, before the source is even opened. Anything unusual (absent, a
-/// directory, the source itself, left unfinished by an interrupted run, just created by this
+/// directory, the source itself, just created by this
 /// run, `-i`) is left to the normal path, which decides with the opened source.
 pub fn kept_as_is(job: &ucopy_core::FileJob, options: &Options) -> bool {
     let keeps = options.keeps_existing();
@@ -155,8 +171,6 @@ pub fn kept_as_is(job: &ucopy_core::FileJob, options: &Options) -> bool {
     let existing = Stat::from(&st);
     if existing.kind() == ucopy_core::Kind::Dir
         || (existing.dev, existing.ino) == (job.stat.dev, job.stat.ino)
-        || (existing.kind() == ucopy_core::Kind::File
-            && crate::dest::is_left_unfinished(existing.mode))
     {
         return false;
     }

@@ -55,6 +55,44 @@ fn chown_checked(result: rustix::io::Result<()>) -> Result<(), MetaError> {
     }
 }
 
+/// Gives `obj` (an fd, or an `O_PATH` fd with `AT_EMPTY_PATH`) the source's owner and group. When
+/// both cannot be set (EPERM: not root, or a group the user is not in), the group alone is tried,
+/// as cp does: a user in the source's group keeps at least that.
+fn chown_obj(obj: BorrowedFd<'_>, stat: &Stat) -> Result<(), MetaError> {
+    let set = |uid: Option<u32>| {
+        rfs::chownat(
+            obj,
+            c"",
+            uid.map(rustix::process::Uid::from_raw),
+            Some(rustix::process::Gid::from_raw(stat.gid)),
+            AtFlags::EMPTY_PATH,
+        )
+    };
+    match set(Some(stat.uid)) {
+        Err(Errno::PERM) => {
+            let _ = set(None);
+            chown_checked(Err(Errno::PERM))
+        }
+        other => chown_checked(other),
+    }
+}
+
+/// The mode to apply: [`final_mode`], less setuid, setgid and sticky when ownership is preserved
+/// but `obj` did not get the source's owner and group (a non-root copy of root's setuid file
+/// must not become a setuid file of the user's), as cp does.
+fn mode_for(obj: BorrowedFd<'_>, stat: &Stat, options: &Options) -> Result<u32, MetaError> {
+    let mode = final_mode(stat, options);
+    if mode & 0o7000 == 0 || !options.preserved().ownership {
+        return Ok(mode);
+    }
+    let st = rfs::fstat(obj).map_err(|e| MetaError::new(Op::Stat, e))?;
+    if (st.st_uid, st.st_gid) == (stat.uid, stat.gid) {
+        Ok(mode)
+    } else {
+        Ok(mode & !0o7000)
+    }
+}
+
 /// Finishes a regular file through its open fd: [`own_fd`] then [`mode_and_times_fd`].
 pub fn finish_fd(
     dst: BorrowedFd<'_>,
@@ -79,16 +117,31 @@ pub fn own_fd(
 ) -> Result<(), MetaError> {
     let keep = options.preserved();
     if keep.ownership {
-        chown_checked(rfs::fchown(
-            dst,
-            Some(rustix::process::Uid::from_raw(stat.uid)),
-            Some(rustix::process::Gid::from_raw(stat.gid)),
-        ))?;
+        chown_obj(dst, stat)?;
     }
     if let (true, Some(src)) = (keep.xattr, src) {
         copy_xattrs_fd(src, dst).map_err(|e| MetaError::new(Op::Xattr, e))?;
+    } else if let (true, Some(src)) = (keep.mode, src) {
+        write_xattrs(dst, &read_acls(src)?).map_err(|e| MetaError::new(Op::Xattr, e))?;
     }
     Ok(())
+}
+
+/// The POSIX ACLs stored as xattrs: part of the mode for `cp -p`/`--preserve=mode`, which copies
+/// them without the other xattrs.
+const ACL_NAMES: [&CStr; 2] = [c"system.posix_acl_access", c"system.posix_acl_default"];
+
+/// Reads an object's ACLs (empty where it has none or the filesystem has no ACLs).
+pub fn read_acls(src: BorrowedFd<'_>) -> Result<Xattrs, MetaError> {
+    let mut out = Vec::new();
+    for name in ACL_NAMES {
+        match list(|buf| rfs::fgetxattr(src, name, buf)) {
+            Ok(v) => out.push((name.to_owned(), v)),
+            Err(Errno::NODATA | Errno::OPNOTSUPP) => {}
+            Err(e) => return Err(MetaError::new(Op::Xattr, e)),
+        }
+    }
+    Ok(out)
 }
 
 /// The final mode and, under `-a`, times. Without `-a` only a newly created object gets its mode
@@ -102,7 +155,7 @@ pub fn mode_and_times_fd(
 ) -> Result<(), MetaError> {
     let keep = options.preserved();
     if keep.mode || created {
-        let mode = Mode::from_raw_mode(final_mode(stat, options));
+        let mode = Mode::from_raw_mode(mode_for(dst, stat, options)?);
         rfs::fchmod(dst, mode).map_err(|e| MetaError::new(Op::Chmod, e))?;
     }
     if keep.timestamps {
@@ -141,13 +194,7 @@ pub fn finish_at(
     let obj = open_created(dst_dir, dst_name, stat.mode, created)?;
     let by_fd = proc_fd_path(obj.as_fd());
     if keep.ownership {
-        chown_checked(rfs::chownat(
-            obj.as_fd(),
-            c"",
-            Some(rustix::process::Uid::from_raw(stat.uid)),
-            Some(rustix::process::Gid::from_raw(stat.gid)),
-            AtFlags::EMPTY_PATH,
-        ))?;
+        chown_obj(obj.as_fd(), stat)?;
     }
     if keep.xattr {
         // A symlink's xattrs go by name without following (`l*xattr`): the magic link of an
@@ -158,11 +205,25 @@ pub fn finish_at(
             XattrTarget::Follow(by_fd.clone())
         };
         copy_xattrs_at(src_dir, src_name, &dst).map_err(|e| MetaError::new(Op::Xattr, e))?;
+    } else if keep.mode && !is_symlink {
+        let src = proc_path(src_dir, src_name);
+        for name in ACL_NAMES {
+            let value = match list(|buf| rfs::lgetxattr(src.as_c_str(), name, buf)) {
+                Ok(v) => v,
+                Err(Errno::NODATA | Errno::OPNOTSUPP) => continue,
+                Err(e) => return Err(MetaError::new(Op::Xattr, e)),
+            };
+            match rfs::setxattr(by_fd.as_c_str(), name, &value, rfs::XattrFlags::empty()) {
+                Ok(()) => {}
+                Err(e) if xattr_unsupported(e) => {}
+                Err(e) => return Err(MetaError::new(Op::Xattr, e)),
+            }
+        }
     }
     if wants_mode {
         // `/proc/self/fd/N` resolves to the checked object itself, never to a path that could
         // have been swapped; the kernel has no fchmod for `O_PATH` descriptors.
-        let mode = final_mode(stat, options);
+        let mode = mode_for(obj.as_fd(), stat, options)?;
         rfs::chmod(by_fd.as_c_str(), Mode::from_raw_mode(mode))
             .map_err(|e| MetaError::new(Op::Chmod, e))?;
     }
@@ -235,6 +296,9 @@ pub fn read_xattrs(src: BorrowedFd<'_>) -> io::Result<Xattrs> {
     };
     let mut out = Vec::new();
     for name in split_names(&names) {
+        if name == crate::dest::UNFINISHED_XATTR {
+            continue;
+        }
         match list(|buf| rfs::fgetxattr(src, name, buf)) {
             Ok(v) => out.push((name.to_owned(), v)),
             Err(Errno::NODATA) => continue, // removed meanwhile
@@ -281,6 +345,9 @@ fn copy_xattrs_at(src_dir: BorrowedFd<'_>, src_name: &CStr, dst: &XattrTarget) -
         Err(e) => return Err(e.into()),
     };
     for name in split_names(&names) {
+        if name == crate::dest::UNFINISHED_XATTR {
+            continue;
+        }
         let value = match list(|buf| rfs::lgetxattr(src.as_c_str(), name, buf)) {
             Ok(v) => v,
             Err(Errno::NODATA) => continue,

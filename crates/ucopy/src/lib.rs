@@ -94,3 +94,21 @@ pub enum Error {
 pub fn copy(sources: &[PathBuf], dest: &Path) -> Result<Report, Error> {
     Copier::new(Options::default()).run(sources, dest)
 }
+
+/// The name `--backup` (as set in `options`) would move the existing `path` to: `path~` (or the
+/// `--suffix`), or `path.~N~`. For `cp -bf foo foo`, where cp copies foo to its backup name.
+pub fn backup_path(path: &Path, options: &Options) -> std::io::Result<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::other("no file name to back up"))?;
+    let dir = std::fs::File::open(parent)?;
+    let cname = std::ffi::CString::new(name.as_bytes())
+        .map_err(|_| std::io::Error::other("file name contains NUL"))?;
+    let backup = ucopy_fs::existing::backup_name(std::os::fd::AsFd::as_fd(&dir), &cname, options)?;
+    Ok(parent.join(std::ffi::OsStr::from_bytes(backup.to_bytes())))
+}

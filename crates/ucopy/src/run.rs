@@ -150,7 +150,24 @@ impl<'p> Copier<'p> {
         let factory = selection.factory();
         let threads = self.worker_threads();
         let mut report = Report::default();
+        // Files named on the command line that are one inode stay one inode in the copy when
+        // links are preserved (`cp -d a b dir/` with a and b hard links): the later names are
+        // linked to the first one's copy.
+        let mut first_copies: std::collections::HashMap<(u64, u64), PathBuf> =
+            std::collections::HashMap::new();
         for target in targets {
+            let linked_id = self.linked_operand(&target.source);
+            if let Some(first) = linked_id.and_then(|id| first_copies.get(&id)) {
+                if std::fs::symlink_metadata(&target.dest).is_err()
+                    && std::fs::hard_link(first, &target.dest).is_ok()
+                {
+                    report.files += 1;
+                    self.progress
+                        .copied(ucopy_core::Kind::File, &target.source, &target.dest, 0);
+                    continue;
+                }
+            }
+            let errors_before = report.errors.len();
             if self.options.cancel.is_cancelled() {
                 report.stopped = true;
                 break;
@@ -197,10 +214,33 @@ impl<'p> Copier<'p> {
                 report.errors.push(e);
             }
             report.merge(copied?);
+            if let Some(id) = linked_id {
+                if report.errors.len() == errors_before {
+                    first_copies
+                        .entry(id)
+                        .or_insert_with(|| target.dest.clone());
+                }
+            }
             if report.stopped {
                 break;
             }
         }
         Ok(report)
+    }
+
+    /// The inode of a command-line source that is a regular file, as the copy reads it (following a command-line symlink unless -P), when links are preserved.
+    fn linked_operand(&self, source: &Path) -> Option<(u64, u64)> {
+        use std::os::unix::fs::MetadataExt;
+        if !self.options.preserved().links {
+            return None;
+        }
+        let meta = if self.options.dereference == ucopy_core::Dereference::Never {
+            std::fs::symlink_metadata(source)
+        } else {
+            std::fs::metadata(source)
+        }
+        .ok()?;
+        // Not only files with several links: `-H a s` where s -> a reaches one file twice.
+        meta.is_file().then(|| (meta.dev(), meta.ino()))
     }
 }

@@ -483,6 +483,57 @@ backend_test!(interactive, |b| {
     assert_eq!(t.read("d/c"), b"old c");
 });
 
+// -i asks before anything else is decided, as cp: a directory in the way of a file is only an
+// error once the user said yes; "n" keeps it, exit 0. A destination the user cannot write is
+// named with its mode in the question (cp's words, with -f: "replace ..., overriding mode").
+backend_test!(interactive_asks_first, |b| {
+    let t = TestTree::new();
+    t.file("a/c", "file");
+    t.dir("b/a/c");
+    t.file("no", "n\n");
+    t.chmod("", 0o755);
+    let stdin = format!("exec < '{}'", t.p("no").display());
+    let out = b.run_sh(&stdin, args!["-i", "-r", t.p("a"), t.p("b")]);
+    out.assert_success();
+    assert!(out.stderr_str().contains("overwrite '"), "{out}");
+    assert!(t.p("b/a/c").is_dir());
+    t.file("e", "new");
+    t.file("f", "old");
+    t.chmod("f", 0o000);
+    t.give_to_nobody();
+    // As nobody (root may write anything, so root is never asked about the mode).
+    let ask = |extra: &str| {
+        let mut c = crate::harness::unprivileged(Path::new("sh"));
+        c.arg("-c")
+            .arg(format!("{stdin}\nexec \"$@\""))
+            .arg("sh")
+            .arg(crate::harness::bin_for_nobody())
+            .args(b.args())
+            .args(args!["-i", extra, t.p("e"), t.p("f")]);
+        crate::harness::run(c, crate::harness::DEFAULT_TIMEOUT)
+    };
+    let out = ask("-f");
+    out.assert_success();
+    assert!(
+        out.stderr_str().contains("replace '")
+            && out
+                .stderr_str()
+                .contains("', overriding mode 0000 (---------)? "),
+        "{out}"
+    );
+    let out = ask("-v");
+    out.assert_success();
+    assert!(
+        out.stderr_str().contains("unwritable '")
+            && out
+                .stderr_str()
+                .contains("' (mode 0000, ---------); try anyway? "),
+        "{out}"
+    );
+    t.chmod("f", 0o600);
+    assert_eq!(t.read("f"), b"old");
+});
+
 // --copy-contents reads a FIFO in the tree into a regular file; --keep-directory-symlink merges
 // into a destination symlink to a directory (without it that entry is refused).
 backend_test!(contents_and_directory_symlinks, |b| {
@@ -529,3 +580,101 @@ fn context_without_selinux() {
     out.assert_code(1);
     assert!(out.stderr_str().contains("SELinux"), "{out}");
 }
+
+// -l follows symlinks named on the command line even with -R (unlike a plain -R copy), as cp
+// does: the link is to the file the symlink points to, and a dangling one cannot be stat'ed.
+// -P (or -a) links the symlink itself.
+backend_test!(link_follows_named_symlinks_even_with_r, |b| {
+    let t = TestTree::new();
+    t.file("file", "data");
+    t.symlink("filelink", "file");
+    t.symlink("danglink", "nowhere");
+    b.run(args!["-lR", t.p("filelink"), t.p("l1")])
+        .assert_success();
+    let meta = fs::symlink_metadata(t.p("l1")).unwrap();
+    assert!(meta.is_file());
+    assert_eq!(meta.ino(), fs::metadata(t.p("file")).unwrap().ino());
+    let out = b.run(args!["-lR", t.p("danglink"), t.p("l2")]);
+    out.assert_failed();
+    assert!(out.stderr_str().contains("cannot stat"), "{out}");
+    b.run(args!["-lRP", t.p("filelink"), t.p("l3")])
+        .assert_success();
+    assert!(fs::symlink_metadata(t.p("l3")).unwrap().is_symlink());
+});
+
+// Sources named on the command line that are one file stay one file in the copy when links are
+// preserved (-d, -a, --preserve=links), also through a followed symlink (-H); without it they
+// are two copies.
+backend_test!(named_hard_links_stay_one_inode, |b| {
+    let t = TestTree::new();
+    t.file("a", "data");
+    t.hardlink("a", "b");
+    t.symlink("s", "a");
+    let ino = |p: &str| fs::symlink_metadata(t.p(p)).unwrap().ino();
+    t.dir("c");
+    b.run(args!["-d", t.p("a"), t.p("b"), t.p("c")])
+        .assert_success();
+    assert_eq!(ino("c/a"), ino("c/b"));
+    assert_ne!(ino("c/a"), ino("a"));
+    t.dir("h");
+    b.run(args![
+        "--preserve=links",
+        "-R",
+        "-H",
+        t.p("a"),
+        t.p("s"),
+        t.p("h")
+    ])
+    .assert_success();
+    assert_eq!(ino("h/a"), ino("h/s"));
+    t.dir("plain");
+    b.run(args![t.p("a"), t.p("b"), t.p("plain")])
+        .assert_success();
+    assert_ne!(ino("plain/a"), ino("plain/b"));
+    assert_eq!(t.read("plain/b"), b"data");
+});
+
+// --preserve and --no-preserve apply in command-line order (cp's): the later one wins for the
+// attributes both name.
+backend_test!(preserve_lists_apply_in_order, |b| {
+    let t = TestTree::new();
+    t.file("a", "a");
+    t.chmod("a", 0o600);
+    b.run(args![
+        "--no-preserve=mode",
+        "--preserve=all",
+        t.p("a"),
+        t.p("kept")
+    ])
+    .assert_success();
+    assert_eq!(fs::metadata(t.p("kept")).unwrap().mode() & 0o777, 0o600);
+    b.run_sh(
+        "umask 022",
+        args![
+            "--preserve=all",
+            "--no-preserve=mode",
+            t.p("a"),
+            t.p("dropped")
+        ],
+    )
+    .assert_success();
+    assert_eq!(fs::metadata(t.p("dropped")).unwrap().mode() & 0o777, 0o644);
+});
+
+// A dangling symlink as the destination of a symlink copied as a symlink (-P) is simply
+// replaced (nothing is written through it); with POSIXLY_CORRECT a file is written through it,
+// creating what it points to, as cp does.
+backend_test!(dangling_destination_symlink_cases, |b| {
+    let t = TestTree::new();
+    t.file("f", "data");
+    t.symlink("c", "no-such-file");
+    t.symlink("d", "other-missing");
+    b.run(args!["--no-dereference", t.p("c"), t.p("d")])
+        .assert_success();
+    assert_eq!(fs::read_link(t.p("d")).unwrap().as_os_str(), "no-such-file");
+    t.symlink("dangle", "created");
+    b.run_sh("export POSIXLY_CORRECT=1", args![t.p("f"), t.p("dangle")])
+        .assert_success();
+    assert_eq!(t.read("created"), b"data");
+    assert!(fs::symlink_metadata(t.p("dangle")).unwrap().is_symlink());
+});

@@ -373,9 +373,7 @@ backend_test!(row20_never_more_accessible_while_writing, |b| {
         for (name, size, mode) in files {
             if let Some(st) = lstat(&dst.join(name)) {
                 let perm = st.st_mode & 0o7777;
-                // The sticky bit is allowed: it is the "unfinished" mark of the private mode
-                // (ucopy-fs `dest`) and grants nothing on a regular file.
-                if (st.st_size as u64) < size && perm & 0o6077 != 0 {
+                if (st.st_size as u64) < size && perm & 0o7077 != 0 {
                     violations.push(format!(
                         "{name}: mode {perm:o} at {} of {size} bytes (final {mode:o})",
                         st.st_size
@@ -445,4 +443,104 @@ backend_test!(row21_source_never_modified, |b| {
     b.run(args![t.p("src"), t.p("dst_r")]).assert_success();
     Snapshot::take(&t.p("src")).assert_same(&before_src, "the source");
     Snapshot::take(&t.p("outside")).assert_same(&before_out, "the symlink targets outside");
+});
+
+fn perm(p: &Path) -> u32 {
+    lstat(p).expect("exists").st_mode & 0o7777
+}
+
+// Row 15/18: when ownership is to be kept but cannot be (a user copying root's files with -p or
+// -a), setuid, setgid and sticky are dropped, as cp does: a copy of root's setuid program must
+// not become a setuid program of the user's. Entries whose owner was kept keep their bits.
+backend_test!(special_bits_dropped_when_owner_not_kept, |b| {
+    require_root!(); // root owns the source; the copy runs as nobody
+    let t = TestTree::new();
+    t.file("src/prog", "#!/bin/sh\n");
+    t.chmod("src/prog", 0o6554);
+    t.dir("src/shared");
+    t.chmod("src/shared", 0o3755);
+    t.dir("out");
+    t.chown("out", NOBODY, NOBODY);
+    t.chmod("", 0o755);
+    for opt in ["-p", "-a"] {
+        let (f, d) = (
+            t.p(format!("out/prog{opt}")),
+            t.p(format!("out/shared{opt}")),
+        );
+        b.run_unprivileged(args![opt, t.p("src/prog"), &f])
+            .assert_success();
+        b.run_unprivileged(args![opt, "-r", t.p("src/shared"), &d])
+            .assert_success();
+        assert_eq!(perm(&f), 0o554, "{opt}: file");
+        assert_eq!(perm(&d), 0o755, "{opt}: directory");
+    }
+    // As root the owner is kept, and so are the bits.
+    b.run(args!["-p", t.p("src/prog"), t.p("root_prog")])
+        .assert_success();
+    assert_eq!(perm(&t.p("root_prog")), 0o6554);
+});
+
+// Row 18: a user who cannot give a copy the source's owner still gives it the source's group when
+// they are a member of it (cp retries the group alone).
+backend_test!(group_kept_when_only_owner_fails, |b| {
+    require_root!();
+    const GROUP: u32 = 100;
+    let t = TestTree::new();
+    t.file("src/f", "f");
+    t.chown("src/f", 0, GROUP);
+    t.dir("out");
+    t.chown("out", NOBODY, NOBODY);
+    t.chmod("", 0o755);
+    let mut c = std::process::Command::new("setpriv");
+    c.args([
+        format!("--reuid={NOBODY}"),
+        format!("--regid={NOBODY}"),
+        format!("--groups={NOBODY},{GROUP}"),
+        "--".into(),
+    ])
+    .arg(crate::harness::bin_for_nobody())
+    .args(b.args())
+    .args(args!["-p", t.p("src/f"), t.p("out/f")]);
+    run(c, crate::harness::DEFAULT_TIMEOUT).assert_success();
+    let st = lstat(&t.p("out/f")).expect("copied");
+    assert_eq!((st.st_uid, st.st_gid), (NOBODY, GROUP));
+});
+
+// Row 19: -p (mode without xattrs) still copies POSIX ACLs, which are part of the mode for cp:
+// the access ACL of a file and a directory, and a directory's default ACL.
+backend_test!(preserve_mode_copies_acls, |b| {
+    let t = TestTree::new();
+    t.file("src/f", "f");
+    t.dir("src/d");
+    let set = |args: &[&str], p: &Path| {
+        std::process::Command::new("setfacl")
+            .args(args)
+            .arg(p)
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !set(&["-m", "u:65534:r"], &t.p("src/f")) {
+        skip!("setfacl unavailable or ACLs unsupported here");
+    }
+    assert!(set(&["-m", "u:65534:rx"], &t.p("src/d")));
+    assert!(set(&["-d", "-m", "u:65534:rwx"], &t.p("src/d")));
+    b.run(args!["-p", "-r", t.p("src"), t.p("dst")])
+        .assert_success();
+    let acl = |rel: &str| {
+        let out = std::process::Command::new("getfacl")
+            .args(["-cp", "--numeric"])
+            .arg(t.p(rel))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for rel in ["f", "d"] {
+        let (src, dst) = (acl(&format!("src/{rel}")), acl(&format!("dst/{rel}")));
+        assert!(src.contains("user:65534:"), "{src}");
+        assert_eq!(dst, src, "{rel}");
+    }
+    // Without -p nothing of the ACL is carried over.
+    b.run(args!["-r", t.p("src"), t.p("plain")])
+        .assert_success();
+    assert!(!acl("plain/f").contains("user:65534:"));
 });

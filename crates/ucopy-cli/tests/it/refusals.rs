@@ -84,7 +84,32 @@ backend_test!(will_not_overwrite_just_created, |b| {
     t.dir("e");
     let out = b.run(args!["-a", t.p("a/l"), t.p("b/l"), t.p("e")]);
     out.assert_code(1);
+    assert!(
+        out.stderr_str().contains("through just-created symlink"),
+        "{out}"
+    );
     assert_eq!(fs::read_link(t.p("e/l")).unwrap().as_os_str(), "one");
+});
+
+// With numbered backups nothing is lost by the second source, so cp lets it replace what the
+// first just made, the first kept as `f.~1~`; simple backups would overwrite each other: refused.
+backend_test!(numbered_backup_keeps_both_sources, |b| {
+    let t = TestTree::new();
+    t.file("a/f", "from a");
+    t.file("b/f", "from b");
+    t.dir("c");
+    b.run(args!["--backup=numbered", t.p("a/f"), t.p("b/f"), t.p("c")])
+        .assert_success();
+    assert_eq!(t.read("c/f"), b"from b");
+    assert_eq!(t.read("c/f.~1~"), b"from a");
+    t.dir("d");
+    let out = b.run(args!["--backup=simple", t.p("a/f"), t.p("b/f"), t.p("d")]);
+    out.assert_code(1);
+    assert!(
+        out.stderr_str().contains("will not overwrite just-created"),
+        "{out}"
+    );
+    assert_eq!(t.read("d/f"), b"from a");
 });
 
 // A destination operand that is a symlink ucopy cannot stat (it points into a directory the
@@ -238,6 +263,12 @@ backend_test!(same_file_exceptions, |b| {
         b"XYZ",
         "the data was moved aside, not lost"
     );
+    // A symlink to the source, unlinked first, is replaced by a copy (without following it).
+    reset();
+    run(args!["--remove-destination", "-d", "foo", "symlink"]).assert_success();
+    assert!(!fs::symlink_metadata(t.p("symlink")).unwrap().is_symlink());
+    assert_eq!(t.read("symlink"), b"XYZ");
+    assert_eq!(t.read("foo"), b"XYZ");
     for a in [
         args!["--remove-destination", "foo", "foo"],
         args!["-sf", "foo", "hardlink"],
@@ -317,4 +348,83 @@ backend_test!(dangling_destination_operand, |b| {
     assert_eq!(t.read("dangle"), b"data");
     b.run(args!["-f", t.p("f"), t.p("loop")]).assert_success();
     assert_eq!(t.read("loop"), b"data");
+});
+
+// `cp -bf foo foo`: copying a file onto itself is refused, except with --force and a backup,
+// where cp copies (or with -l links) the file to its backup name and leaves it as it was.
+backend_test!(force_backup_onto_itself_makes_the_backup, |b| {
+    let t = TestTree::new();
+    t.file("foo", "data");
+    b.run(args!["-f", "--backup=numbered", t.p("foo"), t.p("foo")])
+        .assert_success();
+    assert_eq!(t.read("foo"), b"data");
+    assert_eq!(t.read("foo.~1~"), b"data");
+    b.run(args![
+        "-f",
+        "--backup=simple",
+        "-S",
+        ".b",
+        t.p("foo"),
+        t.p("foo")
+    ])
+    .assert_success();
+    assert_eq!(t.read("foo.b"), b"data");
+    b.run(args!["-fl", "--backup=numbered", t.p("foo"), t.p("foo")])
+        .assert_success();
+    use std::os::unix::fs::MetadataExt;
+    let ino = |p: &str| fs::metadata(t.p(p)).unwrap().ino();
+    assert_eq!(ino("foo.~2~"), ino("foo"));
+    // Without --force it stays a refusal, nothing made.
+    let out = b.run(args!["--backup=numbered", t.p("foo"), t.p("foo")]);
+    out.assert_code(1);
+    assert!(out.stderr_str().contains("are the same file"), "{out}");
+    assert!(!t.p("foo.~3~").exists());
+});
+
+// -v reports what is made, `'src' -> 'dst'`, as cp's does: a directory merged into is not
+// reported, and run as cp nothing of ucopy's own (backend, summary) is printed.
+backend_test!(verbose_reports_only_what_is_made, |b| {
+    let t = TestTree::new();
+    t.file("src/new/f", "f");
+    t.dir("dst/new");
+    let out = b.run(args![
+        "-v",
+        crate::harness::suffixed(&t.p("src"), "/."),
+        t.p("dst")
+    ]);
+    out.assert_success();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(stdout.contains("/f'"), "{out}");
+    assert_eq!(stdout.lines().count(), 1, "only the file is new:\n{out}");
+    let link = t.p("cp");
+    std::os::unix::fs::symlink(crate::harness::BIN, &link).unwrap();
+    t.dir("empty");
+    let mut c = std::process::Command::new(&link);
+    c.env("LC_ALL", "C")
+        .current_dir(t.p("dst"))
+        .args(b.args())
+        .args(args!["--verbose", "-ab", "../empty/.", "."]);
+    let out = crate::harness::run(c, std::time::Duration::from_secs(60));
+    out.assert_success();
+    assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{out}");
+});
+
+// -t naming a symlink into a directory the user may not search: the reason is the one stat
+// gave (Permission denied), as cp says, not "not a directory"; nothing is copied.
+backend_test!(target_directory_unreachable_names_the_cause, |b| {
+    let t = TestTree::new();
+    t.file("f", "data");
+    t.dir("locked/inside");
+    t.symlink("link", t.p("locked/inside"));
+    t.give_to_nobody();
+    t.chmod("locked", 0o000);
+    let out = b.run_unprivileged(args!["-t", t.p("link"), t.p("f")]);
+    t.chmod("locked", 0o755);
+    out.assert_failed();
+    let err = out.stderr_str();
+    assert!(
+        err.contains("target directory") && err.contains("Permission denied"),
+        "{out}"
+    );
+    assert!(!t.p("locked/inside/f").exists());
 });

@@ -295,13 +295,15 @@ backend_test!(sysfs_file_is_copied_without_padding, |b| {
     }
 });
 
-/// What an interrupted run leaves: directories 0700 and files 0600 (or 0200) with the unfinished
-/// mark, partial files. Built by hand the same way ucopy creates them (mkdir/open with that mode).
+/// What an interrupted run leaves: directories 0700 carrying the unfinished mark (the xattr
+/// `user.ucopy.unfinished`) and partial files 0600 without a mark. Built by hand the same way
+/// ucopy creates them.
 fn leave_unfinished(t: &TestTree) {
     let make_dir = |rel: &str| {
         let p = t.p(rel);
         fs::create_dir(&p).unwrap();
-        fs::set_permissions(&p, fs::Permissions::from_mode(0o1700)).unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o700)).unwrap();
+        rustix::fs::setxattr(&p, UNFINISHED, b"", rustix::fs::XattrFlags::empty()).unwrap();
     };
     make_dir("dst");
     make_dir("dst/sub");
@@ -309,9 +311,17 @@ fn leave_unfinished(t: &TestTree) {
         let p = t.file(rel, b"partial");
         fs::set_permissions(&p, fs::Permissions::from_mode(mode)).unwrap();
     };
-    partial("dst/ro", 0o1600);
-    partial("dst/sub/exec", 0o1600);
-    partial("dst/wo", 0o1600);
+    partial("dst/ro", 0o600);
+    partial("dst/sub/exec", 0o600);
+    partial("dst/wo", 0o600);
+}
+
+/// The name of the xattr marking a directory ucopy is still filling.
+const UNFINISHED: &str = "user.ucopy.unfinished";
+
+/// True when `path` carries the unfinished mark.
+fn has_mark(path: &Path) -> bool {
+    rustix::fs::lgetxattr(path, UNFINISHED, &mut [0u8; 8]).is_ok()
 }
 
 fn resume_source(t: &TestTree) {
@@ -326,29 +336,67 @@ fn resume_source(t: &TestTree) {
 }
 
 // Row 41 (issue 8 item 8): a re-run of the same command after a KILL converges to an uninterrupted run:
-// entries the killed run left private (and marked so) get their final modes, partial files are
-// rewritten — with and without -n, which keeps only complete files.
+// directories the killed run left private and marked get their final modes (with and without
+// -a), partial files are rewritten and, with -a, get their metadata; no mark is left behind.
 backend_test!(rerun_after_kill_converges, |b| {
-    for no_clobber in [false, true] {
+    for archive in [false, true] {
         let t = TestTree::new();
         resume_source(&t);
         leave_unfinished(&t);
         let mut a = args![t.p("src/."), t.p("dst")];
-        if no_clobber {
-            a.insert(0, "-n".into());
+        if archive {
+            a.insert(0, "-a".into());
         }
-        b.run(a).assert_success();
+        b.run(a.clone()).assert_success();
         let fresh = t.p("fresh");
-        b.run(args![t.p("src/."), &fresh]).assert_success();
-        for rel in ["", "sub", "ro", "sub/exec", "wo"] {
+        a.pop();
+        a.push(fresh.clone().into());
+        b.run(a).assert_success();
+        let rels: &[&str] = if archive {
+            &["", "sub", "ro", "sub/exec", "wo"]
+        } else {
+            &["", "sub"]
+        };
+        for rel in rels {
             let (got, want) = (mode(&t.p("dst").join(rel)), mode(&fresh.join(rel)));
             assert_eq!(
                 got, want,
-                "-n: {no_clobber}: dst/{rel} is {got:o}, an uninterrupted run gives {want:o}"
+                "-a: {archive}: dst/{rel} is {got:o}, an uninterrupted run gives {want:o}"
             );
+        }
+        for rel in ["", "sub"] {
+            assert!(!has_mark(&t.p("dst").join(rel)), "dst/{rel} keeps the mark");
         }
         assert_trees_equal(&t.p("src"), &t.p("dst"), &Compare::plain().no_root_meta());
     }
+});
+
+// Row 41: the unfinished mark is private to a run: never on a finished directory, never copied
+// from a source that carries it (a tree left by a killed run, copied elsewhere with -a), and the
+// mode of a directory being filled has no sticky or group/other bits.
+backend_test!(unfinished_mark_is_never_copied_or_left, |b| {
+    let t = TestTree::new();
+    t.file("src/sub/f", "f");
+    t.chmod("src/sub", 0o755);
+    let marked = rustix::fs::setxattr(
+        t.p("src/sub"),
+        UNFINISHED,
+        b"",
+        rustix::fs::XattrFlags::empty(),
+    );
+    if marked.is_err() {
+        eprintln!("note: this filesystem refuses user xattrs; nothing to check");
+        return;
+    }
+    b.run(args!["-a", t.p("src"), t.p("dst")]).assert_success();
+    assert!(!has_mark(&t.p("dst/sub")), "copied from the source");
+    assert!(!has_mark(&t.p("dst")), "left on a finished directory");
+    assert_eq!(mode(&t.p("dst/sub")), 0o755);
+    b.run(args![t.p("src/sub"), t.p("plain")]).assert_success();
+    assert!(
+        !has_mark(&t.p("plain")),
+        "left on a finished directory without -a"
+    );
 });
 
 // Row 41 (issue 8 item 8): a user's own private entries are not taken for unfinished ones: without -a an
@@ -369,7 +417,8 @@ backend_test!(rerun_keeps_private_modes_the_user_chose, |b| {
     );
 });
 
-// Row 41 (issue 8 item 8) with a real SIGKILL: kill the copy midway, run it again, and compare with an
+// Row 41 (issue 8 item 8) with a real SIGKILL (under -a, which re-applies a rewritten file's mode;
+// files carry no unfinished mark): kill the copy midway, run it again, and compare with an
 // uninterrupted copy (content and modes).
 backend_test!(rerun_after_real_sigkill_converges, |b| {
     let t = TestTree::in_shm();
@@ -385,12 +434,12 @@ backend_test!(rerun_after_real_sigkill_converges, |b| {
         t.chmod(format!("src/d{d:02}"), [0o755, 0o750, 0o555][d % 3]);
     }
     let fresh = t.p("fresh");
-    b.run(args![t.p("src/."), &fresh]).assert_success();
+    b.run(args!["-a", t.p("src/."), &fresh]).assert_success();
     let mut killed_midway = false;
     for delay_ms in [5u64, 15, 40] {
         let dst = t.p(format!("dst{delay_ms}"));
         let mut c = b.cmd();
-        c.args(args![t.p("src/."), &dst]);
+        c.args(args!["-a", t.p("src/."), &dst]);
         let mut running = spawn(c);
         std::thread::sleep(Duration::from_millis(delay_ms));
         rustix::process::kill_process(running.pid(), rustix::process::Signal::KILL).ok();
@@ -398,7 +447,7 @@ backend_test!(rerun_after_real_sigkill_converges, |b| {
             .wait_timeout(Duration::from_secs(60))
             .expect("killed");
         killed_midway |= first.code().is_none() && dst.exists();
-        b.run(args![t.p("src/."), &dst]).assert_success();
+        b.run(args!["-a", t.p("src/."), &dst]).assert_success();
         assert_trees_equal(&t.p("src"), &dst, &Compare::plain());
         assert_eq!(
             modes(&dst),
