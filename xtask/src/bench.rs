@@ -7,7 +7,7 @@
 //! [`report`] (statistics, tables, JSON). This file is the plan and the loop.
 
 mod args;
-mod build;
+pub(crate) mod build;
 mod contenders;
 mod corpus;
 mod launch;
@@ -262,7 +262,12 @@ fn run_cell(
         contenders: Vec::new(),
     };
     let mut ready = Vec::new();
-    for c in contenders::catalogue(spec.many_files(), &plan.contenders) {
+    let catalogue = if s.is_resync() {
+        contenders::resync_catalogue()
+    } else {
+        contenders::catalogue(spec.many_files(), &plan.contenders)
+    };
+    for c in catalogue {
         if !contenders::selected(&plan.contenders, &c) {
             continue;
         }

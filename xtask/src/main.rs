@@ -1,9 +1,12 @@
 //! Developer tasks for the ucopy workspace, run as `cargo xtask <task>` (an alias in
-//! .cargo/config.toml). One file per task; see `cargo xtask bench --help`.
+//! .cargo/config.toml). One file per task; see `cargo xtask bench --help`
+//! and `cargo xtask gnu-cp --help`.
 #![forbid(unsafe_code)]
 
 mod bench;
+mod dist;
 mod floor;
+mod gnu_cp;
 mod uring_copy;
 
 use std::process::ExitCode;
@@ -22,6 +25,10 @@ enum Task {
     Bench(bench::BenchArgs),
     /// The synchronous floor the bench runs as a contender (see xtask/src/floor.rs)
     Floor(floor::FloorArgs),
+    /// Shell completions and the man page, generated from ucopy's command-line definition,
+    /// with the release binary, under target/dist
+    Dist(dist::DistArgs),
+    GnuCp(gnu_cp::GnuCpArgs),
     /// One tree copy with an io_uring executor and bench-only knobs (the hidden `uring:`
     /// contenders of `bench`)
     #[command(hide = true)]
@@ -32,6 +39,8 @@ fn main() -> ExitCode {
     let result = match Cli::parse().task {
         Task::Bench(args) => bench::run(args),
         Task::Floor(args) => floor::run(args).map(|()| ExitCode::SUCCESS),
+        Task::Dist(args) => dist::run(args),
+        Task::GnuCp(args) => gnu_cp::run(args),
         Task::UringCopy(args) => uring_copy::run(args),
     };
     match result {

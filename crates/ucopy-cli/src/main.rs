@@ -3,16 +3,19 @@
 #![forbid(unsafe_code)]
 
 mod args;
+mod cp_options;
 mod dry_run;
 mod output;
+mod progress;
+mod prompt;
 
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use ucopy::{Copier, Options, Order};
+use ucopy::Copier;
 
-use args::{Args, OrderChoice};
+use args::Args;
 use output::{err_line, out_line, print_probe, CliProgress, JsonReport};
 
 /// Exit status: everything copied.
@@ -25,12 +28,76 @@ const EXIT_FATAL: u8 = 2;
 const EXIT_INTERRUPTED: u8 = 130;
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    ExitCode::from(run(&args))
+    let args = match Args::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            let code = usage_error(e);
+            return ExitCode::from(if output::is_cp() && code == EXIT_FATAL {
+                EXIT_PARTIAL
+            } else {
+                code
+            });
+        }
+    };
+    let code = run(&args);
+    // Run as `cp`, every failure is exit 1, as GNU cp's; as `ucopy`, 2 marks usage and fatal
+    // start-up errors.
+    ExitCode::from(if output::is_cp() && code == EXIT_FATAL {
+        EXIT_PARTIAL
+    } else {
+        code
+    })
+}
+
+/// Prints a clap error; an option ucopy lacks gets cp's wording and, where there is one, the
+/// option that does the same.
+fn usage_error(e: clap::Error) -> u8 {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() == ErrorKind::UnknownArgument {
+        if let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) {
+            if arg.starts_with('-') {
+                err_line(format_args!("unrecognized option '{arg}'"));
+                if let Some(hint) = cp_options::hint_for(arg) {
+                    err_line(format_args!("hint: {hint}"));
+                }
+                eprintln!(
+                    "Try '{} --help' for more information.",
+                    output::program_name()
+                );
+                return EXIT_FATAL;
+            }
+        }
+    }
+    let code = e.exit_code();
+    let _ = e.print();
+    if code == 0 {
+        EXIT_OK
+    } else {
+        EXIT_FATAL
+    }
 }
 
 fn run(args: &Args) -> u8 {
+    if let Some(what) = args.generate {
+        use clap::CommandFactory;
+        let mut out = std::io::stdout().lock();
+        return match what.write(&mut Args::command(), &mut out) {
+            Ok(()) => EXIT_OK,
+            Err(e) => {
+                err_line(format_args!("cannot write: {e}"));
+                EXIT_FATAL
+            }
+        };
+    }
     if args.probe {
+        if let Some(p) = args.paths.first() {
+            err_line(format_args!(
+                "--probe takes no operands (got '{}')",
+                output::quote(p)
+            ));
+            eprintln!("Try 'ucopy --help' for more information.");
+            return EXIT_FATAL;
+        }
         let report = ucopy::probe();
         if args.json {
             out_line(format_args!(
@@ -42,28 +109,82 @@ fn run(args: &Args) -> u8 {
         }
         return EXIT_OK;
     }
-    let (sources, dest) = args.operands();
-    let options = Options::builder()
-        .archive(args.archive)
-        .no_clobber(args.no_clobber)
-        .order(match args.order {
-            OrderChoice::Inode => Order::Inode,
-            OrderChoice::None => Order::None,
-        })
-        .queue_depth(args.queue_depth as usize)
-        .build();
-    let mut copier = Copier::new(options).backend(args.backend.into());
-    if let Some(threads) = args.threads {
+    let plan = match cp_options::build(args) {
+        Ok(p) => p,
+        Err(u) => {
+            err_line(format_args!("{}", u.message));
+            return u.code;
+        }
+    };
+    for w in &plan.warnings {
+        err_line(format_args!("{w}"));
+    }
+    // `cp a a dir/`: the same source twice is copied once, with cp's warning (with a backup
+    // option the second copy backs up the first, as cp does).
+    let mut sources_once = Vec::with_capacity(plan.sources.len());
+    let mut seen = std::collections::HashSet::new();
+    for s in &plan.sources {
+        use std::os::unix::fs::MetadataExt;
+        let meta = if plan.resolve.follow {
+            std::fs::metadata(s)
+        } else {
+            std::fs::symlink_metadata(s)
+        };
+        if let (Ok(m), false) = (&meta, plan.resolve.backup) {
+            // As cp: the same name of the same file (hard links are distinct sources).
+            if plan.sources.len() > 1 && !seen.insert((m.dev(), m.ino(), s.clone())) {
+                let what = if m.is_dir() { "directory" } else { "file" };
+                err_line(format_args!(
+                    "warning: source {what} '{}' specified more than once",
+                    s.display()
+                ));
+                continue;
+            }
+        }
+        sources_once.push(s.clone());
+    }
+    let (sources, dest) = (&sources_once[..], plan.dest.as_path());
+    // -i asks in order, one file at a time.
+    let threads = if plan.options.confirm.is_some() {
+        Some(1)
+    } else {
+        args.threads
+    };
+    let mut copier = Copier::new(plan.options)
+        .backend(args.backend.into())
+        .operands(plan.resolve);
+    if let Some(threads) = threads {
         copier = copier.threads(threads as usize);
     }
 
-    let targets = match copier.targets(sources, dest) {
+    let resolved = match copier.targets_each(sources, dest) {
         Ok(t) => t,
         Err(e) => {
             err_line(format_args!("{e}"));
             return EXIT_FATAL;
         }
     };
+    // A source that cannot be copied at all (missing, into itself) stops the command before
+    // anything is created; a per-source refusal (same file) is reported, the rest copied, exit 1.
+    if let Some(e) = resolved
+        .iter()
+        .filter_map(|r| r.as_ref().err())
+        .find(|e| !e.is_per_source())
+    {
+        err_line(format_args!("{e}"));
+        return EXIT_FATAL;
+    }
+    let mut refused = false;
+    let mut targets = Vec::new();
+    for r in resolved {
+        match r {
+            Ok(t) => targets.push(t),
+            Err(e) => {
+                err_line(format_args!("{e}"));
+                refused = true;
+            }
+        }
+    }
 
     if args.dry_run {
         let mut failed = false;
@@ -76,7 +197,11 @@ fn run(args: &Args) -> u8 {
                 }
             }
         }
-        return if failed { EXIT_PARTIAL } else { EXIT_OK };
+        return if failed || refused {
+            EXIT_PARTIAL
+        } else {
+            EXIT_OK
+        };
     }
 
     let selection = match copier.select(sources) {
@@ -113,9 +238,7 @@ fn run(args: &Args) -> u8 {
         !args.no_progress && !args.json,
         args.json,
     );
-    if let [only] = targets.as_slice() {
-        progress.count_in_background(&only.source);
-    }
+    progress.count_in_background(targets.iter().map(|t| t.source.clone()).collect());
     let copier = copier.progress(&progress);
     let started = Instant::now();
     let report = match copier.run_targets(&targets, &selection) {
@@ -150,7 +273,7 @@ fn run(args: &Args) -> u8 {
     }
     if interrupted {
         EXIT_INTERRUPTED
-    } else if report.is_success() {
+    } else if report.is_success() && !refused {
         EXIT_OK
     } else {
         EXIT_PARTIAL

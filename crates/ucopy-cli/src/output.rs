@@ -3,13 +3,12 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use ucopy::{EntryError, Kind, ProbeReport, Progress, Report, Selection};
+
+use crate::progress::Bar;
 
 /// Writes a line to stdout, ignoring a closed pipe (`ucopy -v … | head` is not an error).
 pub fn out_line(line: std::fmt::Arguments<'_>) {
@@ -17,19 +16,45 @@ pub fn out_line(line: std::fmt::Arguments<'_>) {
     let _ = out.write_fmt(line).and_then(|()| out.write_all(b"\n"));
 }
 
-/// Writes `ucopy: <message>` to stderr.
-pub fn err_line(message: std::fmt::Arguments<'_>) {
-    let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "ucopy: {message}");
+/// `path` for use between single quotes in a message, escaped as cp's shell-escape quoting
+/// does (control bytes never reach the terminal raw).
+pub fn quote(path: &Path) -> String {
+    ucopy::quote_inner(path)
 }
 
-/// The CLI's [`Progress`]: prints and counts.
+/// The name messages start with: the basename of argv[0], as GNU tools do, so that `ucopy`
+/// installed or linked as `cp` speaks as `cp` to the scripts that parse its messages.
+pub fn program_name() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        std::env::args_os()
+            .next()
+            .as_deref()
+            .map(Path::new)
+            .and_then(Path::file_name)
+            .map(|n| n.to_string_lossy().into_owned())
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "ucopy".to_owned())
+    })
+}
+
+/// True when run under cp's name: exit statuses follow cp (1 for every failure).
+pub fn is_cp() -> bool {
+    program_name() == "cp"
+}
+
+/// Writes `<program>: <message>` to stderr (`ucopy: …`, or `cp: …` when run as `cp`).
+pub fn err_line(message: std::fmt::Arguments<'_>) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{}: {message}", program_name());
+}
+
+/// The CLI's [`Progress`]: prints lines and feeds the bar.
 pub struct CliProgress {
     verbose: bool,
     quiet: bool,
     verbose_to_stderr: bool,
-    bar: Option<ProgressBar>,
-    files_total: Arc<AtomicU64>,
+    bar: Option<Bar>,
 }
 
 impl std::fmt::Debug for CliProgress {
@@ -44,59 +69,27 @@ impl CliProgress {
     /// `bar` is drawn only when asked for and stderr is a terminal; `verbose_to_stderr` keeps
     /// stdout clean for `--json`.
     pub fn new(verbose: bool, quiet: bool, bar: bool, verbose_to_stderr: bool) -> CliProgress {
-        let bar = (bar && !quiet && std::io::stderr().is_terminal()).then(|| {
-            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(8));
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} {pos}/{len} files  {msg}  {per_sec}  elapsed {elapsed}  eta {eta}",
-                )
-                .expect("valid template"),
-            );
-            bar.enable_steady_tick(Duration::from_millis(125));
-            bar
-        });
+        let bar = (bar && !quiet && std::io::stderr().is_terminal()).then(Bar::new);
         CliProgress {
             verbose,
             quiet,
             verbose_to_stderr,
             bar,
-            files_total: Arc::default(),
         }
     }
 
-    /// Counts the files and bytes below `source` on a background thread, so the bar can show a
-    /// total and an ETA without delaying the copy. Only when a bar is drawn.
-    pub fn count_in_background(&self, source: &Path) {
-        let Some(bar) = self.bar.clone() else { return };
-        let source = source.to_path_buf();
-        let total = Arc::clone(&self.files_total);
-        std::thread::spawn(move || {
-            let mut stack: Vec<PathBuf> = vec![source];
-            let mut files = 0u64;
-            while let Some(p) = stack.pop() {
-                let Ok(meta) = std::fs::symlink_metadata(&p) else {
-                    continue;
-                };
-                if meta.is_dir() {
-                    if let Ok(rd) = std::fs::read_dir(&p) {
-                        stack.extend(rd.flatten().map(|e| e.path()));
-                    }
-                } else if meta.is_file() {
-                    files += 1;
-                    if files % 4096 == 0 {
-                        bar.set_length(files);
-                    }
-                }
-            }
-            total.store(files, Ordering::Relaxed);
-            bar.set_length(files);
-        });
+    /// Counts what the sources hold in the background, for the bar's totals (only when a bar is
+    /// drawn).
+    pub fn count_in_background(&self, sources: Vec<PathBuf>) {
+        if let Some(bar) = &self.bar {
+            bar.count_in_background(sources);
+        }
     }
 
-    /// Removes the bar before the summary is printed.
+    /// Leaves the bar's final state before the summary is printed.
     pub fn finish(&self) {
         if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
+            bar.finish();
         }
     }
 
@@ -111,7 +104,10 @@ impl CliProgress {
 impl Progress for CliProgress {
     fn copied(&self, kind: Kind, src: &Path, dst: &Path, bytes: u64) {
         if self.verbose {
-            let line = format_args!("'{}' -> '{}'", src.display(), dst.display());
+            // Bound first: a `format_args!` kept in a `let` may not hold temporaries before
+            // Rust 1.89 (E0716), and the MSRV is older.
+            let (src, dst) = (quote(src), quote(dst));
+            let line = format_args!("'{src}' -> '{dst}'");
             if self.verbose_to_stderr {
                 self.print_err(line);
             } else {
@@ -120,10 +116,7 @@ impl Progress for CliProgress {
         }
         if let Some(bar) = &self.bar {
             if kind == Kind::File {
-                bar.inc(1);
-                if bytes > 0 {
-                    bar.set_message(format!("{}", indicatif::HumanBytes(bytes)));
-                }
+                bar.file_done(bytes);
             }
         }
     }
@@ -135,6 +128,12 @@ impl Progress for CliProgress {
     fn warned(&self, warning: &EntryError) {
         if !self.quiet {
             self.print_err(format_args!("warning: {warning}"));
+        }
+    }
+
+    fn noted(&self, note: &str) {
+        if !self.quiet {
+            self.print_err(format_args!("warning: {note}"));
         }
     }
 }

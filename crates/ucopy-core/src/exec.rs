@@ -74,4 +74,10 @@ pub trait ExecutorFactory: Send + Sync {
 
     /// A fresh executor for one worker thread.
     fn make(&self, options: &Options) -> std::io::Result<Box<dyn Executor>>;
+
+    /// Descriptors each executor holds besides the files it copies (a ring, pipes), so that the
+    /// driver can size its work to `RLIMIT_NOFILE`.
+    fn fds_per_worker(&self) -> usize {
+        0
+    }
 }

@@ -7,22 +7,30 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod exclude;
 mod exec;
 mod node;
 mod options;
 mod plan;
 mod progress;
+pub mod quote;
 mod report;
+mod same_file;
 mod stat;
 pub mod target;
 
+pub use exclude::{Exclude, ExcludeError};
 pub use exec::{Batch, Executor, ExecutorFactory, FileJob, JobOutcome};
 pub use node::{DirNode, DIR_FLAGS};
-pub use options::{process_umask, Cancel, Options, OptionsBuilder, Order, DEFAULT_QUEUE_DEPTH};
+pub use options::{
+    process_umask, Backup, Cancel, Confirm, Dereference, JustCreated, LinkMode, Options,
+    OptionsBuilder, Order, Preserve, Reflink, Sparse, Update, DEFAULT_QUEUE_DEPTH,
+};
 pub use plan::{
     name_os, open_operand_dir, split_operand, Entry, LinkGroup, LinkStatus, PlanError, PlanOptions,
     PlannedFile, Planner, Step,
 };
 pub use progress::{NoProgress, Progress};
-pub use report::{EntryError, Op, Report};
+pub use quote::quote_inner;
+pub use report::{cause, EntryError, Op, Report};
 pub use stat::{file_id, Kind, Stat, Time};

@@ -17,7 +17,7 @@ use std::collections::{HashMap, VecDeque};
 use std::ffi::{CStr, CString, OsString};
 use std::io;
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -26,7 +26,7 @@ use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, RawDir};
 use rustix::io::Errno;
 
 use crate::node::{join, DirNode, DIR_FLAGS};
-use crate::{file_id, EntryError, Kind, Op, Order, Stat};
+use crate::{file_id, Dereference, EntryError, Exclude, Kind, Op, Options, Order, Stat};
 
 /// Settings the planner needs.
 #[derive(Debug, Clone)]
@@ -49,6 +49,29 @@ pub struct PlanOptions {
     /// parallel, not at queue depth 1 on the planning thread), and the metadata is the opened
     /// file's, not a stale one's.
     pub stat_files: bool,
+    /// Which symlinks are followed (`-P`, `-H`, `-L`); a trailing `/` on the source always
+    /// follows it.
+    pub dereference: Dereference,
+    /// `-x`: directories on another filesystem than the source's top are created but not
+    /// walked.
+    pub one_file_system: bool,
+    /// `--exclude`: entries matched are neither copied nor walked.
+    pub exclude: Option<Arc<Exclude>>,
+}
+
+impl PlanOptions {
+    /// The planner's share of the copy options.
+    pub fn from_options(options: &Options) -> PlanOptions {
+        PlanOptions {
+            order: options.order,
+            queue_depth: options.queue_depth,
+            preserve_links: options.preserved().links,
+            dereference: options.dereference,
+            one_file_system: options.one_file_system,
+            exclude: options.exclude.clone(),
+            ..PlanOptions::default()
+        }
+    }
 }
 
 impl Default for PlanOptions {
@@ -60,13 +83,16 @@ impl Default for PlanOptions {
             max_open_dirs: 64,
             max_dirs_per_batch: 64,
             stat_files: true,
+            dereference: Dereference::Never,
+            one_file_system: false,
+            exclude: None,
         }
     }
 }
 
 /// A start-up failure: nothing can be copied for this source.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot {verb} '{path}': {source}", path = .path.display())]
+#[error("cannot {verb} '{path}': {cause}", path = .path.display(), cause = crate::cause(.source))]
 pub struct PlanError {
     /// What could not be done.
     pub verb: &'static str,
@@ -86,8 +112,11 @@ pub struct Entry {
     pub src_name: CString,
     /// Its name in the destination directory (differs only for a renamed top-level entry).
     pub dst_name: CString,
-    /// Its metadata when planned.
+    /// Its metadata when planned (of what it resolves to, when `resolved` is set).
     pub stat: Stat,
+    /// Under `-L`/`-H`, a symlink followed: the directory and name of the object it resolves to,
+    /// which is what gets read. `src_name` stays the name the user sees.
+    pub resolved: Option<(Arc<OwnedFd>, CString)>,
 }
 
 impl Entry {
@@ -100,6 +129,48 @@ impl Entry {
     pub fn dst_path(&self) -> PathBuf {
         join(self.dir.dst_path(), &self.dst_name)
     }
+
+    /// The directory and name to read the source object from: its own, or (a followed
+    /// symlink) those of what it resolves to. `dir_fd` is the entry's directory's fd.
+    pub fn src_at<'a>(&'a self, dir_fd: &'a Arc<OwnedFd>) -> (&'a Arc<OwnedFd>, &'a CStr) {
+        match &self.resolved {
+            Some((fd, name)) => (fd, name),
+            None => (dir_fd, &self.src_name),
+        }
+    }
+}
+
+/// Follows the symlink `name` in `dir` to the last object of its chain, returning that object's
+/// directory (opened) and name, so it can be opened with `O_NOFOLLOW` like any other entry.
+pub fn resolve_symlink(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<(OwnedFd, CString)> {
+    let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let mut dir = rfs::openat(dir, c".", dir_flags, Mode::empty())?;
+    let mut name = name.to_owned();
+    for _ in 0..40 {
+        let st = rfs::statat(&dir, &name, AtFlags::SYMLINK_NOFOLLOW)?;
+        if FileType::from_raw_mode(st.st_mode) != FileType::Symlink {
+            return Ok((dir, name));
+        }
+        let target = rfs::readlinkat(&dir, &name, Vec::new())?.into_bytes();
+        match target.iter().rposition(|b| *b == b'/') {
+            None => name = CString::new(target).expect("readlink has no NUL"),
+            Some(i) => {
+                let dir_part: &[u8] = if i == 0 { b"/" } else { &target[..i] };
+                let last = &target[i + 1..];
+                if last.is_empty() || last == b"." || last == b".." {
+                    return Err(Errno::ISDIR.into());
+                }
+                dir = rfs::openat(
+                    &dir,
+                    std::ffi::OsStr::from_bytes(dir_part),
+                    dir_flags,
+                    Mode::empty(),
+                )?;
+                name = CString::new(last).expect("readlink has no NUL");
+            }
+        }
+    }
+    Err(Errno::LOOP.into())
 }
 
 /// A regular file to copy.
@@ -194,6 +265,8 @@ pub struct Planner {
     options: PlanOptions,
     anchor: Arc<DirNode>,
     start: Option<Start>,
+    /// The top directory's device (for `-x`) and path (for `--exclude`).
+    root: Option<(u64, PathBuf)>,
     stack: Vec<Frame>,
     ready: VecDeque<Step>,
     batch: Vec<PlannedFile>,
@@ -261,7 +334,8 @@ impl Planner {
         let (src_dir, src_name) = split_operand(source);
         let (dst_dir, dst_name) = split_operand(dest);
         let anchor_fd = open_operand_dir(&src_dir).map_err(|e| err("stat", e))?;
-        let follow = source.as_os_str().as_bytes().ends_with(b"/");
+        let follow = source.as_os_str().as_bytes().ends_with(b"/")
+            || options.dereference != Dereference::Never;
         let flags = if follow {
             AtFlags::empty()
         } else {
@@ -269,6 +343,13 @@ impl Planner {
         };
         let raw = rfs::statat(&anchor_fd, &src_name, flags).map_err(|e| err("stat", e.into()))?;
         let stat = Stat::from(&raw);
+        let resolved = if follow && stat.kind() != Kind::Dir {
+            let (fd, name) =
+                resolve_symlink(anchor_fd.as_fd(), &src_name).map_err(|e| err("stat", e))?;
+            (name != src_name || !is_same_dir(&fd, &anchor_fd)).then(|| (Arc::new(fd), name))
+        } else {
+            None
+        };
         let anchor = DirNode::anchor(anchor_fd, src_dir, dst_dir);
         let start = if stat.kind() == Kind::Dir {
             let open_flags = if follow {
@@ -290,6 +371,7 @@ impl Planner {
                 src_name,
                 dst_name,
                 stat,
+                resolved,
             })
         };
         Ok(Planner {
@@ -301,6 +383,7 @@ impl Planner {
             },
             anchor,
             start: Some(start),
+            root: None,
             stack: Vec::new(),
             ready: VecDeque::new(),
             batch: Vec::new(),
@@ -359,6 +442,8 @@ impl Planner {
 
     /// Plans one non-directory entry.
     fn plan_entry(&mut self, entry: Entry, src_dir: &Arc<OwnedFd>) {
+        let resolved_dir = entry.resolved.as_ref().map(|(fd, _)| Arc::clone(fd));
+        let src_dir = resolved_dir.as_ref().unwrap_or(src_dir);
         match entry.stat.kind() {
             Kind::File => {
                 if self.options.preserve_links && entry.stat.nlink > 1 {
@@ -389,17 +474,19 @@ impl Planner {
                     self.add_file(entry, Arc::clone(src_dir), None);
                 }
             }
-            Kind::Symlink => match rfs::readlinkat(src_dir.as_fd(), &entry.src_name, Vec::new()) {
-                Ok(target) => {
-                    let target = OsString::from_vec(target.into_bytes());
-                    self.ready.push_back(Step::Symlink(entry, target));
+            Kind::Symlink => {
+                match rfs::readlinkat(src_dir.as_fd(), entry.src_at(src_dir).1, Vec::new()) {
+                    Ok(target) => {
+                        let target = OsString::from_vec(target.into_bytes());
+                        self.ready.push_back(Step::Symlink(entry, target));
+                    }
+                    Err(e) => self.ready.push_back(Step::Error(EntryError::new(
+                        entry.path(),
+                        Op::ReadLink,
+                        e,
+                    ))),
                 }
-                Err(e) => self.ready.push_back(Step::Error(EntryError::new(
-                    entry.path(),
-                    Op::ReadLink,
-                    e,
-                ))),
-            },
+            }
             Kind::Special => self.ready.push_back(Step::Special(entry)),
             Kind::Dir => unreachable!("directories are planned as frames"),
         }
@@ -426,15 +513,34 @@ impl Planner {
             )));
             return;
         }
+        let flags = if self.options.dereference == Dereference::Always {
+            DIR_FLAGS.difference(OFlags::NOFOLLOW)
+        } else {
+            DIR_FLAGS
+        };
         let opened = parent.src_fd().and_then(|pfd| {
-            let fd = rfs::openat(pfd.as_fd(), &name, DIR_FLAGS, Mode::empty())?;
+            let fd = rfs::openat(pfd.as_fd(), &name, flags, Mode::empty())?;
             let st = rfs::fstat(&fd)?;
             if file_id(&st) != (stat.dev, stat.ino) {
                 return Err(io::Error::other("directory was replaced during the copy"));
             }
             Ok(fd)
         });
-
+        // Following symlinks (-L) can lead back up the tree: cp refuses such a directory.
+        let opened = opened.and_then(|fd| {
+            let own = (stat.dev, stat.ino);
+            if self.options.dereference == Dereference::Always
+                && self
+                    .stack
+                    .iter()
+                    .any(|f| f.node.stat().is_some_and(|s| (s.dev, s.ino) == own))
+            {
+                return Err(io::Error::other(
+                    "directory is its own ancestor (symlink loop)",
+                ));
+            }
+            Ok(fd)
+        });
         match opened {
             Ok(fd) => {
                 let node = DirNode::child(&parent, name.clone(), name, stat, fd);
@@ -453,6 +559,10 @@ impl Planner {
     }
 
     fn push_frame(&mut self, node: Arc<DirNode>) {
+        if self.root.is_none() {
+            let dev = node.stat().map_or(0, |s| s.dev);
+            self.root = Some((dev, node.path().to_path_buf()));
+        }
         self.ready.push_back(Step::Dir(Arc::clone(&node)));
         self.stack.push(Frame {
             node,
@@ -484,6 +594,12 @@ impl Planner {
         frame.dst_id = frame.node.dst_id();
         if frame.node.dst_failed() {
             return; // its destination could not be made: nothing inside can be copied
+        }
+        if self.options.one_file_system {
+            let root_dev = self.root.as_ref().map(|(dev, _)| *dev);
+            if frame.node.stat().map(|s| s.dev) != root_dev {
+                return; // -x: a mount point is created, empty
+            }
         }
         let fd = match frame.node.src_fd() {
             Ok(fd) => fd,
@@ -556,6 +672,32 @@ impl Planner {
                 return true;
             }
         };
+        if let Some(exclude) = &self.options.exclude {
+            let path = join(node.path(), &name);
+            let root = self.root.as_ref().map(|(_, p)| p.as_path());
+            let rel = root
+                .and_then(|r| path.strip_prefix(r).ok())
+                .unwrap_or(&path);
+            if exclude.excludes(rel, stat.kind() == Kind::Dir) {
+                return true;
+            }
+        }
+        let (stat, resolved) =
+            if stat.kind() == Kind::Symlink && self.options.dereference == Dereference::Always {
+                match self.follow(&fd, &name) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        self.ready.push_back(Step::Error(EntryError::new(
+                            join(node.path(), &name),
+                            Op::Stat,
+                            e,
+                        )));
+                        return true;
+                    }
+                }
+            } else {
+                (stat, None)
+            };
         if FileType::from_raw_mode(stat.mode) == FileType::Directory {
             self.stack
                 .last_mut()
@@ -568,10 +710,37 @@ impl Planner {
                 src_name: name.clone(),
                 dst_name: name,
                 stat,
+                resolved,
             };
             self.plan_entry(entry, &fd);
         }
         true
+    }
+}
+
+impl Planner {
+    /// `-L`: what the symlink `name` in `fd` resolves to — its stat, and for a non-directory
+    /// where to read it from.
+    #[allow(clippy::type_complexity)]
+    fn follow(
+        &self,
+        fd: &Arc<OwnedFd>,
+        name: &CStr,
+    ) -> io::Result<(Stat, Option<(Arc<OwnedFd>, CString)>)> {
+        let st = Stat::from(&rfs::statat(fd.as_fd(), name, AtFlags::empty())?);
+        if st.kind() == Kind::Dir {
+            return Ok((st, None));
+        }
+        let (dir, real) = resolve_symlink(fd.as_fd(), name)?;
+        Ok((st, Some((Arc::new(dir), real))))
+    }
+}
+
+/// True when two directory fds are the same directory.
+fn is_same_dir(a: &OwnedFd, b: &OwnedFd) -> bool {
+    match (rfs::fstat(a), rfs::fstat(b)) {
+        (Ok(x), Ok(y)) => file_id(&x) == file_id(&y),
+        _ => false,
     }
 }
 

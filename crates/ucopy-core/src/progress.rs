@@ -14,6 +14,9 @@ pub trait Progress: Send + Sync {
     fn failed(&self, _error: &EntryError) {}
     /// A warning (a source entry vanished during the copy); also kept in the report.
     fn warned(&self, _warning: &EntryError) {}
+    /// The run adapted to a limit of this machine (fewer threads, a backend that fell back to
+    /// plain system calls); also kept in the report's `notes`.
+    fn noted(&self, _note: &str) {}
 }
 
 /// Progress that goes nowhere.

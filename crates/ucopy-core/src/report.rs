@@ -48,6 +48,9 @@ pub enum Op {
     Changed,
     /// The copy was interrupted (Ctrl-C).
     Interrupted,
+    /// A refusal whose message says it all ("'a' and 'b' are the same file", "will not
+    /// overwrite just-created ..."): shown as the cause alone.
+    Refused,
     /// A source directory is the destination of itself or of an ancestor (a bind mount of the
     /// destination inside the source): copying it would never end.
     IntoItself,
@@ -76,13 +79,18 @@ impl Op {
             Op::Conflict => "replace",
             Op::Changed => "copy",
             Op::Interrupted => "finish",
+            Op::Refused => "copy",
             Op::IntoItself => "copy",
         }
     }
 }
 
 /// One entry that could not be copied (or whose metadata could not be kept).
-#[derive(Debug, Serialize)]
+///
+/// Serialized as `{"path": ..., "op": ..., "error": ...}`. A path that is not UTF-8 is given
+/// twice: lossy in `path` (U+FFFD for each invalid sequence, for people) and byte-exact in
+/// `path_bytes` (an array of numbers, for programs), so JSON carries any name.
+#[derive(Debug)]
 pub struct EntryError {
     /// The path as the user would name it (source path, or destination for destination-side
     /// failures).
@@ -90,12 +98,36 @@ pub struct EntryError {
     /// What was being done.
     pub op: Op,
     /// Why it failed.
-    #[serde(serialize_with = "serialize_display")]
     pub error: io::Error,
 }
 
-fn serialize_display<S: Serializer>(e: &io::Error, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(e)
+impl Serialize for EntryError {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        use std::os::unix::ffi::OsStrExt;
+        let bytes = self.path.as_os_str().as_bytes();
+        let exact = std::str::from_utf8(bytes).is_ok();
+        let mut st = s.serialize_struct("EntryError", if exact { 3 } else { 4 })?;
+        st.serialize_field("path", &String::from_utf8_lossy(bytes))?;
+        if !exact {
+            st.serialize_field("path_bytes", bytes)?;
+        }
+        st.serialize_field("op", &self.op)?;
+        st.serialize_field("error", &cause(&self.error))?;
+        st.end()
+    }
+}
+
+/// An I/O error as cp prints it: the cause alone ("No such file or directory"), without the
+/// " (os error 2)" that Rust's `Display` appends.
+pub fn cause(e: &io::Error) -> String {
+    let mut s = e.to_string();
+    if let Some(i) = s.rfind(" (os error ") {
+        if s.ends_with(')') {
+            s.truncate(i);
+        }
+    }
+    s
 }
 
 impl EntryError {
@@ -127,12 +159,15 @@ impl EntryError {
 
 impl fmt::Display for EntryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.op == Op::Refused {
+            return write!(f, "{}", cause(&self.error));
+        }
         write!(
             f,
             "cannot {} '{}': {}",
             self.op.verb(),
-            self.path.display(),
-            self.error
+            crate::quote_inner(&self.path),
+            cause(&self.error)
         )
     }
 }
@@ -173,6 +208,10 @@ pub struct Report {
     pub warnings: Vec<EntryError>,
     /// True when the run stopped early (a fatal error such as ENOSPC, or Ctrl-C).
     pub stopped: bool,
+    /// How the run adapted to this machine's limits (e.g. a worker that could not set up its
+    /// io_uring copied with plain system calls): said once each, not failures.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl Report {
@@ -192,6 +231,11 @@ impl Report {
         self.skipped += other.skipped;
         self.errors.extend(other.errors);
         self.warnings.extend(other.warnings);
+        for n in other.notes {
+            if !self.notes.contains(&n) {
+                self.notes.push(n);
+            }
+        }
         self.stopped |= other.stopped;
     }
 }

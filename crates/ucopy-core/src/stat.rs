@@ -17,8 +17,8 @@ pub enum Kind {
     Special,
 }
 
-/// A timestamp with nanoseconds, as the kernel keeps it (may be before 1970).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// A timestamp with nanoseconds, as the kernel keeps it (may be before 1970). Ordered by time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct Time {
     /// Seconds since the epoch (negative before 1970).
     pub sec: i64,

@@ -203,6 +203,22 @@ impl FaultFs {
     fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
         f(&mut self.state.lock().expect("not poisoned"))
     }
+
+    /// Makes a new entry owned by the caller (`mkdir`, `create`).
+    fn make(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        kind: FileType,
+        mode: u32,
+    ) -> Result<FileAttr, Errno> {
+        let node = Node::new(kind, (mode & 0o7777) as u16, Some(req));
+        self.with(|st| {
+            let ino = st.add(parent.0, name, node)?;
+            st.attr(ino).ok_or(Errno::EIO)
+        })
+    }
 }
 
 fn to_time(t: TimeOrNow) -> SystemTime {
@@ -278,14 +294,8 @@ impl Filesystem for FaultFs {
         umask: u32,
         reply: ReplyEntry,
     ) {
-        let node = Node::new(
-            FileType::Directory,
-            (mode & !umask & 0o7777) as u16,
-            Some(req),
-        );
-        match self.with(|st| st.add(parent.0, name, node).map(|ino| st.attr(ino))) {
-            Ok(Some(attr)) => reply.entry(&TTL, &attr, Generation(0)),
-            Ok(None) => reply.error(Errno::EIO),
+        match self.make(req, parent, name, FileType::Directory, mode & !umask) {
+            Ok(attr) => reply.entry(&TTL, &attr, Generation(0)),
             Err(e) => reply.error(e),
         }
     }
@@ -300,20 +310,14 @@ impl Filesystem for FaultFs {
         _flags: i32,
         reply: ReplyCreate,
     ) {
-        let node = Node::new(
-            FileType::RegularFile,
-            (mode & !umask & 0o7777) as u16,
-            Some(req),
-        );
-        match self.with(|st| st.add(parent.0, name, node).map(|ino| st.attr(ino))) {
-            Ok(Some(attr)) => reply.created(
+        match self.make(req, parent, name, FileType::RegularFile, mode & !umask) {
+            Ok(attr) => reply.created(
                 &TTL,
                 &attr,
                 Generation(0),
                 FileHandle(0),
                 FopenFlags::FOPEN_DIRECT_IO,
             ),
-            Ok(None) => reply.error(Errno::EIO),
             Err(e) => reply.error(e),
         }
     }

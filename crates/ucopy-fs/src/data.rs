@@ -11,7 +11,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 
 use rustix::fs::{self as rfs, SeekFrom};
 use rustix::io::Errno;
-use ucopy_core::{Cancel, Stat};
+use ucopy_core::{Cancel, Options, Reflink, Sparse, Stat};
 
 /// Largest single `copy_file_range`: big enough to be one call for most files, small enough that
 /// Ctrl-C is noticed within a fraction of a second on a slow disk.
@@ -52,21 +52,54 @@ pub enum DataError {
     Read(io::Error),
     /// Writing the destination failed.
     Write(io::Error),
+    /// `--reflink=always` and the filesystem cannot clone.
+    Clone(io::Error),
     /// Ctrl-C.
     Cancelled,
 }
 
-/// Copies all data of `src` (whose `fstat` is `stat`, taken on this descriptor, which is a regular
-/// file) into the empty file `dst`; returns the bytes copied. `dst_dev` is the destination filesystem's device (for the path cache).
+/// Copies all data of `src` (whose `fstat` is `stat`, taken on this descriptor, which is a
+/// regular file) into the empty file `dst`; returns the bytes copied. `dst_dev` is the
+/// destination filesystem's device (for the path cache). `--reflink` and `--sparse` choose the
+/// paths: `--reflink=always` clones or fails; `--reflink=never` and `--sparse=never` use plain
+/// reads and writes (copy_file_range may share extents or keep holes); `--sparse=always` turns
+/// runs of zeros into holes.
 pub fn copy_data(
     src: BorrowedFd<'_>,
     dst: BorrowedFd<'_>,
     stat: &Stat,
     dst_dev: u64,
     paths: &mut KernelPaths,
-    cancel: &Cancel,
+    options: &Options,
 ) -> Result<u64, DataError> {
+    let cancel = &options.cancel;
     paths.reset_for(stat.dev, dst_dev);
+    if options.reflink == Reflink::Always {
+        return match rfs::ioctl_ficlone(dst, src) {
+            Ok(()) => Ok(stat.size),
+            Err(e) => Err(DataError::Clone(e.into())),
+        };
+    }
+    match options.sparse {
+        Sparse::Always => return read_write_sparse(src, dst, cancel),
+        Sparse::Never => return read_write(src, dst, 0, cancel),
+        Sparse::Auto => {}
+    }
+    if options.reflink == Reflink::Never {
+        // No clone, and no copy_file_range (which clones on some filesystems); holes stay.
+        let mut plain = KernelPaths {
+            devs: paths.devs,
+            clone_works: Some(false),
+            cfr_works: Some(false),
+            sendfile_works: Some(false),
+        };
+        if stat.maybe_sparse() {
+            if let Some(copied) = copy_sparse(src, dst, stat, &mut plain, cancel)? {
+                return Ok(copied);
+            }
+        }
+        return read_write(src, dst, 0, cancel);
+    }
     if stat.size >= CLONE_MIN && paths.clone_works != Some(false) {
         match rfs::ioctl_ficlone(dst, src) {
             Ok(()) => {
@@ -134,7 +167,7 @@ fn copy_range(
                 paths.cfr_works = Some(false);
                 return send_or_read_write(src, dst, offset, size, paths, cancel);
             }
-            Err(e) => return Err(classify(src, e)),
+            Err(e) => return Err(classify(src, e, offset + copied)),
         }
     }
 }
@@ -198,18 +231,26 @@ fn send_or_read_write(
                 paths.sendfile_works = Some(false);
                 return read_write(src, dst, offset, cancel);
             }
-            Err(e) => return Err(classify(src, e)),
+            Err(e) => return Err(classify(src, e, offset + copied)),
         }
     }
 }
 
-/// copy_file_range does not say which side failed; ask the source whether it is still readable.
-fn classify(src: BorrowedFd<'_>, e: Errno) -> DataError {
+/// copy_file_range does not say which side failed. Errors only a destination gives are the
+/// destination's; otherwise the source is asked: a one-byte read where the copy stopped (`at`)
+/// that fails too (a bad sector gives EIO again) blames the source, so a dying source disk is
+/// never reported as a write error.
+fn classify(src: BorrowedFd<'_>, e: Errno, at: u64) -> DataError {
     match e {
         Errno::NOSPC | Errno::FBIG | Errno::DQUOT | Errno::ROFS => DataError::Write(e.into()),
         _ if rfs::fstat(src).is_err() => DataError::Read(e.into()),
-        Errno::IO => DataError::Write(e.into()),
-        _ => DataError::Write(e.into()),
+        _ => {
+            let mut byte = [0u8; 1];
+            match rustix::io::pread(src, &mut byte, at) {
+                Err(read_error) => DataError::Read(read_error.into()),
+                Ok(_) => DataError::Write(e.into()),
+            }
+        }
     }
 }
 
@@ -294,7 +335,7 @@ fn copy_span(
                     paths.cfr_works = Some(false);
                     continue;
                 }
-                Err(e) => return Err(classify(src, e)),
+                Err(e) => return Err(classify(src, e, offset + done)),
             }
         } else {
             pread_pwrite(src, dst, offset + done, want)?
@@ -326,7 +367,12 @@ fn pread_pwrite(
     Ok(n)
 }
 
-fn write_all_at(dst: BorrowedFd<'_>, mut data: &[u8], mut offset: u64) -> Result<(), DataError> {
+/// Writes all of `data` at `offset`.
+pub fn write_all_at(
+    dst: BorrowedFd<'_>,
+    mut data: &[u8],
+    mut offset: u64,
+) -> Result<(), DataError> {
     while !data.is_empty() {
         match rustix::io::pwrite(dst, data, offset) {
             Ok(0) => return Err(DataError::Write(Errno::IO.into())),
@@ -365,6 +411,37 @@ pub fn read_write(
         write_all_at(dst, &buf[..n], offset + copied)?;
         copied += n as u64;
     }
+}
+
+/// `--sparse=always`: read/write where every all-zero block becomes a hole (skipped, and the
+/// length set at the end), as cp does.
+fn read_write_sparse(
+    src: BorrowedFd<'_>,
+    dst: BorrowedFd<'_>,
+    cancel: &Cancel,
+) -> Result<u64, DataError> {
+    const BLOCK: usize = 4096;
+    let mut buf = vec![0u8; RW_BUFFER];
+    let mut copied = 0u64;
+    loop {
+        if cancel.is_cancelled() {
+            return Err(DataError::Cancelled);
+        }
+        let n = match rustix::io::pread(src, &mut buf, copied) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(DataError::Read(e.into())),
+        };
+        for (i, block) in buf[..n].chunks(BLOCK).enumerate() {
+            if block.iter().any(|b| *b != 0) {
+                write_all_at(dst, block, copied + (i * BLOCK) as u64)?;
+            }
+        }
+        copied += n as u64;
+    }
+    rfs::ftruncate(dst, copied).map_err(|e| DataError::Write(e.into()))?;
+    Ok(copied)
 }
 
 /// The device of an open file (for [`KernelPaths`]).

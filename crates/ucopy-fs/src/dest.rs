@@ -26,14 +26,15 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
+use crate::existing::{decide, Decision, Incoming};
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 use ucopy_core::{EntryError, FileJob, Op, Options, Stat};
 
 /// Flags for the fast-path create of a regular destination file (`openat` with these flags and
-/// [`create_mode`] must fail with `EEXIST` rather than touch anything that already exists).
-/// io_uring executors use them for their own `OPENAT` and call [`create_file`] on `EEXIST`.
-pub const CREATE_FLAGS: OFlags = OFlags::WRONLY
+/// [`create_mode`] must fail with `EEXIST` rather than touch anything that already exists; on
+/// `EEXIST` the existing object is examined instead).
+pub(crate) const CREATE_FLAGS: OFlags = OFlags::WRONLY
     .union(OFlags::CREATE)
     .union(OFlags::EXCL)
     .union(OFlags::NOFOLLOW)
@@ -47,23 +48,36 @@ pub const SOURCE_FLAGS: OFlags = OFlags::RDONLY
     .union(OFlags::NOCTTY)
     .union(OFlags::NONBLOCK);
 
-/// The permission bits the destination ends with: exactly the source's under `-a`; otherwise, as
-/// `cp -r` does, the source's rwx bits less the umask.
+/// The permission bits the destination ends with: exactly the source's when the mode is
+/// preserved (`-a`, `-p`); otherwise, as `cp -r` does, the source's bits less the umask — rwx
+/// for files, rwx and the sticky bit for directories (mkdir keeps it: `cp -r` of a 1777
+/// directory gives 1755 under umask 022); with `--no-preserve=mode`, 0666 or 0777 less the umask.
 pub fn final_mode(stat: &Stat, options: &Options) -> u32 {
-    if options.archive {
+    let keep = options.preserved();
+    let is_dir = stat.kind() == ucopy_core::Kind::Dir;
+    if keep.mode {
         stat.permissions()
+    } else if keep.default_mode {
+        (if is_dir { 0o777 } else { 0o666 }) & !options.umask
+    } else if is_dir {
+        stat.mode & 0o1777 & !options.umask
     } else {
         stat.mode & 0o777 & !options.umask
     }
 }
 
 /// True when a new file or special file is created with its final mode and nothing changes its
-/// owner or mode afterwards: every copy without `-a`, as `cp -r` and cpz do. There is then no
+/// owner or mode afterwards: every copy that keeps neither mode, owner nor xattrs (no `-a`, `-p`,
+/// `--preserve=mode,ownership,xattr`), as `cp -r` and cpz do. There is then no
 /// moment at which the file is wider than its final mode, and one `fchmod` per file is saved.
 /// The kernel applies the process umask at creation, which is what [`final_mode`] applies
 /// (`Options::umask` is the process umask).
 pub fn created_at_final_mode(options: &Options) -> bool {
-    !options.archive
+    // Owner, mode or xattrs kept (`-a`, `-p`, `--preserve=…`) change the file after creation
+    // (and writing xattrs needs owner write), so those copies keep the private mode until the
+    // end.
+    let keep = options.preserved();
+    !(keep.mode || keep.ownership || keep.xattr)
 }
 
 /// The mode a new file (or special file) is created with. Without `-a`, its final mode (see
@@ -104,9 +118,10 @@ pub fn is_left_unfinished(mode: u32) -> bool {
     mode & UNFINISHED_MARK != 0 && mode & 0o077 == 0
 }
 
-/// A destination file ready for data.
+/// A destination file ready for data (wrapped by [`crate::NewFile`], the only way executors get
+/// one, so that its life's rules cannot be skipped).
 #[derive(Debug)]
-pub struct DestFile {
+pub(crate) struct DestFile {
     /// Open for writing, empty.
     pub fd: OwnedFd,
     /// True when this run created it, or an interrupted run left it unfinished (false when a
@@ -116,9 +131,10 @@ pub struct DestFile {
 }
 
 /// Creates (or, for an existing regular file, truncates) the destination of `job`.
-/// `Ok(None)` means "exists, and `--no-clobber` keeps it". `src` is the opened source's stat: a
-/// destination that is the very same inode is refused, so the source can never be truncated.
-pub fn create_file(
+/// `Ok(None)` means "exists and is kept" (`-n`, `--update`, `-i`). `src` is the opened source's
+/// stat: a destination that is the very same inode is refused, so the source can never be
+/// truncated. What happens to an existing object is [`crate::existing::decide`]'s call.
+pub(crate) fn create_file(
     job: &FileJob,
     src: &Stat,
     options: &Options,
@@ -139,49 +155,52 @@ pub fn create_file(
             Err(e) => return Err(EntryError::new(dest_path(job), Op::Stat, e)),
         };
         let is_file = FileType::from_raw_mode(existing.mode) == FileType::RegularFile;
-        // A file an interrupted run left half-written is ours to finish, even under -n.
+        // A file an interrupted run left half-written is ours to finish, whatever -n, -u, -i or
+        // -b say about existing files.
         let unfinished = is_file && is_left_unfinished(existing.mode);
-        if options.no_clobber && !unfinished {
-            return Ok(None);
-        }
-        if existing.dev == src.dev && existing.ino == src.ino {
-            return Err(EntryError::new(
+        let decision = if unfinished && (existing.dev, existing.ino) != (src.dev, src.ino) {
+            Decision::Overwrite
+        } else {
+            let incoming = Incoming {
+                path: &job.path,
+                stat: src,
+                resolves_to: None,
+            };
+            decide(
+                dir,
+                &job.dst_name,
                 dest_path(job),
-                Op::Conflict,
-                io::Error::other("destination is the same file as the source"),
-            ));
-        }
-        match FileType::from_raw_mode(existing.mode) {
-            FileType::Directory => {
-                return Err(EntryError::new(
-                    dest_path(job),
-                    Op::Conflict,
-                    io::Error::other("a directory is in the way of a non-directory"),
-                ))
-            }
-            FileType::RegularFile if !(options.archive && existing.nlink > 1) => {
-                match open_existing(job) {
-                    Ok(Some(fd)) => {
-                        if unfinished && created_at_final_mode(options) {
-                            // Left private and marked by a run that was killed; without -a
-                            // nothing chmods a file later, so it takes its final mode now, as a
-                            // file created by this run would have.
-                            rfs::fchmod(&fd, create_mode(src, options))
-                                .map_err(|e| EntryError::new(dest_path(job), Op::Chmod, e))?;
-                        }
-                        return Ok(Some(DestFile {
-                            fd,
-                            created: unfinished,
-                        }));
+                &existing,
+                incoming,
+                options,
+                true,
+            )?
+        };
+        match decision {
+            Decision::Keep => return Ok(None),
+            Decision::Freed => continue,
+            Decision::Overwrite => match open_existing(job, !options.attributes_only) {
+                Ok(Some(fd)) => {
+                    if unfinished && created_at_final_mode(options) {
+                        // Left private and marked by a run that was killed; without -a/-p
+                        // nothing chmods a file later, so it takes its final mode now, as a
+                        // file created by this run would have.
+                        rfs::fchmod(&fd, create_mode(src, options))
+                            .map_err(|e| EntryError::new(dest_path(job), Op::Chmod, e))?;
                     }
-                    Ok(None) => continue,
-                    Err(e) => return Err(EntryError::new(dest_path(job), Op::Create, e)),
+                    return Ok(Some(DestFile {
+                        fd,
+                        created: unfinished,
+                    }));
                 }
-            }
-            // A symlink, FIFO, socket or device, or (under -a) a file whose other names must keep
-            // their data: replace the name, never open what is there.
-            _ => remove_entry(dir, &job.dst_name, false)
-                .map_err(|e| EntryError::new(dest_path(job), Op::Remove, e))?,
+                Ok(None) => continue,
+                // -f: a destination that cannot be opened is removed and made again.
+                Err(e) if options.force && e.raw_os_error().is_some() => {
+                    remove_entry(dir, &job.dst_name, false)
+                        .map_err(|e| EntryError::new(dest_path(job), Op::Remove, e))?;
+                }
+                Err(e) => return Err(EntryError::new(dest_path(job), Op::Create, e)),
+            },
         }
     }
     Err(EntryError::new(
@@ -191,9 +210,10 @@ pub fn create_file(
     ))
 }
 
-/// Opens an existing regular destination file for overwriting. `Ok(None)` when it turned out
-/// not to be a regular file any more (raced): the caller goes round again.
-fn open_existing(job: &FileJob) -> io::Result<Option<OwnedFd>> {
+/// Opens an existing regular destination file for overwriting (truncated unless `truncate` is
+/// false: `--attributes-only` keeps its data). `Ok(None)` when it turned out not to be a
+/// regular file any more (raced): the caller goes round again.
+fn open_existing(job: &FileJob, truncate: bool) -> io::Result<Option<OwnedFd>> {
     let flags = OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
     let fd = match rfs::openat(job.dst_dir.as_fd(), &job.dst_name, flags, Mode::empty()) {
         Ok(fd) => fd,
@@ -206,7 +226,9 @@ fn open_existing(job: &FileJob) -> io::Result<Option<OwnedFd>> {
         remove_entry(job.dst_dir.as_fd(), &job.dst_name, false)?;
         return Ok(None);
     }
-    rfs::ftruncate(&fd, 0)?;
+    if truncate {
+        rfs::ftruncate(&fd, 0)?;
+    }
     Ok(Some(fd))
 }
 
@@ -227,12 +249,6 @@ pub fn remove_entry<Fd: AsFd, P: rustix::path::Arg>(
     }
 }
 
-/// Removes a partial destination file after a failure; the copy must not look complete.
-pub fn discard_partial(job: &FileJob) {
-    // Best effort: the failure that led here is what gets reported.
-    let _ = remove_entry(job.dst_dir.as_fd(), &job.dst_name, false);
-}
-
 /// The path a destination-side message names.
 pub fn dest_path(job: &FileJob) -> &Path {
     &job.dst_path
@@ -243,21 +259,23 @@ pub fn dest_path(job: &FileJob) -> &Path {
 pub enum Room {
     /// The name is free now (it was, or what was there was removed).
     Free,
-    /// Something is there and `--no-clobber` keeps it.
+    /// Something is there and is kept (`-n`, `--update`, `-i`).
     Keep,
     /// The object there already is the wanted inode (a hard link made by an earlier run).
     Same,
 }
 
-/// Frees `name` in `dir` for a new non-directory object: a directory there is a type conflict,
-/// anything else is removed (never opened), unless `--no-clobber`. Called after a create failed
-/// with `EEXIST`, so the common case costs nothing.
+/// Frees `name` in `dir` for a new non-directory object (`incoming`): what is there is kept,
+/// moved aside or removed as [`crate::existing::decide`] says — never opened. `wanted` is the
+/// inode a hard link should reach: if it is already there, nothing is done. Called after a
+/// create failed with `EEXIST`, so the common case costs nothing.
 pub fn make_room(
     dir: BorrowedFd<'_>,
     name: &CStr,
     dst_path: &Path,
     options: &Options,
     wanted: Option<(u64, u64)>,
+    incoming: Incoming<'_>,
 ) -> Result<Room, EntryError> {
     let existing = match rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
         Ok(st) => Stat::from(&st),
@@ -267,16 +285,8 @@ pub fn make_room(
     if wanted == Some((existing.dev, existing.ino)) {
         return Ok(Room::Same);
     }
-    if FileType::from_raw_mode(existing.mode) == FileType::Directory {
-        return Err(EntryError::new(
-            dst_path,
-            Op::Conflict,
-            io::Error::other("a directory is in the way of a non-directory"),
-        ));
+    match decide(dir, name, dst_path, &existing, incoming, options, false)? {
+        Decision::Keep => Ok(Room::Keep),
+        Decision::Freed | Decision::Overwrite => Ok(Room::Free),
     }
-    if options.no_clobber {
-        return Ok(Room::Keep);
-    }
-    remove_entry(dir, name, false).map_err(|e| EntryError::new(dst_path, Op::Remove, e))?;
-    Ok(Room::Free)
 }

@@ -19,12 +19,13 @@ use rustix::fs::{self as rfs, AtFlags, FileType, Mode};
 use rustix::io::Errno;
 use ucopy_core::{
     file_id, Batch, DirNode, Entry, EntryError, ExecutorFactory, FileJob, JobOutcome, Kind,
-    LinkGroup, LinkStatus, Op, Options, PlanError, PlanOptions, PlannedFile, Planner, Progress,
-    Report, Step, DIR_FLAGS,
+    LinkGroup, LinkMode, LinkStatus, Op, Options, PlanError, PlanOptions, PlannedFile, Planner,
+    Progress, Report, Step, DIR_FLAGS,
 };
 
 use crate::dest::{is_left_unfinished, make_room, Room, PRIVATE_DIR_MODE};
 use crate::dispatch::Dispatch;
+use crate::existing::Incoming;
 use crate::meta::{finish_at, mode_and_times_fd, own_fd, read_xattrs, write_xattrs, Xattrs};
 use crate::StdCopier;
 
@@ -35,15 +36,21 @@ pub enum FatalError {
     #[error(transparent)]
     Plan(#[from] PlanError),
     /// The destination's parent directory could not be opened.
-    #[error("cannot create '{}': {source}", .path.display())]
+    #[error("cannot create '{}': {}", .path.display(), ucopy_core::cause(.source))]
     DestParent {
         /// The destination the user named.
         path: std::path::PathBuf,
         /// Why.
         source: io::Error,
     },
+    /// Not one worker thread could be started (RLIMIT_AS, RLIMIT_NPROC).
+    #[error("cannot start a worker thread: {}", cause(.source))]
+    Threads {
+        /// Why.
+        source: io::Error,
+    },
     /// No executor could be made (e.g. io_uring setup failed on every worker).
-    #[error("cannot start the {backend} backend: {source}")]
+    #[error("cannot start the {backend} backend: {}", ucopy_core::cause(.source))]
     Backend {
         /// Backend name.
         backend: &'static str,
@@ -52,10 +59,12 @@ pub enum FatalError {
     },
 }
 
-/// How many descriptors the copy may hold, derived from `RLIMIT_NOFILE` so that `ulimit -n 64`
-/// still copies (slowly) instead of failing with EMFILE.
+/// How many descriptors the copy may hold, derived from `RLIMIT_NOFILE` so that `ulimit -n 16`
+/// still copies (slowly, with one worker and one file in flight) instead of failing with EMFILE.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FdBudget {
+    /// Worker threads (at most the number asked for).
+    pub threads: usize,
     /// Files per batch.
     pub queue_depth: usize,
     /// Source directory fds the walk may hold.
@@ -65,7 +74,8 @@ pub struct FdBudget {
 }
 
 impl FdBudget {
-    /// Fds reserved for stdio, rings, eventfds and the like.
+    /// Fds reserved for stdio, rings, eventfds, the operands' directories and the like (at most
+    /// half of a small limit).
     const RESERVED: usize = 24;
     /// Worst case per file in flight: source, destination, and a splice pipe's two ends; plus a
     /// share of its directories'.
@@ -74,18 +84,44 @@ impl FdBudget {
     /// The budget for `threads` workers (each with one batch running and one queued) under the
     /// fd limit `limit`, wanting `queue_depth` files per batch.
     pub fn new(limit: usize, threads: usize, queue_depth: usize) -> FdBudget {
-        let avail = limit.saturating_sub(Self::RESERVED).max(8);
-        let batches_in_flight = 2 * threads.max(1);
+        FdBudget::with_per_worker(limit, threads, queue_depth, 0)
+    }
+
+    /// Like [`FdBudget::new`] for a backend whose every worker holds `per_worker` descriptors
+    /// besides its files (a ring, splice pipes: [`ExecutorFactory::fds_per_worker`]).
+    pub fn with_per_worker(
+        limit: usize,
+        threads: usize,
+        queue_depth: usize,
+        per_worker: usize,
+    ) -> FdBudget {
+        let avail = limit
+            .saturating_sub(Self::RESERVED.min(limit * 5 / 8))
+            .max(4);
+        // Each worker needs room for at least one file in flight in each of its two batches.
+        let threads = threads.clamp(1, (avail / (4 * Self::PER_JOB + per_worker)).max(1));
+        let avail = avail.saturating_sub(threads * per_worker).max(4);
+        let batches_in_flight = 2 * threads;
         let per_batch = avail / 2 / batches_in_flight;
         FdBudget {
+            threads,
             queue_depth: queue_depth.min(per_batch / Self::PER_JOB).max(1),
-            max_open_src_dirs: (avail / 4).max(2),
-            max_open_dst_dirs: (avail / 4).max(2),
+            max_open_src_dirs: (avail / 4).max(1),
+            max_open_dst_dirs: (avail / 4).max(1),
         }
     }
 
     /// The budget under this process's current soft limit, raised to the hard limit first.
     pub fn from_rlimit(threads: usize, queue_depth: usize) -> FdBudget {
+        FdBudget::from_rlimit_per_worker(threads, queue_depth, 0)
+    }
+
+    /// [`FdBudget::from_rlimit`] for workers that each hold `per_worker` descriptors of their own.
+    pub fn from_rlimit_per_worker(
+        threads: usize,
+        queue_depth: usize,
+        per_worker: usize,
+    ) -> FdBudget {
         use rustix::process::{getrlimit, setrlimit, Resource};
         let mut lim = getrlimit(Resource::Nofile);
         if lim.current < lim.maximum {
@@ -95,21 +131,21 @@ impl FdBudget {
             lim = getrlimit(Resource::Nofile);
         }
         let limit = lim.current.map_or(1 << 20, |c| c.min(1 << 20) as usize);
-        FdBudget::new(limit, threads, queue_depth)
+        FdBudget::with_per_worker(limit, threads, queue_depth, per_worker)
     }
 
     /// What the planner is given under this budget: the plan a copy with `options` follows
     /// (also what `--dry-run` prints).
     pub fn plan_options(&self, options: &Options) -> PlanOptions {
         PlanOptions {
-            order: options.order,
             queue_depth: self.queue_depth,
-            preserve_links: options.archive,
             max_open_dirs: self.max_open_src_dirs,
             max_dirs_per_batch: self.queue_depth,
-            // Hard links need every file's link count while planning; otherwise the workers
-            // stat the files they open (PlanOptions::stat_files).
-            stat_files: options.archive,
+            // Hard links need every file's link count while planning, and `--update=older`
+            // compares modification times before opening; otherwise the workers stat the files
+            // they open (PlanOptions::stat_files).
+            stat_files: options.preserved().links || options.update == ucopy_core::Update::Older,
+            ..PlanOptions::from_options(options)
         }
     }
 }
@@ -124,8 +160,10 @@ pub fn copy_tree(
     threads: usize,
     progress: &dyn Progress,
 ) -> Result<Report, FatalError> {
-    let threads = threads.max(1);
-    let budget = FdBudget::from_rlimit(threads, options.queue_depth);
+    let threads_asked = threads.max(1);
+    let threads = threads_asked;
+    let budget =
+        FdBudget::from_rlimit_per_worker(threads, options.queue_depth, factory.fds_per_worker());
     let planner = Planner::new(source, dest, budget.plan_options(options))?;
     let anchor = Arc::clone(planner.anchor());
     let anchor_fd = ucopy_core::open_operand_dir(anchor.dst_path()).map_err(|source| {
@@ -142,21 +180,67 @@ pub fn copy_tree(
         })?;
 
     let (done_tx, done_rx) = unbounded::<WorkerMsg>();
+    let threads = threads.min(budget.threads);
     thread::scope(|scope| {
         let mut senders = Vec::with_capacity(threads);
+        let mut spawned = 0;
+        let mut spawn_error = None;
         for id in 0..threads {
             // Room for every batch a worker may hold (see dispatch.rs).
             let (batch_tx, batch_rx) = bounded::<Batch>(crate::dispatch::PER_WORKER);
-            senders.push(batch_tx);
             let done_tx = done_tx.clone();
-            scope.spawn(move || worker(id, factory, options, batch_rx, done_tx));
+            // Under a small RLIMIT_AS or RLIMIT_NPROC a thread may not start: copy with the
+            // threads that did, and fail with one line only if none did.
+            // Under RLIMIT_AS a worker's stack may not fit: then the copy runs on the workers
+            // that started, or stops with one line (a smaller stack only moved the failure to
+            // the heap, where it aborts).
+            let started = thread::Builder::new()
+                .name("ucopy-worker".into())
+                .spawn_scoped(scope, move || {
+                    worker(id, factory, options, batch_rx, done_tx)
+                });
+            match started {
+                Ok(_) => {
+                    spawned += 1;
+                    senders.push(batch_tx);
+                }
+                Err(e) => {
+                    spawn_error = Some(e);
+                    break;
+                }
+            }
         }
         drop(done_tx);
+        let mut notes = Vec::new();
+        if budget.threads < threads_asked {
+            notes.push(format!(
+                "{} worker thread{} instead of {threads_asked}: the open-file limit \
+                 (RLIMIT_NOFILE) is small",
+                budget.threads,
+                if budget.threads == 1 { "" } else { "s" }
+            ));
+        }
+        if let Some(e) = spawn_error {
+            if spawned == 0 {
+                return Err(FatalError::Threads { source: e });
+            }
+            notes.push(format!(
+                "{spawned} worker thread{} instead of {threads}: cannot start more ({})",
+                if spawned == 1 { "" } else { "s" },
+                cause(&e)
+            ));
+        }
+        for n in &notes {
+            progress.noted(n);
+        }
         let mut driver = Driver {
             options,
             progress,
             backend: factory.name(),
-            report: Report::default(),
+            report: Report {
+                notes,
+                ..Report::default()
+            },
             in_flight: HashMap::new(),
             next_token: 0,
             waiting_dirs: HashMap::new(),
@@ -164,7 +248,7 @@ pub fn copy_tree(
             max_open_dst: budget.max_open_dst_dirs,
             std: StdCopier::default(),
             dir_xattrs: HashMap::new(),
-            workers_alive: threads,
+            workers_alive: spawned,
             startup_error: None,
             done_rx,
             // Enough look-ahead to reach the next directory or two while one worker finishes a
@@ -190,6 +274,9 @@ enum WorkerMsg {
     StartFailed(usize, io::Error),
     /// A batch worker `.0` was sent but could not run (its executor failed to start).
     NotRun(usize, Batch),
+    /// The executor could not be made within this machine's limits; the worker copies with
+    /// plain system calls.
+    Degraded(String),
 }
 
 fn worker(
@@ -200,7 +287,20 @@ fn worker(
     done: Sender<WorkerMsg>,
 ) {
     let mut executor = match factory.make(options) {
-        Ok(e) => e,
+        Ok(e) => Some(e),
+        // Out of locked memory, descriptors or memory (a ring, registered buffers): this worker
+        // copies with plain system calls instead, and says so once.
+        Err(e) if is_resource_limit(&e) => {
+            let note = format!(
+                "a {} worker could not start ({}): it copies with plain system calls (std)",
+                factory.name(),
+                cause(&e)
+            );
+            if done.send(WorkerMsg::Degraded(note)).is_err() {
+                return;
+            }
+            None
+        }
         Err(e) => {
             let _ = done.send(WorkerMsg::StartFailed(id, e));
             // Hand back whatever was queued here until the driver stops sending.
@@ -212,12 +312,53 @@ fn worker(
             return;
         }
     };
+    let mut std = StdCopier::default();
     for batch in batches {
-        let results = executor.copy_batch(batch, options);
+        let results = match executor.as_mut() {
+            Some(executor) => executor.copy_batch(batch, options),
+            None => batch
+                .into_iter()
+                .map(|mut job| {
+                    let outcome = std.copy(&mut job, options);
+                    (job, outcome)
+                })
+                .collect(),
+        };
         if done.send(WorkerMsg::Done(id, results)).is_err() {
             return;
         }
     }
+}
+
+/// An error's text without Rust's " (os error N)" suffix, as cp prints causes.
+fn cause(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" (os error ") {
+        Some(i) if s.ends_with(')') => s[..i].to_owned(),
+        _ => s,
+    }
+}
+
+/// Errors that mean "this machine's limits", not "this backend cannot work here".
+/// (The errno may sit below a backend's own error type.)
+fn is_resource_limit(e: &io::Error) -> bool {
+    let limits = [Errno::NOMEM, Errno::MFILE, Errno::NFILE, Errno::AGAIN].map(Errno::raw_os_error);
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(code) = err
+            .downcast_ref::<io::Error>()
+            .and_then(io::Error::raw_os_error)
+        {
+            return limits.contains(&code);
+        }
+        cur = match err.downcast_ref::<io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
+    }
+    false
 }
 
 /// What the driver remembers about a file in flight.
@@ -256,10 +397,29 @@ impl Driver<'_> {
                 break;
             }
             self.collect(false);
+            let linking = self.options.link_mode != LinkMode::Copy;
             match step {
                 Step::Dir(node) => self.make_dir(&node),
+                Step::Files(files) if linking => {
+                    for file in files {
+                        self.link_entry(&file.entry, Kind::File);
+                        self.file_finished(&file.entry.dir);
+                    }
+                }
+                Step::Symlink(entry, _) | Step::HardLink(entry, _) if linking => {
+                    let kind = if entry.stat.kind() == Kind::Symlink {
+                        Kind::Symlink
+                    } else {
+                        Kind::File
+                    };
+                    self.link_entry(&entry, kind)
+                }
+                Step::Special(entry) if linking => self.link_entry(&entry, Kind::Special),
                 Step::Files(files) => self.dispatch(files)?,
                 Step::Symlink(entry, target) => self.make_symlink(&entry, &target),
+                Step::Special(entry) if self.options.copy_contents && is_content(&entry) => {
+                    self.copy_contents(&entry)
+                }
                 Step::Special(entry) => self.make_special(&entry),
                 Step::HardLink(entry, group) => self.make_hard_link(&entry, &group),
                 Step::DirDone(node) => self.dir_done(node),
@@ -341,11 +501,16 @@ impl Driver<'_> {
                     link: file.link,
                 },
             );
+            let (path, dst_path) = (file.entry.path(), file.entry.dst_path());
+            let src_name = match file.entry.resolved {
+                Some((_, name)) => name,
+                None => file.entry.src_name,
+            };
             batch.push(FileJob {
-                path: file.entry.path(),
-                dst_path: file.entry.dst_path(),
+                path,
+                dst_path,
                 src_dir: file.src_dir,
-                src_name: file.entry.src_name,
+                src_name,
                 dst_dir,
                 dst_name: file.entry.dst_name,
                 token,
@@ -403,6 +568,12 @@ impl Driver<'_> {
                 }
                 self.dispatch.requeue(batch);
             }
+            WorkerMsg::Degraded(note) => {
+                if !self.report.notes.contains(&note) {
+                    self.progress.noted(&note);
+                    self.report.notes.push(note);
+                }
+            }
             WorkerMsg::Done(id, results) => {
                 self.dispatch
                     .returned(id, results.iter().map(|(job, _)| job));
@@ -418,13 +589,14 @@ impl Driver<'_> {
     /// kept (it is all the source has now, as cp keeps it) but said: a file that shrank, or a
     /// filesystem that cut it short, must not pass for a complete copy in silence.
     fn copied_file(&mut self, job: &FileJob, bytes: u64) {
+        self.record_created(&job.dst_path);
         self.report.files += 1;
         self.report.bytes += bytes;
         self.progress
             .copied(Kind::File, &job.path, &job.dst_path, bytes);
         // A sparse copy counts only its data; the sparse path ends the file at the source's
         // length itself.
-        if bytes < job.stat.size && !job.stat.maybe_sparse() {
+        if bytes < job.stat.size && !job.stat.maybe_sparse() && !self.options.attributes_only {
             let w = EntryError::new(
                 &job.path,
                 Op::Changed,
@@ -523,6 +695,7 @@ impl Driver<'_> {
             .dst_fd();
         let parent = parent.map_err(|e| dst_err(Op::Open, e))?;
         let name = node.dst_name();
+        let mut flags = DIR_FLAGS;
         let created =
             match rfs::mkdirat(parent.as_fd(), name, Mode::from_raw_mode(PRIVATE_DIR_MODE)) {
                 Ok(()) => true,
@@ -533,6 +706,17 @@ impl Driver<'_> {
                         // Left private by an interrupted run: it gets its final mode as if created
                         // now (see `dest`'s "Resuming an interrupted copy").
                         FileType::Directory => is_left_unfinished(st.st_mode),
+                        // --keep-directory-symlink: the user asked to merge into a symlinked dir.
+                        FileType::Symlink
+                            if self.options.keep_directory_symlink
+                                && rfs::statat(parent.as_fd(), name, AtFlags::empty())
+                                    .is_ok_and(|t| {
+                                        FileType::from_raw_mode(t.st_mode) == FileType::Directory
+                                    }) =>
+                        {
+                            flags = DIR_FLAGS.difference(rustix::fs::OFlags::NOFOLLOW);
+                            false
+                        }
                         // A symlink inside the destination must never redirect writes (row 4);
                         // anything else is a type conflict (row 3). Both leave it untouched.
                         FileType::Symlink => {
@@ -553,13 +737,13 @@ impl Driver<'_> {
                 }
                 Err(e) => return Err(dst_err(Op::Mkdir, e.into())),
             };
-        let fd = rfs::openat(parent.as_fd(), name, DIR_FLAGS, Mode::empty())
+        let fd = rfs::openat(parent.as_fd(), name, flags, Mode::empty())
             .map_err(|e| dst_err(Op::Open, e.into()))?;
         let stat = node.stat().expect("not the anchor");
         // Owner now; xattrs are read now (the source fd is open) but written when the directory
         // is finished: a default ACL written now would be inherited by every child made later.
         own_fd(fd.as_fd(), None, stat, self.options).map_err(|e| dst_err(e.op, e.error))?;
-        if self.options.archive {
+        if self.options.preserved().xattr {
             let src = node
                 .src_fd()
                 .map_err(|e| EntryError::new(node.path(), Op::Open, e))?;
@@ -607,14 +791,18 @@ impl Driver<'_> {
     }
 
     /// Runs `create` for a non-directory entry, freeing the name first if something is there.
+    /// `resolves_to` is what the new object will refer to (a symlink's target, a hard link's
+    /// source): replacing that very object is refused as "the same file".
     fn create_entry(
         &mut self,
         entry: &Entry,
         op: Op,
         wanted: Option<(u64, u64)>,
+        resolves_to: impl Fn() -> Option<(u64, u64)>,
         create: impl Fn(&OwnedFd, &CStr) -> rustix::io::Result<()>,
     ) -> Result<Room, EntryError> {
         let dst_path = entry.dst_path();
+        let src_path = entry.path();
         let dir = entry
             .dir
             .dst_fd()
@@ -623,12 +811,18 @@ impl Driver<'_> {
             match create(&dir, &entry.dst_name) {
                 Ok(()) => return Ok(Room::Free),
                 Err(Errno::EXIST) => {
+                    let incoming = Incoming {
+                        path: &src_path,
+                        stat: &entry.stat,
+                        resolves_to: resolves_to(),
+                    };
                     match make_room(
                         dir.as_fd(),
                         &entry.dst_name,
                         &dst_path,
                         self.options,
                         wanted,
+                        incoming,
                     )? {
                         Room::Free => continue,
                         other => return Ok(other),
@@ -684,6 +878,7 @@ impl Driver<'_> {
         });
         match result {
             Ok(true) => {
+                self.record_created(&entry.dst_path());
                 match kind {
                     Kind::Symlink => self.report.symlinks += 1,
                     _ => self.report.specials += 1,
@@ -700,7 +895,13 @@ impl Driver<'_> {
         if entry.dir.dst_failed() {
             return;
         }
-        let result = self.create_entry(entry, Op::Symlink, None, |dir, name| {
+        let src_dir = entry.dir.src_fd().ok();
+        let resolves_to = || {
+            let dir = src_dir.as_ref()?;
+            let st = rfs::statat(dir.as_fd(), &entry.src_name, AtFlags::empty()).ok()?;
+            Some(file_id(&st))
+        };
+        let result = self.create_entry(entry, Op::Symlink, None, resolves_to, |dir, name| {
             rfs::symlinkat(target, dir, name)
         });
         self.entry_result(entry, Kind::Symlink, result, true);
@@ -714,9 +915,13 @@ impl Driver<'_> {
         let kind = FileType::from_raw_mode(stat.mode);
         // Private while it is being made; finish_at gives the final mode.
         let mode = crate::dest::create_mode(&stat, self.options);
-        let result = self.create_entry(entry, Op::Mknod, None, |dir, name| {
-            rfs::mknodat(dir, name, kind, mode, stat.rdev)
-        });
+        let result = self.create_entry(
+            entry,
+            Op::Mknod,
+            None,
+            || None,
+            |dir, name| rfs::mknodat(dir, name, kind, mode, stat.rdev),
+        );
         self.entry_result(entry, Kind::Special, result, false);
     }
 
@@ -760,11 +965,16 @@ impl Driver<'_> {
                 return;
             }
         };
-        let result = self.create_entry(entry, Op::Link, Some(wanted), |dir, name| {
-            rfs::linkat(first_fd.as_fd(), &first_name, dir, name, AtFlags::empty())
-        });
+        let result = self.create_entry(
+            entry,
+            Op::Link,
+            Some(wanted),
+            || None,
+            |dir, name| rfs::linkat(first_fd.as_fd(), &first_name, dir, name, AtFlags::empty()),
+        );
         match result {
             Ok(Room::Free | Room::Same) => {
+                self.record_created(&entry.dst_path());
                 self.report.hardlinks += 1;
                 self.progress
                     .copied(Kind::File, &entry.path(), &entry.dst_path(), 0);
@@ -774,23 +984,158 @@ impl Driver<'_> {
         }
     }
 
-    /// Copies a hard-link name whose first copy failed, on this thread with plain calls.
-    fn copy_here(&mut self, entry: &Entry, group: &Arc<LinkGroup>) {
+    /// `-l` / `-s`: makes `entry`'s destination a hard or symbolic link to its source.
+    fn link_entry(&mut self, entry: &Entry, kind: Kind) {
+        if entry.dir.dst_failed() {
+            return;
+        }
+        let src_dir = match entry.dir.src_fd() {
+            Ok(fd) => fd,
+            Err(e) => return self.fail(EntryError::new(entry.path(), Op::Open, e)),
+        };
+        let (src_dir, src_name) = entry.src_at(&src_dir);
+        let src_id = (entry.stat.dev, entry.stat.ino);
+        let symbolic = self.options.link_mode == LinkMode::Symbolic;
+        let target = entry.path();
+        if symbolic && target.is_relative() {
+            // cp's rule: a relative source only makes a valid link from the current directory.
+            let dst = entry.dst_path();
+            if dst
+                .parent()
+                .is_some_and(|p| !p.as_os_str().is_empty() && p != Path::new("."))
+            {
+                return self.fail(EntryError::new(
+                    &dst,
+                    Op::Refused,
+                    io::Error::other(format!(
+                        "'{}': can make relative symbolic links only in current directory",
+                        dst.display()
+                    )),
+                ));
+            }
+        }
+        let wanted = (!symbolic).then_some(src_id);
+        // cp -l / -s leave an existing destination alone (EEXIST) unless told to replace it
+        // (-f, --remove-destination, -b) or to skip it (-n, -u).
+        let replace = self.options.remove_destination
+            || self.options.backup != ucopy_core::Backup::Off
+            || self.options.keeps_existing()
+            || self.options.update != ucopy_core::Update::All;
+        if !replace {
+            let dir = match entry.dir.dst_fd() {
+                Ok(fd) => fd,
+                Err(e) => return self.fail(EntryError::new(entry.dst_path(), Op::Open, e)),
+            };
+            let exists = rfs::statat(dir.as_fd(), &entry.dst_name, AtFlags::SYMLINK_NOFOLLOW);
+            if let Ok(st) = exists {
+                if symbolic || file_id(&st) != src_id {
+                    let what = if symbolic { "symlink" } else { "hard link" };
+                    return self.fail(EntryError::new(
+                        entry.dst_path(),
+                        Op::Refused,
+                        io::Error::other(format!(
+                            "cannot create {what} '{}' to '{}': File exists",
+                            entry.dst_path().display(),
+                            entry.path().display()
+                        )),
+                    ));
+                }
+            }
+        }
+        let result = if symbolic {
+            self.create_entry(
+                entry,
+                Op::Symlink,
+                None,
+                || None,
+                |dir, name| rfs::symlinkat(&target, dir, name),
+            )
+        } else {
+            self.create_entry(
+                entry,
+                Op::Link,
+                wanted,
+                || None,
+                |dir, name| rfs::linkat(src_dir, src_name, dir, name, AtFlags::empty()),
+            )
+        };
+        match result {
+            Ok(Room::Free | Room::Same) => {
+                self.record_created(&entry.dst_path());
+                if symbolic {
+                    self.report.symlinks += 1;
+                } else {
+                    self.report.hardlinks += 1;
+                }
+                self.progress
+                    .copied(kind, &entry.path(), &entry.dst_path(), 0);
+            }
+            Ok(Room::Keep) => self.report.skipped += 1,
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// `--copy-contents`: a FIFO or device inside the tree is read into a regular file.
+    fn copy_contents(&mut self, entry: &Entry) {
+        if entry.dir.dst_failed() {
+            return;
+        }
+        let Some(job) = self.job_here(entry) else {
+            return;
+        };
+        match crate::file::copy_stream(&job, self.options) {
+            JobOutcome::Copied { bytes } => {
+                self.record_created(&job.dst_path);
+                self.report.files += 1;
+                self.report.bytes += bytes;
+                self.progress
+                    .copied(Kind::File, &job.path, &job.dst_path, bytes);
+            }
+            JobOutcome::Skipped => self.report.skipped += 1,
+            JobOutcome::Vanished(w) => {
+                self.progress.warned(&w);
+                self.report.warnings.push(w);
+            }
+            JobOutcome::Failed(e) => self.fail(e),
+        }
+    }
+
+    /// A job for `entry` to run on this thread, or `None` after reporting why not.
+    fn job_here(&mut self, entry: &Entry) -> Option<FileJob> {
         let (src_dir, dst_dir) = match (entry.dir.src_fd(), entry.dir.dst_fd()) {
             (Ok(s), Ok(d)) => (s, d),
             (Err(e), _) | (_, Err(e)) => {
-                return self.fail(EntryError::new(entry.path(), Op::Open, e))
+                self.fail(EntryError::new(entry.path(), Op::Open, e));
+                return None;
             }
         };
-        let mut job = FileJob {
+        let (src_dir, src_name) = match &entry.resolved {
+            Some((fd, name)) => (Arc::clone(fd), name.clone()),
+            None => (src_dir, entry.src_name.clone()),
+        };
+        Some(FileJob {
             src_dir,
-            src_name: entry.src_name.clone(),
+            src_name,
             dst_dir,
             dst_name: entry.dst_name.clone(),
             path: entry.path(),
             dst_path: entry.dst_path(),
             token: u64::MAX,
             stat: entry.stat,
+        })
+    }
+
+    /// Remembers a created non-directory when several sources may land on one name.
+    fn record_created(&self, dst_path: &Path) {
+        if let Some(created) = &self.options.just_created {
+            created.record(dst_path);
+        }
+    }
+
+    /// Copies a hard-link name whose first copy failed, on this thread with plain calls.
+    fn copy_here(&mut self, entry: &Entry, group: &Arc<LinkGroup>) {
+        let Some(mut job) = self.job_here(entry) else {
+            return;
         };
         let outcome = self.std.copy(&mut job, self.options);
         let copied = self.count_file(&job, outcome) == LinkStatus::Copied;
@@ -798,6 +1143,14 @@ impl Driver<'_> {
             group.set_first(Arc::clone(&entry.dir), entry.dst_name.clone());
         }
     }
+}
+
+/// FIFOs and devices: what `--copy-contents` reads (sockets cannot be read).
+fn is_content(entry: &Entry) -> bool {
+    matches!(
+        FileType::from_raw_mode(entry.stat.mode),
+        FileType::Fifo | FileType::CharacterDevice | FileType::BlockDevice
+    )
 }
 
 #[cfg(test)]

@@ -60,6 +60,16 @@ pub fn data_error(job: &FileJob, e: DataError) -> EntryError {
     match e {
         DataError::Read(e) => EntryError::new(&job.path, Op::Read, e),
         DataError::Write(e) => EntryError::new(dest_path(job), Op::Write, e),
+        DataError::Clone(e) => EntryError::new(
+            dest_path(job),
+            Op::Refused,
+            io::Error::other(format!(
+                "failed to clone '{}' from '{}': {}",
+                job.dst_path.display(),
+                job.path.display(),
+                ucopy_core::cause(&e)
+            )),
+        ),
         DataError::Cancelled => EntryError::new(
             dest_path(job),
             Op::Interrupted,
@@ -81,6 +91,9 @@ pub fn copy_job(
     paths: &mut KernelPaths,
     dst_dev: u64,
 ) -> JobOutcome {
+    if crate::existing::kept_as_is(job, options) {
+        return JobOutcome::Skipped;
+    }
     let (src, stat) = match open_source(job) {
         Ok(s) => s,
         Err(outcome) => return outcome,
@@ -94,15 +107,55 @@ pub fn copy_job(
         Ok(None) => return JobOutcome::Skipped,
         Err(e) => return failed(e, options),
     };
-    match copy_data(
-        src.as_fd(),
-        dst.fd(),
-        &stat,
-        dst_dev,
-        paths,
-        &options.cancel,
-    ) {
+    let data = if options.attributes_only {
+        Ok(0)
+    } else {
+        copy_data(src.as_fd(), dst.fd(), &stat, dst_dev, paths, options)
+    };
+    match data {
         Ok(bytes) => match dst.commit(job, src.as_fd(), &stat, options) {
+            Ok(()) => JobOutcome::Copied { bytes },
+            Err(e) => failed(e, options),
+        },
+        Err(e) => dst.abort(data_error(job, e), options),
+    }
+}
+
+/// `--copy-contents`: reads a FIFO or device (opened blocking, as cp does) to its end into a
+/// new regular file, then applies the entry's metadata.
+pub fn copy_stream(job: &FileJob, options: &Options) -> JobOutcome {
+    let flags = rustix::fs::OFlags::RDONLY
+        | rustix::fs::OFlags::NOFOLLOW
+        | rustix::fs::OFlags::CLOEXEC
+        | rustix::fs::OFlags::NOCTTY;
+    let src = match rfs::openat(job.src_dir.as_fd(), &job.src_name, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(e) => return JobOutcome::Failed(EntryError::new(&job.path, Op::Open, e)),
+    };
+    let dst = match NewFile::create(job, &job.stat, options) {
+        Ok(Some(d)) => d,
+        Ok(None) => return JobOutcome::Skipped,
+        Err(e) => return failed(e, options),
+    };
+    let mut buf = vec![0u8; 128 << 10];
+    let mut copied = 0u64;
+    let result = loop {
+        if options.cancel.is_cancelled() {
+            break Err(DataError::Cancelled);
+        }
+        let n = match rustix::io::read(&src, &mut buf) {
+            Ok(0) => break Ok(copied),
+            Ok(n) => n,
+            Err(Errno::INTR) => continue,
+            Err(e) => break Err(DataError::Read(e.into())),
+        };
+        if let Err(e) = crate::data::write_all_at(dst.fd(), &buf[..n], copied) {
+            break Err(e);
+        }
+        copied += n as u64;
+    };
+    match result {
+        Ok(bytes) => match dst.commit(job, src.as_fd(), &job.stat, options) {
             Ok(()) => JobOutcome::Copied { bytes },
             Err(e) => failed(e, options),
         },

@@ -11,11 +11,18 @@ pub mod data;
 pub mod dest;
 mod dispatch;
 pub mod driver;
+pub mod existing;
 pub mod file;
 pub mod meta;
 pub mod newfile;
+pub mod operand;
 
 pub use data::KernelPaths;
+
+/// `(st_dev, st_ino)` of a raw stat.
+pub(crate) fn file_id_of(st: &rustix::fs::Stat) -> (u64, u64) {
+    ucopy_core::file_id(st)
+}
 pub use driver::{copy_tree, FatalError, FdBudget};
 pub use file::{copy_job, StdCopier};
 pub use newfile::{Closing, NewFile};

@@ -69,7 +69,7 @@ pub fn finish_fd(
     mode_and_times_fd(dst, stat, options, needs_mode)
 }
 
-/// Under `-a`: owner, then xattrs (read from `src`). Directories get this when they are created,
+/// Owner, then xattrs (read from `src`), as far as they are preserved (`-a`, `--preserve`). Directories get this when they are created,
 /// so their children are created inside a directory that already has its owner.
 pub fn own_fd(
     dst: BorrowedFd<'_>,
@@ -77,15 +77,15 @@ pub fn own_fd(
     stat: &Stat,
     options: &Options,
 ) -> Result<(), MetaError> {
-    if !options.archive {
-        return Ok(());
+    let keep = options.preserved();
+    if keep.ownership {
+        chown_checked(rfs::fchown(
+            dst,
+            Some(rustix::process::Uid::from_raw(stat.uid)),
+            Some(rustix::process::Gid::from_raw(stat.gid)),
+        ))?;
     }
-    chown_checked(rfs::fchown(
-        dst,
-        Some(rustix::process::Uid::from_raw(stat.uid)),
-        Some(rustix::process::Gid::from_raw(stat.gid)),
-    ))?;
-    if let Some(src) = src {
+    if let (true, Some(src)) = (keep.xattr, src) {
         copy_xattrs_fd(src, dst).map_err(|e| MetaError::new(Op::Xattr, e))?;
     }
     Ok(())
@@ -100,11 +100,12 @@ pub fn mode_and_times_fd(
     options: &Options,
     created: bool,
 ) -> Result<(), MetaError> {
-    if options.archive || created {
+    let keep = options.preserved();
+    if keep.mode || created {
         let mode = Mode::from_raw_mode(final_mode(stat, options));
         rfs::fchmod(dst, mode).map_err(|e| MetaError::new(Op::Chmod, e))?;
     }
-    if options.archive {
+    if keep.timestamps {
         rfs::futimens(dst, &times_of(stat)).map_err(|e| MetaError::new(Op::SetTimes, e))?;
     }
     Ok(())
@@ -130,15 +131,16 @@ pub fn finish_at(
     created: bool,
     is_symlink: bool,
 ) -> Result<(), MetaError> {
-    // Without `-a` a created object already has its final mode (dest::created_at_final_mode).
-    let wants_mode =
-        !is_symlink && (options.archive || (created && !created_at_final_mode(options)));
-    if !options.archive && !wants_mode {
+    let keep = options.preserved();
+    // Without `-a`/`-p` a created object already has its final mode
+    // (dest::created_at_final_mode).
+    let wants_mode = !is_symlink && (keep.mode || (created && !created_at_final_mode(options)));
+    if !keep.any_fd_meta() && !wants_mode {
         return Ok(());
     }
     let obj = open_created(dst_dir, dst_name, stat.mode, created)?;
     let by_fd = proc_fd_path(obj.as_fd());
-    if options.archive {
+    if keep.ownership {
         chown_checked(rfs::chownat(
             obj.as_fd(),
             c"",
@@ -146,6 +148,8 @@ pub fn finish_at(
             Some(rustix::process::Gid::from_raw(stat.gid)),
             AtFlags::EMPTY_PATH,
         ))?;
+    }
+    if keep.xattr {
         // A symlink's xattrs go by name without following (`l*xattr`): the magic link of an
         // `O_PATH` symlink descriptor cannot be followed to the symlink itself.
         let dst = if is_symlink {
@@ -162,7 +166,7 @@ pub fn finish_at(
         rfs::chmod(by_fd.as_c_str(), Mode::from_raw_mode(mode))
             .map_err(|e| MetaError::new(Op::Chmod, e))?;
     }
-    if options.archive {
+    if keep.timestamps {
         let times = times_of(stat);
         let set = if is_symlink {
             rfs::utimensat(obj.as_fd(), c"", &times, AtFlags::EMPTY_PATH)

@@ -131,7 +131,7 @@ pub enum Error {
         reason: String,
     },
     /// Setting up the ring failed.
-    #[error("cannot set up an io_uring for the {mode} backend: {source}")]
+    #[error("cannot set up an io_uring for the {mode} backend: {}", ucopy_core::cause(.source))]
     Setup {
         /// The executor.
         mode: &'static str,
@@ -152,6 +152,36 @@ impl From<Error> for io::Error {
         }
     }
 }
+
+/// Bytes of buffers one executor may map under `RLIMIT_AS`: an eighth of what the limit leaves
+/// above the process's current size (`None`: no limit).
+pub(crate) fn map_budget() -> Option<usize> {
+    address_space_left().map(|left| usize::try_from(left / 8).unwrap_or(usize::MAX))
+}
+
+/// Bytes `RLIMIT_AS` leaves above the process's current size (`None`: no limit).
+fn address_space_left() -> Option<u64> {
+    let limit = rustix::process::getrlimit(rustix::process::Resource::As).current?;
+    // First field of statm: the process's size in pages.
+    let pages: u64 = std::fs::read_to_string("/proc/self/statm")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    let used = pages * rustix::param::page_size() as u64;
+    Some(limit.saturating_sub(used))
+}
+
+/// Below this much address space left (`ulimit -v`), an io_uring executor does not start: its
+/// ring, buffers, and the allocations of a worker juggling many files in flight would leave the
+/// heap too little, and an allocation failure aborts the process. The driver copies with plain
+/// system calls instead.
+const MIN_ADDRESS_SPACE: u64 = 24 << 20;
+
+/// Below this `RLIMIT_NOFILE` the splice executor does not start (its pipes would starve the
+/// walk of descriptors); the driver copies with plain system calls instead.
+const MIN_NOFILE_SPLICE: u64 = 32;
 
 /// Makes io_uring executors of one [`Mode`], one per worker thread.
 #[derive(Debug, Clone)]
@@ -190,6 +220,24 @@ impl UringFactory {
                 mode: self.mode.name(),
                 reason,
             })?;
+        if address_space_left().is_some_and(|left| left < MIN_ADDRESS_SPACE) {
+            return Err(Error::Setup {
+                mode: self.mode.name(),
+                source: io::Error::from_raw_os_error(libc::ENOMEM),
+            });
+        }
+        if self.mode == Mode::Splice {
+            // Pipes cost two descriptors per file in flight; under a tiny RLIMIT_NOFILE the
+            // walk's directories need them more. EMFILE lets the driver copy with plain system
+            // calls instead (and say so).
+            let nofile = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+            if nofile.is_some_and(|n| n < MIN_NOFILE_SPLICE) {
+                return Err(Error::Setup {
+                    mode: self.mode.name(),
+                    source: io::Error::from_raw_os_error(libc::EMFILE),
+                });
+            }
+        }
         let caps = exec::Caps::of(probe);
         let e = exec::UringExecutor::new(self.mode, self.tuning.clone(), caps, options).map_err(
             |source| Error::Setup {
@@ -208,5 +256,13 @@ impl ExecutorFactory for UringFactory {
 
     fn make(&self, options: &Options) -> io::Result<Box<dyn Executor>> {
         Ok(self.try_make(options)?)
+    }
+
+    /// The ring, and for `splice` a pipe (two descriptors) for at least one file in flight.
+    fn fds_per_worker(&self) -> usize {
+        match self.mode {
+            Mode::Splice => 3,
+            Mode::Rw | Mode::Fixed => 1,
+        }
     }
 }

@@ -92,8 +92,12 @@ pub struct Probe {
     pub cap_ipc_lock: bool,
     /// Registering the fixed executor's default buffers (one executor) failed with this.
     pub fixed_buffers_error: Option<String>,
-    /// Registering even one page failed with this: the fixed executor cannot run.
+    /// Registering even one page failed with this: the fixed executor cannot run (unless the
+    /// error was ENOMEM, see `fixed_buffers_enomem`).
     pub fixed_buffers_min_error: Option<String>,
+    /// That failure was ENOMEM: the user's locked memory is used up for now; the fixed executor
+    /// runs with unregistered buffers.
+    pub fixed_buffers_enomem: bool,
     /// `/proc/sys/fs/pipe-max-size`: the largest pipe (splice chunk) without `CAP_SYS_RESOURCE`.
     pub pipe_max_size: Option<u64>,
 }
@@ -154,6 +158,7 @@ impl Probe {
             cap_ipc_lock,
             fixed_buffers_error: None,
             fixed_buffers_min_error: None,
+            fixed_buffers_enomem: false,
             pipe_max_size: read_trimmed("/proc/sys/fs/pipe-max-size").and_then(|s| s.parse().ok()),
         };
         let uring = match IoUring::new(8) {
@@ -231,14 +236,17 @@ impl Probe {
         // limit is arithmetic. (The executor shrinks its buffers if they do not.)
         if let Err(e) = ring::try_register_buffers(1, 4096) {
             probe.fixed_buffers_min_error = Some(explain_register_error(&e, memlock));
+            probe.fixed_buffers_enomem = e.raw_os_error() == Some(libc::ENOMEM);
             probe.fixed_buffers_error = probe.fixed_buffers_min_error.clone();
         } else {
             let wanted = (crate::DEFAULT_QUEUE_DEPTH * crate::Tuning::default().buffer_size) as u64;
-            if !cap_ipc_lock && memlock.is_some_and(|limit| limit < wanted) {
+            if let Some(budget) = probe.pin_budget().filter(|&b| (b as u64) < wanted) {
                 probe.fixed_buffers_error = Some(format!(
-                    "{} of registered buffers per executor exceed RLIMIT_MEMLOCK ({}) without \
-                     CAP_IPC_LOCK: the fixed backend uses smaller buffers",
+                    "{} of registered buffers per executor would exceed its share of \
+                     RLIMIT_MEMLOCK ({} of {}, without CAP_IPC_LOCK): the fixed backend uses \
+                     smaller buffers, or fewer",
                     mib(Some(wanted)),
+                    mib(Some(budget as u64)),
                     mib(memlock)
                 ));
             }
@@ -252,6 +260,18 @@ impl Probe {
     pub fn cached() -> &'static Probe {
         static PROBE: std::sync::OnceLock<Probe> = std::sync::OnceLock::new();
         PROBE.get_or_init(Probe::detect)
+    }
+
+    /// Bytes of registered buffers one `fixed` executor may pin: an eighth of
+    /// `RLIMIT_MEMLOCK` (at least one page), or `None` when nothing is accounted (unlimited, or
+    /// `CAP_IPC_LOCK`). The limit is per user, shared by every process of the user and by the
+    /// rings themselves, so one copy with two workers leaves room for a few others.
+    pub fn pin_budget(&self) -> Option<usize> {
+        if self.cap_ipc_lock {
+            return None;
+        }
+        self.memlock_limit
+            .map(|l| usize::try_from(l / 8).unwrap_or(usize::MAX).max(4096))
     }
 
     /// Can io_uring be used at all? `Err` says why not.
@@ -273,8 +293,12 @@ impl Probe {
             Mode::Fixed => {
                 self.need("READ_FIXED")?;
                 match &self.fixed_buffers_min_error {
-                    Some(e) => Err(format!("the fixed backend cannot register buffers: {e}")),
-                    None => Ok(()),
+                    // ENOMEM is the user's locked memory being used up right now, not something
+                    // the kernel lacks: the executor then runs with unregistered buffers.
+                    Some(e) if !self.fixed_buffers_enomem => {
+                        Err(format!("the fixed backend cannot register buffers: {e}"))
+                    }
+                    _ => Ok(()),
                 }
             }
             Mode::Splice => self.need("SPLICE"),
@@ -364,26 +388,37 @@ fn explain_setup_error(e: &io::Error, disabled: Option<u32>, memlock: Option<u64
         Some(libc::ENOSYS) => "this kernel has no io_uring (ENOSYS: built without \
                                CONFIG_IO_URING, or a seccomp filter answers ENOSYS)"
             .into(),
+        // Ring memory is charged to the user's locked memory (`user->locked_vm`, the sum over
+        // all of the user's processes) unless the caller has CAP_IPC_LOCK: on kernels before
+        // 5.12, and again since rings moved to io_uring's memory regions (io_uring/memmap.c,
+        // `io_create_region`). Registered buffers always are. So ENOMEM here means the user's
+        // share is used up (other rings or registered buffers of this uid), or memory is short.
         Some(libc::ENOMEM) => format!(
-            "io_uring_setup failed with ENOMEM: the locked-memory limit (RLIMIT_MEMLOCK = {}) \
-             is too small for a ring (kernels before 5.12 charge rings to it)",
+            "io_uring_setup failed with ENOMEM: ring memory counts against this user's \
+             locked-memory limit (RLIMIT_MEMLOCK = {}, shared by all of the user's processes), \
+             and other io_uring instances of this user (rings, registered buffers) have used \
+             it up, or the system is out of memory",
             mib(memlock)
         ),
         Some(libc::EMFILE) | Some(libc::ENFILE) => {
-            format!("no file descriptor left for an io_uring: {e}")
+            format!(
+                "no file descriptor left for an io_uring: {}",
+                ucopy_core::cause(e)
+            )
         }
-        _ => format!("io_uring_setup failed: {e}"),
+        _ => format!("io_uring_setup failed: {}", ucopy_core::cause(e)),
     }
 }
 
 fn explain_register_error(e: &io::Error, memlock: Option<u64>) -> String {
     match e.raw_os_error() {
         Some(libc::ENOMEM) => format!(
-            "registering buffers failed with ENOMEM: they count against RLIMIT_MEMLOCK ({}) \
-             without CAP_IPC_LOCK",
+            "registering buffers failed with ENOMEM: without CAP_IPC_LOCK they count against \
+             this user's locked-memory limit (RLIMIT_MEMLOCK = {}, shared by all of the \
+             user's processes), which is used up",
             mib(memlock)
         ),
-        _ => format!("registering buffers failed: {e}"),
+        _ => format!("registering buffers failed: {}", ucopy_core::cause(e)),
     }
 }
 

@@ -48,10 +48,11 @@ pub use backend::{
     UringStatus,
 };
 pub use run::Copier;
-pub use ucopy_core::target::{Target, TargetError};
+pub use ucopy_core::target::{ResolveOptions, Target, TargetError};
 pub use ucopy_core::{
-    process_umask, Cancel, EntryError, Kind, NoProgress, Op, Options, OptionsBuilder, Order,
-    Progress, Report, DEFAULT_QUEUE_DEPTH,
+    cause, process_umask, quote_inner, Backup, Cancel, Confirm, Dereference, EntryError, Exclude,
+    ExcludeError, JustCreated, Kind, LinkMode, NoProgress, Op, Options, OptionsBuilder, Order,
+    Preserve, Progress, Reflink, Report, Sparse, Update, DEFAULT_QUEUE_DEPTH,
 };
 pub use ucopy_fs::FatalError;
 

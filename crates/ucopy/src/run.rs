@@ -5,7 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
+use ucopy_core::target::{ResolveOptions, TargetError};
 use ucopy_core::{Cancel, NoProgress, Options, Progress, Report};
+use ucopy_fs::operand::{copy_into_fifo, finish_parents, make_parents};
 use ucopy_fs::FdBudget;
 
 use crate::plan::Planner;
@@ -19,6 +21,7 @@ pub struct Copier<'p> {
     options: Options,
     backend: Backend,
     threads: Option<usize>,
+    resolve: ResolveOptions,
     progress: &'p dyn Progress,
 }
 
@@ -39,6 +42,7 @@ impl Copier<'static> {
             options,
             backend: Backend::Auto,
             threads: None,
+            resolve: ResolveOptions::default(),
             progress: &NoProgress,
         }
     }
@@ -57,12 +61,19 @@ impl<'p> Copier<'p> {
         self
     }
 
+    /// How operands are read: `-T`, `--parents`, following command-line symlinks (`-H`).
+    pub fn operands(mut self, resolve: ResolveOptions) -> Self {
+        self.resolve = resolve;
+        self
+    }
+
     /// Receives an event per entry copied, failed or warned about, from the driving thread.
     pub fn progress<'q>(self, progress: &'q dyn Progress) -> Copier<'q> {
         Copier {
             options: self.options,
             backend: self.backend,
             threads: self.threads,
+            resolve: self.resolve,
             progress,
         }
     }
@@ -90,7 +101,24 @@ impl<'p> Copier<'p> {
     /// several sources into a non-directory, a directory into itself, a file onto itself (by
     /// device and inode).
     pub fn targets(&self, sources: &[PathBuf], dest: &Path) -> Result<Vec<Target>, Error> {
-        Ok(ucopy_core::target::resolve(sources, dest)?)
+        Ok(self
+            .targets_each(sources, dest)?
+            .into_iter()
+            .collect::<Result<_, _>>()?)
+    }
+
+    /// Like [`targets`](Copier::targets), one result per source: an inner error refuses only
+    /// that source ([`TargetError::is_per_source`] says whether cp would go on with the others).
+    pub fn targets_each(
+        &self,
+        sources: &[PathBuf],
+        dest: &Path,
+    ) -> Result<Vec<Result<Target, TargetError>>, Error> {
+        Ok(ucopy_core::target::resolve_each(
+            sources,
+            dest,
+            self.resolve,
+        )?)
     }
 
     /// Which backend runs for `sources`, and why ([`Backend::select`]).
@@ -127,14 +155,48 @@ impl<'p> Copier<'p> {
                 report.stopped = true;
                 break;
             }
-            report.merge(ucopy_fs::copy_tree(
+            if target.nothing_to_do {
+                continue;
+            }
+            if target.into_fifo {
+                // A FIFO the user named as the destination is fed, as cp does.
+                match copy_into_fifo(&target.source, &target.dest, &self.options) {
+                    Ok(bytes) => {
+                        report.files += 1;
+                        report.bytes += bytes;
+                    }
+                    Err(e) => {
+                        self.progress.failed(&e);
+                        report.errors.push(e);
+                    }
+                }
+                continue;
+            }
+            let parents = if let Some(dest_dir) = &target.parents_in {
+                match make_parents(&target.source, dest_dir, &self.options) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        self.progress.failed(&e);
+                        report.errors.push(e);
+                        continue;
+                    }
+                }
+            } else {
+                Vec::new()
+            };
+            let copied = ucopy_fs::copy_tree(
                 &target.source,
                 &target.dest,
                 &self.options,
                 factory.as_ref(),
                 threads,
                 self.progress,
-            )?);
+            );
+            for e in finish_parents(&parents, &self.options) {
+                self.progress.failed(&e);
+                report.errors.push(e);
+            }
+            report.merge(copied?);
             if report.stopped {
                 break;
             }

@@ -37,7 +37,8 @@ pub struct BenchArgs {
     /// Corpora to run (comma-separated): small-4k, small-64k, mixed, large, sparse
     #[arg(long, value_delimiter = ',')]
     pub corpora: Vec<String>,
-    /// Scenarios to run (comma-separated): tmpfs, ext4-warm, ext4-cold, xfs, btrfs
+    /// Scenarios to run (comma-separated): tmpfs, ext4-warm, ext4-cold, xfs, btrfs, and the
+    /// re-syncs resync-warm, resync-cold, resync-1pct (`ucopy -a -u` vs `cp -au`, `rsync -a`)
     #[arg(long, value_delimiter = ',')]
     pub scenarios: Vec<String>,
     /// Contenders (comma-separated): names like cp-r or ucopy:rw:inode, a prefix like

@@ -35,6 +35,10 @@ pub enum Tool {
     },
     CpR,
     CpA,
+    /// Re-sync contenders: the destination already holds a copy.
+    UcopyUpdate,
+    CpUpdate,
+    RsyncUpdate,
     Tar,
     Rsync,
     Cpz,
@@ -54,7 +58,7 @@ impl Contender {
     pub fn is_peer(&self) -> bool {
         !matches!(
             self.tool,
-            Tool::Ucopy { .. } | Tool::Uring { .. } | Tool::Floor
+            Tool::Ucopy { .. } | Tool::Uring { .. } | Tool::UcopyUpdate | Tool::Floor
         )
     }
 
@@ -72,6 +76,9 @@ impl Contender {
             Tool::Uring { mode, knobs } => {
                 format!("xtask {} SRC DST", uring_args(mode, knobs).join(" "))
             }
+            Tool::UcopyUpdate => "ucopy -a -u --json SRC/. DST".into(),
+            Tool::CpUpdate => "cp -au SRC/. DST".into(),
+            Tool::RsyncUpdate => "rsync -a SRC/ DST/".into(),
             Tool::CpR => "cp -r SRC DST".into(),
             Tool::CpA => "cp -a SRC DST".into(),
             Tool::Tar => "mkdir DST (untimed); tar -C SRC -cf - . | tar -C DST -xf -".into(),
@@ -189,6 +196,22 @@ pub fn catalogue(many_files: bool, patterns: &[String]) -> Vec<Contender> {
         });
     }
     out
+}
+
+/// The re-sync scenarios' contenders: ucopy's `-a -u` against `cp -au` and `rsync -a`, each
+/// re-syncing a destination that already holds a copy.
+pub fn resync_catalogue() -> Vec<Contender> {
+    [
+        ("ucopy-au", Tool::UcopyUpdate),
+        ("cp-au", Tool::CpUpdate),
+        ("rsync-a", Tool::RsyncUpdate),
+    ]
+    .into_iter()
+    .map(|(name, tool)| Contender {
+        name: name.into(),
+        tool,
+    })
+    .collect()
 }
 
 /// `--contenders` matching: an exact name, a `:`-prefix (`ucopy:rw` = both orders, `ucopy` =
@@ -351,7 +374,12 @@ impl Tools {
                     .clone()
                     .map_err(|e| format!("xtask binary not built: {e}"))?]
             }
-            Tool::CpR | Tool::CpA => vec![prog("cp")?],
+            Tool::CpR | Tool::CpA | Tool::CpUpdate => vec![prog("cp")?],
+            Tool::UcopyUpdate => vec![self
+                .ucopy
+                .clone()
+                .map_err(|e| format!("binary not built: {e}"))?],
+            Tool::RsyncUpdate => vec![prog("rsync")?],
             Tool::Tar => vec![prog("tar")?],
             Tool::Rsync => vec![prog("rsync")?],
             Tool::Cpz => vec![prog("cpz")?],

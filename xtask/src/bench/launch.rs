@@ -57,6 +57,25 @@ impl Launch {
                 c.args(uring_args(mode, knobs)).arg(src).arg(dst);
                 vec![c]
             }
+            Tool::UcopyUpdate | Tool::CpUpdate => {
+                let mut dot = OsString::from(s);
+                dot.push("/.");
+                let flags: &[&str] = if self.tool == Tool::UcopyUpdate {
+                    &["-a", "-u", "--json"]
+                } else {
+                    &["-au"]
+                };
+                let mut c = Command::new(p);
+                c.args(flags).arg(&dot).arg(d);
+                vec![c]
+            }
+            Tool::RsyncUpdate => {
+                let mut slash = OsString::from(s);
+                slash.push("/");
+                let mut dslash = OsString::from(d);
+                dslash.push("/");
+                vec![cmd(&["-a".as_ref(), &slash, &dslash])]
+            }
             Tool::CpR => vec![cmd(&["-r".as_ref(), s, d])],
             Tool::CpA => vec![cmd(&["-a".as_ref(), s, d])],
             Tool::Tar => vec![

@@ -54,9 +54,33 @@ pub enum Scenario {
     Ext4Cold,
     /// Source and destination on one fresh filesystem, so reflinks are possible.
     SameFs(FsKind),
+    /// Re-sync (`-u`): the destination (fresh ext4) already holds an equal copy, made untimed;
+    /// the timed run must find that out and rewrite nothing — or only the changed 1 %.
+    Resync(Resync),
 }
 
-pub const NAMES: [&str; 5] = ["tmpfs", "ext4-warm", "ext4-cold", "xfs", "btrfs"];
+/// Which re-sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resync {
+    /// Equal trees, caches warm.
+    Warm,
+    /// Equal trees, caches dropped (both sides' inodes must be read from disk).
+    Cold,
+    /// Warm, with 1 % of the destination's files made older and different (so exactly those
+    /// are rewritten).
+    Changed,
+}
+
+pub const NAMES: [&str; 8] = [
+    "tmpfs",
+    "ext4-warm",
+    "ext4-cold",
+    "xfs",
+    "btrfs",
+    "resync-warm",
+    "resync-cold",
+    "resync-1pct",
+];
 
 impl Scenario {
     pub fn from_name(name: &str) -> Option<Scenario> {
@@ -66,6 +90,9 @@ impl Scenario {
             "ext4-cold" => Scenario::Ext4Cold,
             "xfs" => Scenario::SameFs(FsKind::Xfs),
             "btrfs" => Scenario::SameFs(FsKind::Btrfs),
+            "resync-warm" => Scenario::Resync(Resync::Warm),
+            "resync-cold" => Scenario::Resync(Resync::Cold),
+            "resync-1pct" => Scenario::Resync(Resync::Changed),
             _ => return None,
         })
     }
@@ -78,7 +105,15 @@ impl Scenario {
             Scenario::SameFs(FsKind::Xfs) => "xfs",
             Scenario::SameFs(FsKind::Btrfs) => "btrfs",
             Scenario::SameFs(FsKind::Ext4) => "ext4-same",
+            Scenario::Resync(Resync::Warm) => "resync-warm",
+            Scenario::Resync(Resync::Cold) => "resync-cold",
+            Scenario::Resync(Resync::Changed) => "resync-1pct",
         }
+    }
+
+    /// True for the re-sync scenarios, which run their own contenders (`-u`, `rsync`).
+    pub fn is_resync(self) -> bool {
+        matches!(self, Scenario::Resync(_))
     }
 
     pub fn describe(self) -> &'static str {
@@ -89,6 +124,15 @@ impl Scenario {
             Scenario::SameFs(FsKind::Xfs) => "fresh loop xfs → same xfs (reflink possible)",
             Scenario::SameFs(FsKind::Btrfs) => "fresh loop btrfs → same btrfs (reflink possible)",
             Scenario::SameFs(FsKind::Ext4) => "fresh loop ext4 → same ext4",
+            Scenario::Resync(Resync::Warm) => {
+                "re-sync: host-disk ext4 → loop ext4 holding an equal copy, warm"
+            }
+            Scenario::Resync(Resync::Cold) => {
+                "re-sync: host-disk ext4 → loop ext4 holding an equal copy, caches dropped"
+            }
+            Scenario::Resync(Resync::Changed) => {
+                "re-sync: as resync-warm, 1 % of the destination's files older and different"
+            }
         }
     }
 
@@ -105,13 +149,13 @@ impl Scenario {
     }
 
     pub fn is_cold(self) -> bool {
-        self == Scenario::Ext4Cold
+        matches!(self, Scenario::Ext4Cold | Scenario::Resync(Resync::Cold))
     }
 
     fn dest_fs(self) -> Option<FsKind> {
         match self {
             Scenario::Tmpfs => None,
-            Scenario::Ext4Warm | Scenario::Ext4Cold => Some(FsKind::Ext4),
+            Scenario::Ext4Warm | Scenario::Ext4Cold | Scenario::Resync(_) => Some(FsKind::Ext4),
             Scenario::SameFs(k) => Some(k),
         }
     }
@@ -225,7 +269,7 @@ pub fn stage(scenario: Scenario, corpus: &Corpus, ws: &Workspace) -> Result<Stag
             }
             Some(src)
         }
-        Scenario::Ext4Warm | Scenario::Ext4Cold => Some(corpus.tree.clone()),
+        Scenario::Ext4Warm | Scenario::Ext4Cold | Scenario::Resync(_) => Some(corpus.tree.clone()),
         Scenario::SameFs(_) => None,
     };
     let (src_fs, src_dev) = match &src {
@@ -267,7 +311,7 @@ pub fn prepare_slot(
                 _mount: None,
             })
         }
-        Scenario::Ext4Warm | Scenario::Ext4Cold | Scenario::SameFs(_) => {
+        Scenario::Ext4Warm | Scenario::Ext4Cold | Scenario::SameFs(_) | Scenario::Resync(_) => {
             let kind = scenario.dest_fs().expect("has a filesystem");
             let same_fs = matches!(scenario, Scenario::SameFs(_));
             // 4 GiB as in the documented recipe, more when a dense copy of the corpus (twice,
@@ -293,14 +337,66 @@ pub fn prepare_slot(
             } else {
                 staged.src.clone().expect("ext4 scenarios stage a source")
             };
+            let dst = mount.path().join("dst");
+            if let Scenario::Resync(kind) = scenario {
+                // The equal copy the re-sync starts from, made by cp -a (untimed).
+                let mut cp = Command::new("cp");
+                cp.arg("-a").arg(&src).arg(&dst);
+                run_checked(cp)?;
+                if kind == Resync::Changed {
+                    age_one_percent(&dst)?;
+                }
+            }
             Ok(Slot {
                 src,
-                dst: mount.path().join("dst"),
+                dst,
                 _remove: None,
                 _mount: Some(mount),
             })
         }
     }
+}
+
+/// `resync-1pct`: every 100th regular file of `dst` (in a sorted walk) gets different content
+/// of the same length and an mtime a day older than its source's, so `-u`, `cp -u` and rsync
+/// all rewrite exactly those.
+fn age_one_percent(dst: &Path) -> Result<()> {
+    let mut files = Vec::new();
+    let mut stack = vec![dst.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let mut entries: Vec<_> = fs::read_dir(&dir)?.collect::<Result<_, _>>()?;
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let ft = e.file_type()?;
+            if ft.is_dir() {
+                stack.push(e.path());
+            } else if ft.is_file() {
+                files.push(e.path());
+            }
+        }
+    }
+    for f in files.iter().step_by(100) {
+        let meta = fs::metadata(f)?;
+        let mut data = fs::read(f)?;
+        for b in &mut data {
+            *b = !*b;
+        }
+        fs::write(f, &data)?;
+        let older = rustix::fs::Timespec {
+            tv_sec: meta.mtime() - 86_400,
+            tv_nsec: 0,
+        };
+        rustix::fs::utimensat(
+            rustix::fs::CWD,
+            f,
+            &rustix::fs::Timestamps {
+                last_access: older,
+                last_modification: older,
+            },
+            rustix::fs::AtFlags::empty(),
+        )?;
+    }
+    Ok(())
 }
 
 /// Called right before the timed region: flush everything the previous round and mkfs left

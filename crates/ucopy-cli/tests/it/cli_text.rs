@@ -48,18 +48,29 @@ macro_rules! snapshot {
     };
 }
 
-#[test]
+plain_test!(help);
 fn help() {
     let tmp = tempfile::tempdir().unwrap();
     snapshot!("help", text(&ucopy(&["--help"], tmp.path())));
 }
 
-#[test]
+plain_test!(dry_run_prints_the_plan_and_creates_nothing);
 fn dry_run_prints_the_plan_and_creates_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     small_tree(tmp.path());
     let out = ucopy(
-        &["--dry-run", "-a", "--order", "none", "src", "dst"],
+        // A queue depth every RLIMIT_NOFILE of the test runs allows, so the plan is the same
+        // as root and as a normal user.
+        &[
+            "--dry-run",
+            "-a",
+            "--order",
+            "none",
+            "--queue-depth",
+            "8",
+            "src",
+            "dst",
+        ],
         tmp.path(),
     );
     assert!(
@@ -70,7 +81,7 @@ fn dry_run_prints_the_plan_and_creates_nothing() {
     snapshot!("dry_run", text(&out));
 }
 
-#[test]
+plain_test!(json_summary);
 fn json_summary() {
     let tmp = tempfile::tempdir().unwrap();
     small_tree(tmp.path());
@@ -78,7 +89,7 @@ fn json_summary() {
     snapshot!("json", text(&out));
 }
 
-#[test]
+plain_test!(json_lists_errors_with_path_and_op);
 fn json_lists_errors_with_path_and_op() {
     let tmp = tempfile::tempdir().unwrap();
     small_tree(tmp.path());
@@ -88,14 +99,14 @@ fn json_lists_errors_with_path_and_op() {
     snapshot!("json_errors", text(&out));
 }
 
-#[test]
+plain_test!(missing_source_is_a_one_line_error_and_exit_2);
 fn missing_source_is_a_one_line_error_and_exit_2() {
     let tmp = tempfile::tempdir().unwrap();
     snapshot!("missing_source", text(&ucopy(&["nope", "dst"], tmp.path())));
     assert!(!tmp.path().join("dst").exists());
 }
 
-#[test]
+plain_test!(into_itself_is_refused_before_anything_is_created);
 fn into_itself_is_refused_before_anything_is_created() {
     let tmp = tempfile::tempdir().unwrap();
     small_tree(tmp.path());
@@ -106,7 +117,7 @@ fn into_itself_is_refused_before_anything_is_created() {
     assert!(!tmp.path().join("src/docs/src").exists());
 }
 
-#[test]
+plain_test!(probe_json_lists_every_backend);
 fn probe_json_lists_every_backend() {
     let tmp = tempfile::tempdir().unwrap();
     let out = ucopy(&["--probe", "--json"], tmp.path());
@@ -120,4 +131,96 @@ fn probe_json_lists_every_backend() {
         .collect();
     assert_eq!(names, ["splice", "rw", "fixed", "std"]);
     assert!(v["auto"]["backend"].is_string() && v["auto"]["reason"].is_string());
+}
+
+plain_test!(one_operand_gets_cps_message);
+fn one_operand_gets_cps_message() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = ucopy(&["src"], tmp.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .starts_with("ucopy: missing destination file operand after 'src'\n"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+plain_test!(probe_refuses_operands_and_dry_run_refuses_json);
+fn probe_refuses_operands_and_dry_run_refuses_json() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = ucopy(&["--probe", "x", "y"], tmp.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--probe takes no operands"));
+    assert!(out.stdout.is_empty());
+    let out = ucopy(&["--dry-run", "--json", "x", "y"], tmp.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("'--dry-run' cannot be used with '--json'")
+    );
+    assert!(out.stdout.is_empty());
+}
+
+// Issue 8 item 9: a path that is not UTF-8 in an error of the JSON summary: lossy in `path`,
+// exact in `path_bytes`; no panic; and control bytes in names are escaped in messages as cp does.
+plain_test!(json_carries_non_utf8_paths_and_messages_escape_control_bytes);
+fn json_carries_non_utf8_paths_and_messages_escape_control_bytes() {
+    use std::os::unix::ffi::OsStrExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let name = std::ffi::OsStr::from_bytes(b"bad\xff\nname");
+    fs::create_dir_all(tmp.path().join("src")).unwrap();
+    fs::write(tmp.path().join("src").join(name), b"x").unwrap();
+    // A directory where the file must go: a conflict error naming the file.
+    fs::create_dir_all(tmp.path().join("dst/src").join(name)).unwrap();
+    let out = ucopy(&["--backend", "std", "--json", "src", "dst"], tmp.path());
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    let e = &json["errors"][0];
+    assert_eq!(e["path"], "dst/src/bad\u{fffd}\nname");
+    let bytes: Vec<u8> = e["path_bytes"]
+        .as_array()
+        .expect("path_bytes for a non-UTF-8 path")
+        .iter()
+        .map(|b| b.as_u64().unwrap() as u8)
+        .collect();
+    assert_eq!(bytes, b"dst/src/bad\xff\nname");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("'dst/src/bad'$'\\377'''$'\\n''name'"),
+        "control and invalid bytes escaped like cp's shell-escape quoting: {stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+// `cargo xtask dist` writes these: completions and the man page come from the same clap
+// definition as --help.
+plain_test!(completions_and_man_page_are_generated_from_the_cli);
+fn completions_and_man_page_are_generated_from_the_cli() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (what, needle) in [
+        ("bash", "complete -F _ucopy"),
+        ("zsh", "#compdef ucopy"),
+        ("fish", "complete -c ucopy"),
+        ("man", ".TH ucopy"),
+    ] {
+        let out = ucopy(&["--generate", what], tmp.path());
+        assert_eq!(out.status.code(), Some(0), "--generate {what}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains(needle),
+            "--generate {what} lacks {needle:?}:\n{text}"
+        );
+        // roff escapes hyphens.
+        let option = if what == "man" {
+            "queue\\-depth"
+        } else {
+            "queue-depth"
+        };
+        assert!(text.contains(option), "--generate {what} lacks the options");
+    }
 }

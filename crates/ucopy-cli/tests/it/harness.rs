@@ -22,50 +22,49 @@ pub const NOBODY: u32 = 65534;
 /// the test instead of stalling the suite.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// One test body per backend: `backend_test!(name, |b| { ... })` expands to `mod name` with one
-/// `#[test]` per backend (`name::std`, `name::splice`, `name::rw`, `name::fixed`). Attributes
-/// before the name (e.g. `#[ignore = "why"]`) go on each of the four tests.
+/// One test body per backend: `backend_test!(name, |b| { ... })` registers four tests,
+/// `<module>::name::{std,splice,rw,fixed}`, with the runner (`crate::runner`). An optional
+/// `#[ignore = "why"]` before the name marks all four ignored (run them with `--ignored`).
 macro_rules! backend_test {
-    ($(#[$meta:meta])* $name:ident, |$b:ident $(: Backend)?| $body:block) => {
+    ($(#[ignore = $why:literal])? $name:ident, |$b:ident $(: $t:ty)?| $body:block) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
 
+            // The closure's type annotation, if written (it is always `Backend`).
+            $(#[allow(dead_code)] type Annotated = $t;)?
+
             fn body($b: $crate::harness::Backend) $body
 
-            $(#[$meta])*
-            #[test]
-            fn std() {
-                $crate::harness::run_for($crate::harness::Backend::Std, body)
-            }
-            $(#[$meta])*
-            #[test]
-            fn splice() {
-                $crate::harness::run_for($crate::harness::Backend::Splice, body)
-            }
-            $(#[$meta])*
-            #[test]
-            fn rw() {
-                $crate::harness::run_for($crate::harness::Backend::Rw, body)
-            }
-            $(#[$meta])*
-            #[test]
-            fn fixed() {
-                $crate::harness::run_for($crate::harness::Backend::Fixed, body)
+            ::inventory::submit! {
+                $crate::runner::Test::backends(
+                    module_path!(),
+                    body,
+                    $crate::runner::ignored(&[$($why)?]),
+                )
             }
         }
     };
 }
 
-/// Returns from the current test body with a printed reason.
-macro_rules! skip {
-    ($($arg:tt)*) => {{
-        eprintln!("skipped: {}", format!($($arg)*));
-        return;
-    }};
+/// A test without backends: `plain_test!(name);` next to `fn name() { ... }`.
+macro_rules! plain_test {
+    ($name:ident) => {
+        ::inventory::submit! {
+            $crate::runner::Test::plain(concat!(module_path!(), "::", stringify!($name)), $name)
+        }
+    };
 }
 
-/// Returns from the current test body unless the test process is root.
+/// Ends the current test as *skipped* with a printed reason: the runner reports it ignored,
+/// with the reason, never passed.
+macro_rules! skip {
+    ($($arg:tt)*) => {
+        $crate::runner::skip(format!($($arg)*))
+    };
+}
+
+/// Skips the current test unless the test process is root.
 macro_rules! require_root {
     () => {
         if !$crate::harness::is_root() {
@@ -222,15 +221,15 @@ pub fn require_uring() -> bool {
     std::env::var_os("UCOPY_REQUIRE_URING").is_some_and(|v| v == "1")
 }
 
-/// Runs one test body for one backend, skipping io_uring backends the probe says are missing.
+/// Runs one test body for one backend, skipping io_uring backends the probe says are missing
+/// (a failure instead under `UCOPY_REQUIRE_URING=1`).
 pub fn run_for(b: Backend, body: fn(Backend)) {
     if b.is_uring() {
         if let Err(reason) = availability(b) {
             if require_uring() {
                 panic!("UCOPY_REQUIRE_URING=1 but backend {b} is unavailable: {reason}");
             }
-            eprintln!("skipped: {b} unavailable: {reason}");
-            return;
+            skip!("{b} unavailable: {reason}");
         }
     }
     body(b)

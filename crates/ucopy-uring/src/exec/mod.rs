@@ -42,13 +42,21 @@ use crate::{Mode, Tuning};
 pub(crate) struct Caps {
     /// `IOSQE_CQE_SKIP_SUCCESS` (5.17) on the first op of a splice chain.
     pub skip: bool,
+    /// Bytes of registered buffers one executor may pin (`None`: no limit, as with
+    /// `CAP_IPC_LOCK`). A share of `RLIMIT_MEMLOCK`, which all of this user's processes share.
+    pub pin_budget: Option<usize>,
+    /// Bytes of buffers (registered or not) one executor may map: a share of what `RLIMIT_AS`
+    /// leaves (`None`: unlimited).
+    pub map_budget: Option<usize>,
 }
 
 impl Caps {
-    /// The capabilities `probe` found.
+    /// The capabilities `probe` found, and the limits of this process.
     pub(crate) fn of(probe: &Probe) -> Caps {
         Caps {
             skip: probe.has_feature(Feature::CqeSkip),
+            pin_budget: probe.pin_budget(),
+            map_budget: crate::map_budget(),
         }
     }
 }
@@ -66,7 +74,11 @@ pub(crate) struct UringExecutor {
     tuning: Tuning,
     caps: Caps,
     group: usize,
+    /// Files in flight asked for (`group` may shrink below it to fit the limits).
+    max_group: usize,
     buffer_size: usize,
+    /// `fixed` registers its buffers; false once the memlock limit refused even the smallest.
+    register: bool,
     ring: Option<Ring>,
     owner: Option<ThreadId>,
     /// Files the ring does not take (and every file when this thread has no ring).
@@ -90,11 +102,28 @@ impl UringExecutor {
             tuning,
             caps,
             group: options.queue_depth.clamp(1, MAX_GROUP),
+            max_group: options.queue_depth.clamp(1, MAX_GROUP),
+            register: mode == Mode::Fixed,
             ring: None,
             owner: None,
             std: StdCopier::default(),
             fatal_seen: false,
         };
+        if let (Mode::Rw | Mode::Fixed, Some(budget)) = (mode, caps.map_budget) {
+            // Under a small RLIMIT_AS, buffers that fill the address space leave nothing for
+            // the heap: allocation failures abort the process. Stay well inside it, or do not
+            // start (the driver then copies with plain system calls).
+            e.shrink_to(budget);
+            if e.group * e.buffer_size > budget {
+                return Err(io::Error::from_raw_os_error(libc::ENOMEM));
+            }
+            e.max_group = e.group;
+        }
+        if let (true, Some(budget)) = (e.register, caps.pin_budget) {
+            // Start within this executor's share of the memlock limit instead of finding it by
+            // failing: other executors and processes of this user need the rest.
+            e.shrink_to(budget);
+        }
         e.ring = Some(e.build_ring()?);
         Ok(e)
     }
@@ -110,7 +139,7 @@ impl UringExecutor {
                 Mode::Rw | Mode::Fixed => Some(BufferSpec {
                     count: self.group,
                     size: self.buffer_size,
-                    register: self.mode == Mode::Fixed,
+                    register: self.register,
                 }),
             },
             iowq_max_workers: self.tuning.iowq_max_workers,
@@ -118,21 +147,40 @@ impl UringExecutor {
         }
     }
 
-    /// Sets a ring up, shrinking what the limits refuse: registered buffers count against
-    /// RLIMIT_MEMLOCK (ENOMEM without CAP_IPC_LOCK).
+    /// Smaller buffers, then fewer of them, until they fit in `budget` bytes (or cannot shrink).
+    fn shrink_to(&mut self, budget: usize) {
+        while self.group * self.buffer_size > budget && self.buffer_size > 4096 {
+            self.buffer_size /= 2;
+        }
+        while self.group * self.buffer_size > budget && self.group > 1 {
+            self.group /= 2;
+        }
+    }
+
+    /// Sets a ring up, shrinking what the limits refuse: ring memory and registered buffers
+    /// count against RLIMIT_MEMLOCK (ENOMEM without CAP_IPC_LOCK; the limit is per user, shared
+    /// by all their processes), buffers against RLIMIT_AS (ENOMEM from mmap). Smaller buffers
+    /// first, then fewer files in flight (a smaller ring), then, for `fixed`, unregistered
+    /// buffers.
     fn build_ring(&mut self) -> io::Result<Ring> {
         loop {
             match Ring::new(&self.spec()) {
                 Ok(r) => return Ok(r),
-                Err(e)
-                    if e.raw_os_error() == Some(libc::ENOMEM)
-                        && self.mode == Mode::Fixed
-                        && (self.buffer_size > 4096 || self.group > 1) =>
-                {
-                    if self.buffer_size > 4096 {
+                Err(e) if e.raw_os_error() == Some(libc::ENOMEM) => {
+                    let buffers = self.mode != Mode::Splice;
+                    if buffers && self.buffer_size > 16 << 10 {
                         self.buffer_size /= 2;
-                    } else {
+                    } else if self.group > 1 {
                         self.group /= 2;
+                    } else if buffers && self.buffer_size > 4096 {
+                        self.buffer_size /= 2;
+                    } else if self.register {
+                        // Unregistered buffers pin nothing: back to the files in flight asked
+                        // for.
+                        self.register = false;
+                        self.group = self.max_group;
+                    } else {
+                        return Err(e);
                     }
                 }
                 Err(e) => return Err(e),
@@ -185,7 +233,10 @@ impl UringExecutor {
                 t.fail(EntryError::new(
                     &t.job.dst_path,
                     EntryOp::Write,
-                    io::Error::new(e.kind(), format!("io_uring failed: {e}")),
+                    io::Error::new(
+                        e.kind(),
+                        format!("io_uring failed: {}", ucopy_core::cause(&e)),
+                    ),
                 ));
             }
         }
@@ -201,11 +252,28 @@ impl Executor for UringExecutor {
     fn copy_batch(&mut self, batch: Vec<FileJob>, options: &Options) -> Vec<(FileJob, JobOutcome)> {
         let mut out = Vec::with_capacity(batch.len());
         self.fatal_seen = false;
+        // A re-sync (-u, -n): destinations that stay as they are need no source open at all.
+        let batch: Vec<FileJob> = batch
+            .into_iter()
+            .filter_map(|job| {
+                if ucopy_fs::existing::kept_as_is(&job, options) {
+                    out.push((job, JobOutcome::Skipped));
+                    None
+                } else {
+                    Some(job)
+                }
+            })
+            .collect();
         // No ring for this thread (e.g. out of descriptors): the whole batch takes the std path,
         // which is slower but complete.
         let (ring_jobs, mut std_jobs): (Vec<FileJob>, Vec<FileJob>) =
             if self.ring_for_this_thread().is_ok() {
-                batch.into_iter().partition(|j| self.uses_ring(&j.stat))
+                // Options that change what is written (--attributes-only, --reflink=always,
+                // --sparse=always|never) are implemented once, on the plain-syscall path.
+                let std_only = options.needs_std_data_path();
+                batch
+                    .into_iter()
+                    .partition(|j| !std_only && self.uses_ring(&j.stat))
             } else {
                 (Vec::new(), batch)
             };
@@ -218,6 +286,16 @@ impl Executor for UringExecutor {
         for mut job in std_jobs {
             let outcome = self.std.copy(&mut job, options);
             out.push((job, outcome));
+        }
+        // Files that found no descriptor while the group's others were open (a low
+        // RLIMIT_NOFILE) get one more try now that the batch's descriptors are closed. A failed
+        // outcome left no destination behind, so trying again is safe.
+        for (job, outcome) in out.iter_mut() {
+            if matches!(outcome, JobOutcome::Failed(e)
+                if matches!(e.error.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)))
+            {
+                *outcome = self.std.copy(job, options);
+            }
         }
         out
     }

@@ -52,6 +52,9 @@ impl UringExecutor {
                         io::Error::other("vanished during the copy"),
                     )));
                 }
+                // Out of descriptors (a low RLIMIT_NOFILE, the group's other files open): the
+                // std path copies it once the ring is done with the group.
+                Some(OpResult::Failed(Errno::MFILE | Errno::NFILE)) => t.phase = Phase::Fallback,
                 Some(OpResult::Failed(e)) => {
                     let e = EntryError::new(&t.job.path, EntryOp::Open, e);
                     t.fail(e);
@@ -85,6 +88,9 @@ impl UringExecutor {
                     t.phase = Phase::Data;
                 }
                 Ok(None) => t.end(JobOutcome::Skipped),
+                Err(e) if matches!(e.error.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
+                    t.phase = Phase::Fallback;
+                }
                 Err(e) => t.fail(e),
             }
         }

@@ -8,7 +8,7 @@ use ucopy_uring::Mode;
 
 use crate::*;
 
-#[test]
+test!(full_destination_leaves_no_partial_file);
 fn full_destination_leaves_no_partial_file() {
     let _g = shared();
     for mode in Mode::ALL {
@@ -18,10 +18,7 @@ fn full_destination_leaves_no_partial_file() {
         for (label, tuning) in tunings() {
             let fs = match Mount::new_tmpfs("1m") {
                 Ok(fs) => fs,
-                Err(why) => {
-                    eprintln!("skipped: {why}");
-                    return;
-                }
+                Err(why) => skip!("{why}"),
             };
             let dst = TempDir::new_in(fs.path()).unwrap();
             let t = Trees::with_dst(dst);
@@ -72,7 +69,7 @@ fn full_destination_leaves_no_partial_file() {
     }
 }
 
-#[test]
+test!(no_descriptor_leaks);
 fn no_descriptor_leaks() {
     let _g = exclusive();
     for mode in Mode::ALL {
@@ -123,7 +120,7 @@ impl Drop for NofileGuard {
     }
 }
 
-#[test]
+test!(few_descriptors_still_copy);
 fn few_descriptors_still_copy() {
     let _g = exclusive();
     for mode in Mode::ALL {

@@ -2,7 +2,11 @@
 //! temporary directories, run once per executor mode and per interesting [`Tuning`].
 //!
 //! Tests that need io_uring skip with a printed reason when the probe says it is unusable,
-//! unless `UCOPY_REQUIRE_URING=1`, which turns the skip into a failure.
+//! unless `UCOPY_REQUIRE_URING=1`, which turns the skip into a failure. Skipped tests (and tests
+//! that could run only some modes) are reported as ignored with the reason (`runner`).
+
+#[macro_use]
+mod runner;
 
 mod copy;
 mod limits;
@@ -43,10 +47,10 @@ pub fn uring_available(mode: Mode) -> bool {
                     mode.name()
                 );
             }
-            eprintln!(
-                "skipped: the {} executor cannot run here: {why}",
+            runner::skip_part(format!(
+                "the {} executor cannot run here: {why}",
                 mode.name()
-            );
+            ));
             false
         }
     }
@@ -218,4 +222,8 @@ pub fn outcome_of<'a>(out: &'a [(FileJob, JobOutcome)], name: &str) -> &'a JobOu
 /// Open descriptors of this process.
 pub fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+fn main() {
+    runner::main();
 }

@@ -16,15 +16,13 @@ impl Drop for Restore {
     }
 }
 
-#[test]
+test!(disabled_sysctl_makes_it_unusable);
 fn disabled_sysctl_makes_it_unusable() {
     if !is_root() {
-        eprintln!("skipped: changing {SYSCTL} needs root");
-        return;
+        skip!("changing {SYSCTL} needs root");
     }
     let Ok(old) = std::fs::read_to_string(SYSCTL) else {
-        eprintln!("skipped: no {SYSCTL} (kernel before 6.6)");
-        return;
+        skip!("no {SYSCTL} (kernel before 6.6)");
     };
     // Nothing else in this process may set up a ring meanwhile.
     let _g = exclusive();
@@ -43,9 +41,9 @@ fn disabled_sysctl_makes_it_unusable() {
     assert!(probe.to_string().contains("unusable"));
 }
 
+test!(verdicts_match_what_the_executors_do);
 /// The probe's verdict per mode is what actually happens: a mode it allows sets up and copies
 /// a file byte for byte; a mode it refuses fails to set up, for the reason it gave.
-#[test]
 fn verdicts_match_what_the_executors_do() {
     let _g = shared();
     let probe = Probe::cached();
@@ -80,9 +78,9 @@ fn verdicts_match_what_the_executors_do() {
     }
 }
 
+test!(probe_describes_this_kernel);
 /// The probe describes this kernel: its release, every opcode an executor uses (once each),
 /// and, when io_uring works at all, the opcodes every executor needs.
-#[test]
 fn probe_describes_this_kernel() {
     let _g = shared();
     let probe = Probe::detect();
