@@ -86,6 +86,12 @@ impl Dispatch {
 
     /// The worker a batch may go to now without sharing a directory, if any.
     fn target(&self, dirs: &[usize]) -> Option<usize> {
+        if self.max_waiting == 0 {
+            // No look-ahead: no affinity either; any free worker, least busy first.
+            return (0..self.senders.len())
+                .filter(|&w| self.free(w))
+                .min_by_key(|&w| self.held[w]);
+        }
         let mut owned_by = None;
         for d in dirs {
             for &(w, _) in self.owner.get(d).map_or(&[][..], Vec::as_slice) {
