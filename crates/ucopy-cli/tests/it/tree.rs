@@ -213,21 +213,30 @@ impl TestTree {
 
 impl Drop for TestTree {
     fn drop(&mut self) {
-        // Read-only dirs (rows 16, 26) would make TempDir's removal fail for a non-root test
-        // user; open them up first. Errors are ignored: this is best-effort cleanup. Root needs
-        // none of it.
-        if is_root() {
+        // TempDir's own removal (std's `remove_dir_all`) fails and leaks the tree in two cases
+        // the rows create: read-only dirs (rows 16, 26) for a non-root test user, and trees
+        // deeper than the open-file limit (row 14 as uid 65534 with nofile 1024: std holds a
+        // descriptor per level). Leaked trees of 60,000 entries filled tmpfs in CI, so remove
+        // here and fall back to opening dirs up plus `rm -rf` (fts: bounded descriptors).
+        if fs::remove_dir_all(self.path()).is_ok() {
             return;
         }
-        let mut entries = Vec::new();
-        collect_post_order(self.path(), &mut entries);
-        for p in entries.iter().rev() {
-            if let Ok(m) = fs::symlink_metadata(p) {
-                if m.is_dir() && m.permissions().mode() & 0o700 != 0o700 {
-                    let _ = fs::set_permissions(p, fs::Permissions::from_mode(0o700));
+        if !is_root() {
+            let mut entries = Vec::new();
+            collect_post_order(self.path(), &mut entries);
+            for p in entries.iter().rev() {
+                if let Ok(m) = fs::symlink_metadata(p) {
+                    if m.is_dir() && m.permissions().mode() & 0o700 != 0o700 {
+                        let _ = fs::set_permissions(p, fs::Permissions::from_mode(0o700));
+                    }
                 }
             }
         }
+        let _ = std::process::Command::new("rm")
+            .arg("-rf")
+            .arg("--")
+            .arg(self.path())
+            .status();
     }
 }
 
@@ -317,14 +326,15 @@ pub fn many_empty_files(dir: &Path, prefix: &str, n: usize) {
     .unwrap();
     for i in 0..n {
         let name = format!("{prefix}{i:07}");
-        drop(
-            rustix::fs::openat(
-                &d,
-                name.as_str(),
-                OFlags::WRONLY | OFlags::CREATE | OFlags::CLOEXEC,
-                Mode::from_raw_mode(0o644),
-            )
-            .unwrap(),
-        );
+        // mknodat needs no descriptor per file: with nofile 1024 and other tests holding
+        // descriptors, an open per file once failed with EMFILE here.
+        rustix::fs::mknodat(
+            &d,
+            name.as_str(),
+            FileType::RegularFile,
+            Mode::from_raw_mode(0o644),
+            0,
+        )
+        .unwrap_or_else(|e| panic!("mknod {}/{name}: {e}", dir.display()));
     }
 }
