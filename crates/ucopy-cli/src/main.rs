@@ -119,37 +119,13 @@ fn run(args: &Args) -> u8 {
     for w in &plan.warnings {
         err_line(format_args!("{w}"));
     }
-    // `cp a a dir/`: the same source twice is copied once, with cp's warning (with a backup
-    // option the second copy backs up the first, as cp does).
-    let mut sources_once = Vec::with_capacity(plan.sources.len());
-    let mut seen = std::collections::HashSet::new();
-    for s in &plan.sources {
-        use std::os::unix::fs::MetadataExt;
-        let meta = if plan.resolve.follow {
-            std::fs::metadata(s)
-        } else {
-            std::fs::symlink_metadata(s)
-        };
-        if let (Ok(m), false) = (&meta, plan.resolve.backup) {
-            // As cp: the same name of the same file (hard links are distinct sources).
-            if plan.sources.len() > 1 && !seen.insert((m.dev(), m.ino(), s.clone())) {
-                let what = if m.is_dir() { "directory" } else { "file" };
-                err_line(format_args!(
-                    "warning: source {what} '{}' specified more than once",
-                    s.display()
-                ));
-                continue;
-            }
-        }
-        sources_once.push(s.clone());
-    }
     // `cp -bf foo foo` (the same name twice, a regular file): cp copies foo to the name its
     // backup would get, without backups, so foo stays and the backup appears.
     let mut dest = plan.dest.clone();
     if plan.options.force
         && plan.options.backup != ucopy::Backup::Off
-        && sources_once.len() == 1
-        && sources_once[0] == plan.dest
+        && plan.sources.len() == 1
+        && plan.sources[0] == plan.dest
         && std::fs::metadata(&plan.dest).is_ok_and(|m| m.is_file())
     {
         match ucopy::backup_path(&plan.dest, &plan.options) {
@@ -168,7 +144,9 @@ fn run(args: &Args) -> u8 {
             }
         }
     }
-    let (sources, dest) = (&sources_once[..], dest.as_path());
+    // `cp a a dir/` (the same source twice) is copied once with cp's warning: target
+    // resolution reports the repeat (ucopy_core::target).
+    let (sources, dest) = (&plan.sources[..], dest.as_path());
     // -i asks in order, one file at a time.
     let threads = if plan.options.confirm.is_some() {
         Some(1)
@@ -190,25 +168,23 @@ fn run(args: &Args) -> u8 {
         }
     };
     // A source that cannot be copied at all (missing, into itself) stops the command before
-    // anything is created; a per-source refusal (same file) is reported, the rest copied, exit 1.
-    if let Some(e) = resolved
-        .iter()
-        .filter_map(|r| r.as_ref().err())
-        .find(|e| !e.is_per_source())
-    {
-        err_line(format_args!("{e}"));
-        return EXIT_FATAL;
-    }
+    // anything is created; a per-source refusal (same file) is reported, the rest copied, exit 1;
+    // a repeated source is a warning. Each is said in operand order, as cp says them.
     let mut refused = false;
+    let mut fatal = false;
     let mut targets = Vec::new();
     for r in resolved {
         match r {
             Ok(t) => targets.push(t),
             Err(e) => {
                 err_line(format_args!("{e}"));
-                refused = true;
+                refused |= !e.is_warning();
+                fatal |= !e.is_per_source();
             }
         }
+    }
+    if fatal {
+        return EXIT_FATAL;
     }
 
     if args.dry_run {

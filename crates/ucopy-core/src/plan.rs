@@ -450,12 +450,16 @@ impl Planner {
         let src_dir = resolved_dir.as_ref().unwrap_or(src_dir);
         match entry.stat.kind() {
             Kind::File => {
-                if self.options.preserve_links && entry.stat.nlink > 1 {
+                // Under -L a file reached through symlinks is one more name of it, whatever its
+                // link count says (cp's rule: `-L --preserve=links` links what dereferences to
+                // one file), so every file is remembered and none forgotten early.
+                let via_symlinks = self.options.dereference == Dereference::Always;
+                if self.options.preserve_links && (entry.stat.nlink > 1 || via_symlinks) {
                     let key = (entry.stat.dev, entry.stat.ino);
                     if let Some((group, seen)) = self.links.get_mut(&key) {
                         let group = Arc::clone(group);
                         *seen += 1;
-                        if *seen >= entry.stat.nlink {
+                        if *seen >= entry.stat.nlink && !via_symlinks {
                             self.links.remove(&key); // every name seen: free the memory
                         }
                         if group.batch == self.batch_seq {

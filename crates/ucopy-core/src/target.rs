@@ -109,6 +109,15 @@ pub enum TargetError {
     /// `-T` with a directory source and a non-directory destination, or with several sources.
     #[error("extra operand '{}'", .0.display())]
     ExtraOperand(PathBuf),
+    /// A source named again (the same file by the same name, `a` and `./a`): a warning, not a
+    /// failure; it is copied once, as cp does.
+    #[error("warning: source {} '{}' specified more than once", if *.directory { "directory" } else { "file" }, .path.display())]
+    Repeated {
+        /// The source as named the second time.
+        path: PathBuf,
+        /// True for a directory.
+        directory: bool,
+    },
 }
 
 impl TargetError {
@@ -117,9 +126,32 @@ impl TargetError {
     pub fn is_per_source(&self) -> bool {
         matches!(
             self,
-            TargetError::SameFile { .. } | TargetError::DestStat { .. } | TargetError::Dangling(_)
+            TargetError::SameFile { .. }
+                | TargetError::DestStat { .. }
+                | TargetError::Dangling(_)
+                | TargetError::Repeated { .. }
         )
     }
+
+    /// True for a warning only: that source is skipped, and that is not a failure.
+    pub fn is_warning(&self) -> bool {
+        matches!(self, TargetError::Repeated { .. })
+    }
+}
+
+/// What makes two operands "the same source named twice": the file's identity, its last name
+/// and its directory's identity (`a` and `./a`; hard links `a` and `b` are two sources, as with
+/// cp). A file is only a repeat when no backups are made: with them the second copy backs up
+/// the first (cp's rule); a directory always is.
+fn repeat_key(source: &Path, opts: ResolveOptions) -> Option<(Id, Vec<u8>, Id, bool)> {
+    let st = stat_source(source, opts.follow).ok()?;
+    let directory = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
+    if opts.backup && !directory {
+        return None;
+    }
+    let (dir, name) = split_operand(source);
+    let dir = rfs::fstat(open_operand_dir(&dir).ok()?).ok()?;
+    Some((file_id(&st), name.into_bytes(), file_id(&dir), directory))
 }
 
 type Id = (u64, u64);
@@ -224,7 +256,20 @@ pub fn resolve_each(
         return Err(TargetError::NotADirectory(dest.to_path_buf()));
     }
     let mut targets = Vec::with_capacity(sources.len());
+    let mut seen = std::collections::HashSet::new();
     for source in sources {
+        // Every operand counts as seen, even one refused below (`cp -a ./b b b/`: the first is
+        // "into itself", the second a repeat of it).
+        if let Some(key) = repeat_key(source, opts).filter(|_| sources.len() > 1) {
+            let directory = key.3;
+            if !seen.insert(key) {
+                targets.push(Err(TargetError::Repeated {
+                    path: source.to_path_buf(),
+                    directory,
+                }));
+                continue;
+            }
+        }
         targets.push(resolve_one(source, dest, dest_is_dir, &dest_stat, opts));
     }
     Ok(targets)

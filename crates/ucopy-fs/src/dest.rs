@@ -168,6 +168,7 @@ pub(crate) fn create_file(
             path: &job.path,
             stat: src,
             resolves_to: None,
+            keeps_link: false,
         };
         let decision = decide(
             dir,

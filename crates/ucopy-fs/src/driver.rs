@@ -826,6 +826,9 @@ impl Driver<'_> {
                         path: &src_path,
                         stat: &entry.stat,
                         resolves_to: resolves_to(),
+                        // Copying (not -l/-s), a link is made only for another name of a
+                        // hard-linked source (make_hard_link).
+                        keeps_link: op == Op::Link && self.options.link_mode == LinkMode::Copy,
                     };
                     match make_room(
                         dir.as_fd(),

@@ -28,6 +28,10 @@ pub struct Incoming<'a> {
     /// symlink source resolves to. Replacing that object with the copy would destroy it (a
     /// symlink `s -> f` copied over `f` leaves `f -> f`), so it is refused.
     pub resolves_to: Option<(u64, u64)>,
+    /// It is a hard link to the copy of another name of the same source inode (links kept):
+    /// under `--update` it replaces even a newer destination, as cp does, so that the names of
+    /// one source file stay one file in the copy.
+    pub keeps_link: bool,
 }
 
 /// The decision about an existing destination object.
@@ -96,7 +100,10 @@ pub fn decide(
     if options.keeps_existing() {
         return Ok(Decision::Keep);
     }
-    if options.update == Update::Older && existing.mtime >= incoming.stat.mtime {
+    if options.update == Update::Older
+        && existing.mtime >= incoming.stat.mtime
+        && !incoming.keeps_link
+    {
         return Ok(Decision::Keep);
     }
     if let Some(confirm) = &options.confirm {
@@ -132,6 +139,26 @@ pub fn decide(
         rfs::renameat(dir, name, dir, backup.as_c_str())
             .map_err(|e| EntryError::new(dst_path, Op::Remove, e))?;
         return Ok(Decision::Freed);
+    }
+    // --attributes-only writes no data, so it never removes a destination to make room for a
+    // symlink or special file: as with cp, the name is taken only with -f or
+    // --remove-destination (which unlinks it before this point).
+    if options.attributes_only && !options.force && !options.remove_destination {
+        let what = match incoming.stat.kind() {
+            ucopy_core::Kind::Symlink => Some("symbolic link"),
+            ucopy_core::Kind::Special => Some("special file"),
+            _ => None,
+        };
+        if let Some(what) = what {
+            return Err(EntryError::new(
+                dst_path,
+                Op::Refused,
+                io::Error::other(format!(
+                    "cannot create {what} '{}': File exists",
+                    dst_path.display()
+                )),
+            ));
+        }
     }
     // Under -a a file with other names is unlinked first so they keep their data; with
     // --attributes-only no data is written, so it keeps its inode (and its links), as with cp.

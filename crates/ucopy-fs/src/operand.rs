@@ -11,6 +11,7 @@ use rustix::fs::{self as rfs, FileType, Mode, OFlags};
 use rustix::io::Errno;
 use ucopy_core::{EntryError, Op, Options, Stat};
 
+use crate::dest::{make_room, Room};
 use crate::meta::{mode_and_times_fd, own_fd};
 
 /// A directory `--parents` created, to finish once the copy inside it is done.
@@ -159,4 +160,58 @@ pub fn copy_into_fifo(source: &Path, dest: &Path, options: &Options) -> Result<u
         }
         total += n as u64;
     }
+}
+
+/// Links links-kept operands: `cp --preserve=links a b dir/` with `a` and `b` one file makes
+/// `dir/b` a hard link to `first` (the copy of the earlier operand, `dir/a`), as cp does. Whatever
+/// is at `dest` gets the same treatment as in a tree ([`crate::existing::decide`]: kept under
+/// `-n` or a "no" to `-i`, backed up, refused if just created, otherwise replaced), except that
+/// `--update` does not keep a newer one: the names of one source file stay one file.
+/// Returns false when what is at `dest` was kept.
+pub fn link_operand(
+    first: &Path,
+    source: &Path,
+    dest: &Path,
+    options: &Options,
+) -> Result<bool, EntryError> {
+    let follow = options.dereference != ucopy_core::Dereference::Never;
+    let src = if follow {
+        rfs::stat(source)
+    } else {
+        rfs::lstat(source)
+    };
+    let src = Stat::from(&src.map_err(|e| EntryError::new(source, Op::Stat, e))?);
+    let first_id =
+        ucopy_core::file_id(&rfs::lstat(first).map_err(|e| EntryError::new(first, Op::Stat, e))?);
+    let (dir, name) = ucopy_core::split_operand(dest);
+    let dir = ucopy_core::open_operand_dir(&dir).map_err(|e| EntryError::new(dest, Op::Open, e))?;
+    for _ in 0..2 {
+        match rfs::linkat(rfs::CWD, first, &dir, &name, rfs::AtFlags::empty()) {
+            Ok(()) => {
+                if let Some(created) = &options.just_created {
+                    created.record(dest);
+                }
+                return Ok(true);
+            }
+            Err(Errno::EXIST) => {
+                let incoming = crate::existing::Incoming {
+                    path: source,
+                    stat: &src,
+                    resolves_to: None,
+                    keeps_link: true,
+                };
+                match make_room(dir.as_fd(), &name, dest, options, Some(first_id), incoming)? {
+                    Room::Free => continue,
+                    Room::Same => return Ok(true),
+                    Room::Keep => return Ok(false),
+                }
+            }
+            Err(e) => return Err(EntryError::new(dest, Op::Link, e)),
+        }
+    }
+    Err(EntryError::new(
+        dest,
+        Op::Link,
+        io::Error::from(Errno::EXIST),
+    ))
 }

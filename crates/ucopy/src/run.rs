@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use ucopy_core::target::{ResolveOptions, TargetError};
 use ucopy_core::{Cancel, NoProgress, Options, Progress, Report};
-use ucopy_fs::operand::{copy_into_fifo, finish_parents, make_parents};
+use ucopy_fs::operand::{copy_into_fifo, finish_parents, link_operand, make_parents};
 use ucopy_fs::FdBudget;
 
 use crate::plan::Planner;
@@ -157,16 +157,6 @@ impl<'p> Copier<'p> {
             std::collections::HashMap::new();
         for target in targets {
             let linked_id = self.linked_operand(&target.source);
-            if let Some(first) = linked_id.and_then(|id| first_copies.get(&id)) {
-                if std::fs::symlink_metadata(&target.dest).is_err()
-                    && std::fs::hard_link(first, &target.dest).is_ok()
-                {
-                    report.files += 1;
-                    self.progress
-                        .copied(ucopy_core::Kind::File, &target.source, &target.dest, 0);
-                    continue;
-                }
-            }
             let errors_before = report.errors.len();
             if self.options.cancel.is_cancelled() {
                 report.stopped = true;
@@ -201,6 +191,29 @@ impl<'p> Copier<'p> {
             } else {
                 Vec::new()
             };
+            if let Some(first) = linked_id.and_then(|id| first_copies.get(&id)) {
+                match link_operand(first, &target.source, &target.dest, &self.options) {
+                    Ok(true) => {
+                        report.hardlinks += 1;
+                        self.progress.copied(
+                            ucopy_core::Kind::File,
+                            &target.source,
+                            &target.dest,
+                            0,
+                        );
+                    }
+                    Ok(false) => report.skipped += 1,
+                    Err(e) => {
+                        self.progress.failed(&e);
+                        report.errors.push(e);
+                    }
+                }
+                for e in finish_parents(&parents, &self.options) {
+                    self.progress.failed(&e);
+                    report.errors.push(e);
+                }
+                continue;
+            }
             let copied = ucopy_fs::copy_tree(
                 &target.source,
                 &target.dest,
