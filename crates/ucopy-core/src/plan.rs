@@ -65,14 +65,17 @@ impl PlanOptions {
         PlanOptions {
             order: options.order,
             queue_depth: options.queue_depth,
-            preserve_links: options.preserved().links,
+            // -l and -s make a link per name whatever its inode: nothing to group (cp's
+            // `preserve_links && !hard_link`), and no table of every inode to keep.
+            preserve_links: options.preserved().links && options.link_mode == crate::LinkMode::Copy,
             dereference: options.dereference,
             one_file_system: options.one_file_system,
             exclude: options.exclude.clone(),
             // Hard links need every file's link count while planning, and `-u` decides from
             // the source's mtime before the file is opened; otherwise the workers stat the
             // files they open.
-            stat_files: options.preserved().links || options.update == Update::Older,
+            stat_files: (options.preserved().links && options.link_mode == crate::LinkMode::Copy)
+                || options.update == Update::Older,
             ..PlanOptions::default()
         }
     }

@@ -178,7 +178,13 @@ pub fn copy_tree(
         })?;
 
     let (done_tx, done_rx) = unbounded::<WorkerMsg>();
-    let threads = threads.min(budget.threads);
+    // -l and -s copy no data: the driver makes every link itself, so no worker (nor its
+    // executor's buffers and ring) is started.
+    let threads = if options.link_mode == LinkMode::Copy {
+        threads.min(budget.threads)
+    } else {
+        0
+    };
     thread::scope(|scope| {
         let mut spawned = 0;
         let mut spawn_error = None;

@@ -251,6 +251,32 @@ backend_test!(attributes_only, |b| {
     assert_eq!(mode(&t.p("d/small")), 0o640);
     assert_eq!(mtime(&t.p("d/small")), (1_234_567_890, 5));
     assert_eq!(t.read("d/big"), b"existing data stays");
+    // A symlink onto an existing file: no data is written, so the file is not removed to make
+    // room (exit 1, data kept) unless -f or --remove-destination say so.
+    t.file("sym_target", "target");
+    t.symlink("sym", "sym_target");
+    t.file("file", "kept");
+    let out = b.run(args!["-a", "--attributes-only", t.p("sym"), t.p("file")]);
+    out.assert_code(1);
+    assert!(
+        out.stderr_str().contains("cannot create symbolic link"),
+        "{out}"
+    );
+    assert_eq!(t.read("file"), b"kept");
+    for replace in ["--remove-destination", "-f"] {
+        let _ = fs::remove_file(t.p("file"));
+        t.file("file", "kept");
+        b.run(args![
+            "-a",
+            "--attributes-only",
+            replace,
+            t.p("sym"),
+            t.p("file")
+        ])
+        .assert_success();
+        assert!(is_symlink(&t.p("file")), "{replace}");
+        assert_eq!(t.read("file"), b"target");
+    }
 });
 
 // --reflink=always clones or fails for that file (no partial copy); never/auto copy the data.

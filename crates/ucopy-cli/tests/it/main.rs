@@ -21,6 +21,7 @@ mod attacks;
 mod changes;
 mod cli_text;
 mod contents;
+mod cp_links;
 mod cp_options;
 mod destination;
 mod differential;

@@ -428,3 +428,57 @@ backend_test!(target_directory_unreachable_names_the_cause, |b| {
     );
     assert!(!t.p("locked/inside/f").exists());
 });
+
+// One source named twice (`a` and `./a`: the same file by the same name in the same directory)
+// is copied once with a warning, exit 0; two hard links are two sources. A directory named
+// twice likewise. Messages come in operand order: `d ./d/..`-style repeats after an "into
+// itself" refusal of the first still warn. With numbered backups the second copy backs up the
+// first instead.
+backend_test!(repeated_sources_copied_once, |b| {
+    let t = TestTree::new();
+    t.file("a", "a");
+    t.hardlink("a", "link");
+    t.dir("d");
+    let out = b.run(args![t.p("a"), t.p("./a"), t.p("d")]);
+    out.assert_success();
+    assert!(
+        out.stderr_str().contains("warning: source file '")
+            && out.stderr_str().contains("specified more than once"),
+        "{out}"
+    );
+    assert_eq!(t.read("d/a"), b"a");
+    let out = b.run(args![t.p("a"), t.p("link"), t.p("d")]);
+    out.assert_success();
+    assert!(!out.stderr_str().contains("more than once"), "{out}");
+    assert_eq!(t.read("d/link"), b"a");
+
+    t.file("tree/x", "x");
+    t.dir("into");
+    let out = b.run(args!["-a", t.p("./tree"), t.p("tree"), t.p("into")]);
+    out.assert_success();
+    assert!(
+        out.stderr_str().contains("warning: source directory '"),
+        "{out}"
+    );
+    assert_eq!(t.read("into/tree/x"), b"x");
+
+    let out = b.run(args!["-a", t.p("./tree"), t.p("tree"), t.p("tree")]);
+    out.assert_failed();
+    let err = out.stderr_str();
+    let itself = err.find("into itself").expect("into-itself refusal");
+    let repeat = err
+        .find("specified more than once")
+        .expect("repeat warning");
+    assert!(itself < repeat, "operand order:\n{out}");
+
+    t.dir("numbered");
+    b.run(args![
+        "--backup=numbered",
+        t.p("a"),
+        t.p("a"),
+        t.p("numbered")
+    ])
+    .assert_success();
+    assert_eq!(t.read("numbered/a"), b"a");
+    assert_eq!(t.read("numbered/a.~1~"), b"a");
+});
