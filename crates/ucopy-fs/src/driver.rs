@@ -167,6 +167,7 @@ pub fn copy_tree(
             waiting_dirs: HashMap::new(),
             open_dst: std::collections::VecDeque::new(),
             max_open_dst: budget.max_open_dst_dirs,
+            sweep_open_dst_at: 64,
             std: StdCopier::default(),
             dir_xattrs: HashMap::new(),
             workers_alive: spawned,
@@ -202,6 +203,8 @@ struct Driver<'a> {
     /// Directories holding a destination fd, oldest first (released beyond the budget).
     open_dst: std::collections::VecDeque<Arc<DirNode>>,
     max_open_dst: usize,
+    /// `open_dst`'s length at which finished directories are swept out of it (dirs.rs).
+    sweep_open_dst_at: usize,
     /// Copies hard-link names whose first copy failed, on this thread.
     std: StdCopier,
     /// Source xattrs of directories not finished yet (only those that have any).

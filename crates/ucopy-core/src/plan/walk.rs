@@ -15,8 +15,9 @@ use crate::node::{join, DirNode, DIR_FLAGS};
 use crate::{file_id, Dereference, EntryError, Kind, Op, Order, Stat};
 
 impl Planner {
-    /// Opens `name` in the top frame's directory and pushes it as a new frame.
-    pub(super) fn enter(&mut self, name: CString, stat: Stat) {
+    /// Opens `name` in the top frame's directory, which the listing saw with identity `id`, and
+    /// pushes it as a new frame. Its metadata is taken from the opened directory.
+    pub(super) fn enter(&mut self, name: CString, id: (u64, u64)) {
         let parent = Arc::clone(&self.stack.last().expect("a frame").node);
         let path = join(parent.path(), &name);
         // A directory that is the destination of this directory or of one of its ancestors
@@ -24,7 +25,6 @@ impl Planner {
         // would be copied into itself, level after level, until the disk is full. cp refuses
         // it per directory; so do we (docs/behaviours.md row 38). Comparing identities catches
         // every route to it.
-        let id = (stat.dev, stat.ino);
         if let Some(frame) = self.stack.iter().rev().find(|f| f.dst_id == Some(id)) {
             let dest = frame.node.dst_path().display().to_string();
             self.ready.push_back(Step::Error(EntryError::new(
@@ -44,28 +44,27 @@ impl Planner {
         let opened = parent.src_fd().and_then(|pfd| {
             let fd = rfs::openat(pfd.as_fd(), &name, flags, Mode::empty())?;
             let st = rfs::fstat(&fd)?;
-            if file_id(&st) != (stat.dev, stat.ino) {
+            if file_id(&st) != id {
                 return Err(io::Error::other("directory was replaced during the copy"));
             }
-            Ok(fd)
+            Ok((fd, Stat::from(&st)))
         });
         // Following symlinks (-L) can lead back up the tree: cp refuses such a directory.
-        let opened = opened.and_then(|fd| {
-            let own = (stat.dev, stat.ino);
+        let opened = opened.and_then(|(fd, stat)| {
             if self.options.dereference == Dereference::Always
                 && self
                     .stack
                     .iter()
-                    .any(|f| f.node.stat().is_some_and(|s| (s.dev, s.ino) == own))
+                    .any(|f| f.node.stat().is_some_and(|s| (s.dev, s.ino) == id))
             {
                 return Err(io::Error::other(
                     "directory is its own ancestor (symlink loop)",
                 ));
             }
-            Ok(fd)
+            Ok((fd, stat))
         });
         match opened {
-            Ok(fd) => {
+            Ok((fd, stat)) => {
                 let node = DirNode::child(&parent, name.clone(), name, stat, fd);
                 self.push_frame(node);
             }
@@ -89,6 +88,7 @@ impl Planner {
         self.ready.push_back(Step::Dir(Arc::clone(&node)));
         self.stack.push(Frame {
             node,
+            names: Vec::new(),
             entries: Vec::new(),
             subdirs: Vec::new(),
             listed: false,
@@ -132,6 +132,7 @@ impl Planner {
                 return;
             }
         };
+        let mut names = Vec::new();
         let mut entries = Vec::new();
         let mut dir = RawDir::new(fd.as_fd(), &mut self.dirent_buf);
         while let Some(item) = dir.next() {
@@ -141,8 +142,17 @@ impl Planner {
                     if name == c"." || name == c".." {
                         continue;
                     }
+                    let Ok(at) = u32::try_from(names.len()) else {
+                        self.ready.push_back(Step::Error(EntryError::new(
+                            frame.node.path(),
+                            Op::ReadDir,
+                            io::Error::other("more than 4 GiB of names in one directory"),
+                        )));
+                        break;
+                    };
+                    names.extend_from_slice(name.to_bytes_with_nul());
                     let regular = e.file_type() == FileType::RegularFile;
-                    entries.push((name.to_owned(), e.ino(), regular));
+                    entries.push((at, e.ino(), regular));
                 }
                 Err(e) => {
                     self.ready.push_back(Step::Error(EntryError::new(
@@ -158,15 +168,19 @@ impl Planner {
             entries.sort_unstable_by_key(|(_, ino, _)| *ino);
         }
         entries.reverse();
+        names.shrink_to_fit();
+        entries.shrink_to_fit();
+        frame.names = names;
         frame.entries = entries;
     }
 
     /// Takes the next entry of the top frame, if any; `false` when its listing is exhausted.
     pub(super) fn step_top(&mut self) -> bool {
         let frame = self.stack.last_mut().expect("a frame");
-        let Some((name, ino, regular)) = frame.entries.pop() else {
+        let Some((at, ino, regular)) = frame.entries.pop() else {
             return false;
         };
+        let name = frame.name(at);
         let node = Arc::clone(&frame.node);
         let fd = match node.src_fd() {
             Ok(fd) => fd,
@@ -226,7 +240,7 @@ impl Planner {
                 .last_mut()
                 .expect("a frame")
                 .subdirs
-                .push((name, stat));
+                .push((at, (stat.dev, stat.ino)));
         } else {
             let entry = Entry {
                 dir: node,

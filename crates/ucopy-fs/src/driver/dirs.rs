@@ -141,6 +141,14 @@ impl Driver<'_> {
         node.set_dst(fd, created)
             .map_err(|e| dst_err(Op::Stat, e))?;
         self.open_dst.push_back(Arc::clone(node));
+        // A finished directory gave its fd back (release_dst_upward) but is still queued here:
+        // swept out whenever the queue has doubled since the last sweep (amortised O(1) per
+        // directory), so 10,000 finished siblings are not all kept in memory, nor counted
+        // against the budget in place of directories that hold an fd.
+        if self.open_dst.len() >= self.sweep_open_dst_at {
+            self.open_dst.retain(|n| n.holds_dst());
+            self.sweep_open_dst_at = (2 * self.open_dst.len()).max(64);
+        }
         while self.open_dst.len() > self.max_open_dst {
             if let Some(old) = self.open_dst.pop_front() {
                 old.release_dst();
