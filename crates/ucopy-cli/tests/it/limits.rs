@@ -170,3 +170,38 @@ backend_test!(memlock_8m_three_copies_at_once, |b| {
         assert_trees_equal(&t.p("src"), &t.p(format!("dst{i}")), &Compare::archive());
     }
 });
+
+// `cp -al` of one directory holding 10,000 files and 10,000 subdirectories, allowed 4 MiB of
+// address space beyond what `-al` of a single file needs (GNU cp needs about 2.5): a link-only
+// copy moves no data, so it starts no workers, and the walk holds a listing's names in one
+// buffer rather than one allocation per name; it must not abort on an allocation.
+backend_test!(link_copy_of_a_wide_directory_in_little_memory, |b| {
+    let Some(prlimit) = find_tool("prlimit") else {
+        skip!("prlimit (util-linux) not installed");
+    };
+    let t = TestTree::in_shm();
+    crate::tree::many_empty_files(&t.p("src/wide"), "file", 10_000);
+    for i in 0..10_000 {
+        std::fs::create_dir(t.p(format!("src/wide/dir{i:05}"))).unwrap();
+    }
+    t.file("one", "");
+    // What `-al one one2` needs, to 250 KiB.
+    let needs = (4000..=512_000).step_by(250).find(|kib| {
+        let _ = std::fs::remove_file(t.p("one2"));
+        std::process::Command::new(&prlimit)
+            .arg(format!("--as={}", kib * 1024))
+            .arg("--")
+            .arg(BIN)
+            .args(b.args())
+            .args(args!["-al", t.p("one"), t.p("one2")])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    let needs = needs.expect("-al of one file runs under some address-space limit");
+    let limit = format!("--as={}", (needs + 4000) * 1024);
+    let out = run_limited(b, &[limit.as_str()], args!["-al", t.p("src"), t.p("dst")]);
+    assert_no_crash(&out);
+    out.assert_success();
+    assert_trees_equal(&t.p("src"), &t.p("dst"), &Compare::archive());
+});
