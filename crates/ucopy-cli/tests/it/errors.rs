@@ -191,7 +191,7 @@ backend_test!(row27_erofs_mid_copy_names_partial_files, |b| {
     }
     let dst = m.path().join("dst");
     let mut c = b.cmd();
-    c.args(args!["-a", t.p("src"), &dst]);
+    c.args(args!["-a", "--json", t.p("src"), &dst]);
     let mut running = spawn(c);
     // Mid-copy: once a hundred files of the big directory are there, 1,400 are still to come.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -231,6 +231,23 @@ backend_test!(row27_erofs_mid_copy_names_partial_files, |b| {
     };
     let (complete, partial) = assert_complete_or_named(&t.p("src"), &dst, named);
     eprintln!("{complete} complete files, {partial} named partial files");
+    // `--json` lists the same files, as paths.
+    let j = out.json();
+    let listed: Vec<String> = j["incomplete"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| e["path"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(listed.len() >= partial, "{j}");
+    for p in &listed {
+        assert!(
+            named(std::path::Path::new(p)),
+            "{p} in --json, not on stderr:\n{out}"
+        );
+    }
     assert!(
         complete < 1509,
         "the copy cannot have completed after the fs went read-only"
