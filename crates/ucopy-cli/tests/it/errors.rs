@@ -263,18 +263,22 @@ backend_test!(row27_read_only_destination_one_line, |b| {
         Err(why) => skip!("{why}"),
     };
     let t = TestTree::in_shm();
-    for i in 0..300 {
-        t.file_sized(format!("src/f{i:03}"), 4 * KIB, i);
+    // Enough files that several batches are in flight on every worker when the first fails.
+    for i in 0..2000 {
+        t.file_sized(format!("src/f{i:04}"), 4 * KIB, i);
     }
     t.file("src/sub/g", "g");
     let operands: Vec<std::ffi::OsString> = (0..50)
-        .map(|i| t.p(format!("src/f{i:03}")).into_os_string())
+        .map(|i| t.p(format!("src/f{i:04}")).into_os_string())
         .collect();
     let mut many = operands.clone();
     many.push(m.path().join("lost+found").into_os_string());
     let cases = [
         args!["-a", t.p("src"), m.path().join("dst")],
         args!["-a", "-T", t.p("src"), m.path()],
+        // Without -a nothing is done to the existing directory first: its files are the first
+        // writes.
+        args!["-r", "-T", t.p("src"), m.path()],
         many,
     ];
     for case in cases {
