@@ -12,21 +12,31 @@
 //!   reopened when the walk comes back up (row 28: `ulimit -n 64`, 2,000 levels).
 //! - [`Step::DirDone`] comes after everything inside the directory (post-order), so the driver
 //!   can apply its mode and times last, at every level (rows 16, 17).
+//!
+//! This file holds what the planner yields and its loop (`Iterator for Planner`); the walk and
+//! the source directory fd budget are in `walk`, batching and hard-link groups in `batch`, and
+//! naming and opening what the user named in `operand`.
+
+mod batch;
+mod operand;
+mod walk;
+
+use operand::is_same_dir;
+pub use operand::{name_os, open_operand_dir, resolve_symlink, split_operand};
 
 use std::collections::{HashMap, VecDeque};
 use std::ffi::{CStr, CString, OsString};
 use std::io;
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, RawDir};
-use rustix::io::Errno;
+use rustix::fs::{self as rfs, AtFlags, Mode, OFlags};
 
 use crate::node::{join, DirNode, DIR_FLAGS};
-use crate::{file_id, Dereference, EntryError, Exclude, Kind, Op, Options, Order, Stat, Update};
+use crate::{Dereference, EntryError, Exclude, Kind, Op, Options, Order, Stat, Update};
 
 /// Settings the planner needs.
 #[derive(Debug, Clone)]
@@ -144,39 +154,6 @@ impl Entry {
     }
 }
 
-/// Follows the symlink `name` in `dir` to the last object of its chain, returning that object's
-/// directory (opened) and name, so it can be opened with `O_NOFOLLOW` like any other entry.
-pub fn resolve_symlink(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<(OwnedFd, CString)> {
-    let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    let mut dir = rfs::openat(dir, c".", dir_flags, Mode::empty())?;
-    let mut name = name.to_owned();
-    for _ in 0..40 {
-        let st = rfs::statat(&dir, &name, AtFlags::SYMLINK_NOFOLLOW)?;
-        if FileType::from_raw_mode(st.st_mode) != FileType::Symlink {
-            return Ok((dir, name));
-        }
-        let target = rfs::readlinkat(&dir, &name, Vec::new())?.into_bytes();
-        match target.iter().rposition(|b| *b == b'/') {
-            None => name = CString::new(target).expect("readlink has no NUL"),
-            Some(i) => {
-                let dir_part: &[u8] = if i == 0 { b"/" } else { &target[..i] };
-                let last = &target[i + 1..];
-                if last.is_empty() || last == b"." || last == b".." {
-                    return Err(Errno::ISDIR.into());
-                }
-                dir = rfs::openat(
-                    &dir,
-                    std::ffi::OsStr::from_bytes(dir_part),
-                    dir_flags,
-                    Mode::empty(),
-                )?;
-                name = CString::new(last).expect("readlink has no NUL");
-            }
-        }
-    }
-    Err(Errno::LOOP.into())
-}
-
 /// A regular file to copy.
 #[derive(Debug, Clone)]
 pub struct PlannedFile {
@@ -288,44 +265,6 @@ impl std::fmt::Debug for Planner {
     }
 }
 
-/// Splits an operator-named path into the directory to open and the name within it, keeping a
-/// display form of the directory (empty when the path has no directory part). `a/.`, `.` and
-/// `/` name the directory itself (`a/.` merges contents), so their name is `.`.
-pub fn split_operand(path: &Path) -> (PathBuf, CString) {
-    let bytes = path.as_os_str().as_bytes();
-    let mut end = bytes.len();
-    while end > 1 && bytes[end - 1] == b'/' {
-        end -= 1;
-    }
-    let trimmed = &bytes[..end];
-    let (dir, name): (&[u8], &[u8]) = match trimmed.iter().rposition(|b| *b == b'/') {
-        _ if trimmed == b"/" => (trimmed, b"."),
-        Some(i) => (&trimmed[..i.max(usize::from(i == 0))], &trimmed[i + 1..]),
-        None => (b"", trimmed),
-    };
-    let (dir, name) = if name == b"." || name == b".." {
-        (trimmed, &b"."[..])
-    } else {
-        (dir, name)
-    };
-    let dir = PathBuf::from(std::ffi::OsStr::from_bytes(dir));
-    (dir, CString::new(name).expect("paths have no NUL"))
-}
-
-/// Opens an operator-named directory (following symlinks, as cp does for operands).
-pub fn open_operand_dir(dir: &Path) -> io::Result<OwnedFd> {
-    let dir = if dir.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        dir
-    };
-    Ok(rfs::open(
-        dir,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?)
-}
-
 impl Planner {
     /// Plans copying `source` to exactly `dest` (the caller resolved "into a directory"
     /// semantics). A trailing `/` on `source` dereferences a symlink to a directory, as with cp.
@@ -412,340 +351,6 @@ impl Planner {
     pub fn is_tree(&self) -> bool {
         matches!(self.start, Some(Start::Dir(_))) || !self.stack.is_empty()
     }
-
-    fn flush(&mut self) {
-        if !self.batch.is_empty() {
-            self.ready
-                .push_back(Step::Files(std::mem::take(&mut self.batch)));
-            self.batch_dirs = 0;
-            self.batch_seq += 1;
-        }
-    }
-
-    fn add_file(&mut self, entry: Entry, src_dir: Arc<OwnedFd>, link: Option<Arc<LinkGroup>>) {
-        let new_dir = self
-            .batch
-            .last()
-            .is_none_or(|f| !Arc::ptr_eq(&f.entry.dir, &entry.dir));
-        if new_dir && self.batch_dirs >= self.options.max_dirs_per_batch {
-            self.flush();
-        }
-        if new_dir || self.batch.is_empty() {
-            self.batch_dirs += 1;
-        }
-        *entry.dir.pending() += 1;
-        self.batch.push(PlannedFile {
-            entry,
-            src_dir,
-            link,
-        });
-        if self.batch.len() >= self.options.queue_depth {
-            self.flush();
-        }
-    }
-
-    /// Plans one non-directory entry.
-    fn plan_entry(&mut self, entry: Entry, src_dir: &Arc<OwnedFd>) {
-        let resolved_dir = entry.resolved.as_ref().map(|(fd, _)| Arc::clone(fd));
-        let src_dir = resolved_dir.as_ref().unwrap_or(src_dir);
-        match entry.stat.kind() {
-            Kind::File => {
-                if self.options.preserve_links && entry.stat.nlink > 1 {
-                    let key = (entry.stat.dev, entry.stat.ino);
-                    if let Some((group, seen)) = self.links.get_mut(&key) {
-                        let group = Arc::clone(group);
-                        *seen += 1;
-                        if *seen >= entry.stat.nlink {
-                            self.links.remove(&key); // every name seen: free the memory
-                        }
-                        if group.batch == self.batch_seq {
-                            self.flush(); // the first name must be handed out before its links
-                        }
-                        self.ready.push_back(Step::HardLink(entry, group));
-                        return;
-                    }
-                    let group = Arc::new(LinkGroup {
-                        state: Mutex::new((
-                            LinkStatus::Planned,
-                            Arc::clone(&entry.dir),
-                            entry.dst_name.clone(),
-                        )),
-                        batch: self.batch_seq,
-                    });
-                    self.links.insert(key, (Arc::clone(&group), 1));
-                    self.add_file(entry, Arc::clone(src_dir), Some(group));
-                } else {
-                    self.add_file(entry, Arc::clone(src_dir), None);
-                }
-            }
-            Kind::Symlink => {
-                match rfs::readlinkat(src_dir.as_fd(), entry.src_at(src_dir).1, Vec::new()) {
-                    Ok(target) => {
-                        let target = OsString::from_vec(target.into_bytes());
-                        self.ready.push_back(Step::Symlink(entry, target));
-                    }
-                    Err(e) => self.ready.push_back(Step::Error(EntryError::new(
-                        entry.path(),
-                        Op::ReadLink,
-                        e,
-                    ))),
-                }
-            }
-            Kind::Special => self.ready.push_back(Step::Special(entry)),
-            Kind::Dir => unreachable!("directories are planned as frames"),
-        }
-    }
-
-    /// Opens `name` in the top frame's directory and pushes it as a new frame.
-    fn enter(&mut self, name: CString, stat: Stat) {
-        let parent = Arc::clone(&self.stack.last().expect("a frame").node);
-        let path = join(parent.path(), &name);
-        // A directory that is the destination of this directory or of one of its ancestors
-        // (reached through a bind mount, or because the destination lies inside the source)
-        // would be copied into itself, level after level, until the disk is full. cp refuses
-        // it per directory; so do we (docs/behaviours.md row 38). Comparing identities catches
-        // every route to it.
-        let id = (stat.dev, stat.ino);
-        if let Some(frame) = self.stack.iter().rev().find(|f| f.dst_id == Some(id)) {
-            let dest = frame.node.dst_path().display().to_string();
-            self.ready.push_back(Step::Error(EntryError::new(
-                path,
-                Op::IntoItself,
-                io::Error::other(format!(
-                    "it is the destination directory '{dest}'; not copying a directory into itself"
-                )),
-            )));
-            return;
-        }
-        let flags = if self.options.dereference == Dereference::Always {
-            DIR_FLAGS.difference(OFlags::NOFOLLOW)
-        } else {
-            DIR_FLAGS
-        };
-        let opened = parent.src_fd().and_then(|pfd| {
-            let fd = rfs::openat(pfd.as_fd(), &name, flags, Mode::empty())?;
-            let st = rfs::fstat(&fd)?;
-            if file_id(&st) != (stat.dev, stat.ino) {
-                return Err(io::Error::other("directory was replaced during the copy"));
-            }
-            Ok(fd)
-        });
-        // Following symlinks (-L) can lead back up the tree: cp refuses such a directory.
-        let opened = opened.and_then(|fd| {
-            let own = (stat.dev, stat.ino);
-            if self.options.dereference == Dereference::Always
-                && self
-                    .stack
-                    .iter()
-                    .any(|f| f.node.stat().is_some_and(|s| (s.dev, s.ino) == own))
-            {
-                return Err(io::Error::other(
-                    "directory is its own ancestor (symlink loop)",
-                ));
-            }
-            Ok(fd)
-        });
-        match opened {
-            Ok(fd) => {
-                let node = DirNode::child(&parent, name.clone(), name, stat, fd);
-                self.push_frame(node);
-            }
-            Err(e) => {
-                let op = if e.raw_os_error() == Some(Errno::LOOP.raw_os_error()) {
-                    Op::Changed
-                } else {
-                    Op::Open
-                };
-                self.ready
-                    .push_back(Step::Error(EntryError::new(path, op, e)));
-            }
-        }
-    }
-
-    fn push_frame(&mut self, node: Arc<DirNode>) {
-        if self.root.is_none() {
-            let dev = node.stat().map_or(0, |s| s.dev);
-            self.root = Some((dev, node.path().to_path_buf()));
-        }
-        self.ready.push_back(Step::Dir(Arc::clone(&node)));
-        self.stack.push(Frame {
-            node,
-            entries: Vec::new(),
-            subdirs: Vec::new(),
-            listed: false,
-            subdirs_reversed: false,
-            dst_id: None,
-        });
-        // Keep at most max_open_dirs source fds: release from the bottom (never the top, which
-        // is being listed). Released ones reopen from an open ancestor when the walk returns.
-        let open = self.stack.iter().filter(|f| f.node.holds_src()).count();
-        let mut excess = open.saturating_sub(self.options.max_open_dirs);
-        for frame in &self.stack[..self.stack.len() - 1] {
-            if excess == 0 {
-                break;
-            }
-            if frame.node.holds_src() {
-                frame.node.release_src();
-                excess -= 1;
-            }
-        }
-    }
-
-    /// Lists the top frame's directory.
-    fn list_top(&mut self) {
-        let frame = self.stack.last_mut().expect("a frame");
-        frame.listed = true;
-        frame.dst_id = frame.node.dst_id();
-        if frame.node.dst_failed() {
-            return; // its destination could not be made: nothing inside can be copied
-        }
-        if self.options.one_file_system {
-            let root_dev = self.root.as_ref().map(|(dev, _)| *dev);
-            if frame.node.stat().map(|s| s.dev) != root_dev {
-                return; // -x: a mount point is created, empty
-            }
-        }
-        let fd = match frame.node.src_fd() {
-            Ok(fd) => fd,
-            Err(e) => {
-                self.ready
-                    .push_back(Step::Error(EntryError::new(frame.node.path(), Op::Open, e)));
-                return;
-            }
-        };
-        let mut entries = Vec::new();
-        let mut dir = RawDir::new(fd.as_fd(), &mut self.dirent_buf);
-        while let Some(item) = dir.next() {
-            match item {
-                Ok(e) => {
-                    let name = e.file_name();
-                    if name == c"." || name == c".." {
-                        continue;
-                    }
-                    let regular = e.file_type() == FileType::RegularFile;
-                    entries.push((name.to_owned(), e.ino(), regular));
-                }
-                Err(e) => {
-                    self.ready.push_back(Step::Error(EntryError::new(
-                        frame.node.path(),
-                        Op::ReadDir,
-                        e,
-                    )));
-                    break;
-                }
-            }
-        }
-        if self.options.order == Order::Inode {
-            entries.sort_unstable_by_key(|(_, ino, _)| *ino);
-        }
-        entries.reverse();
-        frame.entries = entries;
-    }
-
-    /// Takes the next entry of the top frame, if any; `false` when its listing is exhausted.
-    fn step_top(&mut self) -> bool {
-        let frame = self.stack.last_mut().expect("a frame");
-        let Some((name, ino, regular)) = frame.entries.pop() else {
-            return false;
-        };
-        let node = Arc::clone(&frame.node);
-        let fd = match node.src_fd() {
-            Ok(fd) => fd,
-            Err(e) => {
-                self.ready
-                    .push_back(Step::Error(EntryError::new(node.path(), Op::Open, e)));
-                self.stack.last_mut().expect("a frame").entries.clear();
-                return true;
-            }
-        };
-        let unstatted = (regular && !self.options.stat_files)
-            .then(|| node.stat().map(|s| Stat::regular_from_dirent(s.dev, ino)))
-            .flatten();
-        let stat = match unstatted.map_or_else(
-            || rfs::statat(fd.as_fd(), &name, AtFlags::SYMLINK_NOFOLLOW).map(|st| Stat::from(&st)),
-            Ok,
-        ) {
-            Ok(st) => st,
-            Err(Errno::NOENT) => return true, // vanished since the listing: nothing to copy
-            Err(e) => {
-                self.ready.push_back(Step::Error(EntryError::new(
-                    join(node.path(), &name),
-                    Op::Stat,
-                    e,
-                )));
-                return true;
-            }
-        };
-        if let Some(exclude) = &self.options.exclude {
-            let path = join(node.path(), &name);
-            let root = self.root.as_ref().map(|(_, p)| p.as_path());
-            let rel = root
-                .and_then(|r| path.strip_prefix(r).ok())
-                .unwrap_or(&path);
-            if exclude.excludes(rel, stat.kind() == Kind::Dir) {
-                return true;
-            }
-        }
-        let (stat, resolved) =
-            if stat.kind() == Kind::Symlink && self.options.dereference == Dereference::Always {
-                match self.follow(&fd, &name) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        self.ready.push_back(Step::Error(EntryError::new(
-                            join(node.path(), &name),
-                            Op::Stat,
-                            e,
-                        )));
-                        return true;
-                    }
-                }
-            } else {
-                (stat, None)
-            };
-        if FileType::from_raw_mode(stat.mode) == FileType::Directory {
-            self.stack
-                .last_mut()
-                .expect("a frame")
-                .subdirs
-                .push((name, stat));
-        } else {
-            let entry = Entry {
-                dir: node,
-                src_name: name.clone(),
-                dst_name: name,
-                stat,
-                resolved,
-            };
-            self.plan_entry(entry, &fd);
-        }
-        true
-    }
-}
-
-impl Planner {
-    /// `-L`: what the symlink `name` in `fd` resolves to — its stat, and for a non-directory
-    /// where to read it from.
-    #[allow(clippy::type_complexity)]
-    fn follow(
-        &self,
-        fd: &Arc<OwnedFd>,
-        name: &CStr,
-    ) -> io::Result<(Stat, Option<(Arc<OwnedFd>, CString)>)> {
-        let st = Stat::from(&rfs::statat(fd.as_fd(), name, AtFlags::empty())?);
-        if st.kind() == Kind::Dir {
-            return Ok((st, None));
-        }
-        let (dir, real) = resolve_symlink(fd.as_fd(), name)?;
-        Ok((st, Some((Arc::new(dir), real))))
-    }
-}
-
-/// True when two directory fds are the same directory.
-fn is_same_dir(a: &OwnedFd, b: &OwnedFd) -> bool {
-    match (rfs::fstat(a), rfs::fstat(b)) {
-        (Ok(x), Ok(y)) => file_id(&x) == file_id(&y),
-        _ => false,
-    }
 }
 
 impl Iterator for Planner {
@@ -796,9 +401,4 @@ impl Iterator for Planner {
             self.ready.push_back(Step::DirDone(frame.node));
         }
     }
-}
-
-/// The name bytes of a C string, as an `OsStr` for display.
-pub fn name_os(name: &CStr) -> &std::ffi::OsStr {
-    std::ffi::OsStr::from_bytes(name.to_bytes())
 }

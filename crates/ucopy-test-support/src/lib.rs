@@ -1,8 +1,9 @@
 //! What ucopy's tests and its bench share, written once: tree comparison and snapshots
 //! ([`compare`]), throw-away loop and ramfs mounts ([`mount`]), deterministic corpora
 //! ([`corpus`]: planned, then materialised) and the RNG and byte patterns they are made of
-//! ([`rng`]). Used by the CLI's behaviour tests, the io_uring crate's tests and `xtask`.
-//! Not published.
+//! ([`rng`]), and the runner of the behaviour-test binaries ([`runner`]: skipped tests
+//! reported with their reason, never as passed). Used by the CLI's behaviour tests, the io_uring
+//! crate's tests and `xtask`. Not published.
 #![forbid(unsafe_code)]
 
 pub mod compare;
@@ -10,6 +11,7 @@ pub mod corpus;
 mod fsat;
 pub mod mount;
 pub mod rng;
+pub mod runner;
 mod snapshot;
 
 pub use rng::{pattern, pattern_at, pattern_nonzero, Rng};

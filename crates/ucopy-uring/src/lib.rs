@@ -40,6 +40,7 @@
 #![deny(missing_docs)]
 
 mod exec;
+mod ops;
 mod probe;
 mod ring;
 

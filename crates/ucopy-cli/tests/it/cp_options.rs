@@ -1,6 +1,9 @@
 //! GNU cp's options (issue 11 §1), one behaviour test per option family, once per backend:
 //! the options that change *what* is copied are applied by the shared planner and `ucopy-fs`,
 //! so every backend must give the same result.
+//!
+//! Longer than the usual module on purpose: it is one list of cases, one short test per option
+//! family, with nothing shared between them but the harness.
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};

@@ -1,0 +1,103 @@
+//! Batching: regular files grouped across directories into batches of `queue_depth` (and at
+//! most `max_dirs_per_batch` directories), and the hard-link groups that make later names of an
+//! inode wait for its first.
+
+use std::ffi::OsString;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStringExt;
+use std::sync::{Arc, Mutex};
+
+use rustix::fs as rfs;
+
+use super::{Entry, LinkGroup, LinkStatus, PlannedFile, Planner, Step};
+use crate::{EntryError, Kind, Op};
+
+impl Planner {
+    pub(super) fn flush(&mut self) {
+        if !self.batch.is_empty() {
+            self.ready
+                .push_back(Step::Files(std::mem::take(&mut self.batch)));
+            self.batch_dirs = 0;
+            self.batch_seq += 1;
+        }
+    }
+
+    pub(super) fn add_file(
+        &mut self,
+        entry: Entry,
+        src_dir: Arc<OwnedFd>,
+        link: Option<Arc<LinkGroup>>,
+    ) {
+        let new_dir = self
+            .batch
+            .last()
+            .is_none_or(|f| !Arc::ptr_eq(&f.entry.dir, &entry.dir));
+        if new_dir && self.batch_dirs >= self.options.max_dirs_per_batch {
+            self.flush();
+        }
+        if new_dir || self.batch.is_empty() {
+            self.batch_dirs += 1;
+        }
+        *entry.dir.pending() += 1;
+        self.batch.push(PlannedFile {
+            entry,
+            src_dir,
+            link,
+        });
+        if self.batch.len() >= self.options.queue_depth {
+            self.flush();
+        }
+    }
+
+    /// Plans one non-directory entry.
+    pub(super) fn plan_entry(&mut self, entry: Entry, src_dir: &Arc<OwnedFd>) {
+        let resolved_dir = entry.resolved.as_ref().map(|(fd, _)| Arc::clone(fd));
+        let src_dir = resolved_dir.as_ref().unwrap_or(src_dir);
+        match entry.stat.kind() {
+            Kind::File => {
+                if self.options.preserve_links && entry.stat.nlink > 1 {
+                    let key = (entry.stat.dev, entry.stat.ino);
+                    if let Some((group, seen)) = self.links.get_mut(&key) {
+                        let group = Arc::clone(group);
+                        *seen += 1;
+                        if *seen >= entry.stat.nlink {
+                            self.links.remove(&key); // every name seen: free the memory
+                        }
+                        if group.batch == self.batch_seq {
+                            self.flush(); // the first name must be handed out before its links
+                        }
+                        self.ready.push_back(Step::HardLink(entry, group));
+                        return;
+                    }
+                    let group = Arc::new(LinkGroup {
+                        state: Mutex::new((
+                            LinkStatus::Planned,
+                            Arc::clone(&entry.dir),
+                            entry.dst_name.clone(),
+                        )),
+                        batch: self.batch_seq,
+                    });
+                    self.links.insert(key, (Arc::clone(&group), 1));
+                    self.add_file(entry, Arc::clone(src_dir), Some(group));
+                } else {
+                    self.add_file(entry, Arc::clone(src_dir), None);
+                }
+            }
+            Kind::Symlink => {
+                match rfs::readlinkat(src_dir.as_fd(), entry.src_at(src_dir).1, Vec::new()) {
+                    Ok(target) => {
+                        let target = OsString::from_vec(target.into_bytes());
+                        self.ready.push_back(Step::Symlink(entry, target));
+                    }
+                    Err(e) => self.ready.push_back(Step::Error(EntryError::new(
+                        entry.path(),
+                        Op::ReadLink,
+                        e,
+                    ))),
+                }
+            }
+            Kind::Special => self.ready.push_back(Step::Special(entry)),
+            Kind::Dir => unreachable!("directories are planned as frames"),
+        }
+    }
+}

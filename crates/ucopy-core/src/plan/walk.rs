@@ -1,0 +1,258 @@
+//! The walk: entering a directory (identity checked, loops and the destination refused), listing
+//! it once in inode order, taking its entries one at a time, and keeping at most `max_open_dirs`
+//! source directory fds open (released from the bottom of the stack, reopened on the way back).
+
+use std::ffi::{CStr, CString};
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
+
+use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, RawDir};
+use rustix::io::Errno;
+
+use super::{resolve_symlink, Entry, Frame, Planner, Step};
+use crate::node::{join, DirNode, DIR_FLAGS};
+use crate::{file_id, Dereference, EntryError, Kind, Op, Order, Stat};
+
+impl Planner {
+    /// Opens `name` in the top frame's directory and pushes it as a new frame.
+    pub(super) fn enter(&mut self, name: CString, stat: Stat) {
+        let parent = Arc::clone(&self.stack.last().expect("a frame").node);
+        let path = join(parent.path(), &name);
+        // A directory that is the destination of this directory or of one of its ancestors
+        // (reached through a bind mount, or because the destination lies inside the source)
+        // would be copied into itself, level after level, until the disk is full. cp refuses
+        // it per directory; so do we (docs/behaviours.md row 38). Comparing identities catches
+        // every route to it.
+        let id = (stat.dev, stat.ino);
+        if let Some(frame) = self.stack.iter().rev().find(|f| f.dst_id == Some(id)) {
+            let dest = frame.node.dst_path().display().to_string();
+            self.ready.push_back(Step::Error(EntryError::new(
+                path,
+                Op::IntoItself,
+                io::Error::other(format!(
+                    "it is the destination directory '{dest}'; not copying a directory into itself"
+                )),
+            )));
+            return;
+        }
+        let flags = if self.options.dereference == Dereference::Always {
+            DIR_FLAGS.difference(OFlags::NOFOLLOW)
+        } else {
+            DIR_FLAGS
+        };
+        let opened = parent.src_fd().and_then(|pfd| {
+            let fd = rfs::openat(pfd.as_fd(), &name, flags, Mode::empty())?;
+            let st = rfs::fstat(&fd)?;
+            if file_id(&st) != (stat.dev, stat.ino) {
+                return Err(io::Error::other("directory was replaced during the copy"));
+            }
+            Ok(fd)
+        });
+        // Following symlinks (-L) can lead back up the tree: cp refuses such a directory.
+        let opened = opened.and_then(|fd| {
+            let own = (stat.dev, stat.ino);
+            if self.options.dereference == Dereference::Always
+                && self
+                    .stack
+                    .iter()
+                    .any(|f| f.node.stat().is_some_and(|s| (s.dev, s.ino) == own))
+            {
+                return Err(io::Error::other(
+                    "directory is its own ancestor (symlink loop)",
+                ));
+            }
+            Ok(fd)
+        });
+        match opened {
+            Ok(fd) => {
+                let node = DirNode::child(&parent, name.clone(), name, stat, fd);
+                self.push_frame(node);
+            }
+            Err(e) => {
+                let op = if e.raw_os_error() == Some(Errno::LOOP.raw_os_error()) {
+                    Op::Changed
+                } else {
+                    Op::Open
+                };
+                self.ready
+                    .push_back(Step::Error(EntryError::new(path, op, e)));
+            }
+        }
+    }
+
+    pub(super) fn push_frame(&mut self, node: Arc<DirNode>) {
+        if self.root.is_none() {
+            let dev = node.stat().map_or(0, |s| s.dev);
+            self.root = Some((dev, node.path().to_path_buf()));
+        }
+        self.ready.push_back(Step::Dir(Arc::clone(&node)));
+        self.stack.push(Frame {
+            node,
+            entries: Vec::new(),
+            subdirs: Vec::new(),
+            listed: false,
+            subdirs_reversed: false,
+            dst_id: None,
+        });
+        // Keep at most max_open_dirs source fds: release from the bottom (never the top, which
+        // is being listed). Released ones reopen from an open ancestor when the walk returns.
+        let open = self.stack.iter().filter(|f| f.node.holds_src()).count();
+        let mut excess = open.saturating_sub(self.options.max_open_dirs);
+        for frame in &self.stack[..self.stack.len() - 1] {
+            if excess == 0 {
+                break;
+            }
+            if frame.node.holds_src() {
+                frame.node.release_src();
+                excess -= 1;
+            }
+        }
+    }
+
+    /// Lists the top frame's directory.
+    pub(super) fn list_top(&mut self) {
+        let frame = self.stack.last_mut().expect("a frame");
+        frame.listed = true;
+        frame.dst_id = frame.node.dst_id();
+        if frame.node.dst_failed() {
+            return; // its destination could not be made: nothing inside can be copied
+        }
+        if self.options.one_file_system {
+            let root_dev = self.root.as_ref().map(|(dev, _)| *dev);
+            if frame.node.stat().map(|s| s.dev) != root_dev {
+                return; // -x: a mount point is created, empty
+            }
+        }
+        let fd = match frame.node.src_fd() {
+            Ok(fd) => fd,
+            Err(e) => {
+                self.ready
+                    .push_back(Step::Error(EntryError::new(frame.node.path(), Op::Open, e)));
+                return;
+            }
+        };
+        let mut entries = Vec::new();
+        let mut dir = RawDir::new(fd.as_fd(), &mut self.dirent_buf);
+        while let Some(item) = dir.next() {
+            match item {
+                Ok(e) => {
+                    let name = e.file_name();
+                    if name == c"." || name == c".." {
+                        continue;
+                    }
+                    let regular = e.file_type() == FileType::RegularFile;
+                    entries.push((name.to_owned(), e.ino(), regular));
+                }
+                Err(e) => {
+                    self.ready.push_back(Step::Error(EntryError::new(
+                        frame.node.path(),
+                        Op::ReadDir,
+                        e,
+                    )));
+                    break;
+                }
+            }
+        }
+        if self.options.order == Order::Inode {
+            entries.sort_unstable_by_key(|(_, ino, _)| *ino);
+        }
+        entries.reverse();
+        frame.entries = entries;
+    }
+
+    /// Takes the next entry of the top frame, if any; `false` when its listing is exhausted.
+    pub(super) fn step_top(&mut self) -> bool {
+        let frame = self.stack.last_mut().expect("a frame");
+        let Some((name, ino, regular)) = frame.entries.pop() else {
+            return false;
+        };
+        let node = Arc::clone(&frame.node);
+        let fd = match node.src_fd() {
+            Ok(fd) => fd,
+            Err(e) => {
+                self.ready
+                    .push_back(Step::Error(EntryError::new(node.path(), Op::Open, e)));
+                self.stack.last_mut().expect("a frame").entries.clear();
+                return true;
+            }
+        };
+        let unstatted = (regular && !self.options.stat_files)
+            .then(|| node.stat().map(|s| Stat::regular_from_dirent(s.dev, ino)))
+            .flatten();
+        let stat = match unstatted.map_or_else(
+            || rfs::statat(fd.as_fd(), &name, AtFlags::SYMLINK_NOFOLLOW).map(|st| Stat::from(&st)),
+            Ok,
+        ) {
+            Ok(st) => st,
+            Err(Errno::NOENT) => return true, // vanished since the listing: nothing to copy
+            Err(e) => {
+                self.ready.push_back(Step::Error(EntryError::new(
+                    join(node.path(), &name),
+                    Op::Stat,
+                    e,
+                )));
+                return true;
+            }
+        };
+        if let Some(exclude) = &self.options.exclude {
+            let path = join(node.path(), &name);
+            let root = self.root.as_ref().map(|(_, p)| p.as_path());
+            let rel = root
+                .and_then(|r| path.strip_prefix(r).ok())
+                .unwrap_or(&path);
+            if exclude.excludes(rel, stat.kind() == Kind::Dir) {
+                return true;
+            }
+        }
+        let (stat, resolved) =
+            if stat.kind() == Kind::Symlink && self.options.dereference == Dereference::Always {
+                match self.follow(&fd, &name) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        self.ready.push_back(Step::Error(EntryError::new(
+                            join(node.path(), &name),
+                            Op::Stat,
+                            e,
+                        )));
+                        return true;
+                    }
+                }
+            } else {
+                (stat, None)
+            };
+        if FileType::from_raw_mode(stat.mode) == FileType::Directory {
+            self.stack
+                .last_mut()
+                .expect("a frame")
+                .subdirs
+                .push((name, stat));
+        } else {
+            let entry = Entry {
+                dir: node,
+                src_name: name.clone(),
+                dst_name: name,
+                stat,
+                resolved,
+            };
+            self.plan_entry(entry, &fd);
+        }
+        true
+    }
+
+    /// `-L`: what the symlink `name` in `fd` resolves to — its stat, and for a non-directory
+    /// where to read it from.
+    #[allow(clippy::type_complexity)]
+    pub(super) fn follow(
+        &self,
+        fd: &Arc<OwnedFd>,
+        name: &CStr,
+    ) -> io::Result<(Stat, Option<(Arc<OwnedFd>, CString)>)> {
+        let st = Stat::from(&rfs::statat(fd.as_fd(), name, AtFlags::empty())?);
+        if st.kind() == Kind::Dir {
+            return Ok((st, None));
+        }
+        let (dir, real) = resolve_symlink(fd.as_fd(), name)?;
+        Ok((st, Some((Arc::new(dir), real))))
+    }
+}

@@ -1,0 +1,181 @@
+//! Directory completion: creating each destination directory private and unfinished, counting
+//! its files in flight, and applying its final xattrs, mode and times once the planner is done with
+//! it and its last file came back.
+
+use std::io;
+use std::os::fd::AsFd;
+use std::sync::Arc;
+
+use rustix::fs::{self as rfs, AtFlags, FileType, Mode};
+use rustix::io::Errno;
+use ucopy_core::{DirNode, EntryError, Kind, Op, DIR_FLAGS};
+
+use super::Driver;
+use crate::dest::{clear_unfinished, is_left_unfinished, mark_unfinished, PRIVATE_DIR_MODE};
+use crate::meta::{mode_and_times_fd, own_fd, read_xattrs, write_xattrs};
+
+impl Driver<'_> {
+    /// One file of `dir` is no longer in flight; finish the directory if it was the last.
+    pub(super) fn file_finished(&mut self, dir: &Arc<DirNode>) {
+        let left = {
+            let mut pending = dir.pending();
+            *pending -= 1;
+            *pending
+        };
+        if left == 0 {
+            if let Some(node) = self.waiting_dirs.remove(&(Arc::as_ptr(dir) as usize)) {
+                self.finish_dir(&node);
+            }
+        }
+    }
+
+    pub(super) fn dir_done(&mut self, node: Arc<DirNode>) {
+        if *node.pending() == 0 {
+            self.finish_dir(&node);
+        } else {
+            self.waiting_dirs.insert(Arc::as_ptr(&node) as usize, node);
+        }
+    }
+
+    /// Creates (or merges into) a destination directory, private while it fills: mode 0700 and
+    /// the unfinished mark (`dest::mark_unfinished`).
+    pub(super) fn make_dir(&mut self, node: &Arc<DirNode>) {
+        if node.parent().is_some_and(|p| p.dst_failed()) {
+            node.mark_dst_failed();
+            return;
+        }
+        match self.create_dir(node) {
+            Ok(()) => {
+                self.report.dirs += 1;
+                // As cp -v: a directory is reported when it is made, not when merged into.
+                if node.dst_created() {
+                    self.progress
+                        .copied(Kind::Dir, node.path(), node.dst_path(), 0);
+                }
+            }
+            Err(e) => {
+                node.mark_dst_failed();
+                self.fail(e);
+            }
+        }
+    }
+
+    pub(super) fn create_dir(&mut self, node: &Arc<DirNode>) -> Result<(), EntryError> {
+        let dst_err = |op, e: io::Error| EntryError::new(node.dst_path(), op, e);
+        let parent = node
+            .parent()
+            .expect("a directory below the anchor")
+            .dst_fd();
+        let parent = parent.map_err(|e| dst_err(Op::Open, e))?;
+        let name = node.dst_name();
+        let mut flags = DIR_FLAGS;
+        let created =
+            match rfs::mkdirat(parent.as_fd(), name, Mode::from_raw_mode(PRIVATE_DIR_MODE)) {
+                Ok(()) => true,
+                Err(Errno::EXIST) => {
+                    let st = rfs::statat(parent.as_fd(), name, AtFlags::SYMLINK_NOFOLLOW)
+                        .map_err(|e| dst_err(Op::Stat, e.into()))?;
+                    match FileType::from_raw_mode(st.st_mode) {
+                        // Left unfinished by an interrupted run (checked once opened): it gets its
+                        // final mode as if created now (see `dest`'s "Resuming an interrupted copy").
+                        FileType::Directory => false,
+                        // --keep-directory-symlink: the user asked to merge into a symlinked dir.
+                        FileType::Symlink
+                            if self.options.keep_directory_symlink
+                                && rfs::statat(parent.as_fd(), name, AtFlags::empty())
+                                    .is_ok_and(|t| {
+                                        FileType::from_raw_mode(t.st_mode) == FileType::Directory
+                                    }) =>
+                        {
+                            flags = DIR_FLAGS.difference(rustix::fs::OFlags::NOFOLLOW);
+                            false
+                        }
+                        // A symlink inside the destination must never redirect writes (row 4);
+                        // anything else is a type conflict (row 3). Both leave it untouched.
+                        FileType::Symlink => {
+                            return Err(dst_err(
+                                Op::Conflict,
+                                io::Error::other(
+                                    "destination is a symlink; not writing through it",
+                                ),
+                            ))
+                        }
+                        _ => {
+                            return Err(dst_err(
+                                Op::Conflict,
+                                io::Error::other("a non-directory is in the way of a directory"),
+                            ))
+                        }
+                    }
+                }
+                Err(e) => return Err(dst_err(Op::Mkdir, e.into())),
+            };
+        let fd = rfs::openat(parent.as_fd(), name, flags, Mode::empty())
+            .map_err(|e| dst_err(Op::Open, e.into()))?;
+        let created = if created {
+            mark_unfinished(fd.as_fd());
+            true
+        } else {
+            flags == DIR_FLAGS && is_left_unfinished(fd.as_fd())
+        };
+        let stat = node.stat().expect("not the anchor");
+        // Owner now; xattrs are read now (the source fd is open) but written when the directory
+        // is finished: a default ACL written now would be inherited by every child made later.
+        own_fd(fd.as_fd(), None, stat, self.options).map_err(|e| dst_err(e.op, e.error))?;
+        let keep = self.options.preserved();
+        if keep.xattr || keep.mode {
+            let src = node
+                .src_fd()
+                .map_err(|e| EntryError::new(node.path(), Op::Open, e))?;
+            // -p without xattrs still copies the ACLs: they are part of the mode for cp.
+            let xattrs = if keep.xattr {
+                read_xattrs(src.as_fd()).map_err(|e| EntryError::new(node.path(), Op::Xattr, e))?
+            } else {
+                crate::meta::read_acls(src.as_fd())
+                    .map_err(|e| EntryError::new(node.path(), e.op, e.error))?
+            };
+            if !xattrs.is_empty() {
+                self.dir_xattrs.insert(Arc::as_ptr(node) as usize, xattrs);
+            }
+        }
+        node.set_dst(fd, created)
+            .map_err(|e| dst_err(Op::Stat, e))?;
+        self.open_dst.push_back(Arc::clone(node));
+        while self.open_dst.len() > self.max_open_dst {
+            if let Some(old) = self.open_dst.pop_front() {
+                old.release_dst();
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies a directory's final mode and times, now that everything in it is written.
+    pub(super) fn finish_dir(&mut self, node: &Arc<DirNode>) {
+        if node.is_anchor() || node.dst_failed() || self.stopping() {
+            self.dir_xattrs.remove(&(Arc::as_ptr(node) as usize));
+            node.release_dst_upward();
+            return;
+        }
+        let stat = *node.stat().expect("not the anchor");
+        let xattrs = self.dir_xattrs.remove(&(Arc::as_ptr(node) as usize));
+        let result = node
+            .dst_fd()
+            .map_err(|e| EntryError::new(node.dst_path(), Op::Open, e))
+            .and_then(|fd| {
+                if let Some(xattrs) = &xattrs {
+                    write_xattrs(fd.as_fd(), xattrs)
+                        .map_err(|e| EntryError::new(node.dst_path(), Op::Xattr, e))?;
+                }
+                if node.dst_created() {
+                    clear_unfinished(fd.as_fd())
+                        .map_err(|e| EntryError::new(node.dst_path(), Op::Xattr, e))?;
+                }
+                mode_and_times_fd(fd.as_fd(), &stat, self.options, node.dst_created())
+                    .map_err(|e| EntryError::new(node.dst_path(), e.op, e.error))
+            });
+        node.release_dst_upward();
+        if let Err(e) = result {
+            self.fail(e);
+        }
+    }
+}

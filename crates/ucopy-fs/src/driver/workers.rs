@@ -1,0 +1,291 @@
+//! Worker dispatch: the worker threads that copy batches of regular files with a backend's
+//! executor, and the driver side that hands batches out and takes outcomes in (the one place the
+//! report and the progress hear about regular files).
+
+use std::io;
+use std::sync::Arc;
+
+use crossbeam_channel::{Receiver, Sender};
+use rustix::io::Errno;
+use ucopy_core::{
+    Batch, EntryError, ExecutorFactory, FileJob, JobOutcome, Kind, LinkStatus, Op, Options,
+    PlannedFile,
+};
+
+use super::{Driver, FatalError, InFlight};
+use crate::StdCopier;
+
+pub(super) enum WorkerMsg {
+    /// Worker `.0` copied a batch.
+    Done(usize, Vec<(FileJob, JobOutcome)>),
+    /// Worker `.0`'s executor could not be made.
+    StartFailed(usize, io::Error),
+    /// A batch worker `.0` was sent but could not run (its executor failed to start).
+    NotRun(usize, Batch),
+    /// The executor could not be made within this machine's limits; the worker copies with
+    /// plain system calls.
+    Degraded(String),
+}
+
+pub(super) fn worker(
+    id: usize,
+    factory: &dyn ExecutorFactory,
+    options: &Options,
+    batches: Receiver<Batch>,
+    done: Sender<WorkerMsg>,
+) {
+    let mut executor = match factory.make(options) {
+        Ok(e) => Some(e),
+        // Out of locked memory, descriptors or memory (a ring, registered buffers): this worker
+        // copies with plain system calls instead, and says so once.
+        Err(e) if is_resource_limit(&e) => {
+            let note = format!(
+                "a {} worker could not start ({}): it copies with plain system calls (std)",
+                factory.name(),
+                cause(&e)
+            );
+            if done.send(WorkerMsg::Degraded(note)).is_err() {
+                return;
+            }
+            None
+        }
+        Err(e) => {
+            let _ = done.send(WorkerMsg::StartFailed(id, e));
+            // Hand back whatever was queued here until the driver stops sending.
+            for batch in batches {
+                if done.send(WorkerMsg::NotRun(id, batch)).is_err() {
+                    return;
+                }
+            }
+            return;
+        }
+    };
+    let mut std = StdCopier::default();
+    for batch in batches {
+        let results = match executor.as_mut() {
+            Some(executor) => executor.copy_batch(batch, options),
+            None => batch
+                .into_iter()
+                .map(|mut job| {
+                    let outcome = std.copy(&mut job, options);
+                    (job, outcome)
+                })
+                .collect(),
+        };
+        if done.send(WorkerMsg::Done(id, results)).is_err() {
+            return;
+        }
+    }
+}
+
+/// An error's text without Rust's " (os error N)" suffix, as cp prints causes.
+pub(super) fn cause(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" (os error ") {
+        Some(i) if s.ends_with(')') => s[..i].to_owned(),
+        _ => s,
+    }
+}
+
+/// Errors that mean "this machine's limits", not "this backend cannot work here".
+/// (The errno may sit below a backend's own error type.)
+fn is_resource_limit(e: &io::Error) -> bool {
+    let limits = [Errno::NOMEM, Errno::MFILE, Errno::NFILE, Errno::AGAIN].map(Errno::raw_os_error);
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(code) = err
+            .downcast_ref::<io::Error>()
+            .and_then(io::Error::raw_os_error)
+        {
+            return limits.contains(&code);
+        }
+        cur = match err.downcast_ref::<io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
+    }
+    false
+}
+
+impl Driver<'_> {
+    /// Hands a batch to the workers, taking in results while too many batches wait.
+    pub(super) fn dispatch(&mut self, files: Vec<PlannedFile>) -> Result<(), FatalError> {
+        let mut batch = Vec::with_capacity(files.len());
+        for file in files {
+            let dir = Arc::clone(&file.entry.dir);
+            let dst_dir = if dir.dst_failed() {
+                None
+            } else {
+                match dir.dst_fd() {
+                    Ok(fd) => Some(fd),
+                    Err(e) => {
+                        self.fail(EntryError::new(file.entry.dst_path(), Op::Open, e));
+                        None
+                    }
+                }
+            };
+            let Some(dst_dir) = dst_dir else {
+                // Never handed out: the file is finished now. The other names of its inode must
+                // learn that it was not copied (they are copied instead), or they would wait
+                // for a completion that never comes.
+                if let Some(group) = &file.link {
+                    group.set_status(LinkStatus::Failed);
+                }
+                self.file_finished(&dir);
+                continue;
+            };
+            let token = self.next_token;
+            self.next_token += 1;
+            self.in_flight.insert(
+                token,
+                InFlight {
+                    dir,
+                    link: file.link,
+                },
+            );
+            let (path, dst_path) = (file.entry.path(), file.entry.dst_path());
+            let src_name = match file.entry.resolved {
+                Some((_, name)) => name,
+                None => file.entry.src_name,
+            };
+            batch.push(FileJob {
+                path,
+                dst_path,
+                src_dir: file.src_dir,
+                src_name,
+                dst_dir,
+                dst_name: file.entry.dst_name,
+                token,
+                stat: file.entry.stat,
+            });
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.dispatch.push(batch);
+        while self.dispatch.full() {
+            if self.workers_alive == 0 {
+                let e = self
+                    .startup_error
+                    .take()
+                    .unwrap_or_else(|| io::Error::other("no worker"));
+                return Err(FatalError::Backend {
+                    backend: self.backend,
+                    source: e,
+                });
+            }
+            self.collect(true);
+        }
+        Ok(())
+    }
+
+    /// Takes in finished batches: all that are ready, or (with `block`) at least one.
+    pub(super) fn collect(&mut self, block: bool) {
+        if block {
+            match self.done_rx.recv() {
+                Ok(msg) => self.handle(msg),
+                Err(_) => {
+                    self.workers_alive = 0;
+                    return;
+                }
+            }
+        }
+        while let Ok(msg) = self.done_rx.try_recv() {
+            self.handle(msg);
+        }
+    }
+
+    pub(super) fn handle(&mut self, msg: WorkerMsg) {
+        match msg {
+            WorkerMsg::StartFailed(id, e) => {
+                self.workers_alive -= 1;
+                self.startup_error = Some(e);
+                self.dispatch.worker_gone(id);
+            }
+            WorkerMsg::Degraded(note) => {
+                if !self.report.notes.contains(&note) {
+                    self.progress.noted(&note);
+                    self.report.notes.push(note);
+                }
+            }
+            WorkerMsg::NotRun(id, batch) => {
+                self.dispatch.returned(id, batch.iter());
+                if self.workers_alive == 0 {
+                    // Nobody can run it: the run ends with the start-up error.
+                    return;
+                }
+                self.dispatch.requeue(batch);
+            }
+            WorkerMsg::Done(id, results) => {
+                self.dispatch
+                    .returned(id, results.iter().map(|(job, _)| job));
+                for (job, outcome) in results {
+                    self.finished(job, outcome);
+                }
+            }
+        }
+        self.dispatch.pump();
+    }
+
+    /// Counts a copied file. One that ended before the size it had when the copy started is
+    /// kept (it is all the source has now, as cp keeps it) but said: a file that shrank, or a
+    /// filesystem that cut it short, must not pass for a complete copy in silence.
+    pub(super) fn copied_file(&mut self, job: &FileJob, bytes: u64) {
+        self.record_created(&job.dst_path);
+        self.report.files += 1;
+        self.report.bytes += bytes;
+        self.progress
+            .copied(Kind::File, &job.path, &job.dst_path, bytes);
+        // A sparse copy counts only its data; the sparse path ends the file at the source's
+        // length itself.
+        if bytes < job.stat.size && !job.stat.maybe_sparse() && !self.options.attributes_only {
+            let w = EntryError::new(
+                &job.path,
+                Op::Changed,
+                io::Error::other(format!(
+                    "ended early: copied {bytes} of the {} bytes it had when the copy started",
+                    job.stat.size
+                )),
+            );
+            self.progress.warned(&w);
+            self.report.warnings.push(w);
+        }
+    }
+
+    pub(super) fn finished(&mut self, job: FileJob, outcome: JobOutcome) {
+        let Some(InFlight { dir, link }) = self.in_flight.remove(&job.token) else {
+            return;
+        };
+        let status = self.count_file(&job, outcome);
+        if let Some(group) = link {
+            group.set_status(status);
+        }
+        self.file_finished(&dir);
+    }
+
+    /// Counts one regular file's outcome, from a worker or from this thread: the one place the
+    /// report and the progress hear about files.
+    pub(super) fn count_file(&mut self, job: &FileJob, outcome: JobOutcome) -> LinkStatus {
+        match outcome {
+            JobOutcome::Copied { bytes } => {
+                self.copied_file(job, bytes);
+                LinkStatus::Copied
+            }
+            JobOutcome::Skipped => {
+                self.report.skipped += 1;
+                LinkStatus::Copied
+            }
+            JobOutcome::Vanished(w) => {
+                self.progress.warned(&w);
+                self.report.warnings.push(w);
+                LinkStatus::Failed
+            }
+            JobOutcome::Failed(e) => {
+                self.fail(e);
+                LinkStatus::Failed
+            }
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! The in-flight table's reading of the kernel's CQE rules (`Chain::record`, `Table::complete`).
+
+#![deny(unsafe_code)] // the tests need none; all `unsafe` stays in the ring proper
+use super::*;
+
+fn chain(ops: &[(Expect, bool)]) -> Chain {
+    Chain {
+        tag: 7,
+        ops: ops
+            .iter()
+            .map(|&(expect, skip)| ChainOp {
+                keep: Keep::Nothing,
+                expect,
+                skip,
+                res: None,
+                fd: None,
+            })
+            .collect(),
+        propagating: false,
+    }
+}
+
+fn kinds(c: &Completion) -> Vec<String> {
+    c.results
+        .iter()
+        .map(|r| match r {
+            OpResult::Done(n) => format!("done {n}"),
+            OpResult::Fd(_) => "fd".into(),
+            OpResult::Failed(e) => format!("failed {}", e.raw_os_error()),
+            OpResult::Cancelled => "cancelled".into(),
+        })
+        .collect()
+}
+
+#[test]
+fn all_skipped_but_last() {
+    // four linked ops, all but the last skip-flagged: one CQE
+    let mut c = chain(&[
+        (Expect::Exact(10), true),
+        (Expect::Exact(0), true),
+        (Expect::Exact(10), true),
+        (Expect::Exact(0), false),
+    ]);
+    assert!(c.record(3, 0));
+    let done = c.finish(3);
+    assert_eq!(kinds(&done), ["done 10", "done 0", "done 10", "done 0"]);
+}
+
+#[test]
+fn skip_op_failure_silences_the_rest() {
+    let mut c = chain(&[
+        (Expect::Exact(10), true),
+        (Expect::Exact(0), true),
+        (Expect::Exact(10), true),
+        (Expect::Exact(0), false),
+    ]);
+    // A short read posts its (positive) result and ends the chain.
+    assert!(c.record(0, 4));
+    let done = c.finish(0);
+    assert_eq!(
+        kinds(&done),
+        ["done 4", "cancelled", "cancelled", "cancelled"]
+    );
+}
+
+#[test]
+fn non_skip_failure_waits_for_the_cancellations() {
+    let mut c = chain(&[
+        (Expect::Exact(10), false),
+        (Expect::Exact(0), true),
+        (Expect::Exact(0), false),
+    ]);
+    assert!(!c.record(0, -libc::EIO));
+    assert!(!c.record(1, -libc::ECANCELED));
+    assert!(c.record(2, -libc::ECANCELED));
+    let done = c.finish(2);
+    assert_eq!(
+        kinds(&done),
+        [
+            format!("failed {}", libc::EIO),
+            "cancelled".into(),
+            "cancelled".into()
+        ]
+    );
+}
+
+#[test]
+fn middle_success_that_posts_keeps_waiting() {
+    let mut c = chain(&[
+        (Expect::Exact(3), true),
+        (Expect::NewFd, false),
+        (Expect::Exact(0), false),
+    ]);
+    use std::os::fd::IntoRawFd;
+    let fd = std::fs::File::open("/dev/null").expect("open /dev/null");
+    assert!(!c.record(1, fd.into_raw_fd()));
+    assert!(c.record(2, 0));
+    let done = c.finish(2);
+    assert_eq!(kinds(&done), ["done 3", "fd", "done 0"]);
+}
+
+#[test]
+fn table_ignores_stale_generations() {
+    let mut t = Table::default();
+    let (i, g) = t.insert(chain(&[(Expect::Exact(0), false)]));
+    let mut out = Vec::new();
+    t.complete(
+        Table::user_data(i, g.wrapping_sub(1) & GEN_MASK, 0),
+        0,
+        &mut out,
+    );
+    assert!(out.is_empty());
+    t.complete(Table::user_data(i, g, 0), 0, &mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(t.live, 0);
+    assert_eq!(t.live_ops, 0);
+}
