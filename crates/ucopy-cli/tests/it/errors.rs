@@ -292,6 +292,7 @@ backend_test!(row27_read_only_destination_one_line, |b| {
 
 // Row 28: with `ulimit -n 64` a 2,000-deep tree and a 55,000-entry dir still copy.
 backend_test!(row28_few_file_descriptors, |b| {
+    let _one_at_a_time = crate::harness::bulky_tree_lock();
     let t = TestTree::in_shm();
     t.dir("src/deep");
     let names: Vec<&[u8]> = vec![b"d"; 2000];
