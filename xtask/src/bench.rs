@@ -54,6 +54,9 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let plan = Plan::from_args(&args)?;
+    // The commit the timed binary is built from: taken before the build, not when the JSON is
+    // written (a branch can move during an hour-long run).
+    let git_commit = git_commit(&paths.root);
     let ws = Workspace {
         bench: paths.bench(),
         tmp: scenario::TmpRoot::new()?,
@@ -187,7 +190,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         mode: plan.mode.name().into(),
         rounds: plan.rounds,
         warmup: plan.warmup,
-        git_commit: git_commit(&paths.root),
+        git_commit,
         machine,
         versions: tools.versions.clone(),
         ucopy_probe: tools.probe_json.clone(),

@@ -34,9 +34,14 @@ pub struct BenchArgs {
     /// List corpora, scenarios and contenders with what would be skipped, then exit
     #[arg(long)]
     pub list: bool,
-    /// Corpora to run (comma-separated): small-4k, small-64k, mixed, large, sparse
+    /// Corpora to run (comma-separated): small-4k, small-64k, mixed, large, sparse, and `tree`
+    /// when --tree names one
     #[arg(long, value_delimiter = ',')]
     pub corpora: Vec<String>,
+    /// A real directory of this machine's own files to bench as the corpus `tree` (copied once
+    /// into the corpus cache with `cp -a`), e.g. a Rust toolchain under ~/.rustup/toolchains
+    #[arg(long, value_name = "DIR")]
+    pub tree: Option<PathBuf>,
     /// Scenarios to run (comma-separated): tmpfs, ext4-warm, ext4-cold, xfs, btrfs, and the
     /// re-syncs resync-warm, resync-cold, resync-1pct (`ucopy -a -u` vs `cp -au`, `rsync -a`)
     #[arg(long, value_delimiter = ',')]
@@ -109,7 +114,10 @@ impl Plan {
             (_, true) => Scale::Quick,
             _ => Scale::Full,
         };
-        let all = corpus::catalogue(scale, a.files, a.size);
+        let mut all = corpus::catalogue(scale, a.files, a.size);
+        if let Some(dir) = &a.tree {
+            all.push(corpus::real_tree(dir)?);
+        }
         let (def_corpora, def_scenarios, def_contenders): (&[&str], &[&str], &[&str]) = match mode {
             Mode::Full => (&corpus::NAMES, &["tmpfs", "ext4-warm", "ext4-cold"], &[]),
             Mode::Quick => (&corpus::NAMES, &["tmpfs", "ext4-warm"], &[]),
@@ -132,12 +140,21 @@ impl Plan {
             }
         };
         let mut corpora = Vec::new();
-        for name in pick(&a.corpora, def_corpora) {
+        let mut wanted = pick(&a.corpora, def_corpora);
+        if a.tree.is_some() && a.corpora.is_empty() {
+            wanted.push("tree".into());
+        }
+        for name in wanted {
             match all.iter().find(|c| c.name == name) {
                 Some(c) => corpora.push(c.clone()),
                 None => bail!(
-                    "unknown corpus '{name}' (known: {})",
-                    corpus::NAMES.join(", ")
+                    "unknown corpus '{name}' (known: {}{})",
+                    corpus::NAMES.join(", "),
+                    if a.tree.is_some() {
+                        ", tree"
+                    } else {
+                        " (and tree with --tree DIR)"
+                    }
                 ),
             }
         }

@@ -4,7 +4,7 @@ use std::fs::{self, File};
 use std::io::{self, Seek, SeekFrom, Write};
 use std::path::Path;
 
-use super::{plan, CorpusSpec, Entry};
+use super::{plan, CorpusSpec, Entry, Shape};
 use crate::rng::Rng;
 use crate::MIB;
 
@@ -13,8 +13,13 @@ fn at<'p>(path: &'p Path, what: &'static str) -> impl FnOnce(io::Error) -> io::E
     move |e| io::Error::new(e.kind(), format!("cannot {what} '{}': {e}", path.display()))
 }
 
-/// Writes `spec` under `root` (which must not exist yet) in creation order.
+/// Writes `spec` under `root` (which must not exist yet) in creation order. A
+/// [`Shape::Tree`] is copied with GNU `cp -a` (its creation order is then the source's
+/// directory order, which is not name order either).
 pub fn materialise(spec: &CorpusSpec, root: &Path) -> io::Result<()> {
+    if let Shape::Tree { from } = &spec.shape {
+        return copy_real_tree(from, root);
+    }
     fs::create_dir(root).map_err(at(root, "create"))?;
     let mut buf = vec![0u8; MIB as usize];
     for entry in plan(spec) {
@@ -62,10 +67,28 @@ pub fn materialise(spec: &CorpusSpec, root: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// `cp -a --reflink=never FROM ROOT`: a real tree, byte for byte, with its modes and times.
+fn copy_real_tree(from: &Path, root: &Path) -> io::Result<()> {
+    let status = std::process::Command::new("cp")
+        .args(["-a", "--reflink=never", "--"])
+        .arg(from)
+        .arg(root)
+        .status()
+        .map_err(at(from, "run cp -a to copy"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!(
+            "cp -a '{}' '{}' failed: {status}",
+            from.display(),
+            root.display()
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::corpus::Shape;
 
     #[test]
     fn uniform_corpus_on_disk_matches_its_plan() {

@@ -27,6 +27,9 @@ pub enum Shape {
     Large { size: u64 },
     /// One file of apparent size `size` holding `extents` 64 KiB data extents; the rest is holes.
     Sparse { size: u64, extents: u64 },
+    /// A real directory of the machine's own files (e.g. a Rust toolchain), copied as it is
+    /// with GNU `cp -a`: not generated, so it has no [plan](plan()).
+    Tree { from: PathBuf },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,17 +42,36 @@ pub struct CorpusSpec {
 impl CorpusSpec {
     /// Whether the corpus has many files, i.e. whether `--order` can make a difference.
     pub fn many_files(&self) -> bool {
-        matches!(self.shape, Shape::Uniform { .. } | Shape::Mixed { .. })
+        matches!(
+            self.shape,
+            Shape::Uniform { .. } | Shape::Mixed { .. } | Shape::Tree { .. }
+        )
     }
 
     /// Apparent bytes a copy may have to write (sizing the destination filesystem).
     pub fn apparent_bytes(&self) -> u64 {
-        match self.shape {
+        match &self.shape {
             Shape::Uniform { files, size, .. } => files * size,
             Shape::Mixed { .. } => plan(self).iter().map(Entry::apparent).sum(),
-            Shape::Large { size } | Shape::Sparse { size, .. } => size,
+            Shape::Large { size } | Shape::Sparse { size, .. } => *size,
+            Shape::Tree { from } => tree_bytes(from),
         }
     }
+}
+
+/// Sizes of the regular files below `dir`, not following symlinks (unreadable parts count 0).
+fn tree_bytes(dir: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => tree_bytes(&e.path()),
+            Ok(t) if t.is_file() => e.metadata().map_or(0, |m| m.len()),
+            _ => 0,
+        })
+        .sum()
 }
 
 /// One entry in creation order; paths are relative to the corpus root.

@@ -13,9 +13,20 @@ fn sub_seed(seed: u64, index: u64) -> u64 {
 }
 
 /// The entries of a corpus in creation order. Pure: the same spec always gives the same list.
+///
+/// # Panics
+///
+/// For [`Shape::Tree`]: a real tree is copied, not generated (see [`materialise`](super::materialise)).
 pub fn plan(spec: &CorpusSpec) -> Vec<Entry> {
     let mut rng = Rng::new(spec.seed);
     match spec.shape {
+        Shape::Tree { ref from } => {
+            panic!(
+                "corpus '{}' is the real tree '{}': it is copied, not planned",
+                spec.name,
+                from.display()
+            )
+        }
         Shape::Uniform { files, dirs, size } => {
             plan_uniform(&mut rng, spec.seed, files, dirs, size)
         }

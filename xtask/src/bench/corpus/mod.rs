@@ -75,32 +75,47 @@ pub fn catalogue(scale: Scale, files: Option<u64>, size: Option<u64>) -> Vec<Cor
         .collect()
 }
 
+/// The corpus `tree`: a real directory, by its absolute path.
+pub fn real_tree(dir: &Path) -> Result<CorpusSpec> {
+    let from = fs::canonicalize(dir)
+        .with_context(|| format!("--tree: cannot resolve '{}'", dir.display()))?;
+    if !from.is_dir() {
+        bail!("--tree: '{}' is not a directory", from.display());
+    }
+    Ok(CorpusSpec {
+        name: "tree".into(),
+        seed: SEED,
+        shape: Shape::Tree { from },
+    })
+}
+
 /// One line describing a corpus for the tables.
 pub fn describe(spec: &CorpusSpec) -> String {
-    match spec.shape {
+    match &spec.shape {
         Shape::Uniform { files, dirs, size } => {
             format!(
                 "{} files × {} in {} dir{}",
-                HumanCount(files),
-                HumanBytes(size),
+                HumanCount(*files),
+                HumanBytes(*size),
                 dirs,
-                if dirs == 1 { "" } else { "s" }
+                if *dirs == 1 { "" } else { "s" }
             )
         }
         Shape::Mixed { files } => {
             format!(
                 "{} files of 0 … 1 MiB, deep and wide dirs, symlinks",
-                HumanCount(files)
+                HumanCount(*files)
             )
         }
-        Shape::Large { size } => format!("one {} file", HumanBytes(size)),
+        Shape::Large { size } => format!("one {} file", HumanBytes(*size)),
         Shape::Sparse { size, extents } => {
             format!(
                 "one {} file, {} × 64 KiB data, rest holes",
-                HumanBytes(size),
+                HumanBytes(*size),
                 extents
             )
         }
+        Shape::Tree { from } => format!("the real tree {}", from.display()),
     }
 }
 
