@@ -279,8 +279,14 @@ fn run(args: &Args) -> u8 {
     let elapsed = started.elapsed();
     progress.finish();
     let interrupted = cancel.is_cancelled() && !report.errors.iter().any(|e| e.is_fatal());
-    if interrupted {
+    let partial = output::partial_file_lines(&report.incomplete);
+    if interrupted && partial.is_empty() {
         err_line(format_args!("interrupted; partial files were removed"));
+    } else if interrupted {
+        err_line(format_args!("interrupted"));
+    }
+    for line in &partial {
+        err_line(format_args!("{line}"));
     }
     if args.json {
         let json = JsonReport::new(&selection, &report, elapsed);

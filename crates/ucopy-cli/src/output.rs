@@ -138,6 +138,37 @@ impl Progress for CliProgress {
     }
 }
 
+/// The lines naming partial files the copy could not remove (the destination went read-only
+/// under it): one per cause, each listing its files, so that a truncated file never passes for
+/// a copy and the run still says it in a line or two, not one per file.
+pub fn partial_file_lines(incomplete: &[EntryError]) -> Vec<String> {
+    let mut by_cause: Vec<(String, Vec<String>)> = Vec::new();
+    for e in incomplete {
+        let cause = ucopy::cause(&e.error);
+        let name = format!("'{}'", quote(&e.path));
+        match by_cause.iter_mut().find(|(c, _)| *c == cause) {
+            Some((_, names)) => names.push(name),
+            None => by_cause.push((cause, vec![name])),
+        }
+    }
+    by_cause
+        .into_iter()
+        .map(|(cause, mut names)| {
+            names.sort();
+            names.dedup();
+            if let [name] = names.as_slice() {
+                format!("cannot remove partial file {name}: {cause}")
+            } else {
+                format!(
+                    "cannot remove {} partial files ({cause}): {}",
+                    names.len(),
+                    names.join(", ")
+                )
+            }
+        })
+        .collect()
+}
+
 /// `--probe` as text.
 pub fn print_probe(report: &ProbeReport) {
     out_line(format_args!(
@@ -192,5 +223,38 @@ impl<'a> JsonReport<'a> {
             elapsed_secs: secs,
             files_per_sec,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::partial_file_lines;
+    use std::io;
+    use ucopy::{EntryError, Op};
+
+    fn left(path: &str, e: io::Error) -> EntryError {
+        EntryError::new(path, Op::Remove, e)
+    }
+
+    #[test]
+    fn partial_files_one_line_per_cause() {
+        let rofs = || io::Error::from_raw_os_error(30);
+        assert_eq!(
+            partial_file_lines(&[left("d/b", rofs())]),
+            ["cannot remove partial file 'd/b': Read-only file system"]
+        );
+        let lines = partial_file_lines(&[
+            left("d/b", rofs()),
+            left("d/a", rofs()),
+            left("d/c", io::Error::from_raw_os_error(5)),
+        ]);
+        assert_eq!(
+            lines,
+            [
+                "cannot remove 2 partial files (Read-only file system): 'd/a', 'd/b'",
+                "cannot remove partial file 'd/c': Input/output error",
+            ]
+        );
+        assert!(partial_file_lines(&[]).is_empty());
     }
 }

@@ -23,7 +23,7 @@ pub use exclude::{Exclude, ExcludeError};
 pub use exec::{Batch, Executor, ExecutorFactory, FileJob, JobOutcome};
 pub use node::{DirNode, DIR_FLAGS};
 pub use options::{
-    process_umask, Backup, Cancel, Confirm, Dereference, JustCreated, LinkMode, Options,
+    process_umask, Backup, Cancel, Confirm, Dereference, JustCreated, Leftovers, LinkMode, Options,
     OptionsBuilder, Order, Preserve, Reflink, Sparse, Update, When, DEFAULT_QUEUE_DEPTH,
 };
 pub use plan::{

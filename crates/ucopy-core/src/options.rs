@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use serde::Serialize;
 
 use crate::exclude::Exclude;
+use crate::EntryError;
 
 /// The order files are handed to executors in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -239,6 +240,9 @@ pub struct Options {
     pub umask: u32,
     /// Set by a signal handler (Ctrl-C) or another thread: stop promptly.
     pub cancel: Cancel,
+    /// Where a destination file that could not be completed, and then not removed either (the
+    /// filesystem went read-only under the copy), is recorded, so that the report names it.
+    pub leftovers: Leftovers,
 }
 
 impl Default for Options {
@@ -269,6 +273,7 @@ impl Default for Options {
             queue_depth: DEFAULT_QUEUE_DEPTH,
             umask: process_umask(),
             cancel: Cancel::default(),
+            leftovers: Leftovers::default(),
         }
     }
 }
@@ -439,6 +444,12 @@ impl OptionsBuilder {
         self
     }
 
+    /// Where incomplete files that could not be removed are recorded (see [`Leftovers`]).
+    pub fn leftovers(mut self, leftovers: Leftovers) -> Self {
+        self.0.leftovers = leftovers;
+        self
+    }
+
     /// Refuse to overwrite what this run created (set it when there are several sources).
     pub fn just_created(mut self, created: Option<Arc<JustCreated>>) -> Self {
         self.0.just_created = created;
@@ -492,6 +503,34 @@ impl Cancel {
     /// The flag itself, for `signal_hook`-style registration.
     pub fn flag(&self) -> Arc<AtomicBool> {
         Arc::clone(&self.0)
+    }
+}
+
+/// Incomplete destination files that could not be removed, shared by every thread of a run.
+///
+/// A file whose copy failed is removed, so that nothing truncated is left looking complete. When
+/// the removal fails too (the destination went read-only, `EROFS`), the file stays, and the user
+/// must be told which: the failure is recorded here and the driver moves it into
+/// [`Report::incomplete`](crate::Report::incomplete).
+#[derive(Debug, Clone, Default)]
+pub struct Leftovers(Arc<Mutex<Vec<EntryError>>>);
+
+impl Leftovers {
+    /// Records that the incomplete file `error.path` could not be removed, and why.
+    pub fn record(&self, error: EntryError) {
+        self.lock().push(error);
+    }
+
+    /// Takes what was recorded so far.
+    pub fn take(&self) -> Vec<EntryError> {
+        std::mem::take(&mut *self.lock())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<EntryError>> {
+        // A panic while pushing cannot leave the vector inconsistent.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

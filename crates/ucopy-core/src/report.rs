@@ -208,6 +208,12 @@ pub struct Report {
     pub warnings: Vec<EntryError>,
     /// True when the run stopped early (a fatal error such as ENOSPC, or Ctrl-C).
     pub stopped: bool,
+    /// Destination files left incomplete because they could not be removed (the filesystem
+    /// went read-only under the copy): each names the file and why the removal failed. Their
+    /// copies failed too, so they are also behind an entry of `errors` (or that entry was one
+    /// of the echoes of a fatal error, see [`EntryError::is_fatal`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub incomplete: Vec<EntryError>,
     /// How the run adapted to this machine's limits (e.g. a worker that could not set up its
     /// io_uring copied with plain system calls): said once each, not failures.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -217,7 +223,7 @@ pub struct Report {
 impl Report {
     /// True when every entry and its metadata was copied.
     pub fn is_success(&self) -> bool {
-        self.errors.is_empty() && !self.stopped
+        self.errors.is_empty() && self.incomplete.is_empty() && !self.stopped
     }
 
     /// Adds another report's counts and errors to this one.
@@ -231,6 +237,7 @@ impl Report {
         self.skipped += other.skipped;
         self.errors.extend(other.errors);
         self.warnings.extend(other.warnings);
+        self.incomplete.extend(other.incomplete);
         for n in other.notes {
             if !self.notes.contains(&n) {
                 self.notes.push(n);

@@ -173,9 +173,15 @@ pub fn copy_tree(
             // shared) measured it at 0.67x and 0.96x of plain any-free-worker dispatch, and its
             // ext4 gain is unconfirmed; PERF.md. `Dispatch::new(senders, 4 * threads)` turns it on.
             dispatch: Dispatch::new(senders, 0),
+            fatal_said: Vec::new(),
         };
         let result = driver.run(planner);
         result.map(|()| driver.report)
+    })
+    .map(|mut report| {
+        // Every worker has ended (the scope joined them): nothing records any more.
+        report.incomplete.extend(options.leftovers.take());
+        report
     })
 }
 
@@ -206,6 +212,8 @@ struct Driver<'a> {
     done_rx: Receiver<WorkerMsg>,
     /// Which worker gets which batch (directory-affine), and the batches not sent yet.
     dispatch: Dispatch,
+    /// The causes (errno) of the fatal errors already printed: each is said once.
+    fatal_said: Vec<Option<i32>>,
 }
 
 impl Driver<'_> {
@@ -279,6 +287,14 @@ impl Driver<'_> {
             // The destination is full or read-only: stop promptly, one line is enough.
             self.options.cancel.cancel();
             self.report.stopped = true;
+            // Every file in flight on that filesystem fails the same way (a write, a create, a
+            // chown): those are echoes of the first line, kept for `--json` but not printed.
+            let code = error.error.raw_os_error();
+            if self.fatal_said.contains(&code) {
+                self.report.errors.push(error);
+                return;
+            }
+            self.fatal_said.push(code);
         }
         self.progress.failed(&error);
         self.report.errors.push(error);

@@ -13,16 +13,20 @@
 //!   error that dooms the run (ENOSPC, EDQUOT, EROFS) cancels it;
 //! - drop without either (a panic, an early return): the partial file is removed.
 //!
+//! A partial file that cannot be removed (the destination went read-only mid-copy) is recorded
+//! in [`Options::leftovers`], and the run's report names it: it must not pass for a copy.
+//!
 //! Executors that close descriptors in bulk through io_uring use [`NewFile::finish_metadata`],
 //! [`NewFile::into_closing`] and [`Closing::closed`], which keep the same rules.
 
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use rustix::io::Errno;
-use ucopy_core::{EntryError, FileJob, JobOutcome, Op, Options, Stat};
+use ucopy_core::{EntryError, FileJob, JobOutcome, Leftovers, Op, Options, Stat};
 
 use crate::dest::{create_file, dest_path, remove_entry};
 use crate::file::{failed, meta_error};
@@ -33,12 +37,29 @@ use crate::meta::finish_fd;
 struct Name {
     dir: Arc<OwnedFd>,
     name: CString,
+    /// For the report, should the removal fail.
+    path: PathBuf,
+    leftovers: Leftovers,
 }
 
 impl Name {
-    fn remove(&self) {
-        // Best effort: the failure that led here is what gets reported.
-        let _ = remove_entry(self.dir.as_fd(), &self.name, false);
+    fn new(job: &FileJob, options: &Options) -> Name {
+        Name {
+            dir: Arc::clone(&job.dst_dir),
+            name: job.dst_name.clone(),
+            path: dest_path(job).to_path_buf(),
+            leftovers: options.leftovers.clone(),
+        }
+    }
+
+    /// Removes the incomplete file. The failure that led here is what gets reported as the
+    /// job's error; a file that cannot be removed as well (the filesystem went read-only) stays
+    /// behind, truncated, and is recorded so that the run names it.
+    fn remove(self) {
+        if let Err(e) = remove_entry(self.dir.as_fd(), &self.name, false) {
+            self.leftovers
+                .record(EntryError::new(self.path, Op::Remove, e));
+        }
     }
 }
 
@@ -61,10 +82,7 @@ impl NewFile {
     ) -> Result<Option<NewFile>, EntryError> {
         Ok(create_file(job, src, options)?.map(|d| NewFile {
             fd: Some(Arc::new(d.fd)),
-            at: Some(Name {
-                dir: Arc::clone(&job.dst_dir),
-                name: job.dst_name.clone(),
-            }),
+            at: Some(Name::new(job, options)),
             created: d.created,
         }))
     }

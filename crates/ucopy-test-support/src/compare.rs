@@ -6,9 +6,11 @@
 //! both are re-exported here.
 
 use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::fmt::Write as _;
 use std::fs::File;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::rc::Rc;
 
@@ -374,44 +376,57 @@ fn next_data(f: &File, pos: u64, size: u64) -> u64 {
 /// partial file looking complete, no leftover temp file). Returns the number of files checked.
 #[track_caller]
 pub fn assert_only_complete_files(src: &Path, dst: &Path) -> usize {
+    assert_complete_or_named(src, dst, |_| false).0
+}
+
+/// [`assert_only_complete_files`] for a copy that could not remove its partial files (the
+/// destination went read-only): a regular file of `dst` that is not a complete copy passes only
+/// if `named(its path under dst)` says the copier reported it. Returns the numbers of complete
+/// and of named incomplete files.
+#[track_caller]
+pub fn assert_complete_or_named(
+    src: &Path,
+    dst: &Path,
+    named: impl Fn(&Path) -> bool,
+) -> (usize, usize) {
     let (sp, sn) = open_parent(src);
     let mut bad = Vec::new();
-    let mut n = 0;
+    let (mut complete, mut partial) = (0, 0);
     walk(dst, &mut |rel, parent, name, st| {
         let spath = join(&sn, rel);
         let s = lstatat(sp.as_fd(), &spath);
         let kind = FileType::from_raw_mode(st.st_mode);
-        match s {
-            Err(_) => bad.push(format!("{}: in destination but not in source", show(rel))),
-            Ok(s) if FileType::from_raw_mode(s.st_mode) != kind => {
-                bad.push(format!("{}: type differs", show(rel)))
-            }
+        let problem = match s {
+            Err(_) => Some("in destination but not in source".to_owned()),
+            Ok(s) if FileType::from_raw_mode(s.st_mode) != kind => Some("type differs".to_owned()),
             Ok(s) if kind == FileType::RegularFile => {
-                n += 1;
                 if s.st_size != st.st_size {
-                    bad.push(format!(
-                        "{}: partial file: size {} in destination, {} in source",
-                        show(rel),
-                        st.st_size,
-                        s.st_size
-                    ));
-                } else if let Err(e) =
-                    same_content(sp.as_fd(), &spath, parent, name, s.st_size as u64)
-                {
-                    bad.push(format!("{}: {e}", show(rel)));
+                    Some(format!(
+                        "partial file: size {} in destination, {} in source",
+                        st.st_size, s.st_size
+                    ))
+                } else {
+                    same_content(sp.as_fd(), &spath, parent, name, s.st_size as u64).err()
                 }
             }
-            Ok(_) => {}
+            Ok(_) => None,
+        };
+        let is_file = kind == FileType::RegularFile;
+        match problem {
+            None if is_file => complete += 1,
+            None => {}
+            Some(_) if is_file && named(&dst.join(OsStr::from_bytes(rel))) => partial += 1,
+            Some(p) => bad.push(format!("{}: {p}", show(rel))),
         }
     });
     assert!(
         bad.is_empty(),
-        "destination holds files that are not complete copies:\n  {}",
+        "destination holds files that are not complete copies (and were not named as such):\n  {}",
         bad.iter()
             .take(30)
             .cloned()
             .collect::<Vec<_>>()
             .join("\n  ")
     );
-    n
+    (complete, partial)
 }

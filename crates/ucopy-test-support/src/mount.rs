@@ -26,10 +26,15 @@ impl Mount {
     /// A loop-mounted `fstype` ("ext4", "xfs", "btrfs") of `size_mib` MiB in a sparse image in
     /// a temp dir.
     pub fn new_loop(fstype: &str, size_mib: u64) -> Result<Mount, String> {
+        Mount::new_loop_opts(fstype, size_mib, "")
+    }
+
+    /// [`Mount::new_loop`] mounted with `-o loop,<opts>` (e.g. `ro`, `errors=remount-ro`).
+    pub fn new_loop_opts(fstype: &str, size_mib: u64, opts: &str) -> Result<Mount, String> {
         let dir = temp_dir()?;
         let img = dir.path().join("fs.img");
         let mnt = dir.path().join("mnt");
-        let mut m = Mount::loop_at(fstype, &img, &mnt, size_mib << 20)?;
+        let mut m = Mount::loop_with(fstype, &img, &mnt, size_mib << 20, opts)?;
         m._dir = Some(dir);
         Ok(m)
     }
@@ -38,6 +43,16 @@ impl Mount {
     /// is replaced). ext4 gets eager inode-table and journal init: otherwise ext4lazyinit keeps
     /// writing in the background while a copy is timed.
     pub fn loop_at(fstype: &str, img: &Path, mnt: &Path, size: u64) -> Result<Mount, String> {
+        Mount::loop_with(fstype, img, mnt, size, "")
+    }
+
+    fn loop_with(
+        fstype: &str,
+        img: &Path,
+        mnt: &Path,
+        size: u64,
+        opts: &str,
+    ) -> Result<Mount, String> {
         if !is_root() {
             return Err("mounting needs root".into());
         }
@@ -69,8 +84,13 @@ impl Mount {
         run(c.arg(img)).map_err(|e| format!("mkfs.{fstype} failed: {e}"))?;
         fs::create_dir_all(mnt).map_err(|e| format!("cannot create '{}': {e}", mnt.display()))?;
         let mut c = Command::new(find_tool("mount").unwrap_or_else(|| "mount".into()));
-        c.args(["-t", fstype, "-o", "loop"]).arg(img).arg(mnt);
-        run(&mut c).map_err(|e| format!("mount -o loop failed: {e}"))?;
+        let opts = if opts.is_empty() {
+            "loop".to_owned()
+        } else {
+            format!("loop,{opts}")
+        };
+        c.args(["-t", fstype, "-o", &opts]).arg(img).arg(mnt);
+        run(&mut c).map_err(|e| format!("mount -o {opts} failed: {e}"))?;
         guard.mounted = true;
         Ok(guard)
     }
@@ -108,6 +128,29 @@ impl Mount {
     /// The mount point.
     pub fn path(&self) -> &Path {
         &self.mnt
+    }
+
+    /// The ext4 filesystem's directory under `/sys/fs/ext4` (named after its block device, found
+    /// through the mount point's `st_dev`), whose files tune it and, for tests, inject faults
+    /// (`trigger_fs_error`).
+    pub fn ext4_sysfs(&self) -> Result<PathBuf, String> {
+        use std::os::unix::fs::MetadataExt;
+        let dev = fs::metadata(&self.mnt)
+            .map_err(|e| format!("cannot stat '{}': {e}", self.mnt.display()))?
+            .dev();
+        let (major, minor) = (rustix::fs::major(dev), rustix::fs::minor(dev));
+        let block = Path::new("/sys/dev/block").join(format!("{major}:{minor}"));
+        let name = fs::canonicalize(&block)
+            .map_err(|e| format!("cannot resolve '{}': {e}", block.display()))?
+            .file_name()
+            .map(PathBuf::from)
+            .ok_or_else(|| format!("'{}' names no device", block.display()))?;
+        let dir = Path::new("/sys/fs/ext4").join(name);
+        if dir.is_dir() {
+            Ok(dir)
+        } else {
+            Err(format!("'{}' does not exist", dir.display()))
+        }
     }
 }
 

@@ -2,7 +2,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::compare::{assert_only_complete_files, assert_trees_equal, Compare, Snapshot};
+use crate::compare::{
+    assert_complete_or_named, assert_only_complete_files, assert_trees_equal, Compare, Snapshot,
+};
 use crate::fixtures::small_tree;
 use crate::harness::{sh, spawn, BIN};
 use crate::mounts::{find_tool, Mount};
@@ -162,8 +164,135 @@ backend_test!(row27_enospc_stops_promptly, |b| {
     assert_only_complete_files(&t.p("src"), &dst);
 });
 
+// Row 27: the destination turns read-only mid-copy (ext4 with `errors=remount-ro` after an
+// error; the kernel's own `trigger_fs_error` hook makes one at once). Like ENOSPC the copy stops
+// promptly with one line for the cause, exits non-zero, and since partial files cannot be
+// removed from a read-only filesystem, it names every one it leaves: each file in DST is a
+// complete copy or is named on stderr.
+backend_test!(row27_erofs_mid_copy_names_partial_files, |b| {
+    let m = match Mount::new_loop_opts("ext4", 256, "errors=remount-ro") {
+        Ok(m) => m,
+        Err(why) => skip!("{why}"),
+    };
+    let trigger = match m.ext4_sysfs() {
+        Ok(dir) => dir.join("trigger_fs_error"),
+        Err(why) => skip!("no ext4 sysfs directory for the loop mount: {why}"),
+    };
+    if !trigger.exists() {
+        skip!("this kernel's ext4 has no {}", trigger.display());
+    }
+    let t = TestTree::in_shm();
+    for i in 0..8 {
+        t.file_sized(format!("src/a{i}"), 2 * MIB, i);
+    }
+    t.file_sized("src/big", 32 * MIB, 99);
+    for i in 0..1500 {
+        t.file_sized(format!("src/z/z{i:04}"), 64 * KIB, 1000 + i);
+    }
+    let dst = m.path().join("dst");
+    let mut c = b.cmd();
+    c.args(args!["-a", "--json", t.p("src"), &dst]);
+    let mut running = spawn(c);
+    // Mid-copy: once a hundred files of the big directory are there, 1,400 are still to come.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::read_dir(dst.join("z")).map_or(0, Iterator::count) < 100 {
+        assert!(Instant::now() < deadline, "the copy did not get going");
+        if let Ok(Some(status)) = running.child.try_wait() {
+            panic!("the copy ended ({status}) before the filesystem was made read-only");
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    std::fs::write(&trigger, "1").expect("trigger_fs_error");
+    let Some(out) = running.wait_timeout(Duration::from_secs(30)) else {
+        panic!("still running 30 s after the filesystem went read-only");
+    };
+    eprintln!("{out}");
+    out.assert_failed();
+    let err = out.stderr_str();
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(
+        err.contains("Read-only file system"),
+        "the cause must be EROFS:\n{out}"
+    );
+    // The cause, and at most one line naming the partial files it could not remove.
+    assert!(
+        (1..=3).contains(&lines.len()),
+        "{} stderr lines: the copy did not stop at the first EROFS:\n{out}",
+        lines.len()
+    );
+    let partial_lines: Vec<&&str> = lines
+        .iter()
+        .filter(|l| l.contains(" partial file"))
+        .collect();
+    assert!(partial_lines.len() <= 1, "{out}");
+    let named = |p: &std::path::Path| {
+        let quoted = format!("'{}'", p.display());
+        partial_lines.iter().any(|l| l.contains(&quoted))
+    };
+    let (complete, partial) = assert_complete_or_named(&t.p("src"), &dst, named);
+    eprintln!("{complete} complete files, {partial} named partial files");
+    // `--json` lists the same files, as paths.
+    let j = out.json();
+    let listed: Vec<String> = j["incomplete"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| e["path"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(listed.len() >= partial, "{j}");
+    for p in &listed {
+        assert!(
+            named(std::path::Path::new(p)),
+            "{p} in --json, not on stderr:\n{out}"
+        );
+    }
+    assert!(
+        complete < 1509,
+        "the copy cannot have completed after the fs went read-only"
+    );
+});
+
+// A destination read-only from the start (`mount -o ro`): one line, however many files the
+// copy was about to write, whether it creates a directory there, merges into one (`-T`), or
+// copies many operands into one.
+backend_test!(row27_read_only_destination_one_line, |b| {
+    let m = match Mount::new_loop_opts("ext4", 16, "ro") {
+        Ok(m) => m,
+        Err(why) => skip!("{why}"),
+    };
+    let t = TestTree::in_shm();
+    // Enough files that several batches are in flight on every worker when the first fails.
+    for i in 0..2000 {
+        t.file_sized(format!("src/f{i:04}"), 4 * KIB, i);
+    }
+    t.file("src/sub/g", "g");
+    let operands: Vec<std::ffi::OsString> = (0..50)
+        .map(|i| t.p(format!("src/f{i:04}")).into_os_string())
+        .collect();
+    let mut many = operands.clone();
+    many.push(m.path().join("lost+found").into_os_string());
+    let cases = [
+        args!["-a", t.p("src"), m.path().join("dst")],
+        args!["-a", "-T", t.p("src"), m.path()],
+        // Without -a nothing is done to the existing directory first: its files are the first
+        // writes.
+        args!["-r", "-T", t.p("src"), m.path()],
+        many,
+    ];
+    for case in cases {
+        let out = b.run(&case);
+        out.assert_failed().assert_error_format();
+        assert_eq!(out.error_lines().len(), 1, "{out}");
+        assert_eq!(out.stderr_str().lines().count(), 1, "{out}");
+        assert!(out.stderr_str().contains("Read-only file system"), "{out}");
+    }
+});
+
 // Row 28: with `ulimit -n 64` a 2,000-deep tree and a 55,000-entry dir still copy.
 backend_test!(row28_few_file_descriptors, |b| {
+    let _one_at_a_time = crate::harness::bulky_tree_lock();
     let t = TestTree::in_shm();
     t.dir("src/deep");
     let names: Vec<&[u8]> = vec![b"d"; 2000];

@@ -82,6 +82,7 @@ backend_test!(row34_odd_names, |b| {
 /// Copies `dirs` × `per_dir` empty files under `/usr/bin/time` and returns (peak RSS in KiB).
 fn copy_many(b: Backend, dirs: usize, per_dir: usize) -> Option<u64> {
     let time = find_tool("time").filter(|p| p.starts_with("/usr/bin"))?;
+    let _one_at_a_time = crate::harness::bulky_tree_lock();
     let t = TestTree::in_shm();
     for d in 0..dirs {
         many_empty_files(&t.p(format!("src/d{d:04}")), "f", per_dir);
