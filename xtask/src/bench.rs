@@ -66,11 +66,18 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         .with_context(|| format!("cannot create '{}'", ws.bench.display()))?;
     scenario::unmount_stale(&ws)?;
 
-    let wants_ucopy = [true, false].iter().any(|&many| {
-        contenders::catalogue(many, &plan.contenders)
-            .iter()
-            .any(|c| !c.is_peer() && contenders::selected(&plan.contenders, c))
-    });
+    let wants_ucopy = [true, false]
+        .iter()
+        .flat_map(|&many| contenders::catalogue(many, &plan.contenders))
+        .chain(
+            plan.scenarios
+                .iter()
+                .any(|s| s.is_resync())
+                .then(contenders::resync_catalogue)
+                .into_iter()
+                .flatten(),
+        )
+        .any(|c| !c.is_peer() && contenders::selected(&plan.contenders, &c));
     let built = paths.target.join("release/ucopy");
     let ucopy = if let (true, Some(p)) = (args.list, &args.ucopy) {
         Ok(p.clone())

@@ -67,11 +67,11 @@ pub struct Args {
     /// Clone data blocks: auto (default), always (or fail), never
     #[arg(long, value_name = "WHEN", num_args = 0..=1, require_equals = true,
           default_missing_value = "always", hide_possible_values = true, help_heading = COPYING)]
-    pub reflink: Option<ReflinkChoice>,
+    pub reflink: Option<WhenChoice>,
 
     /// Holes: auto (keep the source's), always (also from zeros), never
     #[arg(long, value_name = "WHEN", hide_possible_values = true, help_heading = COPYING)]
-    pub sparse: Option<SparseChoice>,
+    pub sparse: Option<WhenChoice>,
 
     /// Create files and copy attributes, but no data
     #[arg(long, help_heading = COPYING)]
@@ -316,26 +316,23 @@ impl From<BackendChoice> for ucopy::Backend {
     }
 }
 
-/// `--reflink=WHEN`.
+/// The `WHEN` of `--reflink` and `--sparse` (what each value means is said in their help).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ReflinkChoice {
-    /// Clone where possible
+pub enum WhenChoice {
     Auto,
-    /// Clone or fail
     Always,
-    /// Never clone
     Never,
 }
 
-/// `--sparse=WHEN`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SparseChoice {
-    /// Keep the source's holes
-    Auto,
-    /// Also make holes from zeros
-    Always,
-    /// No holes
-    Never,
+impl WhenChoice {
+    /// The library's value; not given is `auto`.
+    pub fn when(choice: Option<WhenChoice>) -> ucopy::When {
+        match choice {
+            None | Some(WhenChoice::Auto) => ucopy::When::Auto,
+            Some(WhenChoice::Always) => ucopy::When::Always,
+            Some(WhenChoice::Never) => ucopy::When::Never,
+        }
+    }
 }
 
 /// `--update=WHEN`.

@@ -7,11 +7,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use ucopy::{
-    Backup, Dereference, Exclude, LinkMode, Options, Order, Preserve, Reflink, ResolveOptions,
-    Sparse, Update,
+    Backup, Dereference, Exclude, LinkMode, Options, Order, Preserve, ResolveOptions, Update,
 };
 
-use crate::args::{Args, OrderChoice, ReflinkChoice, SparseChoice, UpdateChoice};
+use crate::args::{Args, OrderChoice, UpdateChoice, WhenChoice};
 
 /// What the command line asks for.
 #[derive(Debug)]
@@ -288,8 +287,8 @@ pub fn build(args: &Args) -> Result<Plan, Usage> {
             "options --backup and --no-clobber are mutually exclusive",
         ));
     }
-    if args.reflink == Some(ReflinkChoice::Always)
-        && args.sparse.is_some_and(|s| s != SparseChoice::Auto)
+    if args.reflink == Some(WhenChoice::Always)
+        && args.sparse.is_some_and(|s| s != WhenChoice::Auto)
     {
         return Err(usage(
             "--reflink=always can only be used with --sparse=auto",
@@ -326,16 +325,8 @@ pub fn build(args: &Args) -> Result<Plan, Usage> {
         .remove_destination(args.remove_destination || (args.force && link_mode != LinkMode::Copy))
         .force(args.force)
         .attributes_only(args.attributes_only)
-        .reflink(match args.reflink {
-            None | Some(ReflinkChoice::Auto) => Reflink::Auto,
-            Some(ReflinkChoice::Always) => Reflink::Always,
-            Some(ReflinkChoice::Never) => Reflink::Never,
-        })
-        .sparse(match args.sparse {
-            None | Some(SparseChoice::Auto) => Sparse::Auto,
-            Some(SparseChoice::Always) => Sparse::Always,
-            Some(SparseChoice::Never) => Sparse::Never,
-        })
+        .reflink(WhenChoice::when(args.reflink))
+        .sparse(WhenChoice::when(args.sparse))
         .link_mode(link_mode)
         .dereference(dereference)
         .one_file_system(args.one_file_system)

@@ -103,31 +103,26 @@ pub enum Backup {
     Existing,
 }
 
-/// `--reflink[=WHEN]`.
+/// The `WHEN` of GNU cp's `--reflink[=WHEN]` and `--sparse=WHEN`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Reflink {
-    /// Clone where the filesystem can, copy otherwise (the default).
+pub enum When {
+    /// The default. Reflink: clone where the filesystem can, copy otherwise. Sparse: holes of
+    /// the source stay holes.
     #[default]
     Auto,
-    /// Clone or fail.
+    /// Reflink: clone or fail. Sparse: runs of zeros also become holes.
     Always,
-    /// Never clone: the copy has its own data blocks.
+    /// Reflink: never clone, the copy has its own data blocks. Sparse: every byte is written,
+    /// no holes.
     Never,
 }
 
-/// `--sparse=WHEN`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Sparse {
-    /// Holes of the source stay holes (the default).
-    #[default]
-    Auto,
-    /// Runs of zeros also become holes.
-    Always,
-    /// Every byte is written: no holes.
-    Never,
-}
+/// `--reflink[=WHEN]`: whether the copy shares the source's data blocks.
+pub type Reflink = When;
+
+/// `--sparse=WHEN`: which zeros of the copy are holes.
+pub type Sparse = When;
 
 /// What becomes of each non-directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]

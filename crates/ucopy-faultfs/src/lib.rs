@@ -221,6 +221,22 @@ impl FaultFs {
     }
 }
 
+/// Answers a lookup or a mkdir: the entry, or why not.
+fn reply_entry(reply: ReplyEntry, attr: Result<FileAttr, Errno>) {
+    match attr {
+        Ok(attr) => reply.entry(&TTL, &attr, Generation(0)),
+        Err(e) => reply.error(e),
+    }
+}
+
+/// Answers a getattr or a setattr: the attributes, or ENOENT for an unknown inode.
+fn reply_attr(reply: ReplyAttr, attr: Option<FileAttr>) {
+    match attr {
+        Some(attr) => reply.attr(&TTL, &attr),
+        None => reply.error(Errno::ENOENT),
+    }
+}
+
 fn to_time(t: TimeOrNow) -> SystemTime {
     match t {
         TimeOrNow::SpecificTime(t) => t,
@@ -234,17 +250,11 @@ impl Filesystem for FaultFs {
             let ino = *st.nodes.get(&parent.0)?.children.get(name)?;
             st.attr(ino)
         });
-        match found {
-            Some(attr) => reply.entry(&TTL, &attr, Generation(0)),
-            None => reply.error(Errno::ENOENT),
-        }
+        reply_entry(reply, found.ok_or(Errno::ENOENT));
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
-        match self.with(|st| st.attr(ino.0)) {
-            Some(attr) => reply.attr(&TTL, &attr),
-            None => reply.error(Errno::ENOENT),
-        }
+        reply_attr(reply, self.with(|st| st.attr(ino.0)));
     }
 
     fn setattr(
@@ -279,10 +289,7 @@ impl Filesystem for FaultFs {
             n.mtime = mtime.map_or(n.mtime, to_time);
             st.attr(ino.0)
         });
-        match attr {
-            Some(attr) => reply.attr(&TTL, &attr),
-            None => reply.error(Errno::ENOENT),
-        }
+        reply_attr(reply, attr);
     }
 
     fn mkdir(
@@ -294,10 +301,10 @@ impl Filesystem for FaultFs {
         umask: u32,
         reply: ReplyEntry,
     ) {
-        match self.make(req, parent, name, FileType::Directory, mode & !umask) {
-            Ok(attr) => reply.entry(&TTL, &attr, Generation(0)),
-            Err(e) => reply.error(e),
-        }
+        reply_entry(
+            reply,
+            self.make(req, parent, name, FileType::Directory, mode & !umask),
+        );
     }
 
     fn create(

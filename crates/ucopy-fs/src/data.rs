@@ -118,15 +118,71 @@ pub fn copy_data(
             return Ok(copied);
         }
     }
-    copy_range(src, dst, 0, stat.size, paths, cancel)
+    in_kernel(
+        InKernel::CopyFileRange,
+        src,
+        dst,
+        0,
+        stat.size,
+        paths,
+        cancel,
+    )
 }
 
-/// `copy_file_range` from `offset` until `size` bytes are copied (the size `fstat` reported when
-/// the file was opened: a file that grows meanwhile is copied as that prefix, which saves the
-/// extra call per file that finding end-of-file would cost) or end-of-file comes first (it
-/// shrank). Falls back to read/write where the kernel refuses (EXDEV across some filesystems,
-/// EINVAL/EOPNOTSUPP on special filesystems, ENOSYS).
-fn copy_range(
+/// The two calls that copy page cache to page cache without a user buffer. One loop drives
+/// both; what differs between them is said here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InKernel {
+    CopyFileRange,
+    Sendfile,
+}
+
+impl InKernel {
+    /// Whether this call worked (or was refused) before, between this pair of filesystems.
+    fn works(self, paths: &mut KernelPaths) -> &mut Option<bool> {
+        match self {
+            InKernel::CopyFileRange => &mut paths.cfr_works,
+            InKernel::Sendfile => &mut paths.sendfile_works,
+        }
+    }
+
+    /// One call of up to `CHUNK` bytes, reading the source at `at`.
+    fn call(self, src: BorrowedFd<'_>, dst: BorrowedFd<'_>, at: u64) -> rustix::io::Result<usize> {
+        let mut off_in = at;
+        match self {
+            InKernel::CopyFileRange => {
+                let mut off_out = at;
+                rfs::copy_file_range(src, Some(&mut off_in), dst, Some(&mut off_out), CHUNK)
+            }
+            InKernel::Sendfile => rfs::sendfile(dst, src, Some(&mut off_in), CHUNK),
+        }
+    }
+
+    /// Errors that mean "this call cannot copy this file" when nothing was copied yet.
+    fn refused(self, e: Errno) -> bool {
+        match self {
+            InKernel::CopyFileRange => matches!(
+                e,
+                Errno::XDEV | Errno::INVAL | Errno::OPNOTSUPP | Errno::NOSYS | Errno::PERM
+            ),
+            InKernel::Sendfile => matches!(e, Errno::INVAL | Errno::OPNOTSUPP | Errno::NOSYS),
+        }
+    }
+}
+
+/// Copies with `call` from `offset` until `size` bytes are copied (the size `fstat` reported
+/// when the file was opened: a file that grows meanwhile is copied as that prefix, which saves
+/// the extra call per file that finding end-of-file would cost) or end-of-file comes first (it
+/// shrank).
+///
+/// Where the kernel refuses a call for this pair of filesystems (EXDEV across some filesystems,
+/// EINVAL/EOPNOTSUPP on special filesystems, ENOSYS), the next path copies instead:
+/// `copy_file_range` → `sendfile` → read/write. `sendfile` still copies page cache to page cache
+/// once (cpz does the same), where `read`/`write` copies every byte twice through user memory;
+/// it is refused where the source cannot be spliced (EINVAL: no `splice_read`, procfs-like
+/// files) or the destination cannot take it.
+fn in_kernel(
+    call: InKernel,
     src: BorrowedFd<'_>,
     dst: BorrowedFd<'_>,
     offset: u64,
@@ -134,105 +190,59 @@ fn copy_range(
     paths: &mut KernelPaths,
     cancel: &Cancel,
 ) -> Result<u64, DataError> {
-    if paths.cfr_works == Some(false) {
-        return send_or_read_write(src, dst, offset, size, paths, cancel);
-    }
-    let mut copied = 0u64;
-    loop {
-        if cancel.is_cancelled() {
-            return Err(DataError::Cancelled);
+    if *call.works(paths) != Some(false) {
+        // sendfile writes at the destination's file position.
+        if call == InKernel::Sendfile && offset != 0 {
+            rfs::seek(dst, SeekFrom::Start(offset)).map_err(|e| DataError::Write(e.into()))?;
         }
-        let mut off_in = offset + copied;
-        let mut off_out = off_in;
-        match rfs::copy_file_range(src, Some(&mut off_in), dst, Some(&mut off_out), CHUNK) {
-            Ok(0) => {
-                // A zero return at the very start may mean "this filesystem cannot do it"
-                // (procfs-like files): let read/write decide whether there is data.
-                if copied == 0 && paths.cfr_works != Some(true) {
-                    return read_write(src, dst, offset, cancel);
-                }
-                return Ok(copied);
+        let mut copied = 0u64;
+        loop {
+            if cancel.is_cancelled() {
+                return Err(DataError::Cancelled);
             }
-            Ok(n) => {
-                paths.cfr_works = Some(true);
-                copied += n as u64;
-                if copied >= size {
+            match call.call(src, dst, offset + copied) {
+                Ok(0) => {
+                    // A zero return at the very start may mean "this filesystem cannot do it"
+                    // (procfs-like files): let read/write decide whether there is data.
+                    if copied == 0 && *call.works(paths) != Some(true) {
+                        return read_write(src, dst, offset, cancel);
+                    }
+                    if call == InKernel::Sendfile && copied < size {
+                        // Ended before the size the file had when it was opened: a short read
+                        // is "read again", never "done". Some filesystems (FUSE) take a short
+                        // page-cache read for end of file; a plain read from here says whether
+                        // the file really shrank (0) or the rest is unreadable (an error).
+                        return read_write(src, dst, offset + copied, cancel).map(|n| copied + n);
+                    }
                     return Ok(copied);
                 }
+                Ok(n) => {
+                    *call.works(paths) = Some(true);
+                    copied += n as u64;
+                    if copied >= size {
+                        return Ok(copied);
+                    }
+                }
+                Err(Errno::INTR) => continue,
+                // The source is opened O_NONBLOCK (a FIFO swapped in must not block us); should
+                // a filesystem honour that for sendfile, finish with blocking reads instead of
+                // spinning.
+                Err(Errno::AGAIN) if call == InKernel::Sendfile => {
+                    return read_write(src, dst, offset + copied, cancel).map(|n| copied + n)
+                }
+                Err(e) if copied == 0 && call.refused(e) => {
+                    *call.works(paths) = Some(false);
+                    break;
+                }
+                Err(e) => return Err(classify(src, e, offset + copied)),
             }
-            Err(Errno::INTR) => continue,
-            Err(Errno::XDEV | Errno::INVAL | Errno::OPNOTSUPP | Errno::NOSYS | Errno::PERM)
-                if copied == 0 =>
-            {
-                paths.cfr_works = Some(false);
-                return send_or_read_write(src, dst, offset, size, paths, cancel);
-            }
-            Err(e) => return Err(classify(src, e, offset + copied)),
         }
     }
-}
-
-/// Where `copy_file_range` refuses, `sendfile`: the kernel still copies page cache to page cache
-/// once (cpz does the same), where `read`/`write` copies every byte twice through user memory.
-/// Copies from `offset` until `size` bytes or end-of-file, like [`copy_range`]; falls back to
-/// read/write where the source cannot be spliced (EINVAL: no `splice_read`, procfs-like files)
-/// or the destination cannot take it.
-fn send_or_read_write(
-    src: BorrowedFd<'_>,
-    dst: BorrowedFd<'_>,
-    offset: u64,
-    size: u64,
-    paths: &mut KernelPaths,
-    cancel: &Cancel,
-) -> Result<u64, DataError> {
-    if paths.sendfile_works == Some(false) {
-        return read_write(src, dst, offset, cancel);
-    }
-    // sendfile writes at the destination's file position.
-    if offset != 0 {
-        rfs::seek(dst, SeekFrom::Start(offset)).map_err(|e| DataError::Write(e.into()))?;
-    }
-    let mut copied = 0u64;
-    loop {
-        if cancel.is_cancelled() {
-            return Err(DataError::Cancelled);
+    match call {
+        InKernel::CopyFileRange => {
+            in_kernel(InKernel::Sendfile, src, dst, offset, size, paths, cancel)
         }
-        let mut off_in = offset + copied;
-        match rfs::sendfile(dst, src, Some(&mut off_in), CHUNK) {
-            Ok(0) => {
-                // As with copy_file_range: nothing at the start may mean "cannot", so let
-                // read/write decide whether there is data.
-                if copied == 0 && paths.sendfile_works != Some(true) {
-                    return read_write(src, dst, offset, cancel);
-                }
-                if copied < size {
-                    // Ended before the size the file had when it was opened: a short read is
-                    // "read again", never "done". Some filesystems (FUSE) take a short page-cache
-                    // read for end of file; a plain read from here says whether the file really
-                    // shrank (0) or the rest is unreadable (an error to report).
-                    return read_write(src, dst, offset + copied, cancel).map(|n| copied + n);
-                }
-                return Ok(copied);
-            }
-            Ok(n) => {
-                paths.sendfile_works = Some(true);
-                copied += n as u64;
-                if copied >= size {
-                    return Ok(copied);
-                }
-            }
-            Err(Errno::INTR) => continue,
-            // The source is opened O_NONBLOCK (a FIFO swapped in must not block us); should a
-            // filesystem honour that for sendfile, finish with blocking reads instead of spinning.
-            Err(Errno::AGAIN) => {
-                return read_write(src, dst, offset + copied, cancel).map(|n| copied + n)
-            }
-            Err(Errno::INVAL | Errno::OPNOTSUPP | Errno::NOSYS) if copied == 0 => {
-                paths.sendfile_works = Some(false);
-                return read_write(src, dst, offset, cancel);
-            }
-            Err(e) => return Err(classify(src, e, offset + copied)),
-        }
+        InKernel::Sendfile => read_write(src, dst, offset, cancel),
     }
 }
 

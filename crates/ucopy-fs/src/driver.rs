@@ -49,7 +49,7 @@ pub enum FatalError {
         source: io::Error,
     },
     /// Not one worker thread could be started (RLIMIT_AS, RLIMIT_NPROC).
-    #[error("cannot start a worker thread: {}", cause(.source))]
+    #[error("cannot start a worker thread: {}", ucopy_core::cause(.source))]
     Threads {
         /// Why.
         source: io::Error,
@@ -65,7 +65,8 @@ pub enum FatalError {
 }
 
 pub use budget::FdBudget;
-use workers::{cause, worker, WorkerMsg};
+use ucopy_core::cause;
+use workers::{worker, WorkerMsg};
 
 /// Copies one top-level `source` to exactly `dest` (already resolved: `dest` is the path the
 /// copy of `source` gets) with executors from `factory` on `threads` worker threads.

@@ -51,22 +51,21 @@ pub fn lstatat(dir: BorrowedFd<'_>, name: &[u8]) -> rustix::io::Result<Stat> {
 }
 
 pub(crate) fn open_dir(dir: BorrowedFd<'_>, name: &[u8]) -> rustix::io::Result<OwnedFd> {
-    rustix::fs::openat(
-        dir,
-        OsStr::from_bytes(name),
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
+    open_nofollow(dir, name, OFlags::DIRECTORY)
 }
 
 pub(crate) fn open_file(dir: BorrowedFd<'_>, name: &[u8]) -> rustix::io::Result<File> {
+    open_nofollow(dir, name, OFlags::NONBLOCK).map(File::from)
+}
+
+/// Opens `name` in `dir` read-only, never through a symlink.
+fn open_nofollow(dir: BorrowedFd<'_>, name: &[u8], flags: OFlags) -> rustix::io::Result<OwnedFd> {
     rustix::fs::openat(
         dir,
         OsStr::from_bytes(name),
-        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | flags,
         Mode::empty(),
     )
-    .map(File::from)
 }
 
 /// Sorted names in an open dir, without `.` and `..`.

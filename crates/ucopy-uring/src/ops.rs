@@ -1,13 +1,16 @@
-//! What the ring is given and gives back: how to build it, what it accepted, the ops of a chain
-//! and how each ended. Plain data without `unsafe`; `ring` owns everything the kernel points at
-//! (an op's descriptors and names move into its in-flight table when pushed).
+//! What the ring is given and gives back: how to build it (and which set-up flags to drop when
+//! the kernel refuses them), what it accepted, the pipes splices go through, the ops of a chain
+//! and how each ended. No `unsafe`; `ring` owns everything the kernel points at (an op's
+//! descriptors and names move into its in-flight table when pushed).
 
 use std::ffi::CString;
+use std::io;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
+use rustix::pipe::{self as rpipe, PipeFlags};
 
 /// How to build a ring.
 #[derive(Debug, Clone)]
@@ -31,6 +34,24 @@ pub(crate) struct RingSpec {
     pub skip_success: bool,
 }
 
+impl RingSpec {
+    /// Submission queue entries as set up: at least 8, a power of two.
+    pub fn sq_entries(&self) -> u32 {
+        self.entries.max(8).next_power_of_two()
+    }
+
+    /// The set-up flags asked for (`SUBMIT_ALL` always), before the kernel says which it takes.
+    pub fn wanted(&self) -> RingInfo {
+        RingInfo {
+            single_issuer: self.single_issuer,
+            defer_taskrun: self.defer_taskrun && self.single_issuer,
+            coop_taskrun: self.coop_taskrun,
+            submit_all: true,
+            registered_buffers: false,
+        }
+    }
+}
+
 /// Buffers for `READ`/`WRITE` (or `READ_FIXED`/`WRITE_FIXED` when registered).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct BufferSpec {
@@ -44,13 +65,73 @@ pub(crate) struct BufferSpec {
 
 /// What the kernel accepted when the ring was set up (shown by the executor's `Debug`).
 #[derive(Debug, Clone, Default)]
-#[allow(dead_code)]
 pub(crate) struct RingInfo {
     pub single_issuer: bool,
     pub defer_taskrun: bool,
     pub coop_taskrun: bool,
     pub submit_all: bool,
     pub registered_buffers: bool,
+}
+
+impl RingInfo {
+    /// Sets these set-up flags on `b`.
+    pub fn apply(&self, b: &mut io_uring::Builder) {
+        if self.submit_all {
+            b.setup_submit_all();
+        }
+        if self.coop_taskrun {
+            b.setup_coop_taskrun();
+        }
+        if self.single_issuer {
+            b.setup_single_issuer();
+            // Bind the ring to the thread that will submit, not to the one creating it.
+            b.setup_r_disabled();
+        }
+        if self.defer_taskrun {
+            b.setup_defer_taskrun();
+        }
+    }
+
+    /// After the kernel refused the set-up (EINVAL): drops the newest flag still set; `false`
+    /// when none is left to drop.
+    pub fn drop_newest(&mut self) -> bool {
+        if self.defer_taskrun {
+            self.defer_taskrun = false;
+        } else if self.single_issuer {
+            self.single_issuer = false;
+        } else if self.coop_taskrun {
+            self.coop_taskrun = false;
+        } else if self.submit_all {
+            self.submit_all = false;
+        } else {
+            return false;
+        }
+        true
+    }
+}
+
+/// A pipe for `IORING_OP_SPLICE`: file → pipe → file.
+#[derive(Debug)]
+pub(crate) struct Pipe {
+    pub read: Arc<OwnedFd>,
+    pub write: Arc<OwnedFd>,
+    pub capacity: u32,
+}
+
+impl Pipe {
+    /// A pipe sized to `size` bytes if the kernel lets us.
+    pub fn new(size: usize) -> io::Result<Pipe> {
+        let (read, write) = rpipe::pipe_with(PipeFlags::CLOEXEC)?;
+        // Above /proc/sys/fs/pipe-max-size an unprivileged process gets EPERM: keep the
+        // default size then.
+        let _ = rpipe::fcntl_setpipe_size(&write, size);
+        let capacity = rpipe::fcntl_getpipe_size(&write)?.min(u32::MAX as usize) as u32;
+        Ok(Pipe {
+            read: Arc::new(read),
+            write: Arc::new(write),
+            capacity,
+        })
+    }
 }
 
 /// The file an op works on: a normal descriptor, kept open by the op until it completes.

@@ -44,7 +44,8 @@
 //! mapping, the pipes, the SQE building, and the in-flight table that decides when what an op
 //! points at may be freed. Splitting those apart would spread the `unsafe` blocks (and the
 //! reasoning each `SAFETY` comment relies on) over several files; this is the one place to audit.
-//! The plain data the ring is given and gives back is in `ops`, its tests in `ring/tests.rs`.
+//! What the ring is given and gives back (specs, set-up flag fallback, pipes, ops, completions)
+//! is in `ops`, its tests in `ring/tests.rs`.
 #![allow(unsafe_code)]
 
 use std::ffi::CString;
@@ -55,8 +56,8 @@ use std::sync::Arc;
 
 use io_uring::{opcode, squeue, types, IoUring};
 use rustix::io::Errno;
-use rustix::pipe::{self as rpipe, PipeFlags};
 
+use crate::ops::Pipe;
 pub(crate) use crate::ops::{
     Buf, BufferSpec, Completion, Op, OpResult, RingInfo, RingSpec, Target,
 };
@@ -324,14 +325,6 @@ impl Drop for Buffers {
     }
 }
 
-/// A pipe for `IORING_OP_SPLICE`: file → pipe → file.
-#[derive(Debug)]
-struct Pipe {
-    read: Arc<OwnedFd>,
-    write: Arc<OwnedFd>,
-    capacity: u32,
-}
-
 /// One io_uring with its in-flight table, buffers and pipes.
 pub(crate) struct Ring {
     // Field order is drop order: the ring (and with it the kernel's references to registered
@@ -351,43 +344,15 @@ impl Ring {
     /// Sets up a ring as `spec` says, dropping setup flags the kernel refuses (EINVAL) one by
     /// one, newest first. Buffers and the file table are registered here.
     pub(crate) fn new(spec: &RingSpec) -> io::Result<Ring> {
-        let entries = spec.entries.max(8).next_power_of_two();
-        let mut single = spec.single_issuer;
-        let mut defer = spec.defer_taskrun && single;
-        let mut coop = spec.coop_taskrun;
-        let mut submit_all = true;
+        let entries = spec.sq_entries();
+        let mut flags = spec.wanted();
         let uring = loop {
             let mut b = IoUring::builder();
             b.setup_cqsize(entries * 2);
-            if submit_all {
-                b.setup_submit_all();
-            }
-            if coop {
-                b.setup_coop_taskrun();
-            }
-            if single {
-                b.setup_single_issuer();
-                // Bind the ring to the thread that will submit, not to the one creating it.
-                b.setup_r_disabled();
-            }
-            if defer {
-                b.setup_defer_taskrun();
-            }
+            flags.apply(&mut b);
             match b.build(entries) {
                 Ok(u) => break u,
-                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-                    if defer {
-                        defer = false;
-                    } else if single {
-                        single = false;
-                    } else if coop {
-                        coop = false;
-                    } else if submit_all {
-                        submit_all = false;
-                    } else {
-                        return Err(e);
-                    }
-                }
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) && flags.drop_newest() => {}
                 Err(e) => return Err(e),
             }
         };
@@ -398,14 +363,8 @@ impl Ring {
             buffers: None,
             registered: false,
             pipes: Vec::new(),
-            info: RingInfo {
-                single_issuer: single,
-                defer_taskrun: defer,
-                coop_taskrun: coop,
-                submit_all,
-                ..RingInfo::default()
-            },
-            enabled: !single,
+            enabled: !flags.single_issuer,
+            info: flags,
             skip_success: spec.skip_success,
         };
         if let Some(b) = spec.buffers {
@@ -450,16 +409,9 @@ impl Ring {
         if let Some(p) = &self.pipes[index] {
             return Ok(p.capacity);
         }
-        let (read, write) = rpipe::pipe_with(PipeFlags::CLOEXEC)?;
-        // Above /proc/sys/fs/pipe-max-size an unprivileged process gets EPERM: keep the
-        // default size then.
-        let _ = rpipe::fcntl_setpipe_size(&write, size);
-        let capacity = rpipe::fcntl_getpipe_size(&write)?.min(u32::MAX as usize) as u32;
-        self.pipes[index] = Some(Pipe {
-            read: Arc::new(read),
-            write: Arc::new(write),
-            capacity,
-        });
+        let pipe = Pipe::new(size)?;
+        let capacity = pipe.capacity;
+        self.pipes[index] = Some(pipe);
         Ok(capacity)
     }
 

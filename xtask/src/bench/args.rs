@@ -170,14 +170,15 @@ impl Plan {
         }
         let contenders = pick(&a.contenders, def_contenders);
         for p in &contenders {
-            let any = [true, false].iter().any(|&many| {
-                contenders::catalogue(many, &contenders)
-                    .iter()
-                    .any(|c| contenders::selected(std::slice::from_ref(p), c))
-            });
+            let any = [true, false]
+                .iter()
+                .flat_map(|&many| contenders::catalogue(many, &contenders))
+                .chain(contenders::resync_catalogue())
+                .any(|c| contenders::selected(std::slice::from_ref(p), &c));
             if !any {
                 let names: Vec<String> = contenders::catalogue(true, &[])
                     .into_iter()
+                    .chain(contenders::resync_catalogue())
                     .map(|c| c.name)
                     .collect();
                 bail!(

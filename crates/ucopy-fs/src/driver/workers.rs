@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crossbeam_channel::{Receiver, Sender};
 use rustix::io::Errno;
 use ucopy_core::{
-    Batch, EntryError, ExecutorFactory, FileJob, JobOutcome, Kind, LinkStatus, Op, Options,
+    cause, Batch, EntryError, ExecutorFactory, FileJob, JobOutcome, Kind, LinkStatus, Op, Options,
     PlannedFile,
 };
 
@@ -75,15 +75,6 @@ pub(super) fn worker(
         if done.send(WorkerMsg::Done(id, results)).is_err() {
             return;
         }
-    }
-}
-
-/// An error's text without Rust's " (os error N)" suffix, as cp prints causes.
-pub(super) fn cause(e: &io::Error) -> String {
-    let s = e.to_string();
-    match s.rfind(" (os error ") {
-        Some(i) if s.ends_with(')') => s[..i].to_owned(),
-        _ => s,
     }
 }
 
