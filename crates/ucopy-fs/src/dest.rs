@@ -281,3 +281,32 @@ pub fn make_room(
         Decision::Freed | Decision::Overwrite => Ok(Room::Free),
     }
 }
+
+/// Makes a non-directory object at `(dir, name)` with `create` (a link, symlink or special file); if
+/// something is there, frees the name with [`make_room`] (what to do with it is decided from
+/// `incoming()`, asked only then) and tries once more. `Room::Free` when the object was made;
+/// `Keep` or `Same` when what is there stays. The step the driver's entries and a linked operand
+/// share.
+pub fn create_making_room<'a>(
+    (dir, name): (&OwnedFd, &CStr),
+    dst_path: &Path,
+    op: Op,
+    options: &Options,
+    wanted: Option<(u64, u64)>,
+    incoming: impl Fn() -> Incoming<'a>,
+    create: impl Fn(&OwnedFd, &CStr) -> rustix::io::Result<()>,
+) -> Result<Room, EntryError> {
+    for _ in 0..2 {
+        match create(dir, name) {
+            Ok(()) => return Ok(Room::Free),
+            Err(Errno::EXIST) => {
+                match make_room(dir.as_fd(), name, dst_path, options, wanted, incoming())? {
+                    Room::Free => continue,
+                    other => return Ok(other),
+                }
+            }
+            Err(e) => return Err(EntryError::new(dst_path, op, e)),
+        }
+    }
+    Err(EntryError::new(dst_path, op, io::Error::from(Errno::EXIST)))
+}

@@ -11,7 +11,7 @@ use rustix::fs::{self as rfs, FileType, Mode, OFlags};
 use rustix::io::Errno;
 use ucopy_core::{EntryError, Op, Options, Stat};
 
-use crate::dest::{make_room, Room};
+use crate::dest::{create_making_room, Room};
 use crate::meta::{mode_and_times_fd, own_fd};
 
 /// A directory `--parents` created, to finish once the copy inside it is done.
@@ -185,33 +185,25 @@ pub fn link_operand(
         ucopy_core::file_id(&rfs::lstat(first).map_err(|e| EntryError::new(first, Op::Stat, e))?);
     let (dir, name) = ucopy_core::split_operand(dest);
     let dir = ucopy_core::open_operand_dir(&dir).map_err(|e| EntryError::new(dest, Op::Open, e))?;
-    for _ in 0..2 {
-        match rfs::linkat(rfs::CWD, first, &dir, &name, rfs::AtFlags::empty()) {
-            Ok(()) => {
-                if let Some(created) = &options.just_created {
-                    created.record(dest);
-                }
-                return Ok(true);
-            }
-            Err(Errno::EXIST) => {
-                let incoming = crate::existing::Incoming {
-                    path: source,
-                    stat: &src,
-                    resolves_to: None,
-                    keeps_link: true,
-                };
-                match make_room(dir.as_fd(), &name, dest, options, Some(first_id), incoming)? {
-                    Room::Free => continue,
-                    Room::Same => return Ok(true),
-                    Room::Keep => return Ok(false),
-                }
-            }
-            Err(e) => return Err(EntryError::new(dest, Op::Link, e)),
-        }
-    }
-    Err(EntryError::new(
+    let incoming = || crate::existing::Incoming {
+        path: source,
+        stat: &src,
+        resolves_to: None,
+        keeps_link: true,
+    };
+    let room = create_making_room(
+        (&dir, &name),
         dest,
         Op::Link,
-        io::Error::from(Errno::EXIST),
-    ))
+        options,
+        Some(first_id),
+        incoming,
+        |dir, name| rfs::linkat(rfs::CWD, first, dir, name, rfs::AtFlags::empty()),
+    )?;
+    if room == Room::Free {
+        if let Some(created) = &options.just_created {
+            created.record(dest);
+        }
+    }
+    Ok(room != Room::Keep)
 }

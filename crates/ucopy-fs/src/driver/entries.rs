@@ -2,16 +2,14 @@
 //! streams, and the shared step that frees a taken destination name first (`dest::make_room`).
 
 use std::ffi::CStr;
-use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
 use rustix::fs::{self as rfs, AtFlags, FileType};
-use rustix::io::Errno;
 use ucopy_core::{file_id, Entry, EntryError, FileJob, Kind, LinkMode, Op};
 
 use super::Driver;
-use crate::dest::{make_room, Room};
+use crate::dest::{create_making_room, Room};
 use crate::existing::Incoming;
 use crate::meta::finish_at;
 
@@ -33,38 +31,23 @@ impl Driver<'_> {
             .dir
             .dst_fd()
             .map_err(|e| EntryError::new(&dst_path, Op::Open, e))?;
-        for _ in 0..2 {
-            match create(&dir, &entry.dst_name) {
-                Ok(()) => return Ok(Room::Free),
-                Err(Errno::EXIST) => {
-                    let incoming = Incoming {
-                        path: &src_path,
-                        stat: &entry.stat,
-                        resolves_to: resolves_to(),
-                        // Copying (not -l/-s), a link is made only for another name of a
-                        // hard-linked source (links.rs, make_hard_link).
-                        keeps_link: op == Op::Link && self.options.link_mode == LinkMode::Copy,
-                    };
-                    match make_room(
-                        dir.as_fd(),
-                        &entry.dst_name,
-                        &dst_path,
-                        self.options,
-                        wanted,
-                        incoming,
-                    )? {
-                        Room::Free => continue,
-                        other => return Ok(other),
-                    }
-                }
-                Err(e) => return Err(EntryError::new(&dst_path, op, e)),
-            }
-        }
-        Err(EntryError::new(
+        let incoming = || Incoming {
+            path: &src_path,
+            stat: &entry.stat,
+            resolves_to: resolves_to(),
+            // Copying (not -l/-s), a link is made only for another name of a hard-linked
+            // source (links.rs, make_hard_link).
+            keeps_link: op == Op::Link && self.options.link_mode == LinkMode::Copy,
+        };
+        create_making_room(
+            (&dir, &entry.dst_name),
             &dst_path,
             op,
-            io::Error::from(Errno::EXIST),
-        ))
+            self.options,
+            wanted,
+            incoming,
+            create,
+        )
     }
 
     pub(super) fn finish_entry(
