@@ -212,7 +212,7 @@ pub fn unprivileged(program: &Path) -> Command {
     }
 }
 
-/// Held by the tests that build trees of 50,000+ entries (rows 28 and 35), so that at most one
+/// Held by the tests that build trees of 50,000+ entries or 2,000 levels (rows 28, 33, 35), so that at most one
 /// of them runs at a time: four backends' copies at once need over a million inodes on tmpfs
 /// (a smaller machine's /dev/shm has fewer) and, under nofile 1024, hundreds of descriptors.
 pub fn bulky_tree_lock() -> std::sync::MutexGuard<'static, ()> {
