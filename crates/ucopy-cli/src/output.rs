@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Serialize;
-use ucopy::{EntryError, Kind, ProbeReport, Progress, Report, Selection};
+use ucopy::{CopiedPaths, EntryError, Kind, ProbeReport, Progress, Report, Selection};
 
 use crate::progress::Bar;
 
@@ -102,11 +102,12 @@ impl CliProgress {
 }
 
 impl Progress for CliProgress {
-    fn copied(&self, kind: Kind, src: &Path, dst: &Path, bytes: u64) {
+    fn copied(&self, kind: Kind, paths: CopiedPaths<'_>, bytes: u64) {
         if self.verbose {
             // Bound first: a `format_args!` kept in a `let` may not hold temporaries before
             // Rust 1.89 (E0716), and the MSRV is older.
-            let (src, dst) = (quote(src), quote(dst));
+            let (src, dst) = (paths.src(), paths.dst());
+            let (src, dst) = (quote(&src), quote(&dst));
             let line = format_args!("'{src}' -> '{dst}'");
             if self.verbose_to_stderr {
                 self.print_err(line);

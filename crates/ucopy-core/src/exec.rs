@@ -5,12 +5,13 @@
 //! metadata, destination conflicts) is the same for every backend and is done by `ucopy-fs`'s
 //! driver, which hands executors [`FileJob`]s whose directories are already open.
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::{EntryError, Options, Stat};
+use crate::node::join;
+use crate::{DirNode, EntryError, LinkGroup, Options, Stat};
 
 /// One regular file to copy: open `src_name` relative to `src_dir`, create `dst_name` relative to
 /// `dst_dir` (both directories are held open by the job, so the names never re-resolve a long
@@ -25,15 +26,61 @@ pub struct FileJob {
     pub dst_dir: Arc<OwnedFd>,
     /// The destination name within `dst_dir`.
     pub dst_name: CString,
-    /// The source path for messages (not used for any system call).
-    pub path: PathBuf,
-    /// The destination path for messages about destination-side failures.
-    pub dst_path: PathBuf,
-    /// The driver's bookkeeping token; executors hand it back untouched with the job.
-    pub token: u64,
+    /// Where the job comes from: what names it in messages, and the driver's bookkeeping.
+    pub origin: JobOrigin,
     /// The source metadata as planned (the file may change before it is opened; executors
     /// compare against the opened file's `fstat`).
     pub stat: Stat,
+}
+
+/// Where a [`FileJob`] comes from. Its paths are built only when a message needs them: a copy of
+/// many small files would otherwise build two full paths per file that nothing reads.
+#[derive(Debug, Clone)]
+pub enum JobOrigin {
+    /// An entry of a planned tree, in directory `dir`.
+    Planned {
+        /// The directory holding the entry (source and destination sides).
+        dir: Arc<DirNode>,
+        /// The entry's own name, when the job reads another one (`-L`: a followed symlink's
+        /// target); `None` when it is the job's `src_name`.
+        name: Option<CString>,
+        /// Its hard-link group, when other names of its inode wait for it (`-a`).
+        link: Option<Arc<LinkGroup>>,
+    },
+    /// Paths given outright: a job made outside a planned tree (tests, a downstream executor).
+    Paths {
+        /// The source path.
+        path: PathBuf,
+        /// The destination path.
+        dst_path: PathBuf,
+    },
+}
+
+impl FileJob {
+    /// The source path, for messages (never used for a system call).
+    pub fn path(&self) -> PathBuf {
+        match &self.origin {
+            JobOrigin::Planned { dir, name, .. } => {
+                join(dir.path(), name.as_deref().unwrap_or(&self.src_name))
+            }
+            JobOrigin::Paths { path, .. } => path.clone(),
+        }
+    }
+
+    /// The destination path, for messages about destination-side failures.
+    pub fn dst_path(&self) -> PathBuf {
+        self.origin.dst_path(&self.dst_name)
+    }
+}
+
+impl JobOrigin {
+    /// The destination path of the entry named `dst_name` in this origin's directory.
+    pub fn dst_path(&self, dst_name: &CStr) -> PathBuf {
+        match self {
+            JobOrigin::Planned { dir, .. } => join(dir.dst_path(), dst_name),
+            JobOrigin::Paths { dst_path, .. } => dst_path.clone(),
+        }
+    }
 }
 
 /// What happened to one job.

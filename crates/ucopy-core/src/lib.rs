@@ -20,7 +20,7 @@ mod stat;
 pub mod target;
 
 pub use exclude::{Exclude, ExcludeError};
-pub use exec::{Batch, Executor, ExecutorFactory, FileJob, JobOutcome};
+pub use exec::{Batch, Executor, ExecutorFactory, FileJob, JobOrigin, JobOutcome};
 pub use node::{DirNode, DIR_FLAGS};
 pub use options::{
     process_umask, Backup, Cancel, Confirm, Dereference, JustCreated, Leftovers, LinkMode, Options,
@@ -30,7 +30,7 @@ pub use plan::{
     name_os, open_operand_dir, split_operand, Entry, LinkGroup, LinkStatus, PlanError, PlanOptions,
     PlannedFile, Planner, Step,
 };
-pub use progress::{NoProgress, Progress};
+pub use progress::{CopiedPaths, NoProgress, Progress};
 pub use quote::quote_inner;
 pub use report::{cause, EntryError, Op, Report};
 pub use stat::{file_id, Kind, Stat, Time};

@@ -157,15 +157,16 @@ pub(crate) fn create_file(
         match rfs::openat(dir, &job.dst_name, CREATE_FLAGS, mode) {
             Ok(fd) => return Ok(Some(DestFile { fd, created: true })),
             Err(Errno::EXIST) => {}
-            Err(e) => return Err(EntryError::new(dest_path(job), Op::Create, e)),
+            Err(e) => return Err(EntryError::new(job.dst_path(), Op::Create, e)),
         }
         let existing = match rfs::statat(dir, &job.dst_name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) => Stat::from(&st),
             Err(Errno::NOENT) => continue,
-            Err(e) => return Err(EntryError::new(dest_path(job), Op::Stat, e)),
+            Err(e) => return Err(EntryError::new(job.dst_path(), Op::Stat, e)),
         };
+        let src_path = job.path();
         let incoming = Incoming {
-            path: &job.path,
+            path: &src_path,
             stat: src,
             resolves_to: None,
             keeps_link: false,
@@ -173,7 +174,7 @@ pub(crate) fn create_file(
         let decision = decide(
             dir,
             &job.dst_name,
-            dest_path(job),
+            &job.dst_path(),
             &existing,
             incoming,
             options,
@@ -188,14 +189,14 @@ pub(crate) fn create_file(
                 // -f: a destination that cannot be opened is removed and made again.
                 Err(e) if options.force && e.raw_os_error().is_some() => {
                     remove_entry(dir, &job.dst_name, false)
-                        .map_err(|e| EntryError::new(dest_path(job), Op::Remove, e))?;
+                        .map_err(|e| EntryError::new(job.dst_path(), Op::Remove, e))?;
                 }
-                Err(e) => return Err(EntryError::new(dest_path(job), Op::Create, e)),
+                Err(e) => return Err(EntryError::new(job.dst_path(), Op::Create, e)),
             },
         }
     }
     Err(EntryError::new(
-        dest_path(job),
+        job.dst_path(),
         Op::Create,
         io::Error::other("destination keeps changing while it is replaced"),
     ))
@@ -238,11 +239,6 @@ pub fn remove_entry<Fd: AsFd, P: rustix::path::Arg>(
         Ok(()) | Err(Errno::NOENT) => Ok(()),
         Err(e) => Err(e.into()),
     }
-}
-
-/// The path a destination-side message names.
-pub fn dest_path(job: &FileJob) -> &Path {
-    &job.dst_path
 }
 
 /// What is at a destination name that a symlink, special file or hard link is about to take.

@@ -226,9 +226,10 @@ mod tests {
                 src_name: c"f".into(),
                 dst_dir: Arc::clone(d),
                 dst_name: c"f".into(),
-                path: PathBuf::from("f"),
-                dst_path: PathBuf::from("f"),
-                token,
+                origin: ucopy_core::JobOrigin::Paths {
+                    path: PathBuf::from("f"),
+                    dst_path: PathBuf::from("f"),
+                },
                 stat: ucopy_core::Stat::regular_from_dirent(0, token),
             })
             .collect()

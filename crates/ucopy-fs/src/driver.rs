@@ -26,8 +26,8 @@ use std::thread;
 use crossbeam_channel::{bounded, unbounded, Receiver};
 use rustix::fs::FileType;
 use ucopy_core::{
-    Batch, DirNode, Entry, EntryError, ExecutorFactory, Kind, LinkGroup, LinkMode, Op, Options,
-    PlanError, Planner, Progress, Report, Step,
+    Batch, DirNode, Entry, EntryError, ExecutorFactory, Kind, LinkMode, Op, Options, PlanError,
+    Planner, Progress, Report, Step,
 };
 
 use crate::dispatch::Dispatch;
@@ -163,8 +163,7 @@ pub fn copy_tree(
                 notes,
                 ..Report::default()
             },
-            in_flight: HashMap::new(),
-            next_token: 0,
+            in_flight: 0,
             waiting_dirs: HashMap::new(),
             open_dst: std::collections::VecDeque::new(),
             max_open_dst: budget.max_open_dst_dirs,
@@ -192,19 +191,14 @@ pub fn copy_tree(
     })
 }
 
-/// What the driver remembers about a file in flight.
-struct InFlight {
-    dir: Arc<DirNode>,
-    link: Option<Arc<LinkGroup>>,
-}
-
 struct Driver<'a> {
     options: &'a Options,
     progress: &'a dyn Progress,
     backend: &'static str,
     report: Report,
-    in_flight: HashMap<u64, InFlight>,
-    next_token: u64,
+    /// Regular files handed to the workers and not yet back (each job carries its own
+    /// bookkeeping: its directory and hard-link group).
+    in_flight: usize,
     /// Directories the planner finished whose files are still in flight, by address.
     waiting_dirs: HashMap<usize, Arc<DirNode>>,
     /// Directories holding a destination fd, oldest first (released beyond the budget).
@@ -262,7 +256,7 @@ impl Driver<'_> {
             }
         }
         self.dispatch.drain();
-        while !self.in_flight.is_empty() && self.workers_alive > 0 {
+        while self.in_flight > 0 && self.workers_alive > 0 {
             self.dispatch.pump();
             self.collect(true);
         }

@@ -10,7 +10,7 @@ use rustix::io::Errno;
 use ucopy_core::{EntryError, FileJob, JobOutcome, Op, Options, Stat};
 
 use crate::data::{copy_data, DataError, KernelPaths};
-use crate::dest::{dest_path, SOURCE_FLAGS};
+use crate::dest::SOURCE_FLAGS;
 use crate::meta::MetaError;
 use crate::NewFile;
 
@@ -30,12 +30,12 @@ pub fn open_source(job: &FileJob) -> Result<(OwnedFd, Stat), JobOutcome> {
         Ok(fd) => fd,
         Err(Errno::NOENT) => {
             return Err(JobOutcome::Vanished(EntryError::new(
-                &job.path,
+                job.path(),
                 Op::Changed,
                 io::Error::other("vanished during the copy"),
             )))
         }
-        Err(e) => return Err(JobOutcome::Failed(EntryError::new(&job.path, Op::Open, e))),
+        Err(e) => return Err(JobOutcome::Failed(EntryError::new(job.path(), Op::Open, e))),
     };
     let stat = check_source(job, fd.as_fd()).map_err(JobOutcome::Failed)?;
     Ok((fd, stat))
@@ -44,10 +44,10 @@ pub fn open_source(job: &FileJob) -> Result<(OwnedFd, Stat), JobOutcome> {
 /// Checks that an opened source (by whatever means it was opened) is a regular file, and returns
 /// its current metadata (size and times as of now, not as planned).
 pub fn check_source(job: &FileJob, fd: std::os::fd::BorrowedFd<'_>) -> Result<Stat, EntryError> {
-    let st = rfs::fstat(fd).map_err(|e| EntryError::new(&job.path, Op::Stat, e))?;
+    let st = rfs::fstat(fd).map_err(|e| EntryError::new(job.path(), Op::Stat, e))?;
     if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
         return Err(EntryError::new(
-            &job.path,
+            job.path(),
             Op::Changed,
             io::Error::other("changed type during the copy"),
         ));
@@ -58,20 +58,20 @@ pub fn check_source(job: &FileJob, fd: std::os::fd::BorrowedFd<'_>) -> Result<St
 /// Turns a data error into the entry error to report.
 pub fn data_error(job: &FileJob, e: DataError) -> EntryError {
     match e {
-        DataError::Read(e) => EntryError::new(&job.path, Op::Read, e),
-        DataError::Write(e) => EntryError::new(dest_path(job), Op::Write, e),
+        DataError::Read(e) => EntryError::new(job.path(), Op::Read, e),
+        DataError::Write(e) => EntryError::new(job.dst_path(), Op::Write, e),
         DataError::Clone(e) => EntryError::new(
-            dest_path(job),
+            job.dst_path(),
             Op::Refused,
             io::Error::other(format!(
                 "failed to clone '{}' from '{}': {}",
-                job.dst_path.display(),
-                job.path.display(),
+                job.dst_path().display(),
+                job.path().display(),
                 ucopy_core::cause(&e)
             )),
         ),
         DataError::Cancelled => EntryError::new(
-            dest_path(job),
+            job.dst_path(),
             Op::Interrupted,
             io::Error::from(Errno::INTR),
         ),
@@ -80,7 +80,7 @@ pub fn data_error(job: &FileJob, e: DataError) -> EntryError {
 
 /// Turns a metadata error into the entry error to report.
 pub fn meta_error(job: &FileJob, e: MetaError) -> EntryError {
-    EntryError::new(dest_path(job), e.op, e.error)
+    EntryError::new(job.dst_path(), e.op, e.error)
 }
 
 /// Copies one file with plain system calls (see [`crate::data`] for which); the file's life
@@ -130,7 +130,7 @@ pub fn copy_stream(job: &FileJob, options: &Options) -> JobOutcome {
         | rustix::fs::OFlags::NOCTTY;
     let src = match rfs::openat(job.src_dir.as_fd(), &job.src_name, flags, Mode::empty()) {
         Ok(fd) => fd,
-        Err(e) => return JobOutcome::Failed(EntryError::new(&job.path, Op::Open, e)),
+        Err(e) => return JobOutcome::Failed(EntryError::new(job.path(), Op::Open, e)),
     };
     let dst = match NewFile::create(job, &job.stat, options) {
         Ok(Some(d)) => d,
@@ -176,7 +176,7 @@ pub fn failed(error: EntryError, options: &Options) -> JobOutcome {
 /// The outcome of a job stopped by Ctrl-C before it started (nothing was created).
 pub fn interrupted(job: &FileJob) -> JobOutcome {
     JobOutcome::Failed(EntryError::new(
-        dest_path(job),
+        job.dst_path(),
         Op::Interrupted,
         io::Error::from(Errno::INTR),
     ))

@@ -22,13 +22,12 @@
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use rustix::io::Errno;
-use ucopy_core::{EntryError, FileJob, JobOutcome, Leftovers, Op, Options, Stat};
+use ucopy_core::{EntryError, FileJob, JobOrigin, JobOutcome, Leftovers, Op, Options, Stat};
 
-use crate::dest::{create_file, dest_path, remove_entry};
+use crate::dest::{create_file, remove_entry};
 use crate::file::{failed, meta_error};
 use crate::meta::finish_fd;
 
@@ -37,8 +36,8 @@ use crate::meta::finish_fd;
 struct Name {
     dir: Arc<OwnedFd>,
     name: CString,
-    /// For the report, should the removal fail.
-    path: PathBuf,
+    /// For the report, should the removal fail (the path is built only then).
+    origin: JobOrigin,
     leftovers: Leftovers,
 }
 
@@ -47,7 +46,7 @@ impl Name {
         Name {
             dir: Arc::clone(&job.dst_dir),
             name: job.dst_name.clone(),
-            path: dest_path(job).to_path_buf(),
+            origin: job.origin.clone(),
             leftovers: options.leftovers.clone(),
         }
     }
@@ -57,8 +56,11 @@ impl Name {
     /// behind, truncated, and is recorded so that the run names it.
     fn remove(self) {
         if let Err(e) = remove_entry(self.dir.as_fd(), &self.name, false) {
-            self.leftovers
-                .record(EntryError::new(self.path, Op::Remove, e));
+            self.leftovers.record(EntryError::new(
+                self.origin.dst_path(&self.name),
+                Op::Remove,
+                e,
+            ));
         }
     }
 }
@@ -212,7 +214,7 @@ impl Closing {
             Err(e) => {
                 self.at.remove();
                 Err(EntryError::new(
-                    dest_path(job),
+                    job.dst_path(),
                     Op::Write,
                     io::Error::from(e),
                 ))

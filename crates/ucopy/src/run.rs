@@ -197,8 +197,7 @@ impl<'p> Copier<'p> {
                         report.hardlinks += 1;
                         self.progress.copied(
                             ucopy_core::Kind::File,
-                            &target.source,
-                            &target.dest,
+                            ucopy_core::CopiedPaths::new(&target.source, &target.dest),
                             0,
                         );
                     }

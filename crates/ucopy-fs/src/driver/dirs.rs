@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode};
 use rustix::io::Errno;
-use ucopy_core::{DirNode, EntryError, Kind, Op, DIR_FLAGS};
+use ucopy_core::{CopiedPaths, DirNode, EntryError, Kind, Op, DIR_FLAGS};
 
 use super::Driver;
 use crate::dest::{clear_unfinished, is_left_unfinished, mark_unfinished, PRIVATE_DIR_MODE};
@@ -49,8 +49,11 @@ impl Driver<'_> {
                 self.report.dirs += 1;
                 // As cp -v: a directory is reported when it is made, not when merged into.
                 if node.dst_created() {
-                    self.progress
-                        .copied(Kind::Dir, node.path(), node.dst_path(), 0);
+                    self.progress.copied(
+                        Kind::Dir,
+                        CopiedPaths::new(node.path(), node.dst_path()),
+                        0,
+                    );
                 }
             }
             Err(e) => {

@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
 use rustix::fs::{self as rfs, AtFlags, FileType};
-use ucopy_core::{file_id, Entry, EntryError, FileJob, Kind, LinkMode, Op};
+use ucopy_core::{file_id, CopiedPaths, Entry, EntryError, FileJob, JobOrigin, Kind, LinkMode, Op};
 
 use super::Driver;
 use crate::dest::{create_making_room, Room};
@@ -95,8 +95,7 @@ impl Driver<'_> {
                     Kind::Symlink => self.report.symlinks += 1,
                     _ => self.report.specials += 1,
                 }
-                self.progress
-                    .copied(kind, &entry.path(), &entry.dst_path(), 0);
+                self.progress.copied(kind, CopiedPaths::entry(&entry), 0);
             }
             Ok(false) => self.report.skipped += 1,
             Err(e) => self.fail(e),
@@ -167,9 +166,11 @@ impl Driver<'_> {
             src_name,
             dst_dir,
             dst_name: entry.dst_name.clone(),
-            path: entry.path(),
-            dst_path: entry.dst_path(),
-            token: u64::MAX,
+            origin: JobOrigin::Planned {
+                dir: Arc::clone(&entry.dir),
+                name: entry.resolved.is_some().then(|| entry.src_name.clone()),
+                link: None,
+            },
             stat: entry.stat,
         })
     }

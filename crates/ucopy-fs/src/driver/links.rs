@@ -7,7 +7,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rustix::fs::{self as rfs, AtFlags};
-use ucopy_core::{file_id, Entry, EntryError, Kind, LinkGroup, LinkMode, LinkStatus, Op};
+use ucopy_core::{
+    file_id, CopiedPaths, Entry, EntryError, Kind, LinkGroup, LinkMode, LinkStatus, Op,
+};
 
 use super::Driver;
 use crate::dest::Room;
@@ -25,7 +27,7 @@ impl Driver<'_> {
             // (never dispatched, or lost) is treated as failed, and this name is copied.
             if status != LinkStatus::Planned
                 || self.workers_alive == 0
-                || self.in_flight.is_empty()
+                || self.in_flight == 0
                 || self.stopping()
             {
                 break (status, dir, name);
@@ -65,7 +67,7 @@ impl Driver<'_> {
                 self.record_created(&entry.dst_path());
                 self.report.hardlinks += 1;
                 self.progress
-                    .copied(Kind::File, &entry.path(), &entry.dst_path(), 0);
+                    .copied(Kind::File, CopiedPaths::entry(&entry), 0);
             }
             Ok(Room::Keep) => self.report.skipped += 1,
             Err(e) => self.fail(e),
@@ -155,8 +157,7 @@ impl Driver<'_> {
                 } else {
                     self.report.hardlinks += 1;
                 }
-                self.progress
-                    .copied(kind, &entry.path(), &entry.dst_path(), 0);
+                self.progress.copied(kind, CopiedPaths::entry(&entry), 0);
             }
             Ok(Room::Keep) => self.report.skipped += 1,
             Err(e) => self.fail(e),

@@ -8,11 +8,11 @@ use std::sync::Arc;
 use crossbeam_channel::{Receiver, Sender};
 use rustix::io::Errno;
 use ucopy_core::{
-    cause, Batch, EntryError, ExecutorFactory, FileJob, JobOutcome, Kind, LinkStatus, Op, Options,
-    PlannedFile,
+    cause, Batch, CopiedPaths, EntryError, ExecutorFactory, FileJob, JobOrigin, JobOutcome, Kind,
+    LinkStatus, Op, Options, PlannedFile,
 };
 
-use super::{Driver, FatalError, InFlight};
+use super::{Driver, FatalError};
 use crate::StdCopier;
 
 pub(super) enum WorkerMsg {
@@ -127,28 +127,23 @@ impl Driver<'_> {
                 self.file_finished(&dir);
                 continue;
             };
-            let token = self.next_token;
-            self.next_token += 1;
-            self.in_flight.insert(
-                token,
-                InFlight {
-                    dir,
-                    link: file.link,
-                },
-            );
-            let (path, dst_path) = (file.entry.path(), file.entry.dst_path());
-            let src_name = match file.entry.resolved {
-                Some((_, name)) => name,
-                None => file.entry.src_name,
+            self.in_flight += 1;
+            // The entry's own name is kept only when the job reads another one (a followed
+            // symlink): messages name what the user sees.
+            let (src_name, own_name) = match file.entry.resolved {
+                Some((_, name)) => (name, Some(file.entry.src_name)),
+                None => (file.entry.src_name, None),
             };
             batch.push(FileJob {
-                path,
-                dst_path,
                 src_dir: file.src_dir,
                 src_name,
                 dst_dir,
                 dst_name: file.entry.dst_name,
-                token,
+                origin: JobOrigin::Planned {
+                    dir,
+                    name: own_name,
+                    link: file.link,
+                },
                 stat: file.entry.stat,
             });
         }
@@ -224,16 +219,18 @@ impl Driver<'_> {
     /// kept (it is all the source has now, as cp keeps it) but said: a file that shrank, or a
     /// filesystem that cut it short, must not pass for a complete copy in silence.
     pub(super) fn copied_file(&mut self, job: &FileJob, bytes: u64) {
-        self.record_created(&job.dst_path);
+        if self.options.just_created.is_some() {
+            self.record_created(&job.dst_path());
+        }
         self.report.files += 1;
         self.report.bytes += bytes;
         self.progress
-            .copied(Kind::File, &job.path, &job.dst_path, bytes);
+            .copied(Kind::File, CopiedPaths::job(job), bytes);
         // A sparse copy counts only its data; the sparse path ends the file at the source's
         // length itself.
         if bytes < job.stat.size && !job.stat.maybe_sparse() && !self.options.attributes_only {
             let w = EntryError::new(
-                &job.path,
+                job.path(),
                 Op::Changed,
                 io::Error::other(format!(
                     "ended early: copied {bytes} of the {} bytes it had when the copy started",
@@ -246,14 +243,14 @@ impl Driver<'_> {
     }
 
     pub(super) fn finished(&mut self, job: FileJob, outcome: JobOutcome) {
-        let Some(InFlight { dir, link }) = self.in_flight.remove(&job.token) else {
-            return;
-        };
+        self.in_flight -= 1;
         let status = self.count_file(&job, outcome);
-        if let Some(group) = link {
-            group.set_status(status);
+        if let JobOrigin::Planned { dir, link, .. } = &job.origin {
+            if let Some(group) = link {
+                group.set_status(status);
+            }
+            self.file_finished(dir);
         }
-        self.file_finished(&dir);
     }
 
     /// Counts one regular file's outcome, from a worker or from this thread: the one place the

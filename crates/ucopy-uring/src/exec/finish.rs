@@ -126,7 +126,7 @@ impl UringExecutor {
             return Ok(());
         };
         rfs::ftruncate(dst.fd(), 0)
-            .map_err(|e| EntryError::new(&t.job.dst_path, EntryOp::Write, io::Error::from(e)))?;
+            .map_err(|e| EntryError::new(t.job.dst_path(), EntryOp::Write, io::Error::from(e)))?;
         t.off = read_write(src.as_fd(), dst.fd(), 0, &options.cancel)
             .map_err(|e| data_error(&t.job, e))?;
         t.stat = now;

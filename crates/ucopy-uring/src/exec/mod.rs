@@ -231,7 +231,7 @@ impl UringExecutor {
             self.ring = None;
             for t in tasks.iter_mut().filter(|t| t.in_progress()) {
                 t.fail(EntryError::new(
-                    &t.job.dst_path,
+                    t.job.dst_path(),
                     EntryOp::Write,
                     io::Error::new(
                         e.kind(),
@@ -373,12 +373,12 @@ impl Task {
     }
 
     fn fail_read(&mut self, e: Errno) {
-        let e = EntryError::new(&self.job.path, EntryOp::Read, e);
+        let e = EntryError::new(self.job.path(), EntryOp::Read, e);
         self.fail(e);
     }
 
     fn fail_write(&mut self, e: Errno) {
-        let e = EntryError::new(&self.job.dst_path, EntryOp::Write, e);
+        let e = EntryError::new(self.job.dst_path(), EntryOp::Write, e);
         self.fail(e);
     }
 

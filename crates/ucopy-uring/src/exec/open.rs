@@ -47,7 +47,7 @@ impl UringExecutor {
                 Some(OpResult::Fd(fd)) => t.src = Some(Arc::new(fd)),
                 Some(OpResult::Failed(Errno::NOENT)) => {
                     t.end(JobOutcome::Vanished(EntryError::new(
-                        &t.job.path,
+                        t.job.path(),
                         EntryOp::Changed,
                         io::Error::other("vanished during the copy"),
                     )));
@@ -56,7 +56,7 @@ impl UringExecutor {
                 // std path copies it once the ring is done with the group.
                 Some(OpResult::Failed(Errno::MFILE | Errno::NFILE)) => t.phase = Phase::Fallback,
                 Some(OpResult::Failed(e)) => {
-                    let e = EntryError::new(&t.job.path, EntryOp::Open, e);
+                    let e = EntryError::new(t.job.path(), EntryOp::Open, e);
                     t.fail(e);
                 }
                 _ => t.fail_read(Errno::CANCELED),

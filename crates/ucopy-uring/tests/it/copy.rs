@@ -4,7 +4,7 @@ use std::os::fd::AsFd;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
 use rustix::fs::{self as rfs, Timespec, Timestamps};
-use ucopy_core::{JobOutcome, Op, Options};
+use ucopy_core::{JobOrigin, JobOutcome, Op, Options};
 use ucopy_uring::Mode;
 
 use crate::*;
@@ -345,14 +345,17 @@ fn reference(t: &Trees, name: &str, options: &Options) -> PathBuf {
     let _ = std::fs::create_dir(&dir);
     let mut job = t.job(name);
     job.dst_dir = open_dir(&dir);
-    job.dst_path = dir.join(name);
+    job.origin = JobOrigin::Paths {
+        path: t.src_path(name),
+        dst_path: dir.join(name),
+    };
     let mut paths = ucopy_fs::KernelPaths::default();
     let out = ucopy_fs::copy_job(&mut job, options, &mut paths, 0);
     assert!(
         matches!(out, JobOutcome::Copied { .. }),
         "std path: {out:?}"
     );
-    job.dst_path
+    job.dst_path()
 }
 
 fn xattr(p: &Path) -> Option<Vec<u8>> {

@@ -20,7 +20,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use rustix::fs::{self as rfs, AtFlags, Mode as FileMode, OFlags};
 use tempfile::TempDir;
-use ucopy_core::{ExecutorFactory, FileJob, JobOutcome, Options, Stat};
+use ucopy_core::{ExecutorFactory, FileJob, JobOrigin, JobOutcome, Options, Stat};
 use ucopy_uring::{Mode, Probe, Tuning, UringFactory};
 
 /// Tests that change process- or system-wide state (the fd table count, io_uring_disabled) take
@@ -169,9 +169,10 @@ impl Trees {
             src_name: CString::new(name).unwrap(),
             dst_dir: Arc::clone(&self.dst_fd),
             dst_name: CString::new(name).unwrap(),
-            path: self.src_path(name),
-            dst_path: self.dst_path(name),
-            token: 0,
+            origin: JobOrigin::Paths {
+                path: self.src_path(name),
+                dst_path: self.dst_path(name),
+            },
             stat: Stat::from(&st),
         }
     }
