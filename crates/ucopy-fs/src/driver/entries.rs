@@ -95,7 +95,7 @@ impl Driver<'_> {
                     Kind::Symlink => self.report.symlinks += 1,
                     _ => self.report.specials += 1,
                 }
-                self.progress.copied(kind, CopiedPaths::entry(&entry), 0);
+                self.progress.copied(kind, CopiedPaths::entry(entry), 0);
             }
             Ok(false) => self.report.skipped += 1,
             Err(e) => self.fail(e),

@@ -67,7 +67,7 @@ impl Driver<'_> {
                 self.record_created(&entry.dst_path());
                 self.report.hardlinks += 1;
                 self.progress
-                    .copied(Kind::File, CopiedPaths::entry(&entry), 0);
+                    .copied(Kind::File, CopiedPaths::entry(entry), 0);
             }
             Ok(Room::Keep) => self.report.skipped += 1,
             Err(e) => self.fail(e),
@@ -157,7 +157,7 @@ impl Driver<'_> {
                 } else {
                     self.report.hardlinks += 1;
                 }
-                self.progress.copied(kind, CopiedPaths::entry(&entry), 0);
+                self.progress.copied(kind, CopiedPaths::entry(entry), 0);
             }
             Ok(Room::Keep) => self.report.skipped += 1,
             Err(e) => self.fail(e),
