@@ -28,7 +28,7 @@ pub use options::{
 };
 pub use plan::{
     name_os, open_operand_dir, split_operand, Entry, LinkGroup, LinkStatus, PlanError, PlanOptions,
-    PlannedFile, Planner, Step,
+    PlannedFile, Planner, Step, DEFAULT_BATCH_FILES,
 };
 pub use progress::{CopiedPaths, NoProgress, Progress};
 pub use quote::quote_inner;

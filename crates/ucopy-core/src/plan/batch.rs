@@ -1,6 +1,6 @@
-//! Batching: regular files grouped across directories into batches of `queue_depth` (and at
-//! most `max_dirs_per_batch` directories), and the hard-link groups that make later names of an
-//! inode wait for its first.
+//! Batching: a directory's regular files kept together in one batch (up to `batch_files`), small
+//! directories grouped until a batch holds `queue_depth` files (and at most `max_dirs_per_batch`
+//! directories), and the hard-link groups that make later names of an inode wait for its first.
 
 use std::ffi::OsString;
 use std::os::fd::{AsFd, OwnedFd};
@@ -22,20 +22,34 @@ impl Planner {
         }
     }
 
+    /// Hands the current batch out first if a file of directory `dir` should start a new one:
+    /// once it is worth handing out, a new directory starts a new batch, so that one worker
+    /// creates in a directory at a time (see `PlanOptions::batch_files`).
+    fn flush_before(&mut self, dir: &Arc<crate::DirNode>) {
+        let new_dir = self
+            .batch
+            .last()
+            .is_some_and(|f| !Arc::ptr_eq(&f.entry.dir, dir));
+        if new_dir
+            && (self.batch_dirs >= self.options.max_dirs_per_batch
+                || self.batch.len() >= self.options.queue_depth)
+        {
+            self.flush();
+        }
+    }
+
     pub(super) fn add_file(
         &mut self,
         entry: Entry,
         src_dir: Arc<OwnedFd>,
         link: Option<Arc<LinkGroup>>,
     ) {
+        self.flush_before(&entry.dir);
         let new_dir = self
             .batch
             .last()
             .is_none_or(|f| !Arc::ptr_eq(&f.entry.dir, &entry.dir));
-        if new_dir && self.batch_dirs >= self.options.max_dirs_per_batch {
-            self.flush();
-        }
-        if new_dir || self.batch.is_empty() {
+        if new_dir {
             self.batch_dirs += 1;
         }
         *entry.dir.pending() += 1;
@@ -44,7 +58,7 @@ impl Planner {
             src_dir,
             link,
         });
-        if self.batch.len() >= self.options.queue_depth {
+        if self.batch.len() >= self.options.batch_files {
             self.flush();
         }
     }
@@ -73,6 +87,9 @@ impl Planner {
                         self.ready.push_back(Step::HardLink(entry, group));
                         return;
                     }
+                    // The batch this first name goes into is the one its group records (its
+                    // other names must not share it), so any flush comes first.
+                    self.flush_before(&entry.dir);
                     let group = Arc::new(LinkGroup {
                         state: Mutex::new((
                             LinkStatus::Planned,

@@ -81,11 +81,20 @@ impl FdBudget {
     /// What the planner is given under this budget: the plan a copy with `options` follows
     /// (also what `--dry-run` prints).
     pub fn plan_options(&self, options: &Options) -> PlanOptions {
+        let plan = PlanOptions::from_options(options);
         PlanOptions {
             queue_depth: self.queue_depth,
+            // Under a budget cut below the queue depth asked for, a batch is no longer than what
+            // one executor may hold open at once (it would run a longer one in groups of the
+            // depth asked for).
+            batch_files: if self.queue_depth < options.queue_depth {
+                self.queue_depth
+            } else {
+                plan.batch_files
+            },
             max_open_dirs: self.max_open_src_dirs,
             max_dirs_per_batch: self.queue_depth,
-            ..PlanOptions::from_options(options)
+            ..plan
         }
     }
 }
