@@ -192,7 +192,7 @@ pub struct Args {
           help_heading = OWN)]
     pub backend: BackendChoice,
 
-    /// Files per batch (in flight per worker)
+    /// Files in flight per worker (one io_uring submission)
     #[arg(long, value_name = "N", default_value_t = 64, help_heading = OWN,
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub queue_depth: u32,

@@ -233,7 +233,7 @@ pub struct Options {
     pub just_created: Option<Arc<JustCreated>>,
     /// File order within a directory.
     pub order: Order,
-    /// Files per batch: the unit one executor submission handles.
+    /// Files one executor keeps in flight: the unit of one io_uring submission.
     pub queue_depth: usize,
     /// The umask applied to new entries when not `archive` (as `cp -r` does); by default the
     /// process's own (see [`process_umask`]).
@@ -335,7 +335,7 @@ impl OptionsBuilder {
         self
     }
 
-    /// Files per batch (at least 1).
+    /// Files one executor keeps in flight (at least 1).
     pub fn queue_depth(mut self, files: usize) -> Self {
         self.0.queue_depth = files.max(1);
         self

@@ -9,7 +9,7 @@ use ucopy_core::{Options, PlanOptions};
 pub struct FdBudget {
     /// Worker threads (at most the number asked for).
     pub threads: usize,
-    /// Files per batch.
+    /// Files one executor keeps in flight (the queue depth asked for, or less under a tight limit).
     pub queue_depth: usize,
     /// Source directory fds the walk may hold.
     pub max_open_src_dirs: usize,
