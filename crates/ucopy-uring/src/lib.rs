@@ -49,7 +49,7 @@ use std::io;
 use serde::Serialize;
 use ucopy_core::{Executor, ExecutorFactory, Options};
 
-pub use probe::{Capability, Feature, Opcode, Probe, SetupFailure};
+pub use probe::{cached_pages, Capability, Feature, Opcode, Probe, SetupFailure};
 pub use ucopy_core::DEFAULT_QUEUE_DEPTH;
 
 /// Which io_uring executor.

@@ -491,6 +491,14 @@ impl fmt::Display for Probe {
     }
 }
 
+/// How many pages of the `len` bytes at `off` in `fd` are in the page cache, without reading
+/// anything (`cachestat(2)`, Linux 6.5; an error with `ENOSYS` before). `auto` asks this to learn
+/// whether a source is cached: a `RWF_NOWAIT` read cannot tell reliably, because it starts the
+/// read-ahead it reports on, and on a fast disk that read can complete before the check.
+pub fn cached_pages(fd: std::os::fd::BorrowedFd<'_>, off: u64, len: u64) -> io::Result<u64> {
+    ring::cached_pages(fd, off, len)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
