@@ -110,7 +110,7 @@ impl Backend {
 
     /// Decides which backend copies `sources`, and why. A forced backend the kernel cannot run
     /// is an error, never a silent fallback; `Auto` samples whether the sources' data is in the
-    /// page cache (a few one-byte `RWF_NOWAIT` reads, no waiting on the disk) and asks the probe.
+    /// page cache (`cachestat(2)` on a few files, nothing read) and asks the probe.
     pub fn select(self, sources: &[PathBuf]) -> Result<Selection, Error> {
         match self {
             Backend::Auto => Ok(auto_choice(Probe::cached(), Some(cache::sample(sources)))),
