@@ -21,3 +21,7 @@ $X bench --corpora small-4k --scenarios resync-warm,resync-cold,resync-1pct \
 $X bench --corpora small-4k,small-64k --scenarios ext4-cold --contenders $C --rounds 5 --warmup 0
 $X bench --corpora small-4k --scenarios resync-cold --contenders ucopy-au,cp-au,rsync-a \
   --rounds 5 --warmup 0
+# tree.json / tree.txt — at 7df8106 (documentation after d385804): a real tree (a Rust toolchain,
+# 53,531 entries, 1.21 GiB), ext4 warm and cold.
+$X bench --corpora tree --tree ~/.rustup/toolchains/stable-x86_64-unknown-linux-gnu \
+  --scenarios ext4-warm,ext4-cold --contenders ucopy:auto:inode,cpz,xcp,fcp,floor --rounds 5 --warmup 0
