@@ -86,7 +86,7 @@ impl PlanOptions {
         PlanOptions {
             order: options.order,
             queue_depth: options.queue_depth,
-            batch_files: DEFAULT_BATCH_FILES.max(options.queue_depth),
+            batch_files: DEFAULT_BATCH_FILES,
             // -l and -s make a link per name whatever its inode: nothing to group (cp's
             // `preserve_links && !hard_link`), and no table of every inode to keep.
             preserve_links: options.preserved().links && options.link_mode == crate::LinkMode::Copy,

@@ -26,8 +26,8 @@ use std::thread;
 use crossbeam_channel::{bounded, unbounded, Receiver};
 use rustix::fs::FileType;
 use ucopy_core::{
-    Batch, DirNode, Entry, EntryError, ExecutorFactory, Kind, LinkMode, Op, Options, PlanError,
-    Planner, Progress, Report, Step,
+    Batch, CopiedPaths, DirNode, Entry, EntryError, ExecutorFactory, Kind, LinkMode, Op, Options,
+    PlanError, Planner, Progress, Report, Step,
 };
 
 use crate::dispatch::Dispatch;
@@ -303,10 +303,11 @@ impl Driver<'_> {
         self.report.errors.push(error);
     }
 
-    /// Remembers a created non-directory when several sources may land on one name.
-    fn record_created(&self, dst_path: &Path) {
+    /// Remembers a created non-directory when several sources may land on one name (its path is
+    /// built only then).
+    fn record_created(&self, paths: CopiedPaths<'_>) {
         if let Some(created) = &self.options.just_created {
-            created.record(dst_path);
+            created.record(&paths.dst());
         }
     }
 }

@@ -90,7 +90,7 @@ impl Driver<'_> {
         });
         match result {
             Ok(true) => {
-                self.record_created(&entry.dst_path());
+                self.record_created(CopiedPaths::entry(entry));
                 match kind {
                     Kind::Symlink => self.report.symlinks += 1,
                     _ => self.report.specials += 1,

@@ -64,7 +64,7 @@ impl Driver<'_> {
         );
         match result {
             Ok(Room::Free | Room::Same) => {
-                self.record_created(&entry.dst_path());
+                self.record_created(CopiedPaths::entry(entry));
                 self.report.hardlinks += 1;
                 self.progress
                     .copied(Kind::File, CopiedPaths::entry(entry), 0);
@@ -151,7 +151,7 @@ impl Driver<'_> {
         };
         match result {
             Ok(Room::Free | Room::Same) => {
-                self.record_created(&entry.dst_path());
+                self.record_created(CopiedPaths::entry(entry));
                 if symbolic {
                     self.report.symlinks += 1;
                 } else {

@@ -219,9 +219,7 @@ impl Driver<'_> {
     /// kept (it is all the source has now, as cp keeps it) but said: a file that shrank, or a
     /// filesystem that cut it short, must not pass for a complete copy in silence.
     pub(super) fn copied_file(&mut self, job: &FileJob, bytes: u64) {
-        if self.options.just_created.is_some() {
-            self.record_created(&job.dst_path());
-        }
+        self.record_created(CopiedPaths::job(job));
         self.report.files += 1;
         self.report.bytes += bytes;
         self.progress
