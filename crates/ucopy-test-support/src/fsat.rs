@@ -1,5 +1,5 @@
 //! Small `*at` helpers over raw byte names, shared by the comparator and snapshots: open a
-//! parent, lstat, list, read links and xattrs, walk a tree with one fd per level.
+//! parent, lstat, list, read links and xattrs, walk a tree with a bounded number of fds.
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -163,16 +163,24 @@ pub(crate) fn hash_file(dir: BorrowedFd<'_>, name: &[u8]) -> u64 {
 }
 
 /// Visits every entry below and including `root` (pre-order, names sorted, symlinks not
-/// followed) as `(rel, parent_dir_fd, name, lstat)`. Dir fds: one per level.
+/// followed) as `(rel, parent_dir_fd, name, lstat)`. At most [`OPEN_LEVELS`] dir fds at any
+/// depth: a 2,000-deep tree is walked under a 1,024-descriptor limit, and the other tests of
+/// the same process keep theirs.
 pub fn walk(root: &Path, visit: &mut Visit<'_>) {
     let (parent, name) = open_parent(root);
     walk_at(Vec::new(), parent.as_fd(), &name, visit);
 }
 
+/// The dir fds a [`walk`] holds at once. Deeper levels close their oldest ancestors' fds and
+/// reopen them through `..` on the way back up.
+pub const OPEN_LEVELS: usize = 16;
+
 fn walk_at(rel: Vec<u8>, parent: BorrowedFd<'_>, name: &[u8], visit: &mut Visit<'_>) {
     // Iterative, so depth 2,000 does not depend on the test thread's stack size.
     struct Level {
-        fd: OwnedFd,
+        /// `None` for the ancestors beyond the [`OPEN_LEVELS`] deepest: always a prefix.
+        fd: Option<OwnedFd>,
+        ino: (u64, u64),
         rel: Vec<u8>,
         names: std::vec::IntoIter<Vec<u8>>,
     }
@@ -183,26 +191,125 @@ fn walk_at(rel: Vec<u8>, parent: BorrowedFd<'_>, name: &[u8], visit: &mut Visit<
     if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
         return;
     }
-    let Ok(fd) = open_dir(parent, name) else {
+    let Some(fd) = open_dir_to_walk(parent, name, &rel) else {
         return;
     };
     let names = list(fd.as_fd()).into_iter();
-    let mut stack = vec![Level { fd, rel, names }];
+    let mut stack = vec![Level {
+        fd: Some(fd),
+        ino: (st.st_dev, st.st_ino),
+        rel,
+        names,
+    }];
+    let mut first_open = 0;
     while let Some(top) = stack.last_mut() {
         let Some(child) = top.names.next() else {
-            stack.pop();
+            let done = stack.pop().expect("the loop's top");
+            if let Some(up) = stack.last_mut() {
+                if up.fd.is_none() {
+                    let fd = open_dir(done.fd.as_ref().expect("the top is open").as_fd(), b"..")
+                        .unwrap_or_else(|e| panic!("reopen {} through ..: {e}", show(&up.rel)));
+                    let st = rustix::fs::fstat(&fd).unwrap();
+                    assert_eq!(
+                        (st.st_dev, st.st_ino),
+                        up.ino,
+                        "{} changed while it was walked",
+                        show(&up.rel)
+                    );
+                    up.fd = Some(fd);
+                    first_open -= 1;
+                }
+            }
             continue;
         };
+        let top_fd = top.fd.as_ref().expect("the top is open").as_fd();
         let rel = join(&top.rel, &child);
-        let Ok(st) = lstatat(top.fd.as_fd(), &child) else {
+        let Ok(st) = lstatat(top_fd, &child) else {
             continue;
         };
-        visit(&rel, top.fd.as_fd(), &child, &st);
+        visit(&rel, top_fd, &child, &st);
         if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
-            if let Ok(fd) = open_dir(top.fd.as_fd(), &child) {
+            if let Some(fd) = open_dir_to_walk(top_fd, &child, &rel) {
                 let names = list(fd.as_fd()).into_iter();
-                stack.push(Level { fd, rel, names });
+                stack.push(Level {
+                    fd: Some(fd),
+                    ino: (st.st_dev, st.st_ino),
+                    rel,
+                    names,
+                });
+                if stack.len() - first_open > OPEN_LEVELS {
+                    stack[first_open].fd = None;
+                    first_open += 1;
+                }
             }
         }
+    }
+}
+
+/// A dir to descend into, or `None` when it cannot be opened (no permission, gone): the walk
+/// reports it and skips its contents. Running out of descriptors is the walker's own failure
+/// and would silently shorten the comparison, so it panics.
+fn open_dir_to_walk(parent: BorrowedFd<'_>, name: &[u8], rel: &[u8]) -> Option<OwnedFd> {
+    match open_dir(parent, name) {
+        Ok(fd) => Some(fd),
+        Err(e @ (rustix::io::Errno::MFILE | rustix::io::Errno::NFILE)) => {
+            panic!("walk {}: {e}", show(rel))
+        }
+        Err(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open_fds() -> usize {
+        std::fs::read_dir("/proc/self/fd").unwrap().count()
+    }
+
+    // A 300-deep chain is walked completely (every level, and the file at the bottom after the
+    // climb back through `..` reaches the siblings of the top), holding about OPEN_LEVELS
+    // descriptors, not one per level.
+    #[test]
+    fn deep_walk_holds_few_descriptors_and_visits_everything() {
+        const DEPTH: usize = 300;
+        let tmp = tempfile::tempdir().unwrap();
+        let mut dir = rustix::fs::open(
+            tmp.path(),
+            OFlags::RDONLY | OFlags::DIRECTORY,
+            Mode::empty(),
+        )
+        .unwrap();
+        rustix::fs::mkdirat(&dir, "top", Mode::from_raw_mode(0o755)).unwrap();
+        rustix::fs::mkdirat(&dir, "top_sibling", Mode::from_raw_mode(0o755)).unwrap();
+        dir = open_dir(dir.as_fd(), b"top").unwrap();
+        for _ in 0..DEPTH {
+            rustix::fs::mkdirat(&dir, "d", Mode::from_raw_mode(0o755)).unwrap();
+            rustix::fs::mkdirat(&dir, "e", Mode::from_raw_mode(0o755)).unwrap();
+            dir = open_dir(dir.as_fd(), b"d").unwrap();
+        }
+        drop(dir);
+
+        let before = open_fds();
+        let mut most = 0;
+        let mut visited = Vec::new();
+        walk(tmp.path(), &mut |rel, _, _, _| {
+            most = most.max(open_fds());
+            visited.push(rel.to_vec());
+        });
+        // 1 (root) + top + top_sibling + DEPTH × (d, e).
+        assert_eq!(visited.len(), 3 + 2 * DEPTH);
+        assert_eq!(visited.last().unwrap(), b"top_sibling");
+        assert!(
+            visited
+                .iter()
+                .any(|r| r.len() == 3 + 2 * DEPTH && r.ends_with(b"/e")),
+            "the deepest sibling is visited"
+        );
+        // Other tests of this binary may hold a few descriptors at the same time.
+        assert!(
+            most < before + OPEN_LEVELS + 20,
+            "{most} descriptors open during the walk, {before} before"
+        );
     }
 }

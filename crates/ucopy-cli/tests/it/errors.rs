@@ -8,7 +8,7 @@ use crate::compare::{
 use crate::fixtures::small_tree;
 use crate::harness::{sh, spawn, BIN};
 use crate::mounts::{find_tool, Mount};
-use crate::tree::{chain, many_empty_files, write_at, TestTree, KIB, MIB};
+use crate::tree::{many_empty_files, write_at, TestTree, KIB, MIB};
 
 // Row 25: a missing source: a clear error naming it, exit 2, nothing created.
 backend_test!(row25_missing_source, |b| {
@@ -296,7 +296,7 @@ backend_test!(row28_few_file_descriptors, |b| {
     let t = TestTree::in_shm();
     t.dir("src/deep");
     let names: Vec<&[u8]> = vec![b"d"; 2000];
-    chain(&t.p("src/deep"), &names, |level, dir| {
+    t.chain("src/deep", &names, |level, dir| {
         if level % 100 == 0 {
             write_at(dir, b"f", format!("level {level}").as_bytes());
         }

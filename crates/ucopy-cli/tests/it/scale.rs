@@ -8,7 +8,7 @@ use crate::compare::{assert_trees_equal, Compare};
 use crate::fixtures::odd_names;
 use crate::harness::{os, run, Backend, BIN};
 use crate::mounts::find_tool;
-use crate::tree::{chain, many_empty_files, write_at, TestTree};
+use crate::tree::{many_empty_files, write_at, TestTree};
 
 // Row 33: a 2,000-deep tree copies exactly (with -a: times of every level too).
 backend_test!(row33_depth_2000, |b| {
@@ -18,7 +18,7 @@ backend_test!(row33_depth_2000, |b| {
     let t = TestTree::in_shm();
     t.dir("src");
     let names: Vec<&[u8]> = vec![b"d"; 2000];
-    chain(&t.p("src"), &names, |level, dir| {
+    t.chain("src", &names, |level, dir| {
         if level % 250 == 0 || level == 2000 {
             write_at(dir, b"f", format!("at level {level}").as_bytes());
         }
@@ -38,7 +38,7 @@ backend_test!(row33_paths_beyond_path_max, |b| {
     t.dir("src");
     let names: Vec<Vec<u8>> = (0..30).map(|i| vec![b'a' + (i % 26) as u8; 200]).collect();
     let refs: Vec<&[u8]> = names.iter().map(Vec::as_slice).collect();
-    chain(&t.p("src"), &refs, |level, dir| {
+    t.chain("src", &refs, |level, dir| {
         if level >= 15 {
             write_at(dir, &[b'f'; 200], format!("level {level}").as_bytes());
         }

@@ -20,6 +20,8 @@ pub use ucopy_test_support::{pattern, pattern_at, pattern_nonzero, Rng, GIB, KIB
 /// A temp dir that is removed (as root: whatever its modes) when dropped.
 pub struct TestTree {
     dir: TempDir,
+    /// Built with [`TestTree::chain`]: removed with `rm -rf` only (see the `Drop`).
+    deep: std::sync::atomic::AtomicBool,
 }
 
 impl TestTree {
@@ -43,7 +45,10 @@ impl TestTree {
             .prefix("ucopy-it-")
             .tempdir_in(parent)
             .unwrap_or_else(|e| panic!("cannot make a temp dir in {}: {e}", parent.display()));
-        TestTree { dir }
+        TestTree {
+            dir,
+            deep: std::sync::atomic::AtomicBool::new(false),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -53,6 +58,17 @@ impl TestTree {
     /// The absolute path of `rel`.
     pub fn p(&self, rel: impl AsRef<Path>) -> PathBuf {
         self.dir.path().join(rel)
+    }
+
+    /// A chain of nested dirs below `rel` (see [`chain`]); marks the tree deep.
+    pub fn chain(
+        &self,
+        rel: impl AsRef<Path>,
+        names: &[&[u8]],
+        at_level: impl FnMut(usize, BorrowedFd<'_>),
+    ) {
+        self.deep.store(true, std::sync::atomic::Ordering::Relaxed);
+        chain(&self.p(rel), names, at_level);
     }
 
     /// `mkdir -p rel`.
@@ -215,10 +231,18 @@ impl Drop for TestTree {
     fn drop(&mut self) {
         // TempDir's own removal (std's `remove_dir_all`) fails and leaks the tree in two cases
         // the rows create: read-only dirs (rows 16, 26) for a non-root test user, and trees
-        // deeper than the open-file limit (row 14 as uid 65534 with nofile 1024: std holds a
-        // descriptor per level). Leaked trees of 60,000 entries filled tmpfs in CI, so remove
-        // here and fall back to opening dirs up plus `rm -rf` (fts: bounded descriptors).
-        if fs::remove_dir_all(self.path()).is_ok() {
+        // deeper than the open-file limit (std holds a descriptor per level). Leaked trees of
+        // 60,000 entries filled tmpfs in CI, so remove here and fall back to opening dirs up
+        // plus `rm -rf` (fts: bounded descriptors). Deep trees go to `rm -rf` at once: under
+        // nofile 1024 std's attempt took every descriptor the test process had before it
+        // failed, and a test running beside it failed with EMFILE.
+        let removed = if self.deep.load(std::sync::atomic::Ordering::Relaxed) {
+            rm_rf(self.path());
+            fs::symlink_metadata(self.path()).is_err()
+        } else {
+            fs::remove_dir_all(self.path()).is_ok()
+        };
+        if removed {
             return;
         }
         if !is_root() {
@@ -232,12 +256,16 @@ impl Drop for TestTree {
                 }
             }
         }
-        let _ = std::process::Command::new("rm")
-            .arg("-rf")
-            .arg("--")
-            .arg(self.path())
-            .status();
+        rm_rf(self.path());
     }
+}
+
+fn rm_rf(p: &Path) {
+    let _ = std::process::Command::new("rm")
+        .arg("-rf")
+        .arg("--")
+        .arg(p)
+        .status();
 }
 
 /// Paths of all entries below and including `root`, children before their parent dir. Not
@@ -279,7 +307,7 @@ pub fn lstat(p: &Path) -> Option<rustix::fs::Stat> {
 
 /// Builds a chain of nested dirs `base/n0/n1/...` with dir fds (so depth and total path length
 /// are unlimited) and calls `at_level(level, dir_fd)` in each dir, deepest last.
-pub fn chain(base: &Path, names: &[&[u8]], mut at_level: impl FnMut(usize, BorrowedFd<'_>)) {
+fn chain(base: &Path, names: &[&[u8]], mut at_level: impl FnMut(usize, BorrowedFd<'_>)) {
     let mut dir: OwnedFd = rustix::fs::open(
         base,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
