@@ -163,7 +163,7 @@ pub(crate) fn hash_file(dir: BorrowedFd<'_>, name: &[u8]) -> u64 {
 }
 
 /// Visits every entry below and including `root` (pre-order, names sorted, symlinks not
-/// followed) as `(rel, parent_dir_fd, name, lstat)`. At most [`OPEN_LEVELS`] dir fds at any
+/// followed) as `(rel, parent_dir_fd, name, lstat)`. At most `OPEN_LEVELS` (16) dir fds at any
 /// depth: a 2,000-deep tree is walked under a 1,024-descriptor limit, and the other tests of
 /// the same process keep theirs.
 pub fn walk(root: &Path, visit: &mut Visit<'_>) {
