@@ -63,6 +63,20 @@ impl Backend {
         }
     }
 
+    /// Worker threads per CPU when `threads` is not set: two for the io_uring backends, one
+    /// otherwise (`auto` before it has chosen: one). An io_uring worker spends much of a cold
+    /// copy waiting on its ring, and a second worker per CPU creates files and writes data
+    /// meanwhile; measured on 2 CPUs, caches dropped, into a fresh ext4 (PERF.md): 50,000 ×
+    /// 4 KiB 2.40 → 1.86 s, 10,000 × 64 KiB 1.23 → 0.98 s, a Rust toolchain 3.44 → 2.96 s. The
+    /// plain-syscall path already keeps its CPU busy when the data is cached.
+    pub fn workers_per_cpu(self) -> usize {
+        if self.mode().is_some() {
+            2
+        } else {
+            1
+        }
+    }
+
     fn mode(self) -> Option<Mode> {
         match self {
             Backend::Splice => Some(Mode::Splice),
@@ -320,6 +334,16 @@ pub fn probe() -> ProbeReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn io_uring_backends_run_two_workers_per_cpu() {
+        for b in [Backend::Splice, Backend::Rw, Backend::Fixed] {
+            assert_eq!(b.workers_per_cpu(), 2, "{}", b.name());
+        }
+        for b in [Backend::Std, Backend::Auto] {
+            assert_eq!(b.workers_per_cpu(), 1, "{}", b.name());
+        }
+    }
 
     #[test]
     fn names_round_trip() {

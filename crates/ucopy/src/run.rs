@@ -36,7 +36,8 @@ impl std::fmt::Debug for Copier<'_> {
 }
 
 impl Copier<'static> {
-    /// A copy with these options, the `auto` backend, one worker per CPU and no progress.
+    /// A copy with these options, the `auto` backend, its default number of workers
+    /// ([`Backend::workers_per_cpu`]) and no progress.
     pub fn new(options: Options) -> Copier<'static> {
         Copier {
             options,
@@ -55,7 +56,8 @@ impl<'p> Copier<'p> {
         self
     }
 
-    /// Worker threads copying files (at least 1); one per CPU unless set.
+    /// Worker threads copying files (at least 1). Unset: [`Backend::workers_per_cpu`] of the
+    /// backend that runs, per CPU.
     pub fn threads(mut self, threads: usize) -> Self {
         self.threads = Some(threads.max(1));
         self
@@ -90,9 +92,12 @@ impl<'p> Copier<'p> {
         self.options.cancel.clone()
     }
 
-    fn worker_threads(&self) -> usize {
-        self.threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+    /// The workers a copy with `backend` runs: as set, or per CPU as the backend prefers.
+    fn worker_threads(&self, backend: Backend) -> usize {
+        self.threads.unwrap_or_else(|| {
+            let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+            cpus * backend.workers_per_cpu()
+        })
     }
 
     /// cp's destination semantics: where each source's copy goes. `DEST` absent: it becomes the
@@ -126,10 +131,12 @@ impl<'p> Copier<'p> {
         self.backend.select(sources)
     }
 
-    /// The plan copying `target` follows, under the same descriptor budget as the copy; reads
-    /// the source, touches nothing at the destination.
+    /// The plan copying `target` follows, under the same descriptor budget as the copy (for
+    /// `auto`, which chooses when the copy starts, the budget of its plain-syscall choice);
+    /// reads the source, touches nothing at the destination.
     pub fn plan(&self, target: &Target) -> Result<Planner, Error> {
-        let budget = FdBudget::from_rlimit(self.worker_threads(), self.options.queue_depth);
+        let budget =
+            FdBudget::from_rlimit(self.worker_threads(self.backend), self.options.queue_depth);
         let mut plan = budget.plan_options(&self.options);
         // A plan that is shown states every file's size, so it stats every file.
         plan.stat_files = true;
@@ -148,7 +155,7 @@ impl<'p> Copier<'p> {
     /// stops early when cancelled or when a copy stops on a fatal entry error.
     pub fn run_targets(&self, targets: &[Target], selection: &Selection) -> Result<Report, Error> {
         let factory = selection.factory();
-        let threads = self.worker_threads();
+        let threads = self.worker_threads(selection.backend());
         let mut report = Report::default();
         // Files named on the command line that are one inode stay one inode in the copy when
         // links are preserved (`cp -d a b dir/` with a and b hard links): the later names are
