@@ -92,11 +92,22 @@ impl<'p> Copier<'p> {
         self.options.cancel.clone()
     }
 
-    /// The workers a copy with `backend` runs: as set, or per CPU as the backend prefers.
+    /// The workers a copy with `backend` runs: as set, or per CPU as the backend prefers —
+    /// one per CPU under an address-space limit (`ulimit -v`), where every thread's stack is
+    /// taken from what the heap needs: the second worker per CPU only saves time, and with it
+    /// a limit that one worker per CPU copies under ended in an allocation failure.
     fn worker_threads(&self, backend: Backend) -> usize {
         self.threads.unwrap_or_else(|| {
             let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
-            cpus * backend.workers_per_cpu()
+            let address_space_limited = rustix::process::getrlimit(rustix::process::Resource::As)
+                .current
+                .is_some();
+            let per_cpu = if address_space_limited {
+                1
+            } else {
+                backend.workers_per_cpu()
+            };
+            cpus * per_cpu
         })
     }
 
