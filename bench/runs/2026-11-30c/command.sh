@@ -17,3 +17,6 @@ $X bench --corpora tree --tree ~/.rustup/toolchains/stable-x86_64-unknown-linux-
 # resync-cold.json / resync-cold.txt
 $X bench --corpora small-4k --scenarios resync-cold --contenders ucopy-au,cp-au,rsync-a \
   --rounds 5 --warmup 0
+# large.json / large.txt — one 1 GiB file, at 66239b9 (after 7e42d43 only
+# the default worker count under an address-space limit changed, which the bench does not set).
+$X bench --corpora large --scenarios tmpfs,ext4-warm,ext4-cold --contenders $C --rounds 5 --warmup 0
