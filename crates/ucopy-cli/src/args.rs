@@ -202,7 +202,7 @@ pub struct Args {
           help_heading = OWN)]
     pub order: OrderChoice,
 
-    /// Worker threads [default: one per CPU, two for the io_uring backends]
+    /// Worker threads [default: one per CPU; two for the io_uring backends without a memlock or address-space limit]
     #[arg(long, value_name = "N", help_heading = OWN,
           value_parser = clap::value_parser!(u32).range(1..=256))]
     pub threads: Option<u32>,

@@ -93,16 +93,11 @@ impl<'p> Copier<'p> {
     }
 
     /// The workers a copy with `backend` runs: as set, or per CPU as the backend prefers —
-    /// one per CPU under an address-space limit (`ulimit -v`), where every thread's stack is
-    /// taken from what the heap needs: the second worker per CPU only saves time, and with it
-    /// a limit that one worker per CPU copies under ended in an allocation failure.
+    /// except one per CPU under a limit the extra workers would share ([`resources_limited`]).
     fn worker_threads(&self, backend: Backend) -> usize {
         self.threads.unwrap_or_else(|| {
             let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
-            let address_space_limited = rustix::process::getrlimit(rustix::process::Resource::As)
-                .current
-                .is_some();
-            let per_cpu = if address_space_limited {
+            let per_cpu = if resources_limited() {
                 1
             } else {
                 backend.workers_per_cpu()
@@ -273,4 +268,21 @@ impl<'p> Copier<'p> {
         // Not only files with several links: `-H a s` where s -> a reaches one file twice.
         meta.is_file().then(|| (meta.dev(), meta.ino()))
     }
+}
+
+/// Whether this process runs under a limit that a second io_uring worker per CPU would spend
+/// for speed alone: an address-space limit (`ulimit -v`: every thread's stack comes out of what
+/// the heap needs, and four workers ended in an allocation failure where two copied), or a
+/// locked-memory limit without `CAP_IPC_LOCK` (a desktop's 8 MiB, shared by every process of the
+/// user: each worker's ring and registered buffers take a share, and twice the workers made
+/// other copies of the same user fail to set up their rings).
+fn resources_limited() -> bool {
+    use rustix::process::{getrlimit, Resource};
+    let address_space = getrlimit(Resource::As).current.is_some();
+    let memlock = getrlimit(Resource::Memlock).current.is_some()
+        && !rustix::thread::capabilities(None).is_ok_and(|c| {
+            c.effective
+                .contains(rustix::thread::CapabilitySet::IPC_LOCK)
+        });
+    address_space || memlock
 }
