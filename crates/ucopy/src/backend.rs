@@ -67,7 +67,7 @@ impl Backend {
     /// otherwise (`auto` before it has chosen: one). An io_uring worker spends much of a cold
     /// copy waiting on its ring, and a second worker per CPU creates files and writes data
     /// meanwhile; measured on 2 CPUs, caches dropped, into a fresh ext4 (PERF.md): 50,000 ×
-    /// 4 KiB 2.40 → 1.86 s, 10,000 × 64 KiB 1.23 → 0.98 s, a Rust toolchain 3.44 → 2.96 s. The
+    /// 4 KiB 2.35 → 1.85 s, 10,000 × 64 KiB 1.23 → 0.98 s, a Rust toolchain 3.28 → 2.94 s. The
     /// plain-syscall path already keeps its CPU busy when the data is cached. Under an
     /// address-space limit, or a locked-memory limit without `CAP_IPC_LOCK` (a normal user's
     /// session), a copy runs one per CPU whatever the backend (`Copier::threads`).

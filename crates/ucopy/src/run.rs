@@ -97,12 +97,12 @@ impl<'p> Copier<'p> {
     fn worker_threads(&self, backend: Backend) -> usize {
         self.threads.unwrap_or_else(|| {
             let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
-            let per_cpu = if resources_limited() {
-                1
+            let per_cpu = backend.workers_per_cpu();
+            if per_cpu > 1 && resources_limited() {
+                cpus
             } else {
-                backend.workers_per_cpu()
-            };
-            cpus * per_cpu
+                cpus * per_cpu
+            }
         })
     }
 
@@ -277,12 +277,10 @@ impl<'p> Copier<'p> {
 /// user: each worker's ring and registered buffers take a share, and twice the workers made
 /// other copies of the same user fail to set up their rings).
 fn resources_limited() -> bool {
-    use rustix::process::{getrlimit, Resource};
-    let address_space = getrlimit(Resource::As).current.is_some();
-    let memlock = getrlimit(Resource::Memlock).current.is_some()
-        && !rustix::thread::capabilities(None).is_ok_and(|c| {
-            c.effective
-                .contains(rustix::thread::CapabilitySet::IPC_LOCK)
-        });
-    address_space || memlock
+    let address_space = rustix::process::getrlimit(rustix::process::Resource::As)
+        .current
+        .is_some();
+    // The probe's pin budget is `Some` exactly when locked memory is accounted (a limit, no
+    // `CAP_IPC_LOCK`); the backend's selection has made the probe already.
+    address_space || ucopy_uring::Probe::cached().pin_budget().is_some()
 }
