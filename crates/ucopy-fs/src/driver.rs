@@ -7,10 +7,11 @@
 //! when the planner is done with it *and* its last file came back, so times stick at every level.
 //!
 //! This file holds the entry point and the step loop; each idea has its own file:
-//! `budget` (the fd budget), `workers` (worker threads, batch dispatch, counting file outcomes),
+//! `budget` (the fd budget), `address_space` (workers under `ulimit -v`), `workers` (worker threads, batch dispatch, counting file outcomes),
 //! `dirs` (directory creation and completion), `entries` (symlinks, special files, freeing a
 //! taken name), `links` (hard-link coordination, `-l` / `-s`).
 
+mod address_space;
 mod budget;
 mod dirs;
 mod entries;
@@ -64,6 +65,7 @@ pub enum FatalError {
     },
 }
 
+pub use address_space::{address_space_left, worker_address_space};
 pub use budget::FdBudget;
 use ucopy_core::cause;
 use workers::{worker, WorkerMsg};
@@ -105,20 +107,35 @@ pub fn copy_tree(
     } else {
         0
     };
+    // Under `ulimit -v`, only as many workers as the address space left holds (see
+    // driver/address_space.rs): a thread that starts and then leaves the heap too little ends
+    // the whole copy in an allocation failure.
+    let left = address_space_left();
+    let space_threads = address_space::workers_within(threads, left);
+    let threads = if threads == 0 { 0 } else { space_threads };
     thread::scope(|scope| {
         let mut spawned = 0;
         let mut spawn_error = None;
         let mut senders = Vec::with_capacity(threads);
+        // Workers make their executors only once every thread has started (this sender is
+        // dropped below): an executor sizes its buffers from the address space left
+        // (`ucopy-uring`), which the stacks of threads not started yet would otherwise use up.
+        let (start_tx, start_rx) = bounded::<()>(0);
+        let share = address_space::share_per_worker(threads, left);
         for id in 0..threads {
             // Room for every batch a worker may hold (see dispatch.rs).
             let (batch_tx, batch_rx) = bounded::<Batch>(crate::dispatch::PER_WORKER);
             let done_tx = done_tx.clone();
+            let start_rx = start_rx.clone();
             // Under a small RLIMIT_AS or RLIMIT_NPROC a thread may not start: copy with the
             // threads that did, and fail with one line only if none did (a smaller stack only
             // moved the failure to the heap, where it aborts).
             let started = thread::Builder::new()
                 .name("ucopy-worker".into())
                 .spawn_scoped(scope, move || {
+                    // Err once the driver has started every thread: then go.
+                    let _ = start_rx.recv();
+                    address_space::set_worker_address_space(share);
                     worker(id, factory, options, batch_rx, done_tx)
                 });
             match started {
@@ -133,6 +150,7 @@ pub fn copy_tree(
             }
         }
         drop(done_tx);
+        drop(start_tx);
         let mut notes = Vec::new();
         if budget.threads < threads_asked {
             notes.push(format!(
@@ -140,6 +158,14 @@ pub fn copy_tree(
                  (RLIMIT_NOFILE) is small",
                 budget.threads,
                 if budget.threads == 1 { "" } else { "s" }
+            ));
+        }
+        if space_threads < budget.threads.min(threads_asked) && threads > 0 {
+            notes.push(format!(
+                "{threads} worker thread{} instead of {}: the address-space limit (RLIMIT_AS) \
+                 is small",
+                if threads == 1 { "" } else { "s" },
+                budget.threads.min(threads_asked)
             ));
         }
         if let Some(e) = spawn_error {

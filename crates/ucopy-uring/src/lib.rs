@@ -154,24 +154,24 @@ impl From<Error> for io::Error {
     }
 }
 
-/// Bytes of buffers one executor may map under `RLIMIT_AS`: an eighth of what the limit leaves
-/// above the process's current size (`None`: no limit).
-pub(crate) fn map_budget() -> Option<usize> {
-    address_space_left().map(|left| usize::try_from(left / 8).unwrap_or(usize::MAX))
+/// Under an address-space limit (`ulimit -v`), keeps every thread's allocations in the C
+/// library's main heap instead of a 64 MiB arena reserved per thread (glibc), so that worker
+/// threads do not take the space the rest of the copy needs. Call before starting threads; it
+/// does nothing without a limit. Returns whether a limit was found and the setting taken.
+pub fn share_heap_under_address_limit() -> bool {
+    rustix::process::getrlimit(rustix::process::Resource::As)
+        .current
+        .is_some()
+        && ring::one_malloc_arena()
 }
 
-/// Bytes `RLIMIT_AS` leaves above the process's current size (`None`: no limit).
-fn address_space_left() -> Option<u64> {
-    let limit = rustix::process::getrlimit(rustix::process::Resource::As).current?;
-    // First field of statm: the process's size in pages.
-    let pages: u64 = std::fs::read_to_string("/proc/self/statm")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()?;
-    let used = pages * rustix::param::page_size() as u64;
-    Some(limit.saturating_sub(used))
+/// Bytes of buffers one executor may map under `RLIMIT_AS`: an eighth of what the limit leaves
+/// above the process's current size, and no more than the worker's share of it
+/// ([`ucopy_fs::worker_address_space`]) (`None`: no limit).
+pub(crate) fn map_budget() -> Option<usize> {
+    let left = ucopy_fs::address_space_left()?;
+    let budget = (left / 8).min(ucopy_fs::worker_address_space().unwrap_or(u64::MAX));
+    Some(usize::try_from(budget).unwrap_or(usize::MAX))
 }
 
 /// Below this much address space left (`ulimit -v`), an io_uring executor does not start: its
@@ -222,7 +222,7 @@ impl UringFactory {
                 mode: self.mode.name(),
                 reason,
             })?;
-        if address_space_left().is_some_and(|left| left < MIN_ADDRESS_SPACE) {
+        if ucopy_fs::address_space_left().is_some_and(|left| left < MIN_ADDRESS_SPACE) {
             return Err(Error::Setup {
                 mode: self.mode.name(),
                 source: io::Error::from_raw_os_error(libc::ENOMEM),

@@ -736,3 +736,23 @@ pub(crate) fn cached_pages(fd: std::os::fd::BorrowedFd<'_>, off: u64, len: u64) 
     }
     Ok(stat.nr_cache)
 }
+
+/// Keeps every thread's allocations in the C library's one main heap (`mallopt(M_ARENA_MAX,
+/// 1)`, glibc). glibc gives each new thread that allocates an arena of its own, reserving 64 MiB
+/// of address space for it; under `ulimit -v` the first worker's arena can take most of what the
+/// limit leaves, and the next allocation anywhere fails, which aborts the process. Not an
+/// io_uring operation, but a call into C all the same, so it lives in the one module allowed
+/// `unsafe`. Returns whether the C library took the setting (other C libraries have no such
+/// arenas: nothing to do).
+pub(crate) fn one_malloc_arena() -> bool {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallopt(3) only sets one of the allocator's tunables, under the allocator's
+        // own lock; M_ARENA_MAX takes any positive count, and nothing is pointed at.
+        unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) == 1 }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        false
+    }
+}

@@ -162,6 +162,8 @@ impl<'p> Copier<'p> {
     pub fn run_targets(&self, targets: &[Target], selection: &Selection) -> Result<Report, Error> {
         let factory = selection.factory();
         let threads = self.worker_threads(selection.backend());
+        // Under `ulimit -v`, worker threads must not each reserve a heap of their own.
+        ucopy_uring::share_heap_under_address_limit();
         let mut report = Report::default();
         // Files named on the command line that are one inode stay one inode in the copy when
         // links are preserved (`cp -d a b dir/` with a and b hard links): the later names are

@@ -119,6 +119,31 @@ backend_test!(address_space_small_degrades, |b| {
     assert_trees_equal(&t.p("src"), &t.p("dst"), &Compare::archive());
 });
 
+// Explicit worker counts under `ulimit -v`: every thread's stack and allocations (and, on the
+// io_uring backends, its ring and buffers) come out of the limit, and threads that started could
+// leave the heap too little (`--threads 8` under 20 MB started six, then aborted). The driver
+// starts only as many workers as fit, says so, and the copy completes.
+backend_test!(address_space_many_threads_never_abort, |b| {
+    let t = tree();
+    for (extra_kib, threads) in [(12_000, "16"), (30_000, "64"), (70_000, "64")] {
+        let limit = address_space(extra_kib);
+        let dst = format!("dst{extra_kib}");
+        let out = run_limited(
+            b,
+            &[limit.as_str()],
+            args!["--threads", threads, "-a", t.p("src"), t.p(&dst)],
+        );
+        assert_no_crash(&out);
+        out.assert_success();
+        assert!(
+            out.stderr_str()
+                .contains("the address-space limit (RLIMIT_AS) is small"),
+            "fewer workers must be said:\n{out}"
+        );
+        assert_trees_equal(&t.p("src"), &t.p(&dst), &Compare::archive());
+    }
+});
+
 // `ulimit -v 8000` with the release build (barely more than the binary's own mappings): not
 // even a worker thread's stack fits. One clear line and exit 2, or a copy with fewer threads;
 // never "failed to spawn thread" or an abort.
