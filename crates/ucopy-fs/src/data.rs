@@ -348,7 +348,7 @@ fn copy_span(
                 Err(e) => return Err(classify(src, e, offset + done)),
             }
         } else {
-            pread_pwrite(src, dst, offset + done, want)?
+            pread_pwrite(src, dst, offset + done, want, cancel)?
         };
         if n == 0 {
             break;
@@ -364,17 +364,30 @@ fn pread_pwrite(
     dst: BorrowedFd<'_>,
     offset: u64,
     want: usize,
+    cancel: &Cancel,
 ) -> Result<usize, DataError> {
     let mut buf = vec![0u8; want.min(RW_BUFFER)];
-    let n = loop {
-        match rustix::io::pread(src, &mut buf, offset) {
-            Ok(n) => break n,
+    let n = read_at(src, &mut buf, offset, cancel)?;
+    write_all_at(dst, &buf[..n], offset)?;
+    Ok(n)
+}
+
+/// `pread` into `buf` at `offset`; 0 at end-of-file. Interrupted by a signal, it reads again
+/// unless the copy was cancelled meanwhile (Ctrl-C during a read that blocks).
+fn read_at(
+    src: BorrowedFd<'_>,
+    buf: &mut [u8],
+    offset: u64,
+    cancel: &Cancel,
+) -> Result<usize, DataError> {
+    loop {
+        match rustix::io::pread(src, &mut *buf, offset) {
+            Ok(n) => return Ok(n),
+            Err(Errno::INTR) if cancel.is_cancelled() => return Err(DataError::Cancelled),
             Err(Errno::INTR) => continue,
             Err(e) => return Err(DataError::Read(e.into())),
         }
-    };
-    write_all_at(dst, &buf[..n], offset)?;
-    Ok(n)
+    }
 }
 
 /// Writes all of `data` at `offset`.
@@ -412,11 +425,9 @@ pub fn read_write(
         if cancel.is_cancelled() {
             return Err(DataError::Cancelled);
         }
-        let n = match rustix::io::pread(src, &mut buf, offset + copied) {
-            Ok(0) => return Ok(copied),
-            Ok(n) => n,
-            Err(Errno::INTR) => continue,
-            Err(e) => return Err(DataError::Read(e.into())),
+        let n = match read_at(src, &mut buf, offset + copied, cancel)? {
+            0 => return Ok(copied),
+            n => n,
         };
         write_all_at(dst, &buf[..n], offset + copied)?;
         copied += n as u64;
@@ -432,17 +443,11 @@ fn read_unknown_size(
     dst: BorrowedFd<'_>,
     cancel: &Cancel,
 ) -> Result<u64, DataError> {
+    if cancel.is_cancelled() {
+        return Err(DataError::Cancelled);
+    }
     let mut first = [0u8; 4096];
-    let n = loop {
-        if cancel.is_cancelled() {
-            return Err(DataError::Cancelled);
-        }
-        match rustix::io::pread(src, &mut first, 0) {
-            Ok(n) => break n,
-            Err(Errno::INTR) => continue,
-            Err(e) => return Err(DataError::Read(e.into())),
-        }
-    };
+    let n = read_at(src, &mut first, 0, cancel)?;
     if n == 0 {
         return Ok(0);
     }
@@ -464,11 +469,9 @@ fn read_write_sparse(
         if cancel.is_cancelled() {
             return Err(DataError::Cancelled);
         }
-        let n = match rustix::io::pread(src, &mut buf, copied) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(Errno::INTR) => continue,
-            Err(e) => return Err(DataError::Read(e.into())),
+        let n = match read_at(src, &mut buf, copied, cancel)? {
+            0 => break,
+            n => n,
         };
         for (i, block) in buf[..n].chunks(BLOCK).enumerate() {
             if block.iter().any(|b| *b != 0) {
