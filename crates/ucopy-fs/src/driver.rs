@@ -65,7 +65,7 @@ pub enum FatalError {
     },
 }
 
-pub use address_space::{address_space_left, worker_address_space};
+pub use address_space::{address_space_left, address_space_limited, worker_address_space};
 pub use budget::FdBudget;
 use ucopy_core::cause;
 use workers::{worker, WorkerMsg};
@@ -110,9 +110,9 @@ pub fn copy_tree(
     // Under `ulimit -v`, only as many workers as the address space left holds (see
     // driver/address_space.rs): a thread that starts and then leaves the heap too little ends
     // the whole copy in an allocation failure.
+    let fd_threads = threads;
     let left = address_space_left();
-    let space_threads = address_space::workers_within(threads, left);
-    let threads = if threads == 0 { 0 } else { space_threads };
+    let threads = address_space::workers_within(fd_threads, left);
     thread::scope(|scope| {
         let mut spawned = 0;
         let mut spawn_error = None;
@@ -160,12 +160,11 @@ pub fn copy_tree(
                 if budget.threads == 1 { "" } else { "s" }
             ));
         }
-        if space_threads < budget.threads.min(threads_asked) && threads > 0 {
+        if threads < fd_threads {
             notes.push(format!(
-                "{threads} worker thread{} instead of {}: the address-space limit (RLIMIT_AS) \
-                 is small",
+                "{threads} worker thread{} instead of {fd_threads}: the address-space limit \
+                 (RLIMIT_AS) is small",
                 if threads == 1 { "" } else { "s" },
-                budget.threads.min(threads_asked)
             ));
         }
         if let Some(e) = spawn_error {

@@ -23,6 +23,9 @@ pub use data::KernelPaths;
 pub(crate) fn file_id_of(st: &rustix::fs::Stat) -> (u64, u64) {
     ucopy_core::file_id(st)
 }
-pub use driver::{address_space_left, copy_tree, worker_address_space, FatalError, FdBudget};
+pub use driver::{
+    address_space_left, address_space_limited, copy_tree, worker_address_space, FatalError,
+    FdBudget,
+};
 pub use file::{copy_job, StdCopier};
 pub use newfile::{Closing, NewFile};

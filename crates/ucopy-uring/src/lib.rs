@@ -159,10 +159,7 @@ impl From<Error> for io::Error {
 /// threads do not take the space the rest of the copy needs. Call before starting threads; it
 /// does nothing without a limit. Returns whether a limit was found and the setting taken.
 pub fn share_heap_under_address_limit() -> bool {
-    rustix::process::getrlimit(rustix::process::Resource::As)
-        .current
-        .is_some()
-        && ring::one_malloc_arena()
+    ucopy_fs::address_space_limited() && ring::one_malloc_arena()
 }
 
 /// Bytes of buffers one executor may map under `RLIMIT_AS`: an eighth of what the limit leaves

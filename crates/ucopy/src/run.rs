@@ -279,10 +279,7 @@ impl<'p> Copier<'p> {
 /// user: each worker's ring and registered buffers take a share, and twice the workers made
 /// other copies of the same user fail to set up their rings).
 fn resources_limited() -> bool {
-    let address_space = rustix::process::getrlimit(rustix::process::Resource::As)
-        .current
-        .is_some();
     // The probe's pin budget is `Some` exactly when locked memory is accounted (a limit, no
     // `CAP_IPC_LOCK`); the backend's selection has made the probe already.
-    address_space || ucopy_uring::Probe::cached().pin_budget().is_some()
+    ucopy_fs::address_space_limited() || ucopy_uring::Probe::cached().pin_budget().is_some()
 }

@@ -59,16 +59,22 @@ pub(super) fn share_per_worker(threads: usize, left: Option<u64>) -> Option<u64>
 }
 
 /// At most `threads` workers, fewer when `left` bytes of address space (`None`: unlimited)
-/// cannot hold them beside the driver's reserve; never fewer than one (the copy then runs as
-/// far as the limit lets it, and a thread that cannot start is reported by the driver).
+/// cannot hold them beside the driver's reserve; never none where some were wanted (the copy
+/// then runs as far as the limit lets it, and a thread that cannot start is reported by the
+/// driver).
 pub(super) fn workers_within(threads: usize, left: Option<u64>) -> usize {
     let Some(left) = left else {
         return threads;
     };
     let fit = left.saturating_sub(DRIVER_RESERVE) / PER_WORKER;
-    threads
-        .min(usize::try_from(fit).unwrap_or(usize::MAX))
-        .max(1)
+    threads.min(usize::try_from(fit).unwrap_or(usize::MAX).max(1))
+}
+
+/// Whether this process has an address-space limit (`ulimit -v`, `RLIMIT_AS`).
+pub fn address_space_limited() -> bool {
+    rustix::process::getrlimit(rustix::process::Resource::As)
+        .current
+        .is_some()
 }
 
 #[cfg(test)]
@@ -92,6 +98,8 @@ mod tests {
         assert_eq!(workers_within(2, Some(20 << 20)), 2);
         assert_eq!(workers_within(8, Some(1 << 20)), 1);
         assert_eq!(workers_within(8, Some(0)), 1);
+        // -l and -s start no workers, limit or not.
+        assert_eq!(workers_within(0, Some(0)), 0);
     }
 
     #[test]
