@@ -2,7 +2,7 @@
 //! copy paths, metadata, and the driver that carries out a plan with an executor.
 //!
 //! Backends (`ucopy-uring`, `ucopy-fallback`) depend on this crate and on `ucopy-core`, never on
-//! each other; this crate is where the rules of the repository's `docs/behaviours.md` that do not
+//! each other; this crate is where the rules of docs/behaviours.md that do not
 //! depend on how bytes move are written once.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
