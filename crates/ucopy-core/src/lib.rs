@@ -24,7 +24,8 @@ pub use exec::{Batch, Executor, ExecutorFactory, FileJob, JobOrigin, JobOutcome}
 pub use node::{DirNode, DIR_FLAGS};
 pub use options::{
     process_umask, Backup, Cancel, Confirm, Dereference, JustCreated, Leftovers, LinkMode, Options,
-    OptionsBuilder, Order, Preserve, Reflink, Sparse, Update, When, DEFAULT_QUEUE_DEPTH,
+    OptionsBuilder, Order, Preserve, PrivateFdTable, Reflink, Sparse, Update, When,
+    DEFAULT_QUEUE_DEPTH,
 };
 pub use plan::{
     name_os, open_operand_dir, split_operand, Entry, LinkGroup, LinkStatus, PlanError, PlanOptions,

@@ -243,7 +243,21 @@ pub struct Options {
     /// Where a destination file that could not be completed, and then not removed either (the
     /// filesystem went read-only under the copy), is recorded, so that the report names it.
     pub leftovers: Leftovers,
+    /// How a worker thread gets a descriptor table of its own (`None`: workers share the
+    /// process's table). See [`PrivateFdTable`].
+    pub private_worker_fds: Option<PrivateFdTable>,
 }
+
+/// Gives the calling thread a file-descriptor table of its own, holding only descriptors 0, 1,
+/// 2 and `keep` (a pidfd through which the thread fetches the directories it is handed).
+///
+/// Why: threads that share one table make every open and close take that table's lock, and
+/// every use of a descriptor count a reference on it, both bouncing between cores; with many
+/// small files that was 14 % of a copy's CPU (PERF.md). Unsharing a table is
+/// `unsafe` in Rust's sense (a descriptor owned elsewhere and dropped on such a thread would
+/// close the wrong one), and this crate and `ucopy-fs` forbid `unsafe` code, so the function
+/// comes from the caller: the `ucopy` facade passes `ucopy_uring::private_fd_table`.
+pub type PrivateFdTable = fn(keep: std::os::fd::BorrowedFd<'_>) -> std::io::Result<()>;
 
 impl Default for Options {
     /// Not archive, overwriting, inode order, [`DEFAULT_QUEUE_DEPTH`], the process's umask, a
@@ -274,6 +288,7 @@ impl Default for Options {
             umask: process_umask(),
             cancel: Cancel::default(),
             leftovers: Leftovers::default(),
+            private_worker_fds: None,
         }
     }
 }
@@ -453,6 +468,13 @@ impl OptionsBuilder {
     /// Refuse to overwrite what this run created (set it when there are several sources).
     pub fn just_created(mut self, created: Option<Arc<JustCreated>>) -> Self {
         self.0.just_created = created;
+        self
+    }
+
+    /// How worker threads get descriptor tables of their own ([`PrivateFdTable`]); `None`, the
+    /// default, keeps one table for the whole process.
+    pub fn private_worker_fds(mut self, private: Option<PrivateFdTable>) -> Self {
+        self.0.private_worker_fds = private;
         self
     }
 

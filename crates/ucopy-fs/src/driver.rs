@@ -15,11 +15,13 @@ mod address_space;
 mod budget;
 mod dirs;
 mod entries;
+mod fd_tables;
 mod links;
 mod workers;
 
 use std::collections::HashMap;
 use std::io;
+use std::os::fd::AsFd;
 use std::path::Path;
 use std::sync::Arc;
 use std::thread;
@@ -113,6 +115,13 @@ pub fn copy_tree(
     let fd_threads = threads;
     let left = address_space_left();
     let threads = address_space::workers_within(fd_threads, left);
+    // Workers with descriptor tables of their own fetch the driver's directories through this
+    // (driver/fd_tables.rs).
+    let driver_pidfd = match options.private_worker_fds {
+        Some(_) if threads > 0 => fd_tables::driver_pidfd(),
+        _ => None,
+    };
+    let driver_pidfd = driver_pidfd.as_ref().map(|fd| fd.as_fd());
     thread::scope(|scope| {
         let mut spawned = 0;
         let mut spawn_error = None;
@@ -136,7 +145,7 @@ pub fn copy_tree(
                     // Err once the driver has started every thread: then go.
                     let _ = start_rx.recv();
                     address_space::set_worker_address_space(share);
-                    worker(id, factory, options, batch_rx, done_tx)
+                    worker(id, factory, options, driver_pidfd, batch_rx, done_tx)
                 });
             match started {
                 Ok(_) => {
@@ -197,7 +206,7 @@ pub fn copy_tree(
             dir_xattrs: HashMap::new(),
             workers_alive: spawned,
             startup_error: None,
-            done_rx,
+            done_rx: &done_rx,
             // Enough look-ahead to reach the next directory or two while one worker finishes a
             // large one — unless the fd limit is tight (the budget cut the batch size).
             // Directory affinity is off (look-ahead 0): interleaved A/B rounds on tmpfs (machine
@@ -237,7 +246,10 @@ struct Driver<'a> {
     dir_xattrs: HashMap<usize, Xattrs>,
     workers_alive: usize,
     startup_error: Option<io::Error>,
-    done_rx: Receiver<WorkerMsg>,
+    /// Outlives the workers (it is the caller's): a worker whose table is its own must never
+    /// drop a job, which holds descriptors of the driver's table (driver/fd_tables.rs), so what
+    /// it sends after the driver stopped listening is dropped here, on the driver's thread.
+    done_rx: &'a Receiver<WorkerMsg>,
     /// Which worker gets which batch (directory-affine), and the batches not sent yet.
     dispatch: Dispatch,
     /// The causes (errno) of the fatal errors already printed: each is said once.

@@ -162,6 +162,15 @@ pub fn share_heap_under_address_limit() -> bool {
     ucopy_fs::address_space_limited() && ring::one_malloc_arena()
 }
 
+/// Gives the calling thread a file-descriptor table of its own holding only descriptors 0, 1, 2
+/// and `keep`: the [`ucopy_core::PrivateFdTable`] the facade passes to the driver, which calls
+/// it in each worker thread (crates/ucopy-fs/src/driver/fd_tables.rs). Threads that share one
+/// table contend on its lock at every open and close; with many small files that was 14 % of a
+/// copy's CPU (PERF.md).
+pub fn private_fd_table(keep: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
+    ring::unshare_fd_table(keep)
+}
+
 /// Bytes of buffers one executor may map under `RLIMIT_AS`: an eighth of what the limit leaves
 /// above the process's current size, and no more than the worker's share of it
 /// ([`ucopy_fs::worker_address_space`]) (`None`: no limit).

@@ -756,3 +756,36 @@ pub(crate) fn one_malloc_arena() -> bool {
         false
     }
 }
+
+/// Gives the calling thread a descriptor table of its own (`unshare(CLONE_FILES)`), then closes
+/// in it every descriptor from 3 up except `keep`: the copies of other threads' descriptors that
+/// the new table starts with. Not an io_uring operation, but unsafe all the same, so it lives in
+/// the one module allowed `unsafe`. The closing is best effort (`close_range(2)`, Linux 5.9): once
+/// the table is unshared the call succeeds, and copies left open only stay open until the thread
+/// ends.
+pub(crate) fn unshare_fd_table(keep: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: after this call, descriptors this thread opens live only in its own table, and
+    // descriptors other threads open are not in it. The caller (ucopy-fs's worker, see
+    // crates/ucopy-fs/src/driver/fd_tables.rs) calls this before it holds any descriptor of its
+    // own, uses other threads' directories only through copies it fetched into its table
+    // (pidfd_getfd), and never drops a descriptor another thread owns: every job it is handed
+    // goes back to that thread, and the channel it goes back on outlives the worker.
+    unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::FILES) }?;
+    let keep = keep.as_raw_fd() as libc::c_uint;
+    let mut ranges = Vec::with_capacity(2);
+    if keep >= 3 {
+        if keep > 3 {
+            ranges.push((3, keep - 1));
+        }
+        ranges.push((keep + 1, libc::c_uint::MAX));
+    } else {
+        ranges.push((3, libc::c_uint::MAX));
+    }
+    for (first, last) in ranges {
+        // SAFETY: the descriptors closed here are this thread's new table's copies of descriptors
+        // other threads own; their owners keep their own copies (in the table this thread left)
+        // and nothing on this thread refers to them (see above). `keep` is not closed.
+        let _ = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0 as libc::c_uint) };
+    }
+    Ok(())
+}

@@ -37,8 +37,11 @@ impl std::fmt::Debug for Copier<'_> {
 
 impl Copier<'static> {
     /// A copy with these options, the `auto` backend, its default number of workers
-    /// ([`Backend::workers_per_cpu`]) and no progress.
-    pub fn new(options: Options) -> Copier<'static> {
+    /// ([`Backend::workers_per_cpu`]) and no progress. Worker threads get descriptor tables of
+    /// their own ([`ucopy_uring::private_fd_table`]; where the kernel cannot, they share the
+    /// process's).
+    pub fn new(mut options: Options) -> Copier<'static> {
+        options.private_worker_fds = Some(ucopy_uring::private_fd_table);
         Copier {
             options,
             backend: Backend::Auto,

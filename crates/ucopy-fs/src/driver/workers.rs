@@ -3,6 +3,7 @@
 //! report and the progress hear about regular files).
 
 use std::io;
+use std::os::fd::BorrowedFd;
 use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
@@ -12,6 +13,7 @@ use ucopy_core::{
     LinkStatus, Op, Options, PlannedFile,
 };
 
+use super::fd_tables::LocalDirs;
 use super::{Driver, FatalError};
 use crate::StdCopier;
 
@@ -31,9 +33,14 @@ pub(super) fn worker(
     id: usize,
     factory: &dyn ExecutorFactory,
     options: &Options,
+    driver_pidfd: Option<BorrowedFd<'_>>,
     batches: Receiver<Batch>,
     done: Sender<WorkerMsg>,
 ) {
+    // A table of its own first, before the executor opens anything (fd_tables.rs).
+    let mut local_dirs = driver_pidfd
+        .zip(options.private_worker_fds)
+        .and_then(|(pidfd, private)| LocalDirs::enter(pidfd, private));
     let mut executor = match factory.make(options) {
         Ok(e) => Some(e),
         // Out of locked memory, descriptors or memory (a ring, registered buffers): this worker
@@ -62,16 +69,24 @@ pub(super) fn worker(
     };
     let mut std = StdCopier::default();
     for batch in batches {
-        let results = match executor.as_mut() {
-            Some(executor) => executor.copy_batch(batch, options),
-            None => batch
-                .into_iter()
-                .map(|mut job| {
-                    let outcome = std.copy(&mut job, options);
-                    (job, outcome)
-                })
-                .collect(),
+        let (batch, mut results, originals) = match local_dirs.as_mut() {
+            Some(local) => {
+                let (run, failed, originals) = local.localize(batch);
+                (run, failed, Some(originals))
+            }
+            None => (batch, Vec::new(), None),
         };
+        match executor.as_mut() {
+            _ if batch.is_empty() => {}
+            Some(executor) => results.extend(executor.copy_batch(batch, options)),
+            None => results.extend(batch.into_iter().map(|mut job| {
+                let outcome = std.copy(&mut job, options);
+                (job, outcome)
+            })),
+        }
+        if let Some(originals) = originals {
+            LocalDirs::restore(&mut results, originals);
+        }
         if done.send(WorkerMsg::Done(id, results)).is_err() {
             return;
         }

@@ -115,3 +115,33 @@ fn table_ignores_stale_generations() {
     assert_eq!(t.live, 0);
     assert_eq!(t.live_ops, 0);
 }
+
+/// Whether descriptor `fd` is open in the calling thread's table.
+fn open_here(fd: i32) -> bool {
+    std::fs::symlink_metadata(format!("/proc/thread-self/fd/{fd}")).is_ok()
+}
+
+#[test]
+fn a_private_table_holds_only_the_standard_descriptors_and_keep() {
+    use std::os::fd::{AsFd, AsRawFd};
+    let shared = std::fs::File::open("/").unwrap();
+    let keep = std::fs::File::open("/").unwrap();
+    let (shared_fd, keep_fd) = (shared.as_raw_fd(), keep.as_raw_fd());
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            unshare_fd_table(keep.as_fd()).unwrap();
+            assert!(
+                !open_here(shared_fd),
+                "another thread's descriptor was kept"
+            );
+            assert!(open_here(keep_fd), "`keep` was closed");
+            assert!(open_here(2), "stderr was closed");
+        })
+        .join()
+        .unwrap()
+    });
+    assert!(
+        open_here(shared_fd) && open_here(keep_fd),
+        "the process's table lost a descriptor"
+    );
+}

@@ -1,0 +1,167 @@
+//! Worker threads with descriptor tables of their own.
+//!
+//! Threads of one process share one descriptor table: every `openat` and `close` takes its lock,
+//! and every system call on a descriptor counts a reference on the open file while another
+//! thread might close it. With two workers opening and closing four descriptors per small file,
+//! that contention was 14 % of a copy's CPU (PERF.md, "descriptor tables"); cpz avoids it the
+//! same way. So when the caller supplies a [`PrivateFdTable`] function (the `ucopy` facade does),
+//! each worker gets a table of its own before it opens anything.
+//!
+//! The driver still opens every directory, in the process's table. A worker fetches a copy of
+//! each directory it is handed with `pidfd_getfd(2)` through a pidfd of the driver thread, runs
+//! the batch on the copies, and puts the driver's descriptors back into the jobs before they go
+//! back. Two rules keep descriptor numbers from meaning the wrong file:
+//! - a worker never drops a descriptor the driver owns: the originals are held by the jobs and
+//!   go back with them (the results channel outlives the workers: `driver.rs`), and the cache
+//!   here holds only [`Weak`] references, whose drop never closes anything;
+//! - a cached copy is found by the address of the driver's `Arc`, which cannot be reused while
+//!   the cache's `Weak` keeps the allocation, and is dropped once the driver has closed its
+//!   original (no strong reference left).
+//!
+//! Without a pidfd of the driver thread (Linux before 5.6, or a seccomp filter that forbids
+//! `pidfd_getfd`), workers share the process's table as before.
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::{Arc, Weak};
+
+use rustix::process::{pidfd_getfd, pidfd_open, Pid, PidfdFlags, PidfdGetfdFlags};
+use ucopy_core::{Batch, EntryError, FileJob, JobOutcome, Op, PrivateFdTable};
+
+/// `PIDFD_THREAD` (Linux 6.9): a pidfd of one thread rather than of the process's leader.
+const PIDFD_THREAD: u32 = 0o200;
+
+/// A pidfd of the calling (driver) thread, whose table holds the directories the workers will
+/// be handed: of this thread itself where the kernel can (6.9), else of the process's leader
+/// when this thread is the leader.
+pub(super) fn driver_pidfd() -> Option<OwnedFd> {
+    let tid = rustix::thread::gettid();
+    if let Ok(fd) = pidfd_open(tid, PidfdFlags::from_bits_retain(PIDFD_THREAD)) {
+        return Some(fd);
+    }
+    let pid = rustix::process::getpid();
+    if Pid::as_raw(Some(tid)) == Pid::as_raw(Some(pid)) {
+        return pidfd_open(pid, PidfdFlags::empty()).ok();
+    }
+    None
+}
+
+/// One worker's copies of the driver's directories.
+pub(super) struct LocalDirs<'a> {
+    driver: BorrowedFd<'a>,
+    /// By the address of the driver's `Arc<OwnedFd>`.
+    cache: HashMap<usize, Cached>,
+}
+
+/// Copies kept between batches, at most (a directory whose files come in many batches is
+/// fetched once).
+const MAX_CACHED: usize = 64;
+
+struct Cached {
+    driver: Weak<OwnedFd>,
+    local: Arc<OwnedFd>,
+}
+
+/// The driver's descriptors taken out of a batch's jobs, by the address of the copy put in
+/// their place.
+pub(super) struct Originals(Vec<(usize, Arc<OwnedFd>)>);
+
+impl<'a> LocalDirs<'a> {
+    /// Called first thing in a worker: gives this thread a table of its own, if copies of the
+    /// driver's descriptors can be fetched into it. `None`: the thread keeps sharing.
+    pub(super) fn enter(driver: BorrowedFd<'a>, private: PrivateFdTable) -> Option<LocalDirs<'a>> {
+        // Fetching must work before the table is unshared: after, it is the only way in.
+        pidfd_getfd(driver, driver.as_raw_fd(), PidfdGetfdFlags::empty()).ok()?;
+        private(driver).ok()?;
+        Some(LocalDirs {
+            driver,
+            cache: HashMap::new(),
+        })
+    }
+
+    /// Puts this worker's copies of the directories into the jobs. Jobs whose directory could
+    /// not be fetched (out of descriptors) come back failed, not run.
+    pub(super) fn localize(
+        &mut self,
+        mut batch: Batch,
+    ) -> (Batch, Vec<(FileJob, JobOutcome)>, Originals) {
+        self.trim();
+        let mut originals = Originals(Vec::new());
+        let mut failed = Vec::new();
+        let mut run = Vec::with_capacity(batch.len());
+        for mut job in batch.drain(..) {
+            let src = self.local(&job.src_dir);
+            let fetched = src.and_then(|src| Ok((src, self.local(&job.dst_dir)?)));
+            match fetched {
+                Ok((src, dst)) => {
+                    for (slot, local) in [(&mut job.src_dir, src), (&mut job.dst_dir, dst)] {
+                        let key = Arc::as_ptr(&local) as usize;
+                        let original = std::mem::replace(slot, local);
+                        if !originals.0.iter().any(|(k, _)| *k == key) {
+                            originals.0.push((key, original));
+                        }
+                    }
+                    run.push(job);
+                }
+                Err(e) => {
+                    let error = EntryError::new(job.path(), Op::Open, e);
+                    failed.push((job, JobOutcome::Failed(error)));
+                }
+            }
+        }
+        (run, failed, originals)
+    }
+
+    /// Puts the driver's descriptors back into the jobs of a batch's results, so that the jobs
+    /// go back to the driver as it made them.
+    pub(super) fn restore(results: &mut [(FileJob, JobOutcome)], originals: Originals) {
+        for (job, _) in results.iter_mut() {
+            for slot in [&mut job.src_dir, &mut job.dst_dir] {
+                let key = Arc::as_ptr(slot) as usize;
+                if let Some((_, original)) = originals.0.iter().find(|(k, _)| *k == key) {
+                    *slot = Arc::clone(original);
+                }
+            }
+        }
+        // Every original now has a job holding it: dropping these clones closes nothing.
+        drop(originals);
+    }
+
+    /// This worker's copy of the driver's directory `dir`.
+    fn local(&mut self, dir: &Arc<OwnedFd>) -> io::Result<Arc<OwnedFd>> {
+        let key = Arc::as_ptr(dir) as usize;
+        if let Some(cached) = self.cache.get(&key) {
+            return Ok(Arc::clone(&cached.local));
+        }
+        let local = match pidfd_getfd(self.driver, dir.as_raw_fd(), PidfdGetfdFlags::empty()) {
+            Ok(fd) => fd,
+            Err(e) if e == rustix::io::Errno::MFILE && !self.cache.is_empty() => {
+                // Room first: the cached copies not used by this batch go (those that are stay
+                // alive through the jobs holding them).
+                self.cache.clear();
+                pidfd_getfd(self.driver, dir.as_raw_fd(), PidfdGetfdFlags::empty())?
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let local = Arc::new(local);
+        self.cache.insert(
+            key,
+            Cached {
+                driver: Arc::downgrade(dir),
+                local: Arc::clone(&local),
+            },
+        );
+        Ok(local)
+    }
+
+    /// Drops the copies of directories the driver has closed, so that this table never holds
+    /// more directories than the driver's does (the fd budget, `budget.rs`, counts those once),
+    /// and all of them past [`MAX_CACHED`].
+    fn trim(&mut self) {
+        self.cache.retain(|_, c| c.driver.strong_count() > 0);
+        if self.cache.len() > MAX_CACHED {
+            self.cache.clear();
+        }
+    }
+}
