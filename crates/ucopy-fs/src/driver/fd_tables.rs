@@ -67,6 +67,19 @@ struct Cached {
 /// their place.
 pub(super) struct Originals(Vec<(usize, Arc<OwnedFd>)>);
 
+impl Drop for Originals {
+    /// Unwinding from a panic in the middle of a batch: the driver's descriptors are leaked
+    /// rather than dropped here, where closing them would close whatever this table holds
+    /// under the same numbers.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            for (_, original) in self.0.drain(..) {
+                std::mem::forget(original);
+            }
+        }
+    }
+}
+
 impl<'a> LocalDirs<'a> {
     /// Called first thing in a worker: gives this thread a table of its own, if copies of the
     /// driver's descriptors can be fetched into it. `None`: the thread keeps sharing.
@@ -163,5 +176,106 @@ impl<'a> LocalDirs<'a> {
         if self.cache.len() > MAX_CACHED {
             self.cache.clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsFd;
+    use std::path::PathBuf;
+
+    /// Stands in for the facade's function: the table stays shared (this crate cannot unshare
+    /// one), which is enough to check the bookkeeping — every copy is still a new descriptor.
+    fn stay_shared(_keep: BorrowedFd<'_>) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn dir(path: &str) -> Arc<OwnedFd> {
+        Arc::new(
+            rustix::fs::open(path, rustix::fs::OFlags::RDONLY, rustix::fs::Mode::empty()).unwrap(),
+        )
+    }
+
+    fn job(src: &Arc<OwnedFd>, dst: &Arc<OwnedFd>) -> FileJob {
+        FileJob {
+            src_dir: Arc::clone(src),
+            src_name: c"f".into(),
+            dst_dir: Arc::clone(dst),
+            dst_name: c"f".into(),
+            origin: ucopy_core::JobOrigin::Paths {
+                path: PathBuf::from("f"),
+                dst_path: PathBuf::from("g"),
+            },
+            stat: ucopy_core::Stat::regular_from_dirent(0, 1),
+        }
+    }
+
+    fn same_file(a: &OwnedFd, b: &OwnedFd) -> bool {
+        let (a, b) = (rustix::fs::fstat(a).unwrap(), rustix::fs::fstat(b).unwrap());
+        (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+    }
+
+    #[test]
+    fn jobs_run_on_copies_and_go_back_with_the_originals() {
+        let pidfd = driver_pidfd().expect("a pidfd of this thread");
+        let mut local = LocalDirs::enter(pidfd.as_fd(), stay_shared).expect("pidfd_getfd works");
+        let (src, dst) = (dir("/"), dir("/tmp"));
+        let batch = vec![job(&src, &dst), job(&src, &dst)];
+        let (run, failed, originals) = local.localize(batch);
+        assert!(failed.is_empty());
+        for j in &run {
+            assert!(!Arc::ptr_eq(&j.src_dir, &src) && !Arc::ptr_eq(&j.dst_dir, &dst));
+            assert_ne!(
+                j.src_dir.as_raw_fd(),
+                src.as_raw_fd(),
+                "a copy is a new descriptor"
+            );
+            assert!(same_file(&j.src_dir, &src) && same_file(&j.dst_dir, &dst));
+        }
+        // One copy per directory, shared by the jobs of the batch.
+        assert!(Arc::ptr_eq(&run[0].src_dir, &run[1].src_dir));
+        let mut results: Vec<_> = run
+            .into_iter()
+            .rev()
+            .map(|j| (j, JobOutcome::Skipped))
+            .collect();
+        LocalDirs::restore(&mut results, originals);
+        for (j, _) in &results {
+            assert!(Arc::ptr_eq(&j.src_dir, &src) && Arc::ptr_eq(&j.dst_dir, &dst));
+        }
+        // The only other strong references are the jobs': the worker kept none.
+        drop(results);
+        assert_eq!(Arc::strong_count(&src), 1);
+        assert_eq!(Arc::strong_count(&dst), 1);
+    }
+
+    #[test]
+    fn a_copy_is_reused_while_the_driver_holds_the_directory_and_dropped_after() {
+        let pidfd = driver_pidfd().expect("a pidfd of this thread");
+        let mut local = LocalDirs::enter(pidfd.as_fd(), stay_shared).expect("pidfd_getfd works");
+        let (src, dst) = (dir("/"), dir("/tmp"));
+        let (first, _, o1) = local.localize(vec![job(&src, &dst)]);
+        let (second, _, o2) = local.localize(vec![job(&src, &dst)]);
+        assert!(
+            Arc::ptr_eq(&first[0].src_dir, &second[0].src_dir),
+            "fetched twice"
+        );
+        let copy = Arc::downgrade(&first[0].src_dir);
+        for (run, originals) in [(first, o1), (second, o2)] {
+            let mut results: Vec<_> = run.into_iter().map(|j| (j, JobOutcome::Skipped)).collect();
+            LocalDirs::restore(&mut results, originals);
+        }
+        // The driver closes its directories; the next batch drops the copies of them.
+        drop((src, dst));
+        let (other_src, other_dst) = (dir("/"), dir("/tmp"));
+        let (run, _, originals) = local.localize(vec![job(&other_src, &other_dst)]);
+        assert_eq!(
+            copy.strong_count(),
+            0,
+            "the copy of a closed directory was kept"
+        );
+        let mut results: Vec<_> = run.into_iter().map(|j| (j, JobOutcome::Skipped)).collect();
+        LocalDirs::restore(&mut results, originals);
     }
 }

@@ -69,21 +69,25 @@ pub(super) fn worker(
     };
     let mut std = StdCopier::default();
     for batch in batches {
-        let (batch, mut results, originals) = match local_dirs.as_mut() {
+        let (batch, failed, originals) = match local_dirs.as_mut() {
             Some(local) => {
                 let (run, failed, originals) = local.localize(batch);
                 (run, failed, Some(originals))
             }
             None => (batch, Vec::new(), None),
         };
-        match executor.as_mut() {
-            _ if batch.is_empty() => {}
-            Some(executor) => results.extend(executor.copy_batch(batch, options)),
-            None => results.extend(batch.into_iter().map(|mut job| {
-                let outcome = std.copy(&mut job, options);
-                (job, outcome)
-            })),
-        }
+        let mut results = match executor.as_mut() {
+            _ if batch.is_empty() => Vec::new(),
+            Some(executor) => executor.copy_batch(batch, options),
+            None => batch
+                .into_iter()
+                .map(|mut job| {
+                    let outcome = std.copy(&mut job, options);
+                    (job, outcome)
+                })
+                .collect(),
+        };
+        results.extend(failed);
         if let Some(originals) = originals {
             LocalDirs::restore(&mut results, originals);
         }
