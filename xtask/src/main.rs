@@ -5,6 +5,7 @@
 
 mod bench;
 mod dist;
+mod fd_tables;
 mod floor;
 mod gnu_cp;
 mod uring_copy;
@@ -27,6 +28,9 @@ enum Task {
     /// with the release binary, under target/dist
     Dist(dist::DistArgs),
     GnuCp(gnu_cp::GnuCpArgs),
+    /// Open/close-heavy threads with one shared descriptor table against tables of their own
+    /// (see xtask/src/fd_tables.rs)
+    FdTables(fd_tables::FdTablesArgs),
     /// The synchronous floor the bench runs as a contender (see xtask/src/floor.rs)
     Floor(floor::FloorArgs),
     /// One tree copy with an io_uring executor and bench-only knobs (the hidden `uring:`
@@ -40,6 +44,7 @@ fn main() -> ExitCode {
         Task::Bench(args) => bench::run(args),
         Task::Dist(args) => dist::run(args),
         Task::GnuCp(args) => gnu_cp::run(args),
+        Task::FdTables(args) => fd_tables::run(args).map(|()| ExitCode::SUCCESS),
         Task::Floor(args) => floor::run(args).map(|()| ExitCode::SUCCESS),
         Task::UringCopy(args) => uring_copy::run(args),
     };
