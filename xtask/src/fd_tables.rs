@@ -82,20 +82,12 @@ fn round(dir: BorrowedFd<'_>, threads: usize, ops: usize, private: bool) -> Resu
                         ucopy_uring::private_fd_table(dir)?;
                     }
                     let name = format!("f{t}");
+                    let open =
+                        || rfs::openat(dir, &name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty());
                     for _ in 0..ops {
-                        let a = rfs::openat(
-                            dir,
-                            &name,
-                            OFlags::RDONLY | OFlags::CLOEXEC,
-                            Mode::empty(),
-                        )?;
+                        let a = open()?;
                         rfs::fstat(&a)?;
-                        let b = rfs::openat(
-                            dir,
-                            &name,
-                            OFlags::RDONLY | OFlags::CLOEXEC,
-                            Mode::empty(),
-                        )?;
+                        let b = open()?;
                         drop((b, a));
                     }
                     Ok(())
