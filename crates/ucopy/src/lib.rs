@@ -52,8 +52,8 @@ pub use ucopy_core::target::{ResolveOptions, Target, TargetError};
 pub use ucopy_core::{
     cause, process_umask, quote_inner, Backup, Cancel, Confirm, CopiedPaths, Dereference,
     EntryError, Exclude, ExcludeError, JustCreated, Kind, Leftovers, LinkMode, NoProgress, Op,
-    Options, OptionsBuilder, Order, Preserve, Progress, Reflink, Report, Sparse, Update, When,
-    DEFAULT_QUEUE_DEPTH,
+    Options, OptionsBuilder, Order, Preserve, PrivateFdTable, Progress, Reflink, Report, Sparse,
+    Update, When, DEFAULT_QUEUE_DEPTH,
 };
 pub use ucopy_fs::FatalError;
 

@@ -1,5 +1,7 @@
-//! Runs `examples/copy_tree.rs` (compiled into this test) on a small tree, once per forced
-//! backend this kernel can run, and checks both copies equal the source.
+//! The facade from a downstream crate's side: runs `examples/copy_tree.rs` (compiled into this
+//! test) on a small tree, once per forced backend this kernel can run, and checks both copies
+//! equal the source; and checks that a `Copier`'s worker threads copy with descriptor tables of
+//! their own (crates/ucopy-fs/src/driver/fd_tables.rs).
 
 #[path = "../examples/copy_tree.rs"]
 mod copy_tree;
@@ -77,4 +79,73 @@ fn example_copies_with_auto_and_each_forced_backend() {
         ran += 1;
     }
     assert!(ran >= 1, "std always runs");
+}
+
+/// Looks, from the driver thread (progress events come from there), at the descriptor table of
+/// every worker thread: whether `marker`, open in the process's table, is open in the worker's.
+struct TableWatch {
+    marker: (i32, u64),
+    events: std::sync::atomic::AtomicUsize,
+    /// Worker thread id → whether its table held the marker when last looked at.
+    last_seen_shared: std::sync::Mutex<std::collections::HashMap<String, bool>>,
+}
+
+impl ucopy::Progress for TableWatch {
+    fn copied(&self, _kind: ucopy::Kind, _paths: ucopy::CopiedPaths<'_>, _bytes: u64) {
+        if self
+            .events
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            % 50
+            != 0
+        {
+            return;
+        }
+        let (fd, ino) = self.marker;
+        for task in fs::read_dir("/proc/self/task").unwrap() {
+            let task = task.unwrap().path();
+            let comm = fs::read_to_string(task.join("comm")).unwrap_or_default();
+            if comm.trim() != "ucopy-worker" {
+                continue;
+            }
+            let shared = fs::metadata(task.join(format!("fd/{fd}"))).is_ok_and(|m| m.ino() == ino);
+            let tid = task.file_name().unwrap().to_string_lossy().into_owned();
+            self.last_seen_shared.lock().unwrap().insert(tid, shared);
+        }
+    }
+}
+
+#[test]
+fn workers_copy_with_descriptor_tables_of_their_own() {
+    use std::os::fd::AsRawFd;
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    for d in 0..20 {
+        fs::create_dir_all(src.join(format!("d{d}"))).unwrap();
+        for f in 0..100 {
+            fs::write(src.join(format!("d{d}/f{f}")), b"x").unwrap();
+        }
+    }
+    let marker = fs::File::open(tmp.path()).unwrap();
+    let watch = TableWatch {
+        marker: (marker.as_raw_fd(), marker.metadata().unwrap().ino()),
+        events: Default::default(),
+        last_seen_shared: Default::default(),
+    };
+    let report = ucopy::Copier::new(ucopy::Options::default())
+        .backend(Backend::Std)
+        .threads(2)
+        .progress(&watch)
+        .run(std::slice::from_ref(&src), &tmp.path().join("dst"))
+        .unwrap();
+    assert!(report.is_success(), "{:?}", report.errors);
+    assert_eq!(report.files, 2000);
+    let seen = watch.last_seen_shared.into_inner().unwrap();
+    assert!(
+        !seen.is_empty(),
+        "no worker thread was seen during the copy"
+    );
+    assert!(
+        seen.values().all(|shared| !shared),
+        "a worker still shared the process's descriptor table: {seen:?}"
+    );
 }
