@@ -252,9 +252,10 @@ pub struct Options {
 /// 2 and `keep` (a pidfd through which the thread fetches the directories it is handed).
 ///
 /// Why: threads that share one table make every open and close take that table's lock, and
-/// every use of a descriptor count a reference on it, both bouncing between cores; with many
-/// small files that was 14 % of a copy's CPU (PERF.md). Unsharing a table is
-/// `unsafe` in Rust's sense (a descriptor owned elsewhere and dropped on such a thread would
+/// every use of a descriptor count a reference on it, both bouncing between cores: two threads
+/// that only open and close files run 0.79× as long with tables of their own (`cargo xtask
+/// fd-tables`, PERF.md), and the lock is process-wide, so more workers only make it worse.
+/// Unsharing a table is `unsafe` in Rust's sense (a descriptor owned elsewhere and dropped on such a thread would
 /// close the wrong one), and this crate and `ucopy-fs` forbid `unsafe` code, so the function
 /// comes from the caller: the `ucopy` facade passes `ucopy_uring::private_fd_table`.
 pub type PrivateFdTable = fn(keep: std::os::fd::BorrowedFd<'_>) -> std::io::Result<()>;

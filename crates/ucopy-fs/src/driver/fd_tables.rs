@@ -2,9 +2,10 @@
 //!
 //! Threads of one process share one descriptor table: every `openat` and `close` takes its lock,
 //! and every system call on a descriptor counts a reference on the open file while another
-//! thread might close it. With two workers opening and closing four descriptors per small file,
-//! that contention was 14 % of a copy's CPU (PERF.md, "descriptor tables"); cpz avoids it the
-//! same way. So when the caller supplies a [`PrivateFdTable`] function (the `ucopy` facade does),
+//! thread might close it. Two threads that only open and close files take 0.79× as long with
+//! tables of their own (`cargo xtask fd-tables`); in a whole copy of small files it is 1–2 % of
+//! the CPU on two cores, and more with every core, since the lock is process-wide (PERF.md, "the
+//! fifth run"). cpz's threads do the same. So when the caller supplies a [`PrivateFdTable`] function (the `ucopy` facade does),
 //! each worker gets a table of its own before it opens anything.
 //!
 //! The driver still opens every directory, in the process's table. A worker fetches a copy of
