@@ -7,7 +7,9 @@
 //! when the planner is done with it *and* its last file came back, so times stick at every level.
 //!
 //! This file holds the entry point and the step loop; each idea has its own file:
-//! `budget` (the fd budget), `address_space` (workers under `ulimit -v`), `workers` (worker threads, batch dispatch, counting file outcomes),
+//! `budget` (the fd budget), `address_space` (workers under `ulimit -v`), `fd_tables` (a
+//! worker's own descriptor table), `workers` (worker threads, batch dispatch, counting file
+//! outcomes),
 //! `dirs` (directory creation and completion), `entries` (symlinks, special files, freeing a
 //! taken name), `links` (hard-link coordination, `-l` / `-s`).
 
