@@ -9,9 +9,8 @@
 //! This file holds the entry point and the step loop; each idea has its own file:
 //! `budget` (the fd budget), `address_space` (workers under `ulimit -v`), `fd_tables` (a
 //! worker's own descriptor table), `workers` (worker threads, batch dispatch, counting file
-//! outcomes),
-//! `dirs` (directory creation and completion), `entries` (symlinks, special files, freeing a
-//! taken name), `links` (hard-link coordination, `-l` / `-s`).
+//! outcomes), `dirs` (directory creation and completion), `entries` (symlinks, special files,
+//! freeing a taken name), `links` (hard-link coordination, `-l` / `-s`).
 
 mod address_space;
 mod budget;
