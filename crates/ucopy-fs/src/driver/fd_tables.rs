@@ -279,4 +279,26 @@ mod tests {
         let mut results: Vec<_> = run.into_iter().map(|j| (j, JobOutcome::Skipped)).collect();
         LocalDirs::restore(&mut results, originals);
     }
+
+    /// Must not be called: a worker that cannot fetch the driver's descriptors keeps sharing.
+    fn must_not_unshare(_keep: BorrowedFd<'_>) -> io::Result<()> {
+        panic!("the table was unshared although fetching descriptors does not work")
+    }
+
+    #[test]
+    fn without_fetching_a_worker_keeps_the_shared_table() {
+        // A pidfd of a child process, which has no descriptor with the pidfd's number (it is
+        // close-on-exec here, so the child never had it): the check `enter` makes before
+        // unsharing fails, as it would under a seccomp filter that refuses `pidfd_getfd`.
+        let mut child = std::process::Command::new("sleep")
+            .arg("10")
+            .spawn()
+            .unwrap();
+        let pid = Pid::from_raw(i32::try_from(child.id()).unwrap()).unwrap();
+        let pidfd = pidfd_open(pid, PidfdFlags::empty()).unwrap();
+        let entered = LocalDirs::enter(pidfd.as_fd(), must_not_unshare);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(entered.is_none());
+    }
 }
