@@ -209,30 +209,16 @@ impl Dispatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_jobs::job;
     use crossbeam_channel::{bounded, Receiver};
     use std::os::fd::OwnedFd;
-    use std::path::PathBuf;
 
     fn dir() -> Arc<OwnedFd> {
-        Arc::new(
-            rustix::fs::open("/", rustix::fs::OFlags::RDONLY, rustix::fs::Mode::empty()).unwrap(),
-        )
+        crate::test_jobs::dir("/")
     }
 
     fn batch(d: &Arc<OwnedFd>, n: u64) -> Batch {
-        (0..n)
-            .map(|token| FileJob {
-                src_dir: Arc::clone(d),
-                src_name: c"f".into(),
-                dst_dir: Arc::clone(d),
-                dst_name: c"f".into(),
-                origin: ucopy_core::JobOrigin::Paths {
-                    path: PathBuf::from("f"),
-                    dst_path: PathBuf::from("f"),
-                },
-                stat: ucopy_core::Stat::regular_from_dirent(0, token),
-            })
-            .collect()
+        (0..n).map(|token| job(d, d, token)).collect()
     }
 
     fn setup(n: usize) -> (Dispatch, Vec<Receiver<Batch>>) {

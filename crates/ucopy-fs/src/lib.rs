@@ -16,6 +16,8 @@ pub mod file;
 pub mod meta;
 pub mod newfile;
 pub mod operand;
+#[cfg(test)]
+mod test_jobs;
 
 pub use data::KernelPaths;
 

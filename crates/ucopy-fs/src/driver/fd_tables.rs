@@ -183,8 +183,8 @@ impl<'a> LocalDirs<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_jobs::dir;
     use std::os::fd::AsFd;
-    use std::path::PathBuf;
 
     /// Stands in for the facade's function: the table stays shared (this crate cannot unshare
     /// one), which is enough to check the bookkeeping — every copy is still a new descriptor.
@@ -192,24 +192,8 @@ mod tests {
         Ok(())
     }
 
-    fn dir(path: &str) -> Arc<OwnedFd> {
-        Arc::new(
-            rustix::fs::open(path, rustix::fs::OFlags::RDONLY, rustix::fs::Mode::empty()).unwrap(),
-        )
-    }
-
     fn job(src: &Arc<OwnedFd>, dst: &Arc<OwnedFd>) -> FileJob {
-        FileJob {
-            src_dir: Arc::clone(src),
-            src_name: c"f".into(),
-            dst_dir: Arc::clone(dst),
-            dst_name: c"f".into(),
-            origin: ucopy_core::JobOrigin::Paths {
-                path: PathBuf::from("f"),
-                dst_path: PathBuf::from("g"),
-            },
-            stat: ucopy_core::Stat::regular_from_dirent(0, 1),
-        }
+        crate::test_jobs::job(src, dst, 1)
     }
 
     fn same_file(a: &OwnedFd, b: &OwnedFd) -> bool {
