@@ -772,16 +772,13 @@ pub(crate) fn unshare_fd_table(keep: std::os::fd::BorrowedFd<'_>) -> io::Result<
     // goes back to that thread, and the channel it goes back on outlives the worker.
     unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::FILES) }?;
     let keep = keep.as_raw_fd() as libc::c_uint;
-    let mut ranges = Vec::with_capacity(2);
-    if keep >= 3 {
-        if keep > 3 {
-            ranges.push((3, keep - 1));
-        }
-        ranges.push((keep + 1, libc::c_uint::MAX));
-    } else {
-        ranges.push((3, libc::c_uint::MAX));
-    }
-    for (first, last) in ranges {
+    // Below `keep` and above it, from 3 up (an empty range is skipped; a descriptor number
+    // fits in an `i32`, so `keep + 1` does not overflow).
+    let ranges = [
+        (3, keep.saturating_sub(1)),
+        ((keep + 1).max(3), libc::c_uint::MAX),
+    ];
+    for (first, last) in ranges.into_iter().filter(|(first, last)| first <= last) {
         // SAFETY: the descriptors closed here are this thread's new table's copies of descriptors
         // other threads own; their owners keep their own copies (in the table this thread left)
         // and nothing on this thread refers to them (see above). `keep` is not closed.
