@@ -255,8 +255,9 @@ pub struct Options {
 /// every use of a descriptor count a reference on it, both bouncing between cores: two threads
 /// that only open and close files run 0.79× as long with tables of their own (`cargo xtask
 /// fd-tables`, PERF.md), and the lock is process-wide, so more workers only make it worse.
-/// Unsharing a table is `unsafe` in Rust's sense (a descriptor owned elsewhere and dropped on such a thread would
-/// close the wrong one), and this crate and `ucopy-fs` forbid `unsafe` code, so the function
+/// Rust's descriptor-ownership rules cannot vouch for a thread with a table of its own (a
+/// descriptor owned elsewhere and dropped on such a thread would close the wrong one), so the
+/// call lives in the one module the design allows such code (`ucopy-uring`'s ring module) and
 /// comes from the caller: the `ucopy` facade passes `ucopy_uring::private_fd_table`.
 pub type PrivateFdTable = fn(keep: std::os::fd::BorrowedFd<'_>) -> std::io::Result<()>;
 

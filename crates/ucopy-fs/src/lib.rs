@@ -2,8 +2,8 @@
 //! copy paths, metadata, and the driver that carries out a plan with an executor.
 //!
 //! Backends (`ucopy-uring`, `ucopy-fallback`) depend on this crate and on `ucopy-core`, never on
-//! each other; this crate is where the rules of docs/behaviours.md that do not
-//! depend on how bytes move are written once.
+//! each other; this crate is where the copy rules that do not depend on how bytes move are
+//! written once (each module names the rows of the behaviour table it follows).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
