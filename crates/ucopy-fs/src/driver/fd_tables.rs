@@ -98,13 +98,13 @@ impl<'a> LocalDirs<'a> {
     /// not be fetched (out of descriptors) come back failed, not run.
     pub(super) fn localize(
         &mut self,
-        mut batch: Batch,
+        batch: Batch,
     ) -> (Batch, Vec<(FileJob, JobOutcome)>, Originals) {
         self.trim();
         let mut originals = Originals(Vec::new());
         let mut failed = Vec::new();
         let mut run = Vec::with_capacity(batch.len());
-        for mut job in batch.drain(..) {
+        for mut job in batch {
             let src = self.local(&job.src_dir);
             let fetched = src.and_then(|src| Ok((src, self.local(&job.dst_dir)?)));
             match fetched {
