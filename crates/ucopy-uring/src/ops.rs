@@ -11,6 +11,7 @@ use std::sync::Arc;
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 use rustix::pipe::{self as rpipe, PipeFlags};
+use smallvec::SmallVec;
 
 /// How to build a ring.
 #[derive(Debug, Clone)]
@@ -149,6 +150,10 @@ pub(crate) struct Buf {
     pub len: u32,
 }
 
+/// The ops of one chain, in link order. Inline up to two (every chain the executors push has
+/// one or two), so pushing a chain and reading its completion allocate nothing.
+pub(crate) type Ops = SmallVec<[Op; 2]>;
+
 /// One operation of a chain.
 #[derive(Debug)]
 pub(crate) enum Op {
@@ -197,5 +202,5 @@ pub(crate) enum OpResult {
 #[derive(Debug)]
 pub(crate) struct Completion {
     pub tag: u64,
-    pub results: Vec<OpResult>,
+    pub results: SmallVec<[OpResult; 2]>,
 }

@@ -56,10 +56,11 @@ use std::sync::Arc;
 
 use io_uring::{opcode, squeue, types, IoUring};
 use rustix::io::Errno;
+use smallvec::SmallVec;
 
 use crate::ops::Pipe;
 pub(crate) use crate::ops::{
-    Buf, BufferSpec, Completion, Op, OpResult, RingInfo, RingSpec, Target,
+    Buf, BufferSpec, Completion, Op, OpResult, Ops, RingInfo, RingSpec, Target,
 };
 
 /// The most ops one chain may have (the position is 8 bits of `user_data`).
@@ -111,7 +112,7 @@ struct ChainOp {
 #[derive(Debug)]
 struct Chain {
     tag: u64,
-    ops: Vec<ChainOp>,
+    ops: SmallVec<[ChainOp; 2]>,
     /// A non-skip op failed: every later op will post a CQE (`-ECANCELED`).
     propagating: bool,
 }
@@ -441,7 +442,7 @@ impl Ring {
 
     /// Queues one chain of linked ops; `Err` gives them back when the submission queue (or the
     /// completion budget that keeps the CQ from overflowing) has no room for all of them.
-    pub(crate) fn push(&mut self, tag: u64, ops: Vec<Op>) -> Result<(), Vec<Op>> {
+    pub(crate) fn push(&mut self, tag: u64, ops: Ops) -> Result<(), Ops> {
         let n = ops.len();
         assert!((1..=MAX_CHAIN).contains(&n), "a chain has 1..=255 ops");
         let sq_free = {
@@ -451,8 +452,8 @@ impl Ring {
         if sq_free < n || self.table.live_ops + n > self.cq_entries {
             return Err(ops);
         }
-        let mut entries = Vec::with_capacity(n);
-        let mut chain_ops = Vec::with_capacity(n);
+        let mut entries: SmallVec<[(squeue::Entry, usize); 2]> = SmallVec::with_capacity(n);
+        let mut chain_ops = SmallVec::with_capacity(n);
         for (pos, op) in ops.into_iter().enumerate() {
             let (entry, keep, expect) = self.build(op);
             let last = pos + 1 == n;
@@ -479,7 +480,7 @@ impl Ring {
             ops: chain_ops,
             propagating: false,
         });
-        let entries: Vec<squeue::Entry> = entries
+        let entries: SmallVec<[squeue::Entry; 2]> = entries
             .into_iter()
             .map(|(e, pos)| e.user_data(Table::user_data(index, gen, pos)))
             .collect();
@@ -578,7 +579,7 @@ impl Ring {
     pub(crate) fn push_or_drain(
         &mut self,
         tag: u64,
-        ops: Vec<Op>,
+        ops: Ops,
         done: &mut Vec<Completion>,
     ) -> io::Result<()> {
         match self.push(tag, ops) {

@@ -4,11 +4,12 @@ use std::io;
 use std::sync::Arc;
 
 use rustix::io::Errno;
+use smallvec::smallvec;
 use ucopy_core::{JobOutcome, Options};
 use ucopy_fs::file::interrupted;
 
 use super::{Phase, Task, UringExecutor};
-use crate::ring::{Buf, Completion, Op, OpResult, Target};
+use crate::ring::{Buf, Completion, Op, OpResult, Ops, Target};
 use crate::Mode;
 
 /// What one file's chain of a wave does, to read its results.
@@ -102,7 +103,7 @@ impl UringExecutor {
     }
 
     /// The next chain of file `index`.
-    fn plan(&mut self, index: usize, t: &Task) -> io::Result<(Chain, Vec<Op>)> {
+    fn plan(&mut self, index: usize, t: &Task) -> io::Result<(Chain, Ops)> {
         let src = Target::Fd(Arc::clone(t.src.as_ref().expect("open")));
         let dst = || Target::Fd(Arc::clone(t.dst.as_ref().expect("created").shared()));
         let splice_out = |len: u32| Op::SpliceOut {
@@ -113,7 +114,7 @@ impl UringExecutor {
         };
         if t.pend > 0 {
             // Only splice keeps bytes across waves (rw and fixed wrote them in `flush_writes`).
-            return Ok((Chain::SpliceOut, vec![splice_out(t.pend)]));
+            return Ok((Chain::SpliceOut, smallvec![splice_out(t.pend)]));
         }
         let chunk = self.chunk(index)?;
         let read = |len: u32| match self.mode {
@@ -134,12 +135,15 @@ impl UringExecutor {
             },
         };
         if t.stat.size == 0 {
-            return Ok((Chain::ZeroCheck, vec![read(chunk)]));
+            return Ok((Chain::ZeroCheck, smallvec![read(chunk)]));
         }
         let want = (t.stat.size - t.off).min(u64::from(chunk)) as u32;
         Ok(match self.mode {
-            Mode::Splice => (Chain::SpliceThrough, vec![read(want), splice_out(want)]),
-            Mode::Rw | Mode::Fixed => (Chain::Read, vec![read(want)]),
+            Mode::Splice => (
+                Chain::SpliceThrough,
+                smallvec![read(want), splice_out(want)],
+            ),
+            Mode::Rw | Mode::Fixed => (Chain::Read, smallvec![read(want)]),
         })
     }
 

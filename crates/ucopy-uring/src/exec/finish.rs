@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use rustix::fs as rfs;
 use rustix::io::Errno;
+use smallvec::smallvec;
 use ucopy_core::{EntryError, FileJob, JobOutcome, Op as EntryOp, Options, Stat};
 use ucopy_fs::data::read_write;
 use ucopy_fs::file::{data_error, failed, interrupted};
@@ -160,12 +161,13 @@ impl UringExecutor {
         let mut pushed = Ok(());
         for (i, f) in files.iter_mut().enumerate() {
             let fd = f.closing.take_fd();
-            pushed = pushed
-                .and_then(|()| ring.push_or_drain(i as u64, vec![Op::CloseFd { fd }], &mut done));
+            pushed = pushed.and_then(|()| {
+                ring.push_or_drain(i as u64, smallvec![Op::CloseFd { fd }], &mut done)
+            });
         }
         for fd in sources {
             pushed = pushed.and_then(|()| {
-                ring.push_or_drain(SOURCE_CLOSE, vec![Op::CloseFd { fd }], &mut done)
+                ring.push_or_drain(SOURCE_CLOSE, smallvec![Op::CloseFd { fd }], &mut done)
             });
         }
         match pushed.and_then(|()| ring.run()) {

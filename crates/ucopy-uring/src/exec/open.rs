@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use rustix::fs::Mode as FileMode;
 use rustix::io::Errno;
+use smallvec::smallvec;
 use ucopy_core::{EntryError, FileJob, JobOutcome, Op as EntryOp, Options};
 use ucopy_fs::dest::SOURCE_FLAGS;
 use ucopy_fs::file::check_source;
@@ -33,7 +34,7 @@ impl UringExecutor {
                 flags: SOURCE_FLAGS,
                 mode: FileMode::empty(),
             };
-            ring.push_or_drain(i as u64, vec![open], &mut done)?;
+            ring.push_or_drain(i as u64, smallvec![open], &mut done)?;
         }
         ring.submit()?;
         for mut job in std_jobs {
