@@ -8,7 +8,7 @@ use std::str::FromStr;
 use serde::Serialize;
 use ucopy_core::ExecutorFactory;
 use ucopy_fallback::StdFactory;
-use ucopy_uring::{Mode, UringFactory};
+use ucopy_uring::{Mode, Tuning, UringFactory};
 
 pub use ucopy_uring::Probe;
 
@@ -38,8 +38,9 @@ pub enum Backend {
 
 /// The io_uring backends `auto` tries for a cold source, fastest first, as measured by
 /// `cargo xtask bench` on this class of machine (README "Performance", bench/runs/): the first
-/// one the probe allows wins; `std` when none does. With the source's data cached, `std` measured
-/// fastest, so `auto` runs it (see `cache`).
+/// one the probe allows wins; `std` when none does. With the source's data cached, `auto` runs
+/// `rw` tuned for data in memory ([`Tuning::in_memory`], one worker per CPU), or `std` where
+/// `rw` cannot run (see `cache`).
 const AUTO_PREFERENCE: [Mode; 3] = [Mode::Rw, Mode::Splice, Mode::Fixed];
 
 impl Backend {
@@ -133,6 +134,7 @@ impl Backend {
             Backend::Std => Ok(Selection {
                 backend: Backend::Std,
                 reason: "--backend std".to_owned(),
+                in_memory: false,
             }),
             forced => {
                 forced.check().map_err(|reason| Error::Unavailable {
@@ -142,6 +144,7 @@ impl Backend {
                 Ok(Selection {
                     backend: forced,
                     reason: format!("--backend {}", forced.name()),
+                    in_memory: false,
                 })
             }
         }
@@ -176,6 +179,10 @@ impl FromStr for Backend {
 pub struct Selection {
     backend: Backend,
     reason: String,
+    /// `auto` found the source's data in memory: an io_uring backend runs with
+    /// [`Tuning::in_memory`] and one worker per CPU.
+    #[serde(skip)]
+    in_memory: bool,
 }
 
 impl Selection {
@@ -189,9 +196,23 @@ impl Selection {
         &self.reason
     }
 
+    /// Worker threads per CPU: the backend's ([`Backend::workers_per_cpu`]), but one when the
+    /// data is in memory (a second worker per CPU only helps while the first waits on the
+    /// disk).
+    pub fn workers_per_cpu(&self) -> usize {
+        if self.in_memory {
+            1
+        } else {
+            self.backend.workers_per_cpu()
+        }
+    }
+
     /// Makes one executor per worker thread.
     pub(crate) fn factory(&self) -> Box<dyn ExecutorFactory> {
         match self.backend.mode() {
+            Some(mode) if self.in_memory => {
+                Box::new(UringFactory::with_tuning(mode, Tuning::in_memory()))
+            }
             Some(mode) => Box::new(UringFactory::new(mode)),
             None => Box::new(StdFactory),
         }
@@ -204,23 +225,32 @@ fn auto_choice(probe: &Probe, cache: Option<CacheState>) -> Selection {
     let std = |reason: String| Selection {
         backend: Backend::Std,
         reason,
+        in_memory: false,
     };
     if let Err(why) = probe.usable() {
         return std(format!("io_uring is unusable: {why}"));
     }
+    // With the data in memory, rw's batched opens, reads and closes of small files cost the
+    // kernel less than plain system calls; larger files take the kernel copy either way.
+    let in_memory = |what: &str| match probe.check(Mode::Rw) {
+        Ok(()) => Selection {
+            backend: Backend::Rw,
+            reason: format!(
+                "{what}: rw batches the opens, reads and closes of small files in io_uring \
+                 (fewer system calls per file, the fastest measured in memory here); larger \
+                 files take copy_file_range"
+            ),
+            in_memory: true,
+        },
+        Err(why) => std(format!(
+            "{what}: plain system calls (rw, the fastest measured in memory, is unavailable: \
+             {why})"
+        )),
+    };
     match cache {
-        Some(CacheState::Warm) => {
-            return std(
-                "the source's data is in the page cache, where plain system calls measured fastest"
-                    .to_owned(),
-            )
-        }
+        Some(CacheState::Warm) => return in_memory("the source's data is in the page cache"),
         Some(CacheState::NoData) => {
-            return std(
-                "no file with data found to sample the source's cache state; \
-                 plain system calls measured fastest with data in memory"
-                    .to_owned(),
-            )
+            return in_memory("no file with data found to sample the source's cache state")
         }
         Some(CacheState::Unsupported) => {
             return std(
@@ -247,6 +277,7 @@ fn auto_choice(probe: &Probe, cache: Option<CacheState>) -> Selection {
                 return Selection {
                     backend: Backend::of_mode(mode),
                     reason,
+                    in_memory: false,
                 };
             }
             Err(why) => refused.push((mode.name(), why)),
@@ -380,10 +411,17 @@ mod tests {
     }
 
     #[test]
-    fn cached_data_runs_std() {
+    fn cached_data_runs_rw_tuned_for_memory() {
         let probe = Probe::cached();
         let warm = auto_choice(probe, Some(CacheState::Warm));
-        assert_eq!(warm.backend(), Backend::Std);
+        if probe.usable().is_ok() && probe.check(Mode::Rw).is_ok() {
+            assert_eq!(warm.backend(), Backend::Rw, "{}", warm.reason());
+            assert_eq!(warm.workers_per_cpu(), 1);
+        } else {
+            assert_eq!(warm.backend(), Backend::Std, "{}", warm.reason());
+        }
+        let unsupported = auto_choice(probe, Some(CacheState::Unsupported));
+        assert_eq!(unsupported.backend(), Backend::Std);
         let cold = auto_choice(probe, Some(CacheState::Cold));
         if probe.usable().is_ok() && AUTO_PREFERENCE.iter().any(|m| probe.check(*m).is_ok()) {
             assert_ne!(cold.backend(), Backend::Std, "{}", cold.reason());

@@ -1,9 +1,10 @@
 //! `auto`'s one measurement at run time: is the source's data already in the page cache?
 //!
 //! The bench (README "Performance") shows which backend wins depends on it: with the data cached
-//! (tmpfs, or a tree just written or read), per-file work is CPU-bound and the std executor's
-//! plain system calls are fastest; with a cold cache, what counts is how many reads are in flight
-//! at once, and the io_uring executors win. `cachestat(2)` (Linux 6.5) answers for a file without
+//! (tmpfs, or a tree just written or read), per-file work is CPU-bound: what counts is the kernel
+//! work per file, and `rw` tuned for memory (small files batched in the ring, one worker per CPU)
+//! does least; with a cold cache, what counts is how many reads are in flight at once, and the
+//! io_uring executors' defaults win. `cachestat(2)` (Linux 6.5) answers for a file without
 //! reading it. Before 6.5, a read of one byte with `RWF_NOWAIT` answers instead (EAGAIN when the
 //! data is not cached) — less reliably: it starts the read-ahead it reports on, and on a fast disk
 //! that read can complete before the kernel looks, so a cold file passes for a cached one (a

@@ -95,12 +95,12 @@ impl<'p> Copier<'p> {
         self.options.cancel.clone()
     }
 
-    /// The workers a copy with `backend` runs: as set, or per CPU as the backend prefers —
-    /// except one per CPU under a limit the extra workers would share ([`resources_limited`]).
-    fn worker_threads(&self, backend: Backend) -> usize {
+    /// The workers a copy runs: as set, or `per_cpu` per CPU as the selection prefers
+    /// ([`Selection::workers_per_cpu`]) — except one per CPU under a limit the extra workers
+    /// would share ([`resources_limited`]).
+    fn worker_threads(&self, per_cpu: usize) -> usize {
         self.threads.unwrap_or_else(|| {
             let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
-            let per_cpu = backend.workers_per_cpu();
             if per_cpu > 1 && resources_limited() {
                 cpus
             } else {
@@ -144,8 +144,10 @@ impl<'p> Copier<'p> {
     /// `auto`, which chooses when the copy starts, the budget of its plain-syscall choice);
     /// reads the source, touches nothing at the destination.
     pub fn plan(&self, target: &Target) -> Result<Planner, Error> {
-        let budget =
-            FdBudget::from_rlimit(self.worker_threads(self.backend), self.options.queue_depth);
+        let budget = FdBudget::from_rlimit(
+            self.worker_threads(self.backend.workers_per_cpu()),
+            self.options.queue_depth,
+        );
         let mut plan = budget.plan_options(&self.options);
         // A plan that is shown states every file's size, so it stats every file.
         plan.stat_files = true;
@@ -164,7 +166,7 @@ impl<'p> Copier<'p> {
     /// stops early when cancelled or when a copy stops on a fatal entry error.
     pub fn run_targets(&self, targets: &[Target], selection: &Selection) -> Result<Report, Error> {
         let factory = selection.factory();
-        let threads = self.worker_threads(selection.backend());
+        let threads = self.worker_threads(selection.workers_per_cpu());
         // Under `ulimit -v`, worker threads must not each reserve a heap of their own.
         ucopy_uring::share_heap_under_address_limit();
         let mut report = Report::default();
