@@ -98,6 +98,19 @@ pub fn copy_job(
         Ok(s) => s,
         Err(outcome) => return outcome,
     };
+    copy_opened(job, src.as_fd(), stat, options, paths, dst_dev)
+}
+
+/// [`copy_job`] from the point where the source is open and checked ([`check_source`]): `src`
+/// is read from and `stat` is its `fstat`.
+fn copy_opened(
+    job: &mut FileJob,
+    src: std::os::fd::BorrowedFd<'_>,
+    stat: Stat,
+    options: &Options,
+    paths: &mut KernelPaths,
+    dst_dev: u64,
+) -> JobOutcome {
     // The job goes back with the opened file's metadata: what the driver checks the copied
     // length against (a file planned without a stat had none).
     job.stat = stat;
@@ -110,10 +123,10 @@ pub fn copy_job(
     let data = if options.attributes_only {
         Ok(0)
     } else {
-        copy_data(src.as_fd(), dst.fd(), &stat, dst_dev, paths, options)
+        copy_data(src, dst.fd(), &stat, dst_dev, paths, options)
     };
     match data {
-        Ok(bytes) => match dst.commit(job, src.as_fd(), &stat, options) {
+        Ok(bytes) => match dst.commit(job, src, &stat, options) {
             Ok(()) => JobOutcome::Copied { bytes },
             Err(e) => failed(e, options),
         },
@@ -197,7 +210,30 @@ impl StdCopier {
         if options.cancel.is_cancelled() {
             return interrupted(job);
         }
-        let dev = match &self.dst_dev {
+        let dev = self.dst_dev(job);
+        copy_job(job, options, &mut self.paths, dev)
+    }
+
+    /// Copies one job whose source another path has opened and checked already ([`check_source`]
+    /// gave `stat`): an io_uring executor that opened a file it then finds too large for its
+    /// ring hands it over without opening it again.
+    pub fn copy_opened(
+        &mut self,
+        job: &mut FileJob,
+        src: std::os::fd::BorrowedFd<'_>,
+        stat: Stat,
+        options: &Options,
+    ) -> JobOutcome {
+        if options.cancel.is_cancelled() {
+            return interrupted(job);
+        }
+        let dev = self.dst_dev(job);
+        copy_opened(job, src, stat, options, &mut self.paths, dev)
+    }
+
+    /// The device of the job's destination directory, remembered per directory.
+    fn dst_dev(&mut self, job: &FileJob) -> u64 {
+        match &self.dst_dev {
             Some((dir, dev)) if Arc::ptr_eq(dir, &job.dst_dir) => *dev,
             _ => {
                 // Only a cache key for which kernel paths work; 0 on failure is harmless.
@@ -205,7 +241,6 @@ impl StdCopier {
                 self.dst_dev = Some((Arc::clone(&job.dst_dir), dev));
                 dev
             }
-        };
-        copy_job(job, options, &mut self.paths, dev)
+        }
     }
 }

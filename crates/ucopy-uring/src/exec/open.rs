@@ -79,8 +79,12 @@ impl UringExecutor {
                 }
             }
             if !self.uses_ring(&t.stat) {
-                // It grew (or became sparse) since it was planned.
-                t.phase = Phase::Fallback;
+                // Too large for the ring (or sparse): planned without a stat, or grown since.
+                // The std path copies it now, from the descriptor already open.
+                let outcome = self
+                    .std
+                    .copy_opened(&mut t.job, src.as_fd(), t.stat, options);
+                t.end(outcome);
                 continue;
             }
             match NewFile::create(&t.job, &t.stat, options) {

@@ -27,7 +27,7 @@ macro_rules! per_combination {
     };
     (@mode $m:ident $M:ident) => {
         mod $m {
-            per_combination!(@tunings $M: default small_chunks no_skip_plain_ring);
+            per_combination!(@tunings $M: default small_chunks no_skip_plain_ring in_memory);
         }
     };
     (@tunings $M:ident: $($t:ident)*) => {
@@ -78,6 +78,36 @@ per_combination! {
             let got = std::fs::read(t.dst_path(name)).unwrap();
             assert!(got == *data, "{mode:?}/{label}: {name} content differs");
             // Without -a: the source's mode less the umask (0644 here).
+            let m = std::fs::metadata(t.dst_path(name)).unwrap().mode() & 0o7777;
+            assert_eq!(m, 0o644, "{mode:?}/{label}: {name} mode");
+        }
+    }
+}
+
+per_combination! {
+    fn unstatted_jobs_of_every_size_copy_byte_exact(mode, label, tuning) {
+        // Planned without a stat (as without -a), every file looks empty until it is open: the
+        // ones larger than the ring takes are handed to the std path with their open source.
+        let t = Trees::new();
+        let mut expected = Vec::new();
+        let mut jobs = Vec::new();
+        for size in ucopy_test_support::EDGE_SIZES.map(|s| s as usize) {
+            let name = format!("u{size}");
+            expected.push((name.clone(), t.file(&name, size)));
+            jobs.push(t.unstatted_job(&name));
+        }
+        let out = run(mode, tuning, jobs, &Options::default());
+        for (name, data) in &expected {
+            match outcome_of(&out, name) {
+                JobOutcome::Copied { bytes } => {
+                    assert_eq!(*bytes, data.len() as u64, "{mode:?}/{label}: {name} bytes")
+                }
+                o => panic!("{mode:?}/{label}: {name}: {o:?}"),
+            }
+            let (job, _) = out.iter().find(|(j, _)| j.src_name.to_bytes() == name.as_bytes()).unwrap();
+            assert_eq!(job.stat.size, data.len() as u64, "{mode:?}/{label}: {name} job stat");
+            let got = std::fs::read(t.dst_path(name)).unwrap();
+            assert!(got == *data, "{mode:?}/{label}: {name} content differs");
             let m = std::fs::metadata(t.dst_path(name)).unwrap().mode() & 0o7777;
             assert_eq!(m, 0o644, "{mode:?}/{label}: {name} mode");
         }

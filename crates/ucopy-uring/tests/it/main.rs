@@ -71,9 +71,10 @@ pub fn is_root() -> bool {
 }
 
 /// Knob sets every copy test runs with: the defaults, everything through the ring in tiny
-/// chunks (many waves, chunk boundaries), and chains without skipped CQEs, single issuer or
-/// deferred task running.
-pub const TUNINGS: [&str; 3] = ["default", "small-chunks", "no-skip-plain-ring"];
+/// chunks (many waves, chunk boundaries), chains without skipped CQEs, single issuer or
+/// deferred task running, and what `auto` runs with the data in memory (larger files through
+/// the std path).
+pub const TUNINGS: [&str; 4] = ["default", "small-chunks", "no-skip-plain-ring", "in-memory"];
 
 /// Every knob set of [`TUNINGS`] with its label.
 pub fn tunings() -> Vec<(&'static str, Tuning)> {
@@ -99,6 +100,7 @@ pub fn tuning(label: &str) -> Tuning {
             ring_max: u64::MAX,
             ..d()
         },
+        "in-memory" => Tuning::in_memory(),
         other => panic!("no tuning '{other}' (known: {TUNINGS:?})"),
     }
 }
@@ -175,6 +177,14 @@ impl Trees {
             },
             stat: Stat::from(&st),
         }
+    }
+
+    /// A job for `name` as the planner makes it without `-a`: from the directory listing alone,
+    /// its size unknown (0) until the executor opens it.
+    pub fn unstatted_job(&self, name: &str) -> FileJob {
+        let mut job = self.job(name);
+        job.stat = Stat::regular_from_dirent(job.stat.dev, job.stat.ino);
+        job
     }
 
     /// Names in the destination directory.
