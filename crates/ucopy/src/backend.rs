@@ -248,7 +248,16 @@ fn auto_choice(probe: &Probe, cache: Option<CacheState>) -> Selection {
         )),
     };
     match cache {
-        Some(CacheState::Warm) => return in_memory("the source's data is in the page cache"),
+        Some(CacheState::Warm { small_files: true }) => {
+            return in_memory("the source's data is in the page cache")
+        }
+        Some(CacheState::Warm { small_files: false }) => {
+            return std(format!(
+                "the source's data is in the page cache and most files are larger than {} KiB: \
+                 plain system calls (copy_file_range copies each file once, in the kernel)",
+                Tuning::in_memory().ring_max >> 10
+            ))
+        }
         Some(CacheState::NoData) => {
             return in_memory("no file with data found to sample the source's cache state")
         }
@@ -413,7 +422,7 @@ mod tests {
     #[test]
     fn cached_data_runs_rw_tuned_for_memory() {
         let probe = Probe::cached();
-        let warm = auto_choice(probe, Some(CacheState::Warm));
+        let warm = auto_choice(probe, Some(CacheState::Warm { small_files: true }));
         if probe.usable().is_ok() && probe.check(Mode::Rw).is_ok() {
             assert_eq!(warm.backend(), Backend::Rw, "{}", warm.reason());
             assert_eq!(warm.workers_per_cpu(), 1);
@@ -422,6 +431,8 @@ mod tests {
         }
         let unsupported = auto_choice(probe, Some(CacheState::Unsupported));
         assert_eq!(unsupported.backend(), Backend::Std);
+        let large = auto_choice(probe, Some(CacheState::Warm { small_files: false }));
+        assert_eq!(large.backend(), Backend::Std);
         let cold = auto_choice(probe, Some(CacheState::Cold));
         if probe.usable().is_ok() && AUTO_PREFERENCE.iter().any(|m| probe.check(*m).is_ok()) {
             assert_ne!(cold.backend(), Backend::Std, "{}", cold.reason());

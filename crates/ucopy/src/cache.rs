@@ -20,8 +20,9 @@ use rustix::io::{Errno, ReadWriteFlags};
 /// What a sample of source files said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum CacheState {
-    /// Most sampled files have their first page cached.
-    Warm,
+    /// Most sampled files have their first page cached; `small_files` when most are no larger
+    /// than the in-memory ring takes (`ucopy_uring::Tuning::in_memory`).
+    Warm { small_files: bool },
     /// Most sampled files would have to be read from disk.
     Cold,
     /// No regular file with data was found within the sampling budget.
@@ -79,6 +80,8 @@ pub(crate) fn sample(sources: &[PathBuf]) -> CacheState {
 struct Tally {
     cached: usize,
     uncached: usize,
+    /// Sampled files no larger than the in-memory ring takes.
+    small: usize,
     unsupported: bool,
 }
 
@@ -88,7 +91,13 @@ impl Tally {
     }
 
     fn file(&mut self, path: &Path) {
-        match first_page_cached(path) {
+        let (sampled, size) = first_page_cached(path);
+        if matches!(sampled, Sampled::Cached | Sampled::Uncached)
+            && size <= ucopy_uring::Tuning::in_memory().ring_max
+        {
+            self.small += 1;
+        }
+        match sampled {
             Sampled::Cached => self.cached += 1,
             Sampled::Uncached => self.uncached += 1,
             Sampled::Unsupported => self.unsupported = true,
@@ -102,7 +111,9 @@ impl Tally {
             _ if self.unsupported => CacheState::Unsupported,
             (0, 0) => CacheState::NoData,
             (c, u) if u > c => CacheState::Cold,
-            _ => CacheState::Warm,
+            (c, u) => CacheState::Warm {
+                small_files: self.small * 2 > c + u,
+            },
         }
     }
 }
@@ -115,21 +126,25 @@ enum Sampled {
 }
 
 /// Whether the file's first page is in the page cache: `cachestat(2)`, or where the kernel has
-/// none, whether its first byte reads without I/O (`RWF_NOWAIT`: EAGAIN when it would block).
-fn first_page_cached(path: &Path) -> Sampled {
+/// none, whether its first byte reads without I/O (`RWF_NOWAIT`: EAGAIN when it would block);
+/// with the file's size.
+fn first_page_cached(path: &Path) -> (Sampled, u64) {
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
     let Ok(fd) = rfs::open(path, flags, Mode::empty()) else {
-        return Sampled::Skip;
+        return (Sampled::Skip, 0);
     };
-    match rfs::fstat(&fd) {
+    let size = match rfs::fstat(&fd) {
         Ok(st)
             if rfs::FileType::from_raw_mode(st.st_mode) == rfs::FileType::RegularFile
-                && st.st_size > 0 => {}
-        _ => return Sampled::Skip,
-    }
+                && st.st_size > 0 =>
+        {
+            st.st_size as u64
+        }
+        _ => return (Sampled::Skip, 0),
+    };
     match ucopy_uring::cached_pages(fd.as_fd(), 0, 1) {
-        Ok(0) => return Sampled::Uncached,
-        Ok(_) => return Sampled::Cached,
+        Ok(0) => return (Sampled::Uncached, size),
+        Ok(_) => return (Sampled::Cached, size),
         // An older kernel (ENOSYS), or a filesystem cachestat does not cover: the read below.
         Err(_) => {}
     }
@@ -140,10 +155,10 @@ fn first_page_cached(path: &Path) -> Sampled {
         0,
         ReadWriteFlags::NOWAIT,
     ) {
-        Ok(_) => Sampled::Cached,
-        Err(Errno::AGAIN) => Sampled::Uncached,
-        Err(Errno::OPNOTSUPP) => Sampled::Unsupported,
-        Err(_) => Sampled::Skip,
+        Ok(_) => (Sampled::Cached, size),
+        Err(Errno::AGAIN) => (Sampled::Uncached, size),
+        Err(Errno::OPNOTSUPP) => (Sampled::Unsupported, size),
+        Err(_) => (Sampled::Skip, size),
     }
 }
 
@@ -160,14 +175,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
         std::fs::write(&path, vec![7u8; 64 << 10]).unwrap();
-        assert!(matches!(first_page_cached(&path), Sampled::Cached));
+        assert!(matches!(first_page_cached(&path).0, Sampled::Cached));
         let f = std::fs::File::open(&path).unwrap();
         f.sync_all().unwrap();
         rfs::fadvise(&f, 0, None, rfs::Advice::DontNeed).unwrap();
         match ucopy_uring::cached_pages(f.as_fd(), 0, 0) {
             Ok(0) => {
                 for _ in 0..3 {
-                    assert!(matches!(first_page_cached(&path), Sampled::Uncached));
+                    assert!(matches!(first_page_cached(&path).0, Sampled::Uncached));
                 }
                 assert_eq!(ucopy_uring::cached_pages(f.as_fd(), 0, 0).unwrap(), 0);
             }
@@ -188,7 +203,7 @@ mod tests {
         }
         let state = sample(&[t.path().to_path_buf()]);
         assert!(
-            matches!(state, CacheState::Warm | CacheState::Unsupported),
+            matches!(state, CacheState::Warm { .. } | CacheState::Unsupported),
             "{state:?}"
         );
     }
@@ -208,7 +223,28 @@ mod tests {
         std::fs::write(&f, b"data").unwrap();
         let state = sample(&[f]);
         assert!(
-            matches!(state, CacheState::Warm | CacheState::Unsupported),
+            matches!(
+                state,
+                CacheState::Warm { small_files: true } | CacheState::Unsupported
+            ),
+            "{state:?}"
+        );
+    }
+
+    /// A tree of files larger than the in-memory ring takes says so: `auto` then copies with
+    /// plain system calls (`copy_file_range`, one copy in the kernel).
+    #[test]
+    fn a_tree_of_large_files_is_not_small() {
+        let t = tempfile::tempdir().unwrap();
+        for i in 0..20 {
+            std::fs::write(t.path().join(format!("f{i}")), vec![1u8; 64 << 10]).unwrap();
+        }
+        let state = sample(&[t.path().to_path_buf()]);
+        assert!(
+            matches!(
+                state,
+                CacheState::Warm { small_files: false } | CacheState::Unsupported
+            ),
             "{state:?}"
         );
     }
