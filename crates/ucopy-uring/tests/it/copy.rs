@@ -57,30 +57,45 @@ fn one(body: fn(Mode, &str, &Tuning), mode: Mode, tuning_ident: &str) {
     body(mode, &label, &tuning(&label));
 }
 
+/// Copies one file of every edge size, each job made by `job` (planned with or without a stat),
+/// and checks each outcome, the size the job comes back with, the bytes and the mode.
+fn every_edge_size(mode: Mode, label: &str, tuning: &Tuning, job: fn(&Trees, &str) -> FileJob) {
+    let t = Trees::new();
+    let mut expected = Vec::new();
+    let mut jobs = Vec::new();
+    for size in ucopy_test_support::EDGE_SIZES.map(|s| s as usize) {
+        let name = format!("f{size}");
+        expected.push((name.clone(), t.file(&name, size)));
+        jobs.push(job(&t, &name));
+    }
+    let out = run(mode, tuning, jobs, &Options::default());
+    for (name, data) in &expected {
+        match outcome_of(&out, name) {
+            JobOutcome::Copied { bytes } => {
+                assert_eq!(*bytes, data.len() as u64, "{mode:?}/{label}: {name} bytes")
+            }
+            o => panic!("{mode:?}/{label}: {name}: {o:?}"),
+        }
+        let (job, _) = out
+            .iter()
+            .find(|(j, _)| j.src_name.to_bytes() == name.as_bytes())
+            .unwrap();
+        assert_eq!(
+            job.stat.size,
+            data.len() as u64,
+            "{mode:?}/{label}: {name} job stat"
+        );
+        let got = std::fs::read(t.dst_path(name)).unwrap();
+        assert!(got == *data, "{mode:?}/{label}: {name} content differs");
+        // Without -a: the source's mode less the umask (0644 here).
+        let m = std::fs::metadata(t.dst_path(name)).unwrap().mode() & 0o7777;
+        assert_eq!(m, 0o644, "{mode:?}/{label}: {name} mode");
+    }
+}
+
 per_combination! {
     fn sizes_copy_byte_exact(mode, label, tuning) {
-        let t = Trees::new();
-        let mut expected = Vec::new();
-        let mut jobs = Vec::new();
-        for size in ucopy_test_support::EDGE_SIZES.map(|s| s as usize) {
-            let name = format!("f{size}");
-            expected.push((name.clone(), t.file(&name, size)));
-            jobs.push(t.job(&name));
-        }
-        let out = run(mode, tuning, jobs, &Options::default());
-        for (name, data) in &expected {
-            match outcome_of(&out, name) {
-                JobOutcome::Copied { bytes } => {
-                    assert_eq!(*bytes, data.len() as u64, "{mode:?}/{label}: {name} bytes")
-                }
-                o => panic!("{mode:?}/{label}: {name}: {o:?}"),
-            }
-            let got = std::fs::read(t.dst_path(name)).unwrap();
-            assert!(got == *data, "{mode:?}/{label}: {name} content differs");
-            // Without -a: the source's mode less the umask (0644 here).
-            let m = std::fs::metadata(t.dst_path(name)).unwrap().mode() & 0o7777;
-            assert_eq!(m, 0o644, "{mode:?}/{label}: {name} mode");
-        }
+        every_edge_size(mode, label, tuning, Trees::job);
     }
 }
 
@@ -88,29 +103,7 @@ per_combination! {
     fn unstatted_jobs_of_every_size_copy_byte_exact(mode, label, tuning) {
         // Planned without a stat (as without -a), every file looks empty until it is open: the
         // ones larger than the ring takes are handed to the std path with their open source.
-        let t = Trees::new();
-        let mut expected = Vec::new();
-        let mut jobs = Vec::new();
-        for size in ucopy_test_support::EDGE_SIZES.map(|s| s as usize) {
-            let name = format!("u{size}");
-            expected.push((name.clone(), t.file(&name, size)));
-            jobs.push(t.unstatted_job(&name));
-        }
-        let out = run(mode, tuning, jobs, &Options::default());
-        for (name, data) in &expected {
-            match outcome_of(&out, name) {
-                JobOutcome::Copied { bytes } => {
-                    assert_eq!(*bytes, data.len() as u64, "{mode:?}/{label}: {name} bytes")
-                }
-                o => panic!("{mode:?}/{label}: {name}: {o:?}"),
-            }
-            let (job, _) = out.iter().find(|(j, _)| j.src_name.to_bytes() == name.as_bytes()).unwrap();
-            assert_eq!(job.stat.size, data.len() as u64, "{mode:?}/{label}: {name} job stat");
-            let got = std::fs::read(t.dst_path(name)).unwrap();
-            assert!(got == *data, "{mode:?}/{label}: {name} content differs");
-            let m = std::fs::metadata(t.dst_path(name)).unwrap().mode() & 0o7777;
-            assert_eq!(m, 0o644, "{mode:?}/{label}: {name} mode");
-        }
+        every_edge_size(mode, label, tuning, Trees::unstatted_job);
     }
 }
 
