@@ -46,7 +46,7 @@ impl UringExecutor {
             if self.mode != Mode::Splice {
                 self.flush_writes(tasks);
             }
-            let mut done = Vec::new();
+            let mut done = Vec::with_capacity(tasks.len());
             let mut any = false;
             for (i, t) in tasks.iter_mut().enumerate() {
                 chains[i] = None;

@@ -157,7 +157,7 @@ impl UringExecutor {
             }
             return;
         };
-        let mut done = Vec::new();
+        let mut done = Vec::with_capacity(files.len() + sources.len());
         let mut pushed = Ok(());
         for (i, f) in files.iter_mut().enumerate() {
             let fd = f.closing.take_fd();

@@ -252,31 +252,24 @@ impl Executor for UringExecutor {
     fn copy_batch(&mut self, batch: Vec<FileJob>, options: &Options) -> Vec<(FileJob, JobOutcome)> {
         let mut out = Vec::with_capacity(batch.len());
         self.fatal_seen = false;
-        // A re-sync (-u, -n): destinations that stay as they are need no source open at all.
-        let batch: Vec<FileJob> = batch
-            .into_iter()
-            .filter_map(|job| {
-                if ucopy_fs::existing::kept_as_is(&job, options) {
-                    out.push((job, JobOutcome::Skipped));
-                    None
-                } else {
-                    Some(job)
-                }
-            })
-            .collect();
         // No ring for this thread (e.g. out of descriptors): the whole batch takes the std path,
-        // which is slower but complete.
-        let (ring_jobs, mut std_jobs): (Vec<FileJob>, Vec<FileJob>) =
-            if self.ring_for_this_thread().is_ok() {
-                // Options that change what is written (--attributes-only, --reflink=always,
-                // --sparse=always|never) are implemented once, on the plain-syscall path.
-                let std_only = options.needs_std_data_path();
-                batch
-                    .into_iter()
-                    .partition(|j| !std_only && self.uses_ring(&j.stat))
+        // which is slower but complete. Options that change what is written (--attributes-only,
+        // --reflink=always, --sparse=always|never) are implemented once, on the plain-syscall
+        // path.
+        let ring_ok = self.ring_for_this_thread().is_ok() && !options.needs_std_data_path();
+        // Both sized for the whole batch up front: growing them moved every job again.
+        let mut ring_jobs = Vec::with_capacity(batch.len());
+        let mut std_jobs = Vec::with_capacity(if ring_ok { 0 } else { batch.len() });
+        for job in batch {
+            if ucopy_fs::existing::kept_as_is(&job, options) {
+                // A re-sync (-u, -n): destinations that stay as they are need no source open.
+                out.push((job, JobOutcome::Skipped));
+            } else if ring_ok && self.uses_ring(&job.stat) {
+                ring_jobs.push(job);
             } else {
-                (Vec::new(), batch)
-            };
+                std_jobs.push(job);
+            }
+        }
         let mut jobs = ring_jobs.into_iter().peekable();
         while jobs.peek().is_some() {
             let group: Vec<FileJob> = jobs.by_ref().take(self.group).collect();

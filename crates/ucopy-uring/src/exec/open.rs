@@ -25,7 +25,7 @@ impl UringExecutor {
         options: &Options,
         out: &mut Vec<(FileJob, JobOutcome)>,
     ) -> io::Result<()> {
-        let mut done = Vec::new();
+        let mut done = Vec::with_capacity(tasks.len());
         let ring = self.ring();
         for (i, t) in tasks.iter().enumerate() {
             let open = Op::Open {
