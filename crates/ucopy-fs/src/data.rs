@@ -118,7 +118,7 @@ pub fn copy_data(
             return Ok(copied);
         }
     }
-    in_kernel(
+    let copied = in_kernel(
         InKernel::CopyFileRange,
         src,
         dst,
@@ -126,7 +126,35 @@ pub fn copy_data(
         stat.size,
         paths,
         cancel,
-    )
+    )?;
+    if copied != stat.size || (stat.size >= RECHECK_MIN && changed_during_copy(src, stat)) {
+        // The in-kernel paths move page-cache pages by reference (a pipe inside the kernel): a
+        // truncate while a page is in flight zeroes its cut tail in place, and the copy could
+        // carry zeros the file never had at that offset. A source that came up short, grew, or
+        // (large enough for an extra fstat not to count) changed meanwhile is copied again
+        // through a buffer, which takes only bytes below the size it reads at.
+        rfs::ftruncate(dst, 0).map_err(|e| DataError::Write(e.into()))?;
+        return read_write(src, dst, 0, cancel);
+    }
+    Ok(copied)
+}
+
+/// Files at least this large are checked after an in-kernel copy for a change during it (see
+/// [`copy_data`]); below it a change shows as a short copy, and an `fstat` per small file would
+/// cost more than the copy's own system calls save.
+const RECHECK_MIN: u64 = 64 << 10;
+
+/// The source's size or modification time moved since `stat` was taken (a source that cannot be
+/// stat'ed counts as changed). With multigrain timestamps (6.13+) any write after our `fstat`
+/// gives a new mtime.
+fn changed_during_copy(src: BorrowedFd<'_>, stat: &Stat) -> bool {
+    match rfs::fstat(src) {
+        Ok(now) => {
+            let now = Stat::from(&now);
+            now.size != stat.size || now.mtime != stat.mtime
+        }
+        Err(_) => true,
+    }
 }
 
 /// The two calls that copy page cache to page cache without a user buffer. One loop drives
