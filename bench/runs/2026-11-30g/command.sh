@@ -29,3 +29,8 @@ $X bench --corpora small-4k --scenarios resync-warm,resync-1pct \
 # the timed command (`/usr/bin/time`); 3 interleaved rounds, medians.
 #   gcc -O2 -pthread -o resync-floor resync-floor.c
 #   resync-floor SRC/. DST THREADS
+# tree-warm.json / tree-warm.txt — at b95e855: the real tree (a Rust toolchain, 53,531 entries,
+# 1.21 GiB) in memory. `auto` ran std on it: most of the files its sample met are larger than
+# 32 KiB. Its row replaces the README's warm tree row (was ../2026-11-30b/tree.json).
+$X bench --corpora tree --tree ~/.rustup/toolchains/stable-x86_64-unknown-linux-gnu \
+  --scenarios ext4-warm --contenders ucopy:auto:inode,cpz,xcp,fcp,floor --rounds 5 --warmup 1
