@@ -127,16 +127,27 @@ pub fn copy_data(
         paths,
         cancel,
     )?;
-    if copied != stat.size || (stat.size >= RECHECK_MIN && changed_during_copy(src, stat)) {
+    if copied != stat.size || (stat.size >= RECHECK_MIN && changed_since(src, stat).is_some()) {
         // The in-kernel paths move page-cache pages by reference (a pipe inside the kernel): a
         // truncate while a page is in flight zeroes its cut tail in place, and the copy could
         // carry zeros the file never had at that offset. A source that came up short, grew, or
-        // (large enough for an extra fstat not to count) changed meanwhile is copied again
-        // through a buffer, which takes only bytes below the size it reads at.
-        rfs::ftruncate(dst, 0).map_err(|e| DataError::Write(e.into()))?;
-        return read_write(src, dst, 0, cancel);
+        // (large enough for an extra fstat not to count) changed meanwhile is copied again.
+        return copy_again_through_buffer(src, dst, cancel);
     }
     Ok(copied)
+}
+
+/// Copies `src` into `dst` once more from the start, through a buffer, after a copy that moved
+/// page-cache pages by reference (`copy_file_range`, `sendfile`, io_uring splices) while the
+/// source changed: empties `dst`, then reads to end-of-file, taking only bytes below the size
+/// the source has at each read.
+pub fn copy_again_through_buffer(
+    src: BorrowedFd<'_>,
+    dst: BorrowedFd<'_>,
+    cancel: &Cancel,
+) -> Result<u64, DataError> {
+    rfs::ftruncate(dst, 0).map_err(|e| DataError::Write(e.into()))?;
+    read_write(src, dst, 0, cancel)
 }
 
 /// Files at least this large are checked after an in-kernel copy for a change during it (see
@@ -144,16 +155,16 @@ pub fn copy_data(
 /// cost more than the copy's own system calls save.
 const RECHECK_MIN: u64 = 64 << 10;
 
-/// The source's size or modification time moved since `stat` was taken (a source that cannot be
-/// stat'ed counts as changed). With multigrain timestamps (6.13+) any write after our `fstat`
-/// gives a new mtime.
-fn changed_during_copy(src: BorrowedFd<'_>, stat: &Stat) -> bool {
+/// The source's metadata now, if its size or modification time moved since `stat` was taken
+/// (a source that cannot be stat'ed counts as changed: `stat` comes back). With multigrain
+/// timestamps (6.13+) any write after our `fstat` gives a new mtime.
+pub fn changed_since(src: BorrowedFd<'_>, stat: &Stat) -> Option<Stat> {
     match rfs::fstat(src) {
-        Ok(now) => {
-            let now = Stat::from(&now);
-            now.size != stat.size || now.mtime != stat.mtime
+        Ok(st) => {
+            let now = Stat::from(&st);
+            (now.size != stat.size || now.mtime != stat.mtime).then_some(now)
         }
-        Err(_) => true,
+        Err(_) => Some(*stat),
     }
 }
 

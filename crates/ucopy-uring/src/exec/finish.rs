@@ -2,15 +2,13 @@
 //! descriptors are closed in one submission and each destination's close is checked; files that
 //! ended early are removed (by `NewFile`), and fallbacks are copied by the std path.
 
-use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
-use rustix::fs as rfs;
 use rustix::io::Errno;
 use smallvec::smallvec;
-use ucopy_core::{EntryError, FileJob, JobOutcome, Op as EntryOp, Options, Stat};
-use ucopy_fs::data::read_write;
+use ucopy_core::{EntryError, FileJob, JobOutcome, Options};
+use ucopy_fs::data::{changed_since, copy_again_through_buffer};
 use ucopy_fs::file::{data_error, failed, interrupted};
 use ucopy_fs::{Closing, NewFile};
 
@@ -123,12 +121,10 @@ impl UringExecutor {
         if self.mode != Mode::Splice {
             return Ok(());
         }
-        let Some(now) = changed_since(src, &t.stat) else {
+        let Some(now) = changed_since(src.as_fd(), &t.stat) else {
             return Ok(());
         };
-        rfs::ftruncate(dst.fd(), 0)
-            .map_err(|e| EntryError::new(t.job.dst_path(), EntryOp::Write, io::Error::from(e)))?;
-        t.off = read_write(src.as_fd(), dst.fd(), 0, &options.cancel)
+        t.off = copy_again_through_buffer(src.as_fd(), dst.fd(), &options.cancel)
             .map_err(|e| data_error(&t.job, e))?;
         t.stat = now;
         Ok(())
@@ -199,18 +195,5 @@ fn copied(meta: Result<(), EntryError>, bytes: u64, options: &Options) -> JobOut
     match meta {
         Ok(()) => JobOutcome::Copied { bytes },
         Err(e) => failed(e, options),
-    }
-}
-
-/// The source's stat now, if its size or modification time moved since `stat` was taken (with
-/// multigrain timestamps, 6.13+, any change after our `fstat` gets a new mtime). A source that
-/// cannot be stat'ed counts as changed.
-fn changed_since(src: &OwnedFd, stat: &Stat) -> Option<Stat> {
-    match rfs::fstat(src) {
-        Ok(st) => {
-            let now = Stat::from(&st);
-            (now.size != stat.size || now.mtime != stat.mtime).then_some(now)
-        }
-        Err(_) => Some(*stat),
     }
 }
