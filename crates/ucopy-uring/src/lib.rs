@@ -125,7 +125,7 @@ impl Tuning {
     /// 32 KiB, through 32 KiB buffers; larger files go through the kernel path
     /// (`copy_file_range` copies them once, in the kernel, where a read into a buffer and a
     /// `pwrite` copy twice). For small files the ring's batched opens, reads and closes cost the
-    /// kernel less than six system calls per file (PERF.md, "Data in memory").
+    /// kernel less than six system calls per file (the repository's PERF.md, "the seventh run").
     pub fn in_memory() -> Tuning {
         Tuning {
             buffer_size: 32 << 10,

@@ -38,9 +38,10 @@ pub enum Backend {
 
 /// The io_uring backends `auto` tries for a cold source, fastest first, as measured by
 /// `cargo xtask bench` on this class of machine (README "Performance", bench/runs/): the first
-/// one the probe allows wins; `std` when none does. With the source's data cached, `auto` runs
-/// `rw` tuned for data in memory ([`Tuning::in_memory`], one worker per CPU), or `std` where
-/// `rw` cannot run (see `cache`).
+/// one the probe allows wins; `std` when none does. With the source's data cached and most
+/// sampled files small enough for its ring, `auto` runs `rw` tuned for data in memory
+/// ([`Tuning::in_memory`], one worker per CPU); otherwise, or where `rw` cannot run, `std` (see
+/// `cache`).
 const AUTO_PREFERENCE: [Mode; 3] = [Mode::Rw, Mode::Splice, Mode::Fixed];
 
 impl Backend {

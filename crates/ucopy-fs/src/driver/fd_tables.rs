@@ -5,8 +5,9 @@
 //! thread might close it. Two threads that only open and close files take 0.79× as long with
 //! tables of their own (`cargo xtask fd-tables`); in a whole copy of small files it is 1–2 % of
 //! the CPU on two cores, and more with every core, since the lock is process-wide (PERF.md, "the
-//! fifth run"). cpz's threads do the same. So when the caller supplies a [`PrivateFdTable`] function (the `ucopy` facade does),
-//! each worker gets a table of its own before it opens anything.
+//! fifth run"). cpz's threads do the same. So when the caller supplies a [`PrivateFdTable`]
+//! function (the `ucopy` facade does), each worker gets a table of its own before it opens
+//! anything.
 //!
 //! The driver still opens every directory, in the process's table. A worker fetches a copy of
 //! each directory it is handed with `pidfd_getfd(2)` through a pidfd of the driver thread, runs
