@@ -181,8 +181,6 @@ pub(crate) enum Op {
         len: u32,
         offset: u64,
     },
-    /// `IORING_OP_CLOSE` of a normal descriptor, which the op takes over.
-    CloseFd { fd: OwnedFd },
 }
 
 /// How one op of a completed chain ended.

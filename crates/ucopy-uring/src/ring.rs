@@ -75,9 +75,6 @@ enum Keep {
     Open(Arc<OwnedFd>, CString),
     Fd(Arc<OwnedFd>),
     Two(Arc<OwnedFd>, Arc<OwnedFd>),
-    /// A descriptor an `IORING_OP_CLOSE` closes: once that op ran, the number is no longer ours
-    /// and must not be closed again.
-    Closing(OwnedFd),
 }
 
 /// What result means "the op succeeded and the link goes on".
@@ -147,19 +144,7 @@ impl Chain {
             .ops
             .into_iter()
             .enumerate()
-            .map(|(pos, mut op)| {
-                if let Keep::Closing(fd) = std::mem::replace(&mut op.keep, Keep::Nothing) {
-                    if op.res.is_some_and(|r| r != -libc::ECANCELED)
-                        || (op.res.is_none() && pos < end)
-                    {
-                        // The kernel closed it (close(2) releases the number even when it
-                        // reports an error): forget it, or we would close whatever reuses the
-                        // number.
-                        let _ = fd.into_raw_fd();
-                    }
-                }
-                (op.res, op.fd, pos, op.expect)
-            })
+            .map(|(pos, op)| (op.res, op.fd, pos, op.expect))
             .map(|(res, fd, pos, expect)| match (res, fd) {
                 (_, Some(fd)) => OpResult::Fd(fd),
                 (Some(res), None) if res == -libc::ECANCELED => OpResult::Cancelled,
@@ -191,7 +176,11 @@ struct Table {
     live_ops: usize,
 }
 
-const GEN_MASK: u32 = (1 << 24) - 1;
+/// Generations wrap at 23 bits: bits 40–62 of `user_data`, leaving bit 63 to [`BULK_CLOSE`].
+const GEN_MASK: u32 = (1 << 23) - 1;
+
+/// `user_data` bit of the closes [`Ring::close_all`] pushes outside the table.
+const BULK_CLOSE: u64 = 1 << 63;
 
 impl Table {
     fn insert(&mut self, chain: Chain) -> (u32, u32) {
@@ -216,6 +205,9 @@ impl Table {
 
     /// Applies one CQE; pushes the chain's completion when it is over.
     fn complete(&mut self, user_data: u64, res: i32, out: &mut Vec<Completion>) {
+        if user_data & BULK_CLOSE != 0 {
+            return; // a close of `Ring::close_all` whose run was cut short: nothing to keep
+        }
         let gen = ((user_data >> 40) as u32) & GEN_MASK;
         let index = ((user_data >> 8) & 0xffff_ffff) as usize;
         let pos = (user_data & 0xff) as usize;
@@ -559,11 +551,6 @@ impl Ring {
                 let keep = Keep::Two(Self::keep_of(&fd), Arc::clone(&p.read));
                 (entry, keep, Expect::Exact(len as i32))
             }
-            Op::CloseFd { fd } => (
-                opcode::Close::new(types::Fd(fd.as_raw_fd())).build(),
-                Keep::Closing(fd),
-                Expect::Exact(0),
-            ),
         }
     }
 
@@ -618,6 +605,70 @@ impl Ring {
             match self.uring.submit_and_wait(self.table.live) {
                 Ok(_) => {}
                 Err(e) => self.on_enter_error(e)?,
+            }
+        }
+    }
+
+    /// Closes every descriptor of `fds` with `IORING_OP_CLOSE`, as many per `io_uring_enter` as
+    /// the ring holds, and returns each close's result in the order given. Lighter than a chain
+    /// per descriptor: a close points at no memory and keeps nothing alive, so it needs no entry
+    /// in the in-flight table, only its index in `user_data`. Only when nothing else is in
+    /// flight (the executor closes a group's files once its data is written).
+    ///
+    /// A descriptor is the kernel's from the moment its close is queued (close(2) releases the
+    /// number even when it reports an error): if the ring fails before reporting, those
+    /// descriptors are forgotten, never closed a second time, and the error is returned;
+    /// descriptors not queued yet are closed by their drop.
+    pub(crate) fn close_all(&mut self, fds: Vec<OwnedFd>) -> io::Result<Vec<Result<(), Errno>>> {
+        assert!(
+            self.table.live == 0 && self.uring.submission().is_empty(),
+            "bulk closes run alone"
+        );
+        let mut results = vec![Err(Errno::IO); fds.len()];
+        let mut fds = fds.into_iter().enumerate().peekable();
+        let mut outstanding = 0usize;
+        let room = self.cq_entries;
+        loop {
+            {
+                let mut sq = self.uring.submission();
+                while outstanding < room && !sq.is_full() {
+                    let Some((i, fd)) = fds.next() else { break };
+                    let entry = opcode::Close::new(types::Fd(fd.into_raw_fd()))
+                        .build()
+                        .user_data(BULK_CLOSE | i as u64);
+                    // SAFETY: a close points at no memory; the descriptor number it names was
+                    // just released from its `OwnedFd`, so nothing else closes or reuses it
+                    // before the kernel has closed it.
+                    unsafe { sq.push(&entry) }.expect("room was checked");
+                    outstanding += 1;
+                }
+            }
+            if outstanding == 0 {
+                return Ok(results);
+            }
+            if let Err(e) = self.uring.submit_and_wait(outstanding) {
+                // On an error that ends it, the queued closes may or may not run: their
+                // descriptors are not ours any more either way. Unqueued ones close on drop.
+                self.on_enter_error(e)?;
+            }
+            for cqe in self.uring.completion() {
+                let ud = cqe.user_data();
+                if ud & BULK_CLOSE == 0 {
+                    continue; // cannot happen: nothing else is in flight
+                }
+                let i = (ud & !BULK_CLOSE) as usize;
+                if let Some(r) = results.get_mut(i) {
+                    let res = cqe.result();
+                    *r = if res < 0 {
+                        Err(Errno::from_raw_os_error(-res))
+                    } else {
+                        Ok(())
+                    };
+                    outstanding -= 1;
+                }
+            }
+            if outstanding == 0 && fds.peek().is_none() {
+                return Ok(results);
             }
         }
     }

@@ -6,7 +6,6 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
 use rustix::io::Errno;
-use smallvec::smallvec;
 use ucopy_core::{EntryError, FileJob, JobOutcome, Options};
 use ucopy_fs::data::{changed_since, copy_again_through_buffer};
 use ucopy_fs::file::{data_error, failed, interrupted};
@@ -14,11 +13,7 @@ use ucopy_fs::{Closing, NewFile};
 
 use super::data::stops_run;
 use super::{Phase, Task, UringExecutor};
-use crate::ring::{Op, OpResult};
 use crate::Mode;
-
-/// Tag of a source's close, whose result does not matter (nothing was written through it).
-const SOURCE_CLOSE: u64 = u64::MAX;
 
 /// A written file waiting for its close.
 struct Closed {
@@ -131,7 +126,8 @@ impl UringExecutor {
     }
 
     /// Closes every descriptor of the group in one submission (regular files have no
-    /// `->flush` on local filesystems, so `IORING_OP_CLOSE` completes inline), then reports each
+    /// `->flush` on local filesystems, so `IORING_OP_CLOSE` completes inline; `Ring::close_all`),
+    /// then reports each
     /// written file: a failed close removes it (NFS, CIFS and FUSE report deferred write errors
     /// there).
     fn close_all(
@@ -153,32 +149,22 @@ impl UringExecutor {
             }
             return;
         };
-        let mut done = Vec::with_capacity(files.len() + sources.len());
-        let mut pushed = Ok(());
-        for (i, f) in files.iter_mut().enumerate() {
-            let fd = f.closing.take_fd();
-            pushed = pushed.and_then(|()| {
-                ring.push_or_drain(i as u64, smallvec![Op::CloseFd { fd }], &mut done)
-            });
-        }
-        for fd in sources {
-            pushed = pushed.and_then(|()| {
-                ring.push_or_drain(SOURCE_CLOSE, smallvec![Op::CloseFd { fd }], &mut done)
-            });
-        }
-        match pushed.and_then(|()| ring.run()) {
-            Ok(rest) => done.extend(rest),
+        // Destinations first, so that the first results are theirs; the sources' closes
+        // cannot fail in a way that matters (nothing was written through them).
+        let mut fds: Vec<OwnedFd> = Vec::with_capacity(files.len() + sources.len());
+        fds.extend(files.iter_mut().map(|f| f.closing.take_fd()));
+        fds.extend(sources);
+        let results = match ring.close_all(fds) {
+            Ok(mut results) => {
+                results.truncate(files.len());
+                results
+            }
             // The ring failed: a close it did not report is unknown, so it counts as failed.
-            Err(_) => self.ring = None,
-        }
-        let mut results: Vec<Result<(), Errno>> = vec![Err(Errno::IO); files.len()];
-        for c in done.into_iter().filter(|c| c.tag != SOURCE_CLOSE) {
-            results[c.tag as usize] = match c.results.into_iter().next() {
-                Some(OpResult::Done(_)) => Ok(()),
-                Some(OpResult::Failed(e)) => Err(e),
-                _ => Err(Errno::IO),
-            };
-        }
+            Err(_) => {
+                self.ring = None;
+                vec![Err(Errno::IO); files.len()]
+            }
+        };
         for (f, result) in files.into_iter().zip(results) {
             let outcome = match f.closing.closed(&f.job, result) {
                 Ok(()) => copied(f.meta, f.bytes, options),

@@ -116,6 +116,56 @@ fn table_ignores_stale_generations() {
     assert_eq!(t.live_ops, 0);
 }
 
+#[test]
+fn table_ignores_bulk_closes_and_generations_stay_below_their_bit() {
+    let mut t = Table::default();
+    let (i, g) = t.insert(chain(&[(Expect::Exact(0), false)]));
+    let mut out = Vec::new();
+    t.complete(BULK_CLOSE | Table::user_data(i, g, 0), 0, &mut out);
+    assert!(out.is_empty(), "a bulk close was read as a chain's op");
+    assert_eq!(Table::user_data(u32::MAX, GEN_MASK, 255) & BULK_CLOSE, 0);
+}
+
+/// A ring of eight entries (sixteen completions), without buffers.
+fn small_ring() -> Ring {
+    let spec = RingSpec {
+        entries: 8,
+        single_issuer: false,
+        defer_taskrun: false,
+        coop_taskrun: false,
+        buffers: None,
+        iowq_max_workers: None,
+        skip_success: false,
+    };
+    Ring::new(&spec).expect("an io_uring (the CI machine has one)")
+}
+
+#[test]
+fn close_all_closes_more_descriptors_than_the_ring_holds_in_order() {
+    // In a thread with a table of its own: no other test can take a number closed here.
+    std::thread::spawn(close_all_in_this_thread).join().unwrap();
+}
+
+fn close_all_in_this_thread() {
+    use std::os::fd::AsFd;
+    unshare_fd_table(io::stderr().as_fd()).unwrap();
+    let mut ring = small_ring();
+    let files: Vec<OwnedFd> = (0..40)
+        .map(|_| OwnedFd::from(std::fs::File::open("/dev/null").unwrap()))
+        .collect();
+    let numbers: Vec<i32> = files.iter().map(AsRawFd::as_raw_fd).collect();
+    let results = ring.close_all(files).unwrap();
+    assert_eq!(results.len(), 40);
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    for n in numbers {
+        assert!(!open_here(n), "descriptor {n} is still open");
+    }
+    // The ring is left empty: chains run on it as before.
+    assert_eq!(ring.table.live, 0);
+    assert!(ring.run().unwrap().is_empty());
+    assert!(ring.close_all(Vec::new()).unwrap().is_empty());
+}
+
 /// Whether descriptor `fd` is open in the calling thread's table.
 fn open_here(fd: i32) -> bool {
     std::fs::symlink_metadata(format!("/proc/thread-self/fd/{fd}")).is_ok()
