@@ -216,12 +216,11 @@ impl UringExecutor {
 
     fn run_group(
         &mut self,
-        jobs: Vec<FileJob>,
+        mut tasks: Vec<Task>,
         std_jobs: Vec<FileJob>,
         options: &Options,
         out: &mut Vec<(FileJob, JobOutcome)>,
     ) {
-        let mut tasks: Vec<Task> = jobs.into_iter().map(Task::new).collect();
         let result = self
             .open_wave(&mut tasks, std_jobs, options, out)
             .and_then(|()| self.data_waves(&mut tasks, options));
@@ -257,24 +256,29 @@ impl Executor for UringExecutor {
         // --reflink=always, --sparse=always|never) are implemented once, on the plain-syscall
         // path.
         let ring_ok = self.ring_for_this_thread().is_ok() && !options.needs_std_data_path();
-        // Both sized for the whole batch up front: growing them moved every job again.
-        let mut ring_jobs = Vec::with_capacity(batch.len());
+        // Both sized for the whole batch up front: growing them moved every job again. Each
+        // ring job becomes its task here, in place (a batch is usually one group).
+        let mut tasks = Vec::with_capacity(if ring_ok { batch.len() } else { 0 });
         let mut std_jobs = Vec::with_capacity(if ring_ok { 0 } else { batch.len() });
         for job in batch {
             if ucopy_fs::existing::kept_as_is(&job, options) {
                 // A re-sync (-u, -n): destinations that stay as they are need no source open.
                 out.push((job, JobOutcome::Skipped));
             } else if ring_ok && self.uses_ring(&job.stat) {
-                ring_jobs.push(job);
+                tasks.push(Task::new(job));
             } else {
                 std_jobs.push(job);
             }
         }
-        let mut jobs = ring_jobs.into_iter().peekable();
-        while jobs.peek().is_some() {
-            let group: Vec<FileJob> = jobs.by_ref().take(self.group).collect();
+        while !tasks.is_empty() {
+            let rest = if tasks.len() > self.group {
+                tasks.split_off(self.group)
+            } else {
+                Vec::new()
+            };
             let std_now = std::mem::take(&mut std_jobs);
-            self.run_group(group, std_now, options, &mut out);
+            self.run_group(tasks, std_now, options, &mut out);
+            tasks = rest;
         }
         for mut job in std_jobs {
             let outcome = self.std.copy(&mut job, options);
