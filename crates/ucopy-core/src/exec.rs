@@ -5,7 +5,7 @@
 //! metadata, destination conflicts) is the same for every backend and is done by `ucopy-fs`'s
 //! driver, which hands executors [`FileJob`]s whose directories are already open.
 
-use std::ffi::{CStr, CString};
+use std::ffi::CStr;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,12 +20,13 @@ use crate::{DirNode, EntryError, LinkGroup, Options, Stat};
 pub struct FileJob {
     /// The source file's directory.
     pub src_dir: Arc<OwnedFd>,
-    /// The source file's name within `src_dir` (one component, no `/`).
-    pub src_name: CString,
+    /// The source file's name within `src_dir` (one component, no `/`). Shared, not copied:
+    /// the planner, the job and the executor's in-flight operations hold the same name.
+    pub src_name: Arc<CStr>,
     /// The destination directory, already created.
     pub dst_dir: Arc<OwnedFd>,
-    /// The destination name within `dst_dir`.
-    pub dst_name: CString,
+    /// The destination name within `dst_dir` (usually the same allocation as `src_name`).
+    pub dst_name: Arc<CStr>,
     /// Where the job comes from: what names it in messages, and the driver's bookkeeping.
     pub origin: JobOrigin,
     /// The source metadata as planned (the file may change before it is opened; executors
@@ -43,7 +44,7 @@ pub enum JobOrigin {
         dir: Arc<DirNode>,
         /// The entry's own name, when the job reads another one (`-L`: a followed symlink's
         /// target); `None` when it is the job's `src_name`.
-        name: Option<CString>,
+        name: Option<Arc<CStr>>,
         /// Its hard-link group, when other names of its inode wait for it (`-a`).
         link: Option<Arc<LinkGroup>>,
     },

@@ -139,9 +139,10 @@ pub struct Entry {
     /// The directory holding it.
     pub dir: Arc<DirNode>,
     /// Its name in the source directory.
-    pub src_name: CString,
-    /// Its name in the destination directory (differs only for a renamed top-level entry).
-    pub dst_name: CString,
+    pub src_name: Arc<CStr>,
+    /// Its name in the destination directory (differs only for a renamed top-level entry; else
+    /// the same allocation as `src_name`).
+    pub dst_name: Arc<CStr>,
     /// Its metadata when planned (of what it resolves to, when `resolved` is set).
     pub stat: Stat,
     /// Under `-L`/`-H`, a symlink followed: the directory and name of the object it resolves to,
@@ -341,8 +342,8 @@ impl Planner {
         } else {
             Start::Entry(Entry {
                 dir: Arc::clone(&anchor),
-                src_name,
-                dst_name,
+                src_name: src_name.into(),
+                dst_name: dst_name.into(),
                 stat,
                 resolved,
             })

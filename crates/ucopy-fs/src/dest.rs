@@ -154,12 +154,12 @@ pub(crate) fn create_file(
     // Two rounds: a replaced object may be recreated by someone else in between; after that we
     // report instead of looping.
     for _ in 0..2 {
-        match rfs::openat(dir, &job.dst_name, CREATE_FLAGS, mode) {
+        match rfs::openat(dir, &*job.dst_name, CREATE_FLAGS, mode) {
             Ok(fd) => return Ok(Some(DestFile { fd, created: true })),
             Err(Errno::EXIST) => {}
             Err(e) => return Err(EntryError::new(job.dst_path(), Op::Create, e)),
         }
-        let existing = match rfs::statat(dir, &job.dst_name, AtFlags::SYMLINK_NOFOLLOW) {
+        let existing = match rfs::statat(dir, &*job.dst_name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) => Stat::from(&st),
             Err(Errno::NOENT) => continue,
             Err(e) => return Err(EntryError::new(job.dst_path(), Op::Stat, e)),
@@ -188,7 +188,7 @@ pub(crate) fn create_file(
                 Ok(None) => continue,
                 // -f: a destination that cannot be opened is removed and made again.
                 Err(e) if options.force && e.raw_os_error().is_some() => {
-                    remove_entry(dir, &job.dst_name, false)
+                    remove_entry(dir, &*job.dst_name, false)
                         .map_err(|e| EntryError::new(job.dst_path(), Op::Remove, e))?;
                 }
                 Err(e) => return Err(EntryError::new(job.dst_path(), Op::Create, e)),
@@ -207,7 +207,7 @@ pub(crate) fn create_file(
 /// regular file any more (raced): the caller goes round again.
 fn open_existing(job: &FileJob, truncate: bool) -> io::Result<Option<OwnedFd>> {
     let flags = OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
-    let fd = match rfs::openat(job.dst_dir.as_fd(), &job.dst_name, flags, Mode::empty()) {
+    let fd = match rfs::openat(job.dst_dir.as_fd(), &*job.dst_name, flags, Mode::empty()) {
         Ok(fd) => fd,
         // ELOOP: a symlink appeared. ENXIO: a FIFO without reader appeared. Go round again.
         Err(Errno::LOOP | Errno::NXIO | Errno::NOENT) => return Ok(None),
@@ -215,7 +215,7 @@ fn open_existing(job: &FileJob, truncate: bool) -> io::Result<Option<OwnedFd>> {
     };
     let st = rfs::fstat(&fd)?;
     if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
-        remove_entry(job.dst_dir.as_fd(), &job.dst_name, false)?;
+        remove_entry(job.dst_dir.as_fd(), &*job.dst_name, false)?;
         return Ok(None);
     }
     if truncate {

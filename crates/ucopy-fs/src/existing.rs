@@ -190,7 +190,7 @@ pub fn kept_as_is(job: &ucopy_core::FileJob, options: &Options) -> bool {
     }
     let Ok(st) = rfs::statat(
         std::os::fd::AsFd::as_fd(&*job.dst_dir),
-        &job.dst_name,
+        &*job.dst_name,
         rfs::AtFlags::SYMLINK_NOFOLLOW,
     ) else {
         return false;

@@ -23,7 +23,7 @@ use crate::NewFile;
 pub fn open_source(job: &FileJob) -> Result<(OwnedFd, Stat), JobOutcome> {
     let fd = match rfs::openat(
         job.src_dir.as_fd(),
-        &job.src_name,
+        &*job.src_name,
         SOURCE_FLAGS,
         Mode::empty(),
     ) {
@@ -141,7 +141,7 @@ pub fn copy_stream(job: &FileJob, options: &Options) -> JobOutcome {
         | rustix::fs::OFlags::NOFOLLOW
         | rustix::fs::OFlags::CLOEXEC
         | rustix::fs::OFlags::NOCTTY;
-    let src = match rfs::openat(job.src_dir.as_fd(), &job.src_name, flags, Mode::empty()) {
+    let src = match rfs::openat(job.src_dir.as_fd(), &*job.src_name, flags, Mode::empty()) {
         Ok(fd) => fd,
         Err(e) => return JobOutcome::Failed(EntryError::new(job.path(), Op::Open, e)),
     };

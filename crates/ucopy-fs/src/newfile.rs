@@ -19,7 +19,7 @@
 //! Executors that close descriptors in bulk through io_uring use [`NewFile::finish_metadata`],
 //! [`NewFile::into_closing`] and [`Closing::closed`], which keep the same rules.
 
-use std::ffi::CString;
+use std::ffi::CStr;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
@@ -35,7 +35,7 @@ use crate::meta::finish_fd;
 #[derive(Debug)]
 struct Name {
     dir: Arc<OwnedFd>,
-    name: CString,
+    name: Arc<CStr>,
     /// For the report, should the removal fail (the path is built only then).
     origin: JobOrigin,
     leftovers: Leftovers,
@@ -45,7 +45,7 @@ impl Name {
     fn new(job: &FileJob, options: &Options) -> Name {
         Name {
             dir: Arc::clone(&job.dst_dir),
-            name: job.dst_name.clone(),
+            name: Arc::clone(&job.dst_name),
             origin: job.origin.clone(),
             leftovers: options.leftovers.clone(),
         }
@@ -55,7 +55,7 @@ impl Name {
     /// job's error; a file that cannot be removed as well (the filesystem went read-only) stays
     /// behind, truncated, and is recorded so that the run names it.
     fn remove(self) {
-        if let Err(e) = remove_entry(self.dir.as_fd(), &self.name, false) {
+        if let Err(e) = remove_entry(self.dir.as_fd(), &*self.name, false) {
             self.leftovers.record(EntryError::new(
                 self.origin.dst_path(&self.name),
                 Op::Remove,

@@ -3,7 +3,7 @@
 //! and how each ended. No `unsafe`; `ring` owns everything the kernel points at (an op's
 //! descriptors and names move into its in-flight table when pushed).
 
-use std::ffi::CString;
+use std::ffi::CStr;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
@@ -161,7 +161,7 @@ pub(crate) enum Op {
     /// completion.
     Open {
         dir: Arc<OwnedFd>,
-        name: CString,
+        name: Arc<CStr>,
         flags: OFlags,
         mode: Mode,
     },

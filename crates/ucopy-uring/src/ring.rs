@@ -48,7 +48,7 @@
 //! is in `ops`, its tests in `ring/tests.rs`.
 #![allow(unsafe_code)]
 
-use std::ffi::CString;
+use std::ffi::CStr;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::ptr::NonNull;
@@ -72,7 +72,7 @@ const MAX_CHAIN: usize = 255;
 #[allow(dead_code)]
 enum Keep {
     Nothing,
-    Open(Arc<OwnedFd>, CString),
+    Open(Arc<OwnedFd>, Arc<CStr>),
     Fd(Arc<OwnedFd>),
     Two(Arc<OwnedFd>, Arc<OwnedFd>),
 }

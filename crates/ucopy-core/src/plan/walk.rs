@@ -242,9 +242,10 @@ impl Planner {
                 .subdirs
                 .push((at, (stat.dev, stat.ino)));
         } else {
+            let name: Arc<CStr> = name.into();
             let entry = Entry {
                 dir: node,
-                src_name: name.clone(),
+                src_name: Arc::clone(&name),
                 dst_name: name,
                 stat,
                 resolved,

@@ -40,7 +40,7 @@ impl Driver<'_> {
             keeps_link: op == Op::Link && self.options.link_mode == LinkMode::Copy,
         };
         create_making_room(
-            (&dir, &entry.dst_name),
+            (&dir, &*entry.dst_name),
             &dst_path,
             op,
             self.options,
@@ -109,7 +109,7 @@ impl Driver<'_> {
         let src_dir = entry.dir.src_fd().ok();
         let resolves_to = || {
             let dir = src_dir.as_ref()?;
-            let st = rfs::statat(dir.as_fd(), &entry.src_name, AtFlags::empty()).ok()?;
+            let st = rfs::statat(dir.as_fd(), &*entry.src_name, AtFlags::empty()).ok()?;
             Some(file_id(&st))
         };
         let result = self.create_entry(entry, Op::Symlink, None, resolves_to, |dir, name| {
@@ -158,7 +158,7 @@ impl Driver<'_> {
             }
         };
         let (src_dir, src_name) = match &entry.resolved {
-            Some((fd, name)) => (Arc::clone(fd), name.clone()),
+            Some((fd, name)) => (Arc::clone(fd), Arc::<CStr>::from(name.as_c_str())),
             None => (src_dir, entry.src_name.clone()),
         };
         Some(FileJob {

@@ -116,7 +116,7 @@ impl Driver<'_> {
                 Ok(fd) => fd,
                 Err(e) => return self.fail(EntryError::new(entry.dst_path(), Op::Open, e)),
             };
-            let exists = rfs::statat(dir.as_fd(), &entry.dst_name, AtFlags::SYMLINK_NOFOLLOW);
+            let exists = rfs::statat(dir.as_fd(), &*entry.dst_name, AtFlags::SYMLINK_NOFOLLOW);
             if let Ok(st) = exists {
                 if symbolic || file_id(&st) != src_id {
                     let what = if symbolic { "symlink" } else { "hard link" };
@@ -172,7 +172,10 @@ impl Driver<'_> {
         let outcome = self.std.copy(&mut job, self.options);
         let copied = self.count_file(&job, outcome) == LinkStatus::Copied;
         if copied {
-            group.set_first(Arc::clone(&entry.dir), entry.dst_name.clone());
+            group.set_first(
+                Arc::clone(&entry.dir),
+                std::ffi::CString::from(&*entry.dst_name),
+            );
         }
     }
 }

@@ -30,7 +30,7 @@ impl UringExecutor {
         for (i, t) in tasks.iter().enumerate() {
             let open = Op::Open {
                 dir: Arc::clone(&t.job.src_dir),
-                name: t.job.src_name.clone(),
+                name: Arc::clone(&t.job.src_name),
                 flags: SOURCE_FLAGS,
                 mode: FileMode::empty(),
             };

@@ -168,9 +168,9 @@ impl Trees {
         let st = rfs::statat(self.src_fd.as_fd(), name, AtFlags::SYMLINK_NOFOLLOW).expect("stat");
         FileJob {
             src_dir: Arc::clone(&self.src_fd),
-            src_name: CString::new(name).unwrap(),
+            src_name: CString::new(name).unwrap().into(),
             dst_dir: Arc::clone(&self.dst_fd),
-            dst_name: CString::new(name).unwrap(),
+            dst_name: CString::new(name).unwrap().into(),
             origin: JobOrigin::Paths {
                 path: self.src_path(name),
                 dst_path: self.dst_path(name),
@@ -225,7 +225,7 @@ pub fn run(
 /// The outcome for the job whose source is called `name`.
 pub fn outcome_of<'a>(out: &'a [(FileJob, JobOutcome)], name: &str) -> &'a JobOutcome {
     &out.iter()
-        .find(|(j, _)| j.src_name.as_bytes() == name.as_bytes())
+        .find(|(j, _)| j.src_name.to_bytes() == name.as_bytes())
         .unwrap_or_else(|| panic!("no outcome for {name}"))
         .1
 }
