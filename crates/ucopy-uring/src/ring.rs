@@ -15,6 +15,11 @@
 //! leaks the buffers and the kept descriptors rather than let the kernel write into freed memory
 //! or into a descriptor number that was reused.
 //!
+//! One kind of op bypasses the table: the closes of [`Ring::close_all`]. A close points at no
+//! memory, and the descriptor it names is given up (`into_raw_fd`) as it is queued, so there is
+//! nothing to keep alive and nothing to drop later; those SQEs carry [`BULK_CLOSE`] in their
+//! `user_data`, which the table ignores.
+//!
 //! # Chains and `IOSQE_CQE_SKIP_SUCCESS`
 //!
 //! The ops of one chain are linked with `IOSQE_IO_LINK`: each starts only after the previous one
