@@ -125,11 +125,10 @@ impl UringExecutor {
         Ok(())
     }
 
-    /// Closes every descriptor of the group in one submission (regular files have no
-    /// `->flush` on local filesystems, so `IORING_OP_CLOSE` completes inline; `Ring::close_all`),
-    /// then reports each
-    /// written file: a failed close removes it (NFS, CIFS and FUSE report deferred write errors
-    /// there).
+    /// Closes every descriptor of the group in one submission (`Ring::close_all`; regular files
+    /// have no `->flush` on local filesystems, so `IORING_OP_CLOSE` completes inline), then
+    /// reports each written file: a failed close removes it (NFS, CIFS and FUSE report deferred
+    /// write errors there).
     fn close_all(
         &mut self,
         mut files: Vec<Closed>,
