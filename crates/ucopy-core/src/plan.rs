@@ -147,7 +147,7 @@ pub struct Entry {
     pub stat: Stat,
     /// Under `-L`/`-H`, a symlink followed: the directory and name of the object it resolves to,
     /// which is what gets read. `src_name` stays the name the user sees.
-    pub resolved: Option<(Arc<OwnedFd>, CString)>,
+    pub resolved: Option<(Arc<OwnedFd>, Arc<CStr>)>,
 }
 
 impl Entry {
@@ -196,15 +196,15 @@ pub enum LinkStatus {
 /// The names of one inode seen so far in the tree (`-a`).
 #[derive(Debug)]
 pub struct LinkGroup {
-    state: Mutex<(LinkStatus, Arc<DirNode>, CString)>,
+    state: Mutex<(LinkStatus, Arc<DirNode>, Arc<CStr>)>,
     batch: u64,
 }
 
 impl LinkGroup {
     /// Where the first name was copied to, and how that went.
-    pub fn first(&self) -> (LinkStatus, Arc<DirNode>, CString) {
+    pub fn first(&self) -> (LinkStatus, Arc<DirNode>, Arc<CStr>) {
         let s = self.state.lock().expect("lock");
-        (s.0, Arc::clone(&s.1), s.2.clone())
+        (s.0, Arc::clone(&s.1), Arc::clone(&s.2))
     }
 
     /// Records how copying the first name went.
@@ -213,7 +213,7 @@ impl LinkGroup {
     }
 
     /// Makes another name the first (after the first failed), already copied.
-    pub fn set_first(&self, dir: Arc<DirNode>, name: CString) {
+    pub fn set_first(&self, dir: Arc<DirNode>, name: Arc<CStr>) {
         *self.state.lock().expect("lock") = (LinkStatus::Copied, dir, name);
     }
 }
@@ -320,7 +320,7 @@ impl Planner {
         let resolved = if follow && stat.kind() != Kind::Dir {
             let (fd, name) =
                 resolve_symlink(anchor_fd.as_fd(), &src_name).map_err(|e| err("stat", e))?;
-            (name != src_name || !is_same_dir(&fd, &anchor_fd)).then(|| (Arc::new(fd), name))
+            (name != src_name || !is_same_dir(&fd, &anchor_fd)).then(|| (Arc::new(fd), name.into()))
         } else {
             None
         };

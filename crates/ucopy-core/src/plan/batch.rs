@@ -2,7 +2,7 @@
 //! directories grouped until a batch holds `queue_depth` files (and at most `max_dirs_per_batch`
 //! directories), and the hard-link groups that make later names of an inode wait for its first.
 
-use std::ffi::{CString, OsString};
+use std::ffi::OsString;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
 use std::sync::{Arc, Mutex};
@@ -94,7 +94,7 @@ impl Planner {
                         state: Mutex::new((
                             LinkStatus::Planned,
                             Arc::clone(&entry.dir),
-                            CString::from(&*entry.dst_name),
+                            Arc::clone(&entry.dst_name),
                         )),
                         batch: self.batch_seq,
                     });

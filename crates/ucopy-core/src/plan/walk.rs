@@ -262,12 +262,12 @@ impl Planner {
         &self,
         fd: &Arc<OwnedFd>,
         name: &CStr,
-    ) -> io::Result<(Stat, Option<(Arc<OwnedFd>, CString)>)> {
+    ) -> io::Result<(Stat, Option<(Arc<OwnedFd>, Arc<CStr>)>)> {
         let st = Stat::from(&rfs::statat(fd.as_fd(), name, AtFlags::empty())?);
         if st.kind() == Kind::Dir {
             return Ok((st, None));
         }
         let (dir, real) = resolve_symlink(fd.as_fd(), name)?;
-        Ok((st, Some((Arc::new(dir), real))))
+        Ok((st, Some((Arc::new(dir), real.into()))))
     }
 }

@@ -158,7 +158,7 @@ impl Driver<'_> {
             }
         };
         let (src_dir, src_name) = match &entry.resolved {
-            Some((fd, name)) => (Arc::clone(fd), Arc::<CStr>::from(name.as_c_str())),
+            Some((fd, name)) => (Arc::clone(fd), Arc::clone(name)),
             None => (src_dir, entry.src_name.clone()),
         };
         Some(FileJob {

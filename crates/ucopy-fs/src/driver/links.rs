@@ -42,7 +42,7 @@ impl Driver<'_> {
             return;
         }
         let wanted = first_dir.dst_fd().and_then(|fd| {
-            let st = rfs::statat(fd.as_fd(), &first_name, AtFlags::SYMLINK_NOFOLLOW)?;
+            let st = rfs::statat(fd.as_fd(), &*first_name, AtFlags::SYMLINK_NOFOLLOW)?;
             Ok((fd, file_id(&st)))
         });
         let (first_fd, wanted) = match wanted {
@@ -60,7 +60,7 @@ impl Driver<'_> {
             Op::Link,
             Some(wanted),
             || None,
-            |dir, name| rfs::linkat(first_fd.as_fd(), &first_name, dir, name, AtFlags::empty()),
+            |dir, name| rfs::linkat(first_fd.as_fd(), &*first_name, dir, name, AtFlags::empty()),
         );
         match result {
             Ok(Room::Free | Room::Same) => {
@@ -172,10 +172,7 @@ impl Driver<'_> {
         let outcome = self.std.copy(&mut job, self.options);
         let copied = self.count_file(&job, outcome) == LinkStatus::Copied;
         if copied {
-            group.set_first(
-                Arc::clone(&entry.dir),
-                std::ffi::CString::from(&*entry.dst_name),
-            );
+            group.set_first(Arc::clone(&entry.dir), Arc::clone(&entry.dst_name));
         }
     }
 }

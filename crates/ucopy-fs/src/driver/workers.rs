@@ -150,7 +150,7 @@ impl Driver<'_> {
             // The entry's own name is kept only when the job reads another one (a followed
             // symlink): messages name what the user sees.
             let (src_name, own_name) = match file.entry.resolved {
-                Some((_, name)) => (name.into(), Some(file.entry.src_name)),
+                Some((_, name)) => (name, Some(file.entry.src_name)),
                 None => (file.entry.src_name, None),
             };
             batch.push(FileJob {
