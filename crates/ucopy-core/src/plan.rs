@@ -257,11 +257,20 @@ struct Frame {
 
 impl Frame {
     /// The listed name that starts at `at` in `names`.
+    fn name_ref(&self, at: u32) -> &CStr {
+        CStr::from_bytes_until_nul(&self.names[at as usize..]).expect("names are NUL-terminated")
+    }
+
+    /// The listed name that starts at `at`, owned (a directory's, kept by its node).
     fn name(&self, at: u32) -> CString {
-        let rest = &self.names[at as usize..];
-        CStr::from_bytes_until_nul(rest)
-            .expect("names are NUL-terminated")
-            .to_owned()
+        self.name_ref(at).to_owned()
+    }
+
+    /// The listed name that starts at `at`, shared (a file's: its job, the ring's open and the
+    /// destination's removal name all hold it). Copied once, straight into the `Arc`: going
+    /// through a `CString` allocated and copied it twice.
+    fn shared_name(&self, at: u32) -> Arc<CStr> {
+        Arc::from(self.name_ref(at))
     }
 }
 

@@ -180,7 +180,7 @@ impl Planner {
         let Some((at, ino, regular)) = frame.entries.pop() else {
             return false;
         };
-        let name = frame.name(at);
+        let name = frame.shared_name(at);
         let node = Arc::clone(&frame.node);
         let fd = match node.src_fd() {
             Ok(fd) => fd,
@@ -195,7 +195,7 @@ impl Planner {
             .then(|| node.stat().map(|s| Stat::regular_from_dirent(s.dev, ino)))
             .flatten();
         let stat = match unstatted.map_or_else(
-            || rfs::statat(fd.as_fd(), &name, AtFlags::SYMLINK_NOFOLLOW).map(|st| Stat::from(&st)),
+            || rfs::statat(fd.as_fd(), &*name, AtFlags::SYMLINK_NOFOLLOW).map(|st| Stat::from(&st)),
             Ok,
         ) {
             Ok(st) => st,
@@ -242,7 +242,6 @@ impl Planner {
                 .subdirs
                 .push((at, (stat.dev, stat.ino)));
         } else {
-            let name: Arc<CStr> = name.into();
             let entry = Entry {
                 dir: node,
                 src_name: Arc::clone(&name),
