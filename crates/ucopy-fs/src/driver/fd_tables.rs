@@ -49,6 +49,9 @@ pub(super) fn driver_pidfd() -> Option<OwnedFd> {
     None
 }
 
+/// A job's directories, by the addresses of the driver's `Arc`s: (source, destination).
+type DirKeys = (usize, usize);
+
 /// One worker's copies of the driver's directories.
 pub(super) struct LocalDirs<'a> {
     driver: BorrowedFd<'a>,
@@ -96,36 +99,59 @@ impl<'a> LocalDirs<'a> {
     }
 
     /// Puts this worker's copies of the directories into the jobs. Jobs whose directory could
-    /// not be fetched (out of descriptors) come back failed, not run.
+    /// not be fetched (out of descriptors) come back failed, not run. The jobs stay where they
+    /// are, and a job with the same directories as the one before it (most jobs of a batch)
+    /// takes the same copies without a lookup.
     pub(super) fn localize(
         &mut self,
-        batch: Batch,
+        mut batch: Batch,
     ) -> (Batch, Vec<(FileJob, JobOutcome)>, Originals) {
         self.trim();
         let mut originals = Originals(Vec::new());
-        let mut failed = Vec::new();
-        let mut run = Vec::with_capacity(batch.len());
-        for mut job in batch {
-            let src = self.local(&job.src_dir);
-            let fetched = src.and_then(|src| Ok((src, self.local(&job.dst_dir)?)));
-            match fetched {
-                Ok((src, dst)) => {
-                    for (slot, local) in [(&mut job.src_dir, src), (&mut job.dst_dir, dst)] {
-                        let key = Arc::as_ptr(&local) as usize;
-                        let original = std::mem::replace(slot, local);
-                        if !originals.0.iter().any(|(k, _)| *k == key) {
-                            originals.0.push((key, original));
+        let mut unfetched = Vec::new();
+        // The driver's (source, destination) descriptors of the job before, and their copies.
+        let mut last: Option<(DirKeys, [Arc<OwnedFd>; 2])> = None;
+        for (index, job) in batch.iter_mut().enumerate() {
+            let keys = (
+                Arc::as_ptr(&job.src_dir) as usize,
+                Arc::as_ptr(&job.dst_dir) as usize,
+            );
+            let locals = match &last {
+                Some((k, locals)) if *k == keys => locals.clone(),
+                _ => {
+                    let fetched = self
+                        .local(&job.src_dir)
+                        .and_then(|src| Ok([src, self.local(&job.dst_dir)?]));
+                    match fetched {
+                        Ok(locals) => {
+                            last = Some((keys, locals.clone()));
+                            locals
+                        }
+                        Err(e) => {
+                            unfetched.push((index, e));
+                            continue;
                         }
                     }
-                    run.push(job);
                 }
-                Err(e) => {
-                    let error = EntryError::new(job.path(), Op::Open, e);
-                    failed.push((job, JobOutcome::Failed(error)));
+            };
+            let [src, dst] = locals;
+            for (slot, local) in [(&mut job.src_dir, src), (&mut job.dst_dir, dst)] {
+                let key = Arc::as_ptr(&local) as usize;
+                let original = std::mem::replace(slot, local);
+                if !originals.0.iter().any(|(k, _)| *k == key) {
+                    originals.0.push((key, original));
                 }
             }
         }
-        (run, failed, originals)
+        // Rare (a descriptor limit reached): taken out from the back, so indices stay right.
+        let mut failed = Vec::with_capacity(unfetched.len());
+        for (index, e) in unfetched.into_iter().rev() {
+            let job = batch.remove(index);
+            let error = EntryError::new(job.path(), Op::Open, e);
+            failed.push((job, JobOutcome::Failed(error)));
+        }
+        failed.reverse();
+        (batch, failed, originals)
     }
 
     /// Puts the driver's descriptors back into the jobs of a batch's results, so that the jobs
@@ -234,6 +260,39 @@ mod tests {
         drop(results);
         assert_eq!(Arc::strong_count(&src), 1);
         assert_eq!(Arc::strong_count(&dst), 1);
+    }
+
+    #[test]
+    fn jobs_of_alternating_directories_each_get_copies_of_their_own() {
+        let pidfd = driver_pidfd().expect("a pidfd of this thread");
+        let mut local = LocalDirs::enter(pidfd.as_fd(), stay_shared).expect("pidfd_getfd works");
+        let (a, b, c) = (dir("/"), dir("/tmp"), dir("/proc"));
+        let pairs = [(&a, &b), (&a, &b), (&b, &c), (&a, &b), (&a, &c), (&a, &c)];
+        let batch = pairs.iter().map(|(s, d)| job(s, d)).collect();
+        let (run, failed, originals) = local.localize(batch);
+        assert!(failed.is_empty());
+        assert_eq!(run.len(), pairs.len(), "every job runs, in its place");
+        for (j, (s, d)) in run.iter().zip(pairs) {
+            assert!(same_file(&j.src_dir, s) && same_file(&j.dst_dir, d));
+            assert!(!Arc::ptr_eq(&j.src_dir, s) && !Arc::ptr_eq(&j.dst_dir, d));
+        }
+        // One copy per directory, whichever job fetched it first.
+        assert!(Arc::ptr_eq(&run[0].src_dir, &run[4].src_dir));
+        assert!(Arc::ptr_eq(&run[1].dst_dir, &run[2].src_dir));
+        assert!(Arc::ptr_eq(&run[2].dst_dir, &run[5].dst_dir));
+        let mut results: Vec<_> = run.into_iter().map(|j| (j, JobOutcome::Skipped)).collect();
+        LocalDirs::restore(&mut results, originals);
+        for ((j, _), (s, d)) in results.iter().zip(pairs) {
+            assert!(Arc::ptr_eq(&j.src_dir, s) && Arc::ptr_eq(&j.dst_dir, d));
+        }
+        drop(results);
+        for original in [&a, &b, &c] {
+            assert_eq!(
+                Arc::strong_count(original),
+                1,
+                "the worker kept a reference"
+            );
+        }
     }
 
     #[test]
