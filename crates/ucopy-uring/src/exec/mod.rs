@@ -256,29 +256,41 @@ impl Executor for UringExecutor {
         // --reflink=always, --sparse=always|never) are implemented once, on the plain-syscall
         // path.
         let ring_ok = self.ring_for_this_thread().is_ok() && !options.needs_std_data_path();
-        // Both sized for the whole batch up front: growing them moved every job again. Each
-        // ring job becomes its task here, in place (a batch is usually one group).
-        let mut tasks = Vec::with_capacity(if ring_ok { batch.len() } else { 0 });
+        // Each ring job becomes its task here, straight in its group (at most `group` files,
+        // one ring submission): splitting one vector of the batch's tasks into groups moved
+        // every later task again at each split.
+        let mut groups: Vec<Vec<Task>> = Vec::new();
         let mut std_jobs = Vec::with_capacity(if ring_ok { 0 } else { batch.len() });
+        let group_capacity = self.group.min(batch.len());
         for job in batch {
             if ucopy_fs::existing::kept_as_is(&job, options) {
                 // A re-sync (-u, -n): destinations that stay as they are need no source open.
                 out.push((job, JobOutcome::Skipped));
             } else if ring_ok && self.uses_ring(&job.stat) {
-                tasks.push(Task::new(job));
+                match groups.last_mut() {
+                    Some(group) if group.len() < self.group => group.push(Task::new(job)),
+                    _ => {
+                        let mut group = Vec::with_capacity(group_capacity);
+                        group.push(Task::new(job));
+                        groups.push(group);
+                    }
+                }
             } else {
                 std_jobs.push(job);
             }
         }
-        while !tasks.is_empty() {
-            let rest = if tasks.len() > self.group {
-                tasks.split_off(self.group)
-            } else {
-                Vec::new()
-            };
+        for tasks in groups {
+            if self.ring.is_none() {
+                // An earlier group's ring failed (and is gone): the rest take the std path.
+                for task in tasks {
+                    let mut job = task.job;
+                    let outcome = self.std.copy(&mut job, options);
+                    out.push((job, outcome));
+                }
+                continue;
+            }
             let std_now = std::mem::take(&mut std_jobs);
             self.run_group(tasks, std_now, options, &mut out);
-            tasks = rest;
         }
         for mut job in std_jobs {
             let outcome = self.std.copy(&mut job, options);
