@@ -281,12 +281,8 @@ impl Executor for UringExecutor {
         }
         for tasks in groups {
             if self.ring.is_none() {
-                // An earlier group's ring failed (and is gone): the rest take the std path.
-                for task in tasks {
-                    let mut job = task.job;
-                    let outcome = self.std.copy(&mut job, options);
-                    out.push((job, outcome));
-                }
+                // An earlier group's ring failed (and is gone): the rest take the std path below.
+                std_jobs.extend(tasks.into_iter().map(|t| t.job));
                 continue;
             }
             let std_now = std::mem::take(&mut std_jobs);
