@@ -295,5 +295,32 @@ pub(crate) fn join(base: &Path, name: &CStr) -> PathBuf {
     if name.to_bytes() == b"." {
         return base.to_path_buf();
     }
-    base.join(std::ffi::OsStr::from_bytes(name.to_bytes()))
+    // Sized up front: `Path::join` copies `base` and then grows the copy for the name (a
+    // reallocation for most of the tree's directories, on the walking thread).
+    let mut path = PathBuf::with_capacity(base.as_os_str().len() + 1 + name.to_bytes().len());
+    path.push(base);
+    path.push(std::ffi::OsStr::from_bytes(name.to_bytes()));
+    path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::join;
+    use std::path::Path;
+
+    #[test]
+    fn join_is_path_join_with_the_name_bytes_kept() {
+        assert_eq!(join(Path::new("a/b"), c"c"), Path::new("a/b/c"));
+        assert_eq!(join(Path::new("a/b/"), c"c"), Path::new("a/b/c"));
+        assert_eq!(join(Path::new("/"), c"x"), Path::new("/x"));
+        assert_eq!(join(Path::new(""), c"x"), Path::new("x"));
+        assert_eq!(join(Path::new("a"), c"."), Path::new("a"));
+        let odd = c"\xff name";
+        assert_eq!(
+            join(Path::new("d"), odd),
+            Path::new("d").join(
+                <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(odd.to_bytes())
+            )
+        );
+    }
 }

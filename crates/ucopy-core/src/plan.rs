@@ -237,6 +237,15 @@ pub enum Step {
     Error(EntryError),
 }
 
+/// What a listing says an entry is (`d_type`), before any stat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Listed {
+    Regular,
+    Dir,
+    /// Anything else, or a filesystem that does not say (`DT_UNKNOWN`): stat it.
+    Other,
+}
+
 struct Frame {
     node: Arc<DirNode>,
     /// The listing's names, each NUL-terminated, one after another: one allocation per
@@ -244,10 +253,11 @@ struct Frame {
     /// bytes and 16 bytes each (`cp -al` of a large tree under a tight `ulimit -v`).
     names: Vec<u8>,
     /// Remaining listing, reversed (next entry last): where the name starts in `names`, inode,
-    /// and whether the entry's type says regular file.
-    entries: Vec<(u32, u64, bool)>,
-    /// Subdirectories found so far, visited after the files: name (in `names`) and identity.
-    subdirs: Vec<(u32, (u64, u64))>,
+    /// and what the entry's type says it is.
+    entries: Vec<(u32, u64, Listed)>,
+    /// Subdirectories found so far, visited after the files: name (in `names`) and identity,
+    /// when a stat took it (a directory known from its listed type is identified once opened).
+    subdirs: Vec<(u32, Option<(u64, u64)>)>,
     listed: bool,
     subdirs_reversed: bool,
     /// The destination directory's identity, once the driver made it (known when the frame is
@@ -295,6 +305,9 @@ pub struct Planner {
     batch_seq: u64,
     links: HashMap<(u64, u64), (Arc<LinkGroup>, u64)>,
     dirent_buf: Vec<MaybeUninit<u8>>,
+    /// A listing's names and entries are gathered here, then copied into the frame at their
+    /// exact size: one allocation each per directory instead of a growing vector's few.
+    listing: (Vec<u8>, Vec<(u32, u64, Listed)>),
 }
 
 impl std::fmt::Debug for Planner {
@@ -375,6 +388,7 @@ impl Planner {
             batch_seq: 0,
             links: HashMap::new(),
             dirent_buf: vec![MaybeUninit::uninit(); 64 << 10],
+            listing: (Vec::new(), Vec::new()),
         })
     }
 

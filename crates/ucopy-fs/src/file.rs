@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use rustix::fs::{self as rfs, FileType, Mode};
 use rustix::io::Errno;
-use ucopy_core::{EntryError, FileJob, JobOutcome, Op, Options, Stat};
+use ucopy_core::{EntryError, FileJob, JobOrigin, JobOutcome, Op, Options, Stat};
 
 use crate::data::{copy_data, DataError, KernelPaths};
 use crate::dest::SOURCE_FLAGS;
@@ -231,8 +231,15 @@ impl StdCopier {
         copy_opened(job, src, stat, options, &mut self.paths, dev)
     }
 
-    /// The device of the job's destination directory, remembered per directory.
+    /// The device of the job's destination directory: known to its directory node (the driver
+    /// took it when it made the directory), else asked with `fstat` and remembered per
+    /// directory.
     fn dst_dev(&mut self, job: &FileJob) -> u64 {
+        if let JobOrigin::Planned { dir, .. } = &job.origin {
+            if let Some((dev, _)) = dir.dst_id() {
+                return dev;
+            }
+        }
         match &self.dst_dev {
             Some((dir, dev)) if Arc::ptr_eq(dir, &job.dst_dir) => *dev,
             _ => {

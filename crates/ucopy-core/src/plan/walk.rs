@@ -10,31 +10,25 @@ use std::sync::Arc;
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, RawDir};
 use rustix::io::Errno;
 
-use super::{resolve_symlink, Entry, Frame, Planner, Step};
+use super::{resolve_symlink, Entry, Frame, Listed, Planner, Step};
 use crate::node::{join, DirNode, DIR_FLAGS};
 use crate::{file_id, Dereference, EntryError, Kind, Op, Order, Stat};
 
+/// Listings of at most this many entries are copied out of the planner's gathering vectors
+/// (`Planner::listing`), which keep their memory; larger ones take it with them.
+const LISTING_KEPT: usize = 1024;
+
 impl Planner {
-    /// Opens `name` in the top frame's directory, which the listing saw with identity `id`, and
-    /// pushes it as a new frame. Its metadata is taken from the opened directory.
-    pub(super) fn enter(&mut self, name: CString, id: (u64, u64)) {
+    /// Opens `name` in the top frame's directory and pushes it as a new frame. Its metadata is
+    /// taken from the opened directory. `id` is the identity a stat of the listed name gave, if
+    /// one was taken; a directory known from its listed type alone is identified once opened
+    /// (one system call less per directory, on the thread that walks the whole tree).
+    pub(super) fn enter(&mut self, name: CString, id: Option<(u64, u64)>) {
         let parent = Arc::clone(&self.stack.last().expect("a frame").node);
-        let path = join(parent.path(), &name);
-        // A directory that is the destination of this directory or of one of its ancestors
-        // (reached through a bind mount, or because the destination lies inside the source)
-        // would be copied into itself, level after level, until the disk is full. cp refuses
-        // it per directory; so do we (docs/behaviours.md row 38). Comparing identities catches
-        // every route to it.
-        if let Some(frame) = self.stack.iter().rev().find(|f| f.dst_id == Some(id)) {
-            let dest = frame.node.dst_path().display().to_string();
-            self.ready.push_back(Step::Error(EntryError::new(
-                path,
-                Op::IntoItself,
-                io::Error::other(format!(
-                    "it is the destination directory '{dest}'; not copying a directory into itself"
-                )),
-            )));
-            return;
+        if let Some(id) = id {
+            if self.refuse_into_itself(&parent, &name, id) {
+                return;
+            }
         }
         let flags = if self.options.dereference == Dereference::Always {
             DIR_FLAGS.difference(OFlags::NOFOLLOW)
@@ -42,20 +36,36 @@ impl Planner {
             DIR_FLAGS
         };
         let opened = parent.src_fd().and_then(|pfd| {
-            let fd = rfs::openat(pfd.as_fd(), &name, flags, Mode::empty())?;
+            let fd = match rfs::openat(pfd.as_fd(), &name, flags, Mode::empty()) {
+                // Listed, never statted, and gone since: nothing to copy (as a statted entry
+                // that vanished before its stat).
+                Err(Errno::NOENT) if id.is_none() => return Ok(None),
+                r => r?,
+            };
             let st = rfs::fstat(&fd)?;
-            if file_id(&st) != id {
+            if id.is_some_and(|id| file_id(&st) != id) {
                 return Err(io::Error::other("directory was replaced during the copy"));
             }
-            Ok((fd, Stat::from(&st)))
+            Ok(Some((fd, Stat::from(&st))))
         });
+        let opened = match opened {
+            Ok(None) => return,
+            Ok(Some(o)) => Ok(o),
+            Err(e) => Err(e),
+        };
+        if let Ok((_, stat)) = &opened {
+            if id.is_none() && self.refuse_into_itself(&parent, &name, (stat.dev, stat.ino)) {
+                return;
+            }
+        }
         // Following symlinks (-L) can lead back up the tree: cp refuses such a directory.
         let opened = opened.and_then(|(fd, stat)| {
             if self.options.dereference == Dereference::Always
-                && self
-                    .stack
-                    .iter()
-                    .any(|f| f.node.stat().is_some_and(|s| (s.dev, s.ino) == id))
+                && self.stack.iter().any(|f| {
+                    f.node
+                        .stat()
+                        .is_some_and(|s| (s.dev, s.ino) == (stat.dev, stat.ino))
+                })
             {
                 return Err(io::Error::other(
                     "directory is its own ancestor (symlink loop)",
@@ -74,10 +84,32 @@ impl Planner {
                 } else {
                     Op::Open
                 };
+                let path = join(parent.path(), &name);
                 self.ready
                     .push_back(Step::Error(EntryError::new(path, op, e)));
             }
         }
+    }
+
+    /// A directory that is the destination of this directory or of one of its ancestors
+    /// (reached through a bind mount, or because the destination lies inside the source) would
+    /// be copied into itself, level after level, until the disk is full. cp refuses it per
+    /// directory; so do we (docs/behaviours.md row 38). Comparing identities catches every
+    /// route to it. True (and the error queued) when `id`, the directory `name` in `parent`, is
+    /// one.
+    fn refuse_into_itself(&mut self, parent: &DirNode, name: &CStr, id: (u64, u64)) -> bool {
+        let Some(frame) = self.stack.iter().rev().find(|f| f.dst_id == Some(id)) else {
+            return false;
+        };
+        let dest = frame.node.dst_path().display().to_string();
+        self.ready.push_back(Step::Error(EntryError::new(
+            join(parent.path(), name),
+            Op::IntoItself,
+            io::Error::other(format!(
+                "it is the destination directory '{dest}'; not copying a directory into itself"
+            )),
+        )));
+        true
     }
 
     pub(super) fn push_frame(&mut self, node: Arc<DirNode>) {
@@ -132,8 +164,9 @@ impl Planner {
                 return;
             }
         };
-        let mut names = Vec::new();
-        let mut entries = Vec::new();
+        let (names, entries) = &mut self.listing;
+        names.clear();
+        entries.clear();
         let mut dir = RawDir::new(fd.as_fd(), &mut self.dirent_buf);
         while let Some(item) = dir.next() {
             match item {
@@ -151,8 +184,12 @@ impl Planner {
                         break;
                     };
                     names.extend_from_slice(name.to_bytes_with_nul());
-                    let regular = e.file_type() == FileType::RegularFile;
-                    entries.push((at, e.ino(), regular));
+                    let listed = match e.file_type() {
+                        FileType::RegularFile => Listed::Regular,
+                        FileType::Directory => Listed::Dir,
+                        _ => Listed::Other,
+                    };
+                    entries.push((at, e.ino(), listed));
                 }
                 Err(e) => {
                     self.ready.push_back(Step::Error(EntryError::new(
@@ -168,18 +205,26 @@ impl Planner {
             entries.sort_unstable_by_key(|(_, ino, _)| *ino);
         }
         entries.reverse();
-        names.shrink_to_fit();
-        entries.shrink_to_fit();
-        frame.names = names;
-        frame.entries = entries;
+        if entries.len() <= LISTING_KEPT {
+            frame.names = names.clone();
+            frame.entries = entries.clone();
+        } else {
+            // A large listing moves into its frame instead: the gathering vectors do not keep
+            // the largest directory's size for the rest of the run.
+            frame.names = std::mem::take(names);
+            frame.entries = std::mem::take(entries);
+            frame.names.shrink_to_fit();
+            frame.entries.shrink_to_fit();
+        }
     }
 
     /// Takes the next entry of the top frame, if any; `false` when its listing is exhausted.
     pub(super) fn step_top(&mut self) -> bool {
         let frame = self.stack.last_mut().expect("a frame");
-        let Some((at, ino, regular)) = frame.entries.pop() else {
+        let Some((at, ino, listed)) = frame.entries.pop() else {
             return false;
         };
+        let regular = listed == Listed::Regular;
         let name = frame.shared_name(at);
         let node = Arc::clone(&frame.node);
         let fd = match node.src_fd() {
@@ -191,6 +236,14 @@ impl Planner {
                 return true;
             }
         };
+        if listed == Listed::Dir {
+            // Its identity and metadata come from the opened directory (`enter`).
+            if !self.excluded(&node, &name, true) {
+                let frame = self.stack.last_mut().expect("a frame");
+                frame.subdirs.push((at, None));
+            }
+            return true;
+        }
         let unstatted = (regular && !self.options.stat_files)
             .then(|| node.stat().map(|s| Stat::regular_from_dirent(s.dev, ino)))
             .flatten();
@@ -209,15 +262,8 @@ impl Planner {
                 return true;
             }
         };
-        if let Some(exclude) = &self.options.exclude {
-            let path = join(node.path(), &name);
-            let root = self.root.as_ref().map(|(_, p)| p.as_path());
-            let rel = root
-                .and_then(|r| path.strip_prefix(r).ok())
-                .unwrap_or(&path);
-            if exclude.excludes(rel, stat.kind() == Kind::Dir) {
-                return true;
-            }
+        if self.excluded(&node, &name, stat.kind() == Kind::Dir) {
+            return true;
         }
         let (stat, resolved) =
             if stat.kind() == Kind::Symlink && self.options.dereference == Dereference::Always {
@@ -240,7 +286,7 @@ impl Planner {
                 .last_mut()
                 .expect("a frame")
                 .subdirs
-                .push((at, (stat.dev, stat.ino)));
+                .push((at, Some((stat.dev, stat.ino))));
         } else {
             let entry = Entry {
                 dir: node,
@@ -252,6 +298,19 @@ impl Planner {
             self.plan_entry(entry, &fd);
         }
         true
+    }
+
+    /// True when `--exclude` leaves out the entry `name` of `node`.
+    fn excluded(&self, node: &DirNode, name: &CStr, is_dir: bool) -> bool {
+        let Some(exclude) = &self.options.exclude else {
+            return false;
+        };
+        let path = join(node.path(), name);
+        let root = self.root.as_ref().map(|(_, p)| p.as_path());
+        let rel = root
+            .and_then(|r| path.strip_prefix(r).ok())
+            .unwrap_or(&path);
+        exclude.excludes(rel, is_dir)
     }
 
     /// `-L`: what the symlink `name` in `fd` resolves to — its stat, and for a non-directory
