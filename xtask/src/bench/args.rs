@@ -34,8 +34,8 @@ pub struct BenchArgs {
     /// List corpora, scenarios and contenders with what would be skipped, then exit
     #[arg(long)]
     pub list: bool,
-    /// Corpora to run (comma-separated): small-4k, small-64k, mixed, large, sparse, and `tree`
-    /// when --tree names one
+    /// Corpora to run (comma-separated): small-4k, small-64k, mixed, large, sparse, tiny-dirs,
+    /// and `tree` when --tree names one
     #[arg(long, value_delimiter = ',')]
     pub corpora: Vec<String>,
     /// A real directory of this machine's own files to bench as the corpus `tree` (copied once
@@ -56,7 +56,8 @@ pub struct BenchArgs {
     /// Uncounted warm-up rounds (default 1; --smoke 0)
     #[arg(long)]
     pub warmup: Option<usize>,
-    /// File count of small-4k, small-64k and mixed (200 files per directory for the small ones)
+    /// File count of small-4k, small-64k, mixed and tiny-dirs (200 files per directory for the
+    /// small ones, 2 for tiny-dirs)
     #[arg(long)]
     pub files: Option<u64>,
     /// Size of the large file and apparent size of the sparse one (e.g. 256M, 1G)
@@ -233,7 +234,7 @@ mod tests {
         let smoke = plan(&["--smoke"]).unwrap();
         assert_eq!((smoke.rounds, smoke.warmup), (1, 0));
         assert_eq!(smoke.scenarios, [Scenario::Tmpfs]);
-        assert_eq!(smoke.corpora.len(), 5);
+        assert_eq!(smoke.corpora.len(), corpus::NAMES.len());
         let quick = plan(&["--quick"]).unwrap();
         assert_eq!((quick.rounds, quick.warmup), (3, 1));
         let full = plan(&[]).unwrap();

@@ -34,14 +34,26 @@ pub enum Scale {
     Smoke,
 }
 
-pub const NAMES: [&str; 5] = ["small-4k", "small-64k", "mixed", "large", "sparse"];
+pub const NAMES: [&str; 6] = [
+    "small-4k",
+    "small-64k",
+    "mixed",
+    "large",
+    "sparse",
+    "tiny-dirs",
+];
+
+/// Files per directory of `tiny-dirs`: a tree whose directories hold almost nothing (the shape of
+/// a `node_modules` or a source checkout's leaves), where work per directory, not per file, sets
+/// the pace.
+const TINY_DIR_FILES: u64 = 2;
 
 /// The corpus catalogue at a scale, with `--files` / `--size` overrides applied.
 pub fn catalogue(scale: Scale, files: Option<u64>, size: Option<u64>) -> Vec<CorpusSpec> {
-    let (n4k, n64k, nmixed, big, sparse_extents) = match scale {
-        Scale::Full => (50_000, 10_000, 20_000, GIB, 16),
-        Scale::Quick => (10_000, 2_000, 4_000, 256 * MIB, 16),
-        Scale::Smoke => (300, 60, 300, 8 * MIB, 4),
+    let (n4k, n64k, nmixed, big, sparse_extents, ntiny) = match scale {
+        Scale::Full => (50_000, 10_000, 20_000, GIB, 16, 20_000),
+        Scale::Quick => (10_000, 2_000, 4_000, 256 * MIB, 16, 4_000),
+        Scale::Smoke => (300, 60, 300, 8 * MIB, 4, 60),
     };
     let uniform = |n: u64, size| {
         let n = files.unwrap_or(n).max(1);
@@ -62,6 +74,14 @@ pub fn catalogue(scale: Scale, files: Option<u64>, size: Option<u64>) -> Vec<Cor
         Shape::Sparse {
             size: big,
             extents: sparse_extents,
+        },
+        {
+            let n = files.unwrap_or(ntiny).max(1);
+            Shape::Uniform {
+                files: n,
+                dirs: n.div_ceil(TINY_DIR_FILES),
+                size: KIB,
+            }
         },
     ];
     NAMES
