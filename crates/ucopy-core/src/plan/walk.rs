@@ -48,10 +48,8 @@ impl Planner {
             }
             Ok(Some((fd, Stat::from(&st))))
         });
-        let opened = match opened {
-            Ok(None) => return,
-            Ok(Some(o)) => Ok(o),
-            Err(e) => Err(e),
+        let Some(opened) = opened.transpose() else {
+            return; // listed, gone since: nothing to copy
         };
         if let Ok((_, stat)) = &opened {
             if id.is_none() && self.refuse_into_itself(&parent, &name, (stat.dev, stat.ino)) {

@@ -55,18 +55,18 @@ pub fn catalogue(scale: Scale, files: Option<u64>, size: Option<u64>) -> Vec<Cor
         Scale::Quick => (10_000, 2_000, 4_000, 256 * MIB, 16, 4_000),
         Scale::Smoke => (300, 60, 300, 8 * MIB, 4, 60),
     };
-    let uniform = |n: u64, size| {
+    let uniform = |n: u64, size, per_dir: u64| {
         let n = files.unwrap_or(n).max(1);
         Shape::Uniform {
             files: n,
-            dirs: n.div_ceil(FILES_PER_DIR),
+            dirs: n.div_ceil(per_dir),
             size,
         }
     };
     let big = size.unwrap_or(big);
     let shapes = [
-        uniform(n4k, 4 * KIB),
-        uniform(n64k, 64 * KIB),
+        uniform(n4k, 4 * KIB, FILES_PER_DIR),
+        uniform(n64k, 64 * KIB, FILES_PER_DIR),
         Shape::Mixed {
             files: files.unwrap_or(nmixed).max(1),
         },
@@ -75,14 +75,7 @@ pub fn catalogue(scale: Scale, files: Option<u64>, size: Option<u64>) -> Vec<Cor
             size: big,
             extents: sparse_extents,
         },
-        {
-            let n = files.unwrap_or(ntiny).max(1);
-            Shape::Uniform {
-                files: n,
-                dirs: n.div_ceil(TINY_DIR_FILES),
-                size: KIB,
-            }
-        },
+        uniform(ntiny, KIB, TINY_DIR_FILES),
     ];
     NAMES
         .iter()
