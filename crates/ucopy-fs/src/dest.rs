@@ -9,7 +9,9 @@
 //!
 //! **Resuming an interrupted copy** (`docs/behaviours.md` row 41). Directories, and
 //! under `-a` files, are private while they are written (files `0600` or narrower, directories
-//! `0700`) and get their final mode when complete. (Without `-a` a file is created at its final
+//! `0700`) and get their final mode when complete — except a directory that, without `-a`, can be
+//! made at its final mode ([`dir_final_at_creation`]: as `cp -r` makes it, when that mode lets its
+//! owner fill it and nobody else write): it has no mark and nothing changes it after `mkdir`. (Without `-a` a file is created at its final
 //! mode and nothing changes it: like any complete existing file, a partial one a killed run left
 //! is rewritten by a re-run and kept by `-n`, as with `cp -r`.) A copy killed midway (SIGKILL,
 //! power loss) leaves them private, and partial. So that running the same
@@ -106,6 +108,19 @@ pub fn private_file_mode(stat: &Stat, options: &Options) -> Mode {
 /// The mode a destination directory is created with while it fills (its final mode is applied
 /// once everything in it is written).
 pub const PRIVATE_DIR_MODE: u32 = 0o700;
+
+/// The mode a new directory is made with when it is made at its final mode, as `cp -r` makes it:
+/// without a kept mode, owner or xattrs ([`created_at_final_mode`]), when that mode lets its owner
+/// fill it (`rwx`) and gives nobody else write access (row 20: a half-made directory is never
+/// group- or other-writable). Such a directory carries no unfinished mark and gets no `chmod`
+/// when finished: nothing about it changes after `mkdir`, so a killed run leaves it exactly as an
+/// uninterrupted one would, and a re-run merges into it. `None`: it is made private
+/// ([`PRIVATE_DIR_MODE`]) and marked, and gets its final mode when finished.
+pub fn dir_final_at_creation(stat: &Stat, options: &Options) -> Option<Mode> {
+    let mode = final_mode(stat, options);
+    (created_at_final_mode(options) && mode & 0o700 == 0o700 && mode & 0o022 == 0)
+        .then(|| Mode::from_raw_mode(mode))
+}
 
 /// Marks a directory this run just created as unfinished; a filesystem without user xattrs
 /// (or one refusing them) gets no mark.
@@ -305,4 +320,38 @@ pub fn create_making_room<'a>(
         }
     }
     Err(EntryError::new(dst_path, op, io::Error::from(Errno::EXIST)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(mode: u32) -> Stat {
+        let mut st = Stat::regular_from_dirent(0, 0);
+        st.mode = FileType::Directory.as_raw_mode() | mode;
+        st
+    }
+
+    fn plain(umask: u32) -> Options {
+        Options::builder().umask(umask).build()
+    }
+
+    #[test]
+    fn a_directory_is_made_at_its_final_mode_only_when_nothing_changes_it_and_nobody_else_can_write(
+    ) {
+        let made = |st: &Stat, o: &Options| dir_final_at_creation(st, o).map(Mode::as_raw_mode);
+        // cp -r's mode, owner rwx, no group/other write: made at it.
+        assert_eq!(made(&dir(0o755), &plain(0o022)), Some(0o755));
+        assert_eq!(made(&dir(0o1777), &plain(0o022)), Some(0o1755));
+        assert_eq!(made(&dir(0o700), &plain(0o077)), Some(0o700));
+        // Group-writable once finished (umask 002): private while it fills (row 20).
+        assert_eq!(made(&dir(0o775), &plain(0o002)), None);
+        // Its owner could not fill it: private, final mode applied when finished.
+        assert_eq!(made(&dir(0o555), &plain(0o022)), None);
+        // Mode, owner or xattrs kept: they change after mkdir.
+        assert_eq!(
+            made(&dir(0o755), &Options::builder().archive(true).build()),
+            None
+        );
+    }
 }

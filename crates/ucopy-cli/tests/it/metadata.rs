@@ -89,6 +89,68 @@ backend_test!(row14_plain_modes_follow_cp_r, |b| {
     }
 });
 
+// Row 14: without -a a directory made inside a set-group-ID directory keeps the bit it inherits,
+// as with `cp -r`, whether it is made at its final mode (0755 under umask 022) or made private
+// and given its mode when finished (0775 under umask 002, group-writable).
+backend_test!(row14_plain_dirs_keep_an_inherited_setgid_bit, |b| {
+    let t = TestTree::new();
+    mode_tree(&t);
+    t.dir("sgid");
+    t.chmod("sgid", 0o2775);
+    for (i, umask) in ["022", "002"].iter().enumerate() {
+        let cp_dst = t.p(format!("sgid/cp{i}"));
+        let ours = t.p(format!("sgid/ucopy{i}"));
+        let mut c = sh(
+            &format!("umask {umask}"),
+            args!["cp", "-r", t.p("src"), cp_dst],
+        );
+        c.env("LC_ALL", "C");
+        let out = run(c, Duration::from_secs(60));
+        assert!(out.status.success(), "cp -r failed:\n{out}");
+        b.run_sh(&format!("umask {umask}"), args![t.p("src"), &ours])
+            .assert_success();
+        assert_eq!(
+            modes(&ours),
+            modes(&cp_dst),
+            "modes differ from cp -r in a set-group-ID directory under umask {umask}"
+        );
+        assert_ne!(modes(&ours)[&Vec::new()] & 0o2000, 0, "the inherited bit");
+    }
+});
+
+// Row 20 without -a: a directory whose final mode is group- or other-writable (0777 under umask
+// 0) is private while it fills, like one under -a; only once complete does it get that mode.
+backend_test!(row20_plain_dir_not_writable_by_others_while_filling, |b| {
+    let t = TestTree::new();
+    const N: usize = 2000;
+    for i in 0..N {
+        t.file_sized(format!("src/open/f{i:04}"), 4096, i as u64);
+    }
+    t.chmod("src/open", 0o777);
+    let dst = t.p("dst");
+    let mut running = spawn(b.sh_cmd("umask 0", args![t.p("src"), &dst]));
+    let mut violations = Vec::new();
+    let out = loop {
+        if let Some(st) = lstat(&dst.join("open")) {
+            if st.st_mode & 0o022 != 0 {
+                let n = std::fs::read_dir(dst.join("open")).map_or(0, |r| r.count());
+                if n < N {
+                    violations.push(format!(
+                        "open/: mode {:o} with {n} of {N} entries",
+                        st.st_mode & 0o7777
+                    ));
+                }
+            }
+        }
+        if let Some(out) = running.wait_timeout(Duration::ZERO) {
+            break out;
+        }
+    };
+    out.assert_success();
+    assert!(violations.is_empty(), "{violations:?}");
+    assert_eq!(lstat(&dst.join("open")).unwrap().st_mode & 0o7777, 0o777);
+});
+
 // Row 15: setuid/setgid/sticky kept; as root the owner is set before the mode (a chown after the
 // chmod would clear setuid/setgid).
 backend_test!(row15_special_bits_with_owner, |b| {

@@ -1,4 +1,5 @@
-//! Directory completion: creating each destination directory private and unfinished, counting
+//! Directory completion: creating each destination directory (at its final mode where nothing
+//! changes it later, else private and marked unfinished: `dest::dir_final_at_creation`), counting
 //! its files in flight, and applying its final xattrs, mode and times once the planner is done with
 //! it and its last file came back.
 
@@ -11,7 +12,10 @@ use rustix::io::Errno;
 use ucopy_core::{CopiedPaths, DirNode, EntryError, Kind, Op, DIR_FLAGS};
 
 use super::Driver;
-use crate::dest::{clear_unfinished, is_left_unfinished, mark_unfinished, PRIVATE_DIR_MODE};
+use crate::dest::{
+    clear_unfinished, dir_final_at_creation, final_mode, is_left_unfinished, mark_unfinished,
+    PRIVATE_DIR_MODE,
+};
 use crate::meta::{mode_and_times_fd, own_fd, read_xattrs, write_xattrs};
 
 impl Driver<'_> {
@@ -37,8 +41,9 @@ impl Driver<'_> {
         }
     }
 
-    /// Creates (or merges into) a destination directory, private while it fills: mode 0700 and
-    /// the unfinished mark (`dest::mark_unfinished`).
+    /// Creates (or merges into) a destination directory: at its final mode where nothing changes
+    /// it later, else private while it fills (mode 0700 and the unfinished mark,
+    /// `dest::mark_unfinished`).
     pub(super) fn make_dir(&mut self, node: &Arc<DirNode>) {
         if node.parent().is_some_and(|p| p.dst_failed()) {
             node.mark_dst_failed();
@@ -71,57 +76,72 @@ impl Driver<'_> {
             .dst_fd();
         let parent = parent.map_err(|e| dst_err(Op::Open, e))?;
         let name = node.dst_name();
+        let stat = node.stat().expect("not the anchor");
+        // Made at its final mode where nothing changes it later (as cp -r), else private.
+        let final_at_creation = dir_final_at_creation(stat, self.options);
+        let mode = final_at_creation.unwrap_or(Mode::from_raw_mode(PRIVATE_DIR_MODE));
         let mut flags = DIR_FLAGS;
-        let created =
-            match rfs::mkdirat(parent.as_fd(), name, Mode::from_raw_mode(PRIVATE_DIR_MODE)) {
-                Ok(()) => true,
-                Err(Errno::EXIST) => {
-                    let st = rfs::statat(parent.as_fd(), name, AtFlags::SYMLINK_NOFOLLOW)
-                        .map_err(|e| dst_err(Op::Stat, e.into()))?;
-                    match FileType::from_raw_mode(st.st_mode) {
-                        // Left unfinished by an interrupted run (checked once opened): it gets its
-                        // final mode as if created now (see `dest`'s "Resuming an interrupted copy").
-                        FileType::Directory => false,
-                        // --keep-directory-symlink: the user asked to merge into a symlinked dir.
-                        FileType::Symlink
-                            if self.options.keep_directory_symlink
-                                && rfs::statat(parent.as_fd(), name, AtFlags::empty())
-                                    .is_ok_and(|t| {
-                                        FileType::from_raw_mode(t.st_mode) == FileType::Directory
-                                    }) =>
-                        {
-                            flags = DIR_FLAGS.difference(rustix::fs::OFlags::NOFOLLOW);
-                            false
-                        }
-                        // A symlink inside the destination must never redirect writes (row 4);
-                        // anything else is a type conflict (row 3). Both leave it untouched.
-                        FileType::Symlink => {
-                            return Err(dst_err(
-                                Op::Conflict,
-                                io::Error::other(
-                                    "destination is a symlink; not writing through it",
-                                ),
-                            ))
-                        }
-                        _ => {
-                            return Err(dst_err(
-                                Op::Conflict,
-                                io::Error::other("a non-directory is in the way of a directory"),
-                            ))
-                        }
+        let created = match rfs::mkdirat(parent.as_fd(), name, mode) {
+            Ok(()) => true,
+            Err(Errno::EXIST) => {
+                let st = rfs::statat(parent.as_fd(), name, AtFlags::SYMLINK_NOFOLLOW)
+                    .map_err(|e| dst_err(Op::Stat, e.into()))?;
+                match FileType::from_raw_mode(st.st_mode) {
+                    // Left unfinished by an interrupted run (checked once opened): it gets its
+                    // final mode as if created now (see `dest`'s "Resuming an interrupted copy").
+                    FileType::Directory => false,
+                    // --keep-directory-symlink: the user asked to merge into a symlinked dir.
+                    FileType::Symlink
+                        if self.options.keep_directory_symlink
+                            && rfs::statat(parent.as_fd(), name, AtFlags::empty()).is_ok_and(
+                                |t| FileType::from_raw_mode(t.st_mode) == FileType::Directory,
+                            ) =>
+                    {
+                        flags = DIR_FLAGS.difference(rustix::fs::OFlags::NOFOLLOW);
+                        false
+                    }
+                    // A symlink inside the destination must never redirect writes (row 4);
+                    // anything else is a type conflict (row 3). Both leave it untouched.
+                    FileType::Symlink => {
+                        return Err(dst_err(
+                            Op::Conflict,
+                            io::Error::other("destination is a symlink; not writing through it"),
+                        ))
+                    }
+                    _ => {
+                        return Err(dst_err(
+                            Op::Conflict,
+                            io::Error::other("a non-directory is in the way of a directory"),
+                        ))
                     }
                 }
-                Err(e) => return Err(dst_err(Op::Mkdir, e.into())),
-            };
+            }
+            Err(e) => return Err(dst_err(Op::Mkdir, e.into())),
+        };
         let fd = rfs::openat(parent.as_fd(), name, flags, Mode::empty())
             .map_err(|e| dst_err(Op::Open, e.into()))?;
         let created = if created {
-            mark_unfinished(fd.as_fd());
+            if final_at_creation.is_none() {
+                mark_unfinished(fd.as_fd());
+            }
+            true
+        } else if flags == DIR_FLAGS && is_left_unfinished(fd.as_fd()) {
+            if let Some(mode) = final_at_creation {
+                // A killed run's private directory, which this run would have made at its final
+                // mode: it gets that mode now, and is then like one made so (nothing left to
+                // apply when it is finished).
+                clear_unfinished(fd.as_fd()).map_err(|e| dst_err(Op::Xattr, e))?;
+                let inherited = rfs::fstat(fd.as_fd())
+                    .map_err(|e| dst_err(Op::Stat, e.into()))?
+                    .st_mode
+                    & 0o2000;
+                let mode = Mode::from_raw_mode(mode.as_raw_mode() | inherited);
+                rfs::fchmod(fd.as_fd(), mode).map_err(|e| dst_err(Op::Chmod, e.into()))?;
+            }
             true
         } else {
-            flags == DIR_FLAGS && is_left_unfinished(fd.as_fd())
+            false
         };
-        let stat = node.stat().expect("not the anchor");
         // Owner now; xattrs are read now (the source fd is open) but written when the directory
         // is finished: a default ACL written now would be inherited by every child made later.
         own_fd(fd.as_fd(), None, stat, self.options).map_err(|e| dst_err(e.op, e.error))?;
@@ -168,7 +188,18 @@ impl Driver<'_> {
             return;
         }
         let stat = *node.stat().expect("not the anchor");
-        let xattrs = self.dir_xattrs.remove(&(Arc::as_ptr(node) as usize));
+        let xattrs = if self.dir_xattrs.is_empty() {
+            None
+        } else {
+            self.dir_xattrs.remove(&(Arc::as_ptr(node) as usize))
+        };
+        // A directory made at its final mode (and a killed run's, given it when merged into) has
+        // no mark and keeps its mode: only times or xattrs may be left to apply.
+        let private = node.dst_created() && dir_final_at_creation(&stat, self.options).is_none();
+        if xattrs.is_none() && !private && !self.options.preserved().timestamps {
+            node.release_dst_upward();
+            return;
+        }
         let result = node
             .dst_fd()
             .map_err(|e| EntryError::new(node.dst_path(), Op::Open, e))
@@ -177,11 +208,27 @@ impl Driver<'_> {
                     write_xattrs(fd.as_fd(), xattrs)
                         .map_err(|e| EntryError::new(node.dst_path(), Op::Xattr, e))?;
                 }
-                if node.dst_created() {
+                if private {
                     clear_unfinished(fd.as_fd())
                         .map_err(|e| EntryError::new(node.dst_path(), Op::Xattr, e))?;
                 }
-                mode_and_times_fd(fd.as_fd(), &stat, self.options, node.dst_created())
+                if private && !self.options.preserved().mode {
+                    // Without a kept mode, cp -r leaves the set-group-ID bit a directory inherits
+                    // from its parent: so does the final chmod here.
+                    let inherited = rfs::fstat(fd.as_fd())
+                        .map_err(|e| {
+                            EntryError::new(node.dst_path(), Op::Stat, io::Error::from(e))
+                        })?
+                        .st_mode
+                        & 0o2000;
+                    let mode = Mode::from_raw_mode(final_mode(&stat, self.options) | inherited);
+                    rfs::fchmod(fd.as_fd(), mode).map_err(|e| {
+                        EntryError::new(node.dst_path(), Op::Chmod, io::Error::from(e))
+                    })?;
+                    return mode_and_times_fd(fd.as_fd(), &stat, self.options, false)
+                        .map_err(|e| EntryError::new(node.dst_path(), e.op, e.error));
+                }
+                mode_and_times_fd(fd.as_fd(), &stat, self.options, private)
                     .map_err(|e| EntryError::new(node.dst_path(), e.op, e.error))
             });
         node.release_dst_upward();
