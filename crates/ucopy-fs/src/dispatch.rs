@@ -35,6 +35,18 @@ fn keys(jobs: &[FileJob]) -> Vec<usize> {
     k
 }
 
+impl Dispatch {
+    /// The directories of a batch, when directories are owned at all (a look-ahead of 0 turns
+    /// affinity off, and with it this per-batch sort).
+    fn dirs_of(&self, jobs: &[FileJob]) -> Vec<usize> {
+        if self.max_waiting == 0 {
+            Vec::new()
+        } else {
+            keys(jobs)
+        }
+    }
+}
+
 /// The driver's side of the worker queues.
 #[derive(Debug)]
 pub(crate) struct Dispatch {
@@ -125,7 +137,7 @@ impl Dispatch {
     pub(crate) fn pump(&mut self) {
         let mut i = 0;
         while i < self.waiting.len() {
-            let dirs = keys(&self.waiting[i]);
+            let dirs = self.dirs_of(&self.waiting[i]);
             match self.target(&dirs) {
                 Some(w) if self.send(w, i, dirs) => {}
                 _ => i += 1,
@@ -137,7 +149,7 @@ impl Dispatch {
                 break;
             }
             if self.senders[w].is_some() && self.held[w] == 0 {
-                let dirs = keys(&self.waiting[0]);
+                let dirs = self.dirs_of(&self.waiting[0]);
                 self.send(w, 0, dirs);
             }
         }
@@ -176,6 +188,10 @@ impl Dispatch {
     /// A worker gave back a batch, run (`jobs` are its results' jobs) or not.
     pub(crate) fn returned<'a>(&mut self, worker: usize, jobs: impl Iterator<Item = &'a FileJob>) {
         self.held[worker] = self.held[worker].saturating_sub(1);
+        if self.max_waiting == 0 {
+            // No affinity: nothing was recorded when it was sent.
+            return;
+        }
         let mut dirs: Vec<usize> = jobs.map(key).collect();
         dirs.sort_unstable();
         dirs.dedup();

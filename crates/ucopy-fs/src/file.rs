@@ -231,23 +231,24 @@ impl StdCopier {
         copy_opened(job, src, stat, options, &mut self.paths, dev)
     }
 
-    /// The device of the job's destination directory: known to its directory node (the driver
-    /// took it when it made the directory), else asked with `fstat` and remembered per
-    /// directory.
+    /// The device of the job's destination directory, remembered for the directory of the job
+    /// before (most jobs of a batch share it): known to its directory node (the driver took it
+    /// when it made the directory; its lock is shared with the driver's thread, so it is asked
+    /// once per directory), else asked with `fstat`.
     fn dst_dev(&mut self, job: &FileJob) -> u64 {
-        if let JobOrigin::Planned { dir, .. } = &job.origin {
-            if let Some((dev, _)) = dir.dst_id() {
-                return dev;
+        if let Some((dir, dev)) = &self.dst_dev {
+            if Arc::ptr_eq(dir, &job.dst_dir) {
+                return *dev;
             }
         }
-        match &self.dst_dev {
-            Some((dir, dev)) if Arc::ptr_eq(dir, &job.dst_dir) => *dev,
-            _ => {
-                // Only a cache key for which kernel paths work; 0 on failure is harmless.
-                let dev = crate::data::device_of(job.dst_dir.as_fd()).unwrap_or(0);
-                self.dst_dev = Some((Arc::clone(&job.dst_dir), dev));
-                dev
-            }
-        }
+        let planned = match &job.origin {
+            JobOrigin::Planned { dir, .. } => dir.dst_id().map(|(dev, _)| dev),
+            _ => None,
+        };
+        // Only a cache key for which kernel paths work; 0 on failure is harmless.
+        let dev =
+            planned.unwrap_or_else(|| crate::data::device_of(job.dst_dir.as_fd()).unwrap_or(0));
+        self.dst_dev = Some((Arc::clone(&job.dst_dir), dev));
+        dev
     }
 }

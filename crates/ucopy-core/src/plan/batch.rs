@@ -53,6 +53,11 @@ impl Planner {
             self.batch_dirs += 1;
         }
         *entry.dir.pending() += 1;
+        if self.batch.capacity() == 0 {
+            // Room for the most a batch holds: grown by doubling from empty, each batch was
+            // reallocated (and moved) eight times at the defaults.
+            self.batch.reserve_exact(self.options.batch_files.max(1));
+        }
         self.batch.push(PlannedFile {
             entry,
             src_dir,

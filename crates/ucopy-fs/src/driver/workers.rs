@@ -3,14 +3,14 @@
 //! report and the progress hear about regular files).
 
 use std::io;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
 use rustix::io::Errno;
 use ucopy_core::{
-    cause, Batch, CopiedPaths, EntryError, ExecutorFactory, FileJob, JobOrigin, JobOutcome, Kind,
-    LinkStatus, Op, Options, PlannedFile,
+    cause, Batch, CopiedPaths, DirNode, EntryError, ExecutorFactory, FileJob, JobOrigin,
+    JobOutcome, Kind, LinkStatus, Op, Options, PlannedFile,
 };
 
 use super::fd_tables::LocalDirs;
@@ -123,13 +123,25 @@ impl Driver<'_> {
     /// Hands a batch to the workers, taking in results while too many batches wait.
     pub(super) fn dispatch(&mut self, files: Vec<PlannedFile>) -> Result<(), FatalError> {
         let mut batch = Vec::with_capacity(files.len());
+        // The destination descriptor of the directory of the file before: a batch's files come
+        // directory by directory, and each look-up takes the node's locks.
+        let mut last: Option<(Arc<DirNode>, Arc<OwnedFd>)> = None;
         for file in files {
             let dir = Arc::clone(&file.entry.dir);
-            let dst_dir = if dir.dst_failed() {
+            let known = last
+                .as_ref()
+                .filter(|(d, _)| Arc::ptr_eq(d, &dir))
+                .map(|(_, fd)| Arc::clone(fd));
+            let dst_dir = if known.is_some() {
+                known
+            } else if dir.dst_failed() {
                 None
             } else {
                 match dir.dst_fd() {
-                    Ok(fd) => Some(fd),
+                    Ok(fd) => {
+                        last = Some((Arc::clone(&dir), Arc::clone(&fd)));
+                        Some(fd)
+                    }
                     Err(e) => {
                         self.fail(EntryError::new(file.entry.dst_path(), Op::Open, e));
                         None
