@@ -122,6 +122,19 @@ pub fn dir_final_at_creation(stat: &Stat, options: &Options) -> Option<Mode> {
         .then(|| Mode::from_raw_mode(mode))
 }
 
+/// Gives a directory this run made its final mode when the mode is not kept (`-a`/`-p` apply the
+/// source's exactly): [`final_mode`], and the set-group-ID bit it inherited from a set-group-ID
+/// parent, which `cp -r` leaves on a directory it makes.
+pub fn chmod_made_dir(
+    dir: BorrowedFd<'_>,
+    stat: &Stat,
+    options: &Options,
+) -> Result<(), (Op, io::Error)> {
+    let inherited = rfs::fstat(dir).map_err(|e| (Op::Stat, e.into()))?.st_mode & 0o2000;
+    let mode = Mode::from_raw_mode(final_mode(stat, options) | inherited);
+    rfs::fchmod(dir, mode).map_err(|e| (Op::Chmod, e.into()))
+}
+
 /// Marks a directory this run just created as unfinished; a filesystem without user xattrs
 /// (or one refusing them) gets no mark.
 pub fn mark_unfinished(dir: BorrowedFd<'_>) {

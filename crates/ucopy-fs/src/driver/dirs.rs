@@ -13,7 +13,7 @@ use ucopy_core::{CopiedPaths, DirNode, EntryError, Kind, Op, DIR_FLAGS};
 
 use super::Driver;
 use crate::dest::{
-    clear_unfinished, dir_final_at_creation, final_mode, is_left_unfinished, mark_unfinished,
+    chmod_made_dir, clear_unfinished, dir_final_at_creation, is_left_unfinished, mark_unfinished,
     PRIVATE_DIR_MODE,
 };
 use crate::meta::{mode_and_times_fd, own_fd, read_xattrs, write_xattrs};
@@ -126,17 +126,12 @@ impl Driver<'_> {
             }
             true
         } else if flags == DIR_FLAGS && is_left_unfinished(fd.as_fd()) {
-            if let Some(mode) = final_at_creation {
+            if final_at_creation.is_some() {
                 // A killed run's private directory, which this run would have made at its final
                 // mode: it gets that mode now, and is then like one made so (nothing left to
                 // apply when it is finished).
                 clear_unfinished(fd.as_fd()).map_err(|e| dst_err(Op::Xattr, e))?;
-                let inherited = rfs::fstat(fd.as_fd())
-                    .map_err(|e| dst_err(Op::Stat, e.into()))?
-                    .st_mode
-                    & 0o2000;
-                let mode = Mode::from_raw_mode(mode.as_raw_mode() | inherited);
-                rfs::fchmod(fd.as_fd(), mode).map_err(|e| dst_err(Op::Chmod, e.into()))?;
+                chmod_made_dir(fd.as_fd(), stat, self.options).map_err(|(op, e)| dst_err(op, e))?;
             }
             true
         } else {
@@ -212,23 +207,14 @@ impl Driver<'_> {
                     clear_unfinished(fd.as_fd())
                         .map_err(|e| EntryError::new(node.dst_path(), Op::Xattr, e))?;
                 }
-                if private && !self.options.preserved().mode {
-                    // Without a kept mode, cp -r leaves the set-group-ID bit a directory inherits
-                    // from its parent: so does the final chmod here.
-                    let inherited = rfs::fstat(fd.as_fd())
-                        .map_err(|e| {
-                            EntryError::new(node.dst_path(), Op::Stat, io::Error::from(e))
-                        })?
-                        .st_mode
-                        & 0o2000;
-                    let mode = Mode::from_raw_mode(final_mode(&stat, self.options) | inherited);
-                    rfs::fchmod(fd.as_fd(), mode).map_err(|e| {
-                        EntryError::new(node.dst_path(), Op::Chmod, io::Error::from(e))
-                    })?;
-                    return mode_and_times_fd(fd.as_fd(), &stat, self.options, false)
-                        .map_err(|e| EntryError::new(node.dst_path(), e.op, e.error));
+                // Without a kept mode, the final mode keeps an inherited set-group-ID bit.
+                let keep_mode = self.options.preserved().mode;
+                if private && !keep_mode {
+                    chmod_made_dir(fd.as_fd(), &stat, self.options)
+                        .map_err(|(op, e)| EntryError::new(node.dst_path(), op, e))?;
                 }
-                mode_and_times_fd(fd.as_fd(), &stat, self.options, private)
+                // A kept mode (applied whether made or merged into), and kept times.
+                mode_and_times_fd(fd.as_fd(), &stat, self.options, false)
                     .map_err(|e| EntryError::new(node.dst_path(), e.op, e.error))
             });
         node.release_dst_upward();
