@@ -43,7 +43,8 @@ pub struct Preserve {
     /// Extended attributes (and with them ACLs and file capabilities).
     pub xattr: bool,
     /// `--no-preserve=mode` was given: new entries get the default mode (0666 or 0777, less the
-    /// umask) rather than the source's mode less the umask.
+    /// umask; a directory keeps the source's sticky bit, as with cp) rather than the source's mode
+    /// less the umask.
     pub default_mode: bool,
 }
 

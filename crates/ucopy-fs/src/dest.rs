@@ -55,14 +55,19 @@ pub const SOURCE_FLAGS: OFlags = OFlags::RDONLY
 /// The permission bits the destination ends with: exactly the source's when the mode is
 /// preserved (`-a`, `-p`); otherwise, as `cp -r` does, the source's bits less the umask — rwx
 /// for files, rwx and the sticky bit for directories (mkdir keeps it: `cp -r` of a 1777
-/// directory gives 1755 under umask 022); with `--no-preserve=mode`, 0666 or 0777 less the umask.
+/// directory gives 1755 under umask 022); with `--no-preserve=mode`, 0666 or 0777 less the umask,
+/// and a directory keeps the source's sticky bit (as `cp -r --no-preserve=mode` does).
 pub fn final_mode(stat: &Stat, options: &Options) -> u32 {
     let keep = options.preserved();
     let is_dir = stat.kind() == ucopy_core::Kind::Dir;
     if keep.mode {
         stat.permissions()
     } else if keep.default_mode {
-        (if is_dir { 0o777 } else { 0o666 }) & !options.umask
+        if is_dir {
+            (0o777 & !options.umask) | (stat.mode & 0o1000)
+        } else {
+            0o666 & !options.umask
+        }
     } else if is_dir {
         stat.mode & 0o1777 & !options.umask
     } else {
@@ -361,6 +366,16 @@ mod tests {
         assert_eq!(made(&dir(0o775), &plain(0o002)), None);
         // Its owner could not fill it: private, final mode applied when finished.
         assert_eq!(made(&dir(0o555), &plain(0o022)), None);
+        // --no-preserve=mode: the default mode less the umask, and the source's sticky bit.
+        let default_mode = Options::builder()
+            .umask(0o022)
+            .preserve(ucopy_core::Preserve {
+                default_mode: true,
+                ..Default::default()
+            })
+            .build();
+        assert_eq!(made(&dir(0o7700), &default_mode), Some(0o1755));
+        assert_eq!(made(&dir(0o2700), &default_mode), Some(0o755));
         // Mode, owner or xattrs kept: they change after mkdir.
         assert_eq!(
             made(&dir(0o755), &Options::builder().archive(true).build()),

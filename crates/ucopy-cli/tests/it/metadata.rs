@@ -118,6 +118,39 @@ backend_test!(row14_plain_dirs_keep_an_inherited_setgid_bit, |b| {
     }
 });
 
+// Row 14 with --no-preserve=mode: new entries get the default mode less the umask, and a
+// directory keeps its source's sticky bit (and nothing else special), as GNU cp gives them.
+backend_test!(row14_no_preserve_mode_follows_cp, |b| {
+    let t = TestTree::new();
+    for m in [0o700, 0o1700, 0o2700, 0o4700, 0o7755] {
+        t.file(format!("src/d{m:04o}/f"), "f");
+        t.chmod(format!("src/d{m:04o}/f"), 0o700);
+        t.chmod(format!("src/d{m:04o}"), m);
+    }
+    for (i, umask) in ["022", "077"].iter().enumerate() {
+        let cp_dst = t.p(format!("cp{i}"));
+        let ours = t.p(format!("ucopy{i}"));
+        let no_mode = "--no-preserve=mode";
+        let mut c = sh(
+            &format!("umask {umask}"),
+            args!["cp", "-r", no_mode, t.p("src"), cp_dst],
+        );
+        c.env("LC_ALL", "C");
+        let out = run(c, Duration::from_secs(60));
+        assert!(out.status.success(), "cp failed:\n{out}");
+        b.run_sh(
+            &format!("umask {umask}"),
+            args!["-r", no_mode, t.p("src"), &ours],
+        )
+        .assert_success();
+        assert_eq!(
+            modes(&ours),
+            modes(&cp_dst),
+            "--no-preserve=mode differs from cp under umask {umask}"
+        );
+    }
+});
+
 // Row 20 without -a: a directory whose final mode is group- or other-writable (0777 under umask
 // 0) is private while it fills, like one under -a; only once complete does it get that mode.
 backend_test!(row20_plain_dir_not_writable_by_others_while_filling, |b| {
