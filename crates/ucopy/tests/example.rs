@@ -53,8 +53,14 @@ fn assert_same(src: &Path, dst: &Path) {
     }
 }
 
+/// The tests of this binary run one at a time: the descriptor-table check below looks at every
+/// worker thread of the process, and the other test's copies have workers too (caught between
+/// their start and their own table, they would look shared).
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn example_copies_with_auto_and_each_forced_backend() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let mut ran = 0;
     for forced in [Backend::Std, Backend::Splice, Backend::Rw, Backend::Fixed] {
         if let Err(why) = forced.check() {
@@ -86,7 +92,8 @@ fn example_copies_with_auto_and_each_forced_backend() {
 struct TableWatch {
     marker: (i32, u64),
     events: std::sync::atomic::AtomicUsize,
-    /// Worker thread id → whether its table held the marker when last looked at.
+    /// Worker thread id → whether its table held the marker, at the latest look (late in the
+    /// copy, when every worker has long taken a table of its own).
     last_seen_shared: std::sync::Mutex<std::collections::HashMap<String, bool>>,
 }
 
@@ -101,6 +108,7 @@ impl ucopy::Progress for TableWatch {
             return;
         }
         let (fd, ino) = self.marker;
+        let mut latest = std::collections::HashMap::new();
         for task in fs::read_dir("/proc/self/task").unwrap() {
             let task = task.unwrap().path();
             let comm = fs::read_to_string(task.join("comm")).unwrap_or_default();
@@ -109,7 +117,10 @@ impl ucopy::Progress for TableWatch {
             }
             let shared = fs::metadata(task.join(format!("fd/{fd}"))).is_ok_and(|m| m.ino() == ino);
             let tid = task.file_name().unwrap().to_string_lossy().into_owned();
-            self.last_seen_shared.lock().unwrap().insert(tid, shared);
+            latest.insert(tid, shared);
+        }
+        if !latest.is_empty() {
+            *self.last_seen_shared.lock().unwrap() = latest;
         }
     }
 }
@@ -117,6 +128,7 @@ impl ucopy::Progress for TableWatch {
 #[test]
 fn workers_copy_with_descriptor_tables_of_their_own() {
     use std::os::fd::AsRawFd;
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");
     for d in 0..20 {
