@@ -413,7 +413,7 @@ fn executor_moves_between_threads() {
         let t = Trees::new();
         let factory = UringFactory::new(mode);
         let options = Options::default();
-        let mut exec = factory.make(&options).unwrap();
+        let mut exec = make_executor(&factory, &options);
         for round in 0..3 {
             let name = format!("m{round}");
             let data = t.file(&name, 10_000 + round);

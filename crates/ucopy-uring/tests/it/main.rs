@@ -24,11 +24,50 @@ use ucopy_core::{ExecutorFactory, FileJob, JobOrigin, JobOutcome, Options, Stat}
 use ucopy_uring::{Mode, Probe, Tuning, UringFactory};
 
 /// Tests that change process- or system-wide state (the fd table count, io_uring_disabled) take
-/// this exclusively; all others share it.
+/// this exclusively; all others share it ([`shared`]).
 static GLOBAL: RwLock<()> = RwLock::new(());
 
-pub fn shared() -> RwLockReadGuard<'static, ()> {
-    GLOBAL.read().unwrap_or_else(|e| e.into_inner())
+/// What a test holds while it runs: see [`shared`].
+#[derive(Debug)]
+pub enum Guard {
+    /// With the other tests that share.
+    Shared(#[allow(dead_code)] RwLockReadGuard<'static, ()>),
+    /// Alone.
+    Alone(#[allow(dead_code)] RwLockWriteGuard<'static, ()>),
+}
+
+/// The lock most tests take: shared as root, alone as a normal user. A normal user's rings and
+/// registered buffers all count against one RLIMIT_MEMLOCK (8 MiB on a desktop, for all of the
+/// user's processes), and two fixed executors' buffers at once do not fit in it; root's do not
+/// count.
+pub fn shared() -> Guard {
+    if is_root() {
+        Guard::Shared(GLOBAL.read().unwrap_or_else(|e| e.into_inner()))
+    } else {
+        Guard::Alone(exclusive())
+    }
+}
+
+/// How long a test waits for locked memory that rings closed a moment ago still hold: the kernel
+/// tears a ring down (and gives its memory back) asynchronously, after its last descriptor is
+/// closed.
+const MEMLOCK_SETTLE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Calls `attempt` until it does not fail for want of locked memory, or [`MEMLOCK_SETTLE`] has
+/// passed.
+fn settling<T, E>(
+    mut attempt: impl FnMut() -> Result<T, E>,
+    is_enomem: impl Fn(&E) -> bool,
+) -> Result<T, E> {
+    let start = std::time::Instant::now();
+    loop {
+        match attempt() {
+            Err(e) if is_enomem(&e) && start.elapsed() < MEMLOCK_SETTLE => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
 }
 
 pub fn exclusive() -> RwLockWriteGuard<'static, ()> {
@@ -38,7 +77,8 @@ pub fn exclusive() -> RwLockWriteGuard<'static, ()> {
 /// True when `mode` can run; otherwise prints why and returns false (or panics when
 /// `UCOPY_REQUIRE_URING=1`).
 pub fn uring_available(mode: Mode) -> bool {
-    match Probe::detect().check(mode) {
+    let verdict = settling(|| Probe::detect().check(mode), |why| why.contains("ENOMEM"));
+    match verdict {
         Ok(()) => true,
         Err(why) => {
             if std::env::var_os("UCOPY_REQUIRE_URING").is_some_and(|v| v == "1") {
@@ -214,12 +254,21 @@ pub fn run(
     options: &Options,
 ) -> Vec<(FileJob, JobOutcome)> {
     let factory = UringFactory::with_tuning(mode, tuning.clone());
-    let mut exec = factory.make(options).expect("make executor");
+    let mut exec = make_executor(&factory, options);
     assert_eq!(exec.name(), mode.name());
     let n = jobs.len();
     let out = exec.copy_batch(jobs, options);
     assert_eq!(out.len(), n, "one outcome per job");
     out
+}
+
+/// An executor from `factory`, waiting out locked memory that closed rings still hold.
+pub fn make_executor(factory: &UringFactory, options: &Options) -> Box<dyn ucopy_core::Executor> {
+    settling(
+        || factory.make(options),
+        |e| e.kind() == std::io::ErrorKind::OutOfMemory || format!("{e:?}").contains("ENOMEM"),
+    )
+    .expect("make executor")
 }
 
 /// The outcome for the job whose source is called `name`.
