@@ -11,8 +11,8 @@ target/release/xtask bench --corpora small-4k,small-64k,mixed,tiny-dirs --scenar
   --rounds 5 --warmup 1
 # Interleaved A/Bs of two builds (trees copied from target/bench/corpora/*/tree to /dev/shm):
 U=target/release/ucopy
-bench/runs/2026-12-01/ab.sh 20 /dev/shm/b/src /dev/shm/b/dst "auto=$U" "std=$U --backend std" cpz=cpz
-bench/runs/2026-12-01/ab.sh 14 /dev/shm/td/src /dev/shm/td/dst base=BEFORE now=AFTER cpz=cpz
+bench/runs/2026-11-30k/ab.sh 20 /dev/shm/b/src /dev/shm/b/dst "auto=$U" "std=$U --backend std" cpz=cpz
+bench/runs/2026-11-30k/ab.sh 14 /dev/shm/td/src /dev/shm/td/dst base=BEFORE now=AFTER cpz=cpz
 # User-space instructions (repeatable; valgrind runs the threads one at a time):
 valgrind --tool=callgrind --callgrind-out-file=cg.out $U --backend std /dev/shm/b/src /dev/shm/b/dst
 valgrind --tool=callgrind --callgrind-out-file=cg.out cpz /dev/shm/b/src /dev/shm/b/dst

@@ -63,29 +63,40 @@ backend_test!(row14_modes_exact_any_umask, |b| {
 
 // Row 14: without -a new files and dirs get the modes `cp -r` gives them (GNU cp is the oracle),
 // under several umasks.
+/// Copies `t`'s `src` to `dst` with GNU cp and with ucopy under `umask`, with the same
+/// `options` (`-r` and the like), and returns the two trees' modes: (ucopy's, cp's).
+fn modes_beside_cp(
+    b: crate::harness::Backend,
+    t: &TestTree,
+    umask: &str,
+    options: &[&str],
+    dst: &str,
+) -> (BTreeMap<Vec<u8>, u32>, BTreeMap<Vec<u8>, u32>) {
+    let (cp_dst, ours) = (t.p(format!("{dst}.cp")), t.p(format!("{dst}.ucopy")));
+    let prelude = format!("umask {umask}");
+    let mut cp_args = args!["cp"];
+    cp_args.extend(options.iter().map(std::ffi::OsString::from));
+    cp_args.extend(args![t.p("src"), &cp_dst]);
+    let mut c = sh(&prelude, cp_args);
+    c.env("LC_ALL", "C");
+    let out = run(c, Duration::from_secs(60));
+    assert!(out.status.success(), "cp {options:?} failed:\n{out}");
+    let mut our_args: Vec<std::ffi::OsString> =
+        options.iter().map(std::ffi::OsString::from).collect();
+    our_args.extend(args![t.p("src"), &ours]);
+    b.run_sh(&prelude, our_args).assert_success();
+    (modes(&ours), modes(&cp_dst))
+}
+
 backend_test!(row14_plain_modes_follow_cp_r, |b| {
     let t = TestTree::new();
     mode_tree(&t);
     t.file("src/setuid", "s");
     t.chmod("src/setuid", 0o4755);
     for (i, umask) in ["022", "077", "000"].iter().enumerate() {
-        let cp_dst = t.p(format!("cp{i}"));
-        let ours = t.p(format!("ucopy{i}"));
-        let mut c = sh(
-            &format!("umask {umask}"),
-            args!["cp", "-r", t.p("src"), cp_dst],
-        );
-        c.env("LC_ALL", "C");
-        let out = run(c, Duration::from_secs(60));
-        assert!(out.status.success(), "cp -r failed:\n{out}");
-        b.run_sh(&format!("umask {umask}"), args![t.p("src"), ours])
-            .assert_success();
-        assert_trees_equal(&t.p("src"), &ours, &Compare::plain());
-        assert_eq!(
-            modes(&ours),
-            modes(&cp_dst),
-            "modes differ from cp -r under umask {umask}"
-        );
+        let (ours, cp) = modes_beside_cp(b, &t, umask, &["-r"], &format!("d{i}"));
+        assert_trees_equal(&t.p("src"), &t.p(format!("d{i}.ucopy")), &Compare::plain());
+        assert_eq!(ours, cp, "modes differ from cp -r under umask {umask}");
     }
 });
 
@@ -98,23 +109,12 @@ backend_test!(row14_plain_dirs_keep_an_inherited_setgid_bit, |b| {
     t.dir("sgid");
     t.chmod("sgid", 0o2775);
     for (i, umask) in ["022", "002"].iter().enumerate() {
-        let cp_dst = t.p(format!("sgid/cp{i}"));
-        let ours = t.p(format!("sgid/ucopy{i}"));
-        let mut c = sh(
-            &format!("umask {umask}"),
-            args!["cp", "-r", t.p("src"), cp_dst],
-        );
-        c.env("LC_ALL", "C");
-        let out = run(c, Duration::from_secs(60));
-        assert!(out.status.success(), "cp -r failed:\n{out}");
-        b.run_sh(&format!("umask {umask}"), args![t.p("src"), &ours])
-            .assert_success();
+        let (ours, cp) = modes_beside_cp(b, &t, umask, &["-r"], &format!("sgid/d{i}"));
         assert_eq!(
-            modes(&ours),
-            modes(&cp_dst),
+            ours, cp,
             "modes differ from cp -r in a set-group-ID directory under umask {umask}"
         );
-        assert_ne!(modes(&ours)[&Vec::new()] & 0o2000, 0, "the inherited bit");
+        assert_ne!(ours[&Vec::new()] & 0o2000, 0, "the inherited bit");
     }
 });
 
@@ -128,24 +128,10 @@ backend_test!(row14_no_preserve_mode_follows_cp, |b| {
         t.chmod(format!("src/d{m:04o}"), m);
     }
     for (i, umask) in ["022", "077"].iter().enumerate() {
-        let cp_dst = t.p(format!("cp{i}"));
-        let ours = t.p(format!("ucopy{i}"));
-        let no_mode = "--no-preserve=mode";
-        let mut c = sh(
-            &format!("umask {umask}"),
-            args!["cp", "-r", no_mode, t.p("src"), cp_dst],
-        );
-        c.env("LC_ALL", "C");
-        let out = run(c, Duration::from_secs(60));
-        assert!(out.status.success(), "cp failed:\n{out}");
-        b.run_sh(
-            &format!("umask {umask}"),
-            args!["-r", no_mode, t.p("src"), &ours],
-        )
-        .assert_success();
+        let options = ["-r", "--no-preserve=mode"];
+        let (ours, cp) = modes_beside_cp(b, &t, umask, &options, &format!("d{i}"));
         assert_eq!(
-            modes(&ours),
-            modes(&cp_dst),
+            ours, cp,
             "--no-preserve=mode differs from cp under umask {umask}"
         );
     }
