@@ -137,6 +137,20 @@ backend_test!(row14_no_preserve_mode_follows_cp, |b| {
     }
 });
 
+/// What is wrong with `dir` now, if it is group- or other-writable while it holds fewer than
+/// `n` entries (row 20: a half-made directory never is).
+fn writable_by_others_while_filling(dir: &Path, n: usize) -> Option<String> {
+    let st = lstat(dir).filter(|st| st.st_mode & 0o022 != 0)?;
+    let entries = std::fs::read_dir(dir).map_or(0, |r| r.count());
+    (entries < n).then(|| {
+        format!(
+            "{}: mode {:o} with {entries} of {n} entries",
+            dir.display(),
+            st.st_mode & 0o7777
+        )
+    })
+}
+
 // Row 20 without -a: a directory whose final mode is group- or other-writable (0777 under umask
 // 0) is private while it fills, like one under -a; only once complete does it get that mode.
 backend_test!(row20_plain_dir_not_writable_by_others_while_filling, |b| {
@@ -150,17 +164,7 @@ backend_test!(row20_plain_dir_not_writable_by_others_while_filling, |b| {
     let mut running = spawn(b.sh_cmd("umask 0", args![t.p("src"), &dst]));
     let mut violations = Vec::new();
     let out = loop {
-        if let Some(st) = lstat(&dst.join("open")) {
-            if st.st_mode & 0o022 != 0 {
-                let n = std::fs::read_dir(dst.join("open")).map_or(0, |r| r.count());
-                if n < N {
-                    violations.push(format!(
-                        "open/: mode {:o} with {n} of {N} entries",
-                        st.st_mode & 0o7777
-                    ));
-                }
-            }
-        }
+        violations.extend(writable_by_others_while_filling(&dst.join("open"), N));
         if let Some(out) = running.wait_timeout(Duration::ZERO) {
             break out;
         }
@@ -462,17 +466,7 @@ backend_test!(row20_never_more_accessible_while_writing, |b| {
                 }
             }
         }
-        if let Some(st) = lstat(&dst.join("open")) {
-            if st.st_mode & 0o022 != 0 {
-                let n = std::fs::read_dir(dst.join("open")).map_or(0, |r| r.count());
-                if n < N {
-                    violations.push(format!(
-                        "open/: mode {:o} with {n} of {N} entries",
-                        st.st_mode & 0o7777
-                    ));
-                }
-            }
-        }
+        violations.extend(writable_by_others_while_filling(&dst.join("open"), N));
         samples += 1;
         if let Some(out) = running.wait_timeout(Duration::ZERO) {
             break out;
