@@ -11,12 +11,13 @@
 //! under `-a` files, are private while they are written (files `0600` or narrower, directories
 //! `0700`) and get their final mode when complete — except a directory that, without `-a`, can be
 //! made at its final mode ([`dir_final_at_creation`]: as `cp -r` makes it, when that mode lets its
-//! owner fill it and nobody else write): it has no mark and nothing changes it after `mkdir`. (Without `-a` a file is created at its final
-//! mode and nothing changes it: like any complete existing file, a partial one a killed run left
-//! is rewritten by a re-run and kept by `-n`, as with `cp -r`.) A copy killed midway (SIGKILL,
-//! power loss) leaves them private, and partial. So that running the same
-//! command again converges to what an uninterrupted run gives, a directory carries a mark no
-//! finished copy has while it fills: the xattr [`UNFINISHED_XATTR`], set right after `mkdir` and
+//! owner fill it and nobody else write): it has no mark and nothing changes it after `mkdir`.
+//! (Without `-a` a file is created at its final mode and nothing changes it: like any complete
+//! existing file, a partial one a killed run left is rewritten by a re-run and kept by `-n`, as
+//! with `cp -r`.) A copy killed midway (SIGKILL, power loss) leaves the private ones private, and
+//! partial. So that running the same command again converges to what an uninterrupted run gives,
+//! a private directory carries a mark no finished copy has while it fills: the xattr
+//! [`UNFINISHED_XATTR`], set right after `mkdir` and
 //! removed just before the final mode is applied (where the filesystem refuses user xattrs there
 //! is no mark, which is `cp -r`'s behaviour) — see [`is_left_unfinished`]. A directory found with
 //! it is treated as this run's own creation: it gets its final mode when it is finished, with or
