@@ -35,18 +35,6 @@ fn keys(jobs: &[FileJob]) -> Vec<usize> {
     k
 }
 
-impl Dispatch {
-    /// The directories of a batch, when directories are owned at all (a look-ahead of 0 turns
-    /// affinity off, and with it this per-batch sort).
-    fn dirs_of(&self, jobs: &[FileJob]) -> Vec<usize> {
-        if self.max_waiting == 0 {
-            Vec::new()
-        } else {
-            keys(jobs)
-        }
-    }
-}
-
 /// The driver's side of the worker queues.
 #[derive(Debug)]
 pub(crate) struct Dispatch {
@@ -96,9 +84,24 @@ impl Dispatch {
         self.senders[w].is_some() && self.held[w] < PER_WORKER
     }
 
+    /// True when directories are owned by workers: a look-ahead of 0 turns affinity off.
+    fn affinity(&self) -> bool {
+        self.max_waiting > 0
+    }
+
+    /// The directories of a batch, when directories are owned at all (without affinity nothing
+    /// reads them, and the per-batch sort is saved).
+    fn dirs_of(&self, jobs: &[FileJob]) -> Vec<usize> {
+        if self.affinity() {
+            keys(jobs)
+        } else {
+            Vec::new()
+        }
+    }
+
     /// The worker a batch may go to now without sharing a directory, if any.
     fn target(&self, dirs: &[usize]) -> Option<usize> {
-        if self.max_waiting == 0 {
+        if !self.affinity() {
             // No look-ahead: no affinity either; any free worker, least busy first.
             return (0..self.senders.len())
                 .filter(|&w| self.free(w))
@@ -188,8 +191,8 @@ impl Dispatch {
     /// A worker gave back a batch, run (`jobs` are its results' jobs) or not.
     pub(crate) fn returned<'a>(&mut self, worker: usize, jobs: impl Iterator<Item = &'a FileJob>) {
         self.held[worker] = self.held[worker].saturating_sub(1);
-        if self.max_waiting == 0 {
-            // No affinity: nothing was recorded when it was sent.
+        if !self.affinity() {
+            // Nothing was recorded when it was sent.
             return;
         }
         let mut dirs: Vec<usize> = jobs.map(key).collect();
