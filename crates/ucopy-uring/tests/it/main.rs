@@ -53,20 +53,16 @@ pub fn shared() -> Guard {
 /// closed.
 const MEMLOCK_SETTLE: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Calls `attempt` until it does not fail for want of locked memory, or [`MEMLOCK_SETTLE`] has
-/// passed.
-fn settling<T, E>(
-    mut attempt: impl FnMut() -> Result<T, E>,
-    is_enomem: impl Fn(&E) -> bool,
-) -> Result<T, E> {
+/// Calls `attempt` again while what it gave says locked memory was wanting, until
+/// [`MEMLOCK_SETTLE`] has passed.
+fn settling<T>(mut attempt: impl FnMut() -> T, wanted_memory: impl Fn(&T) -> bool) -> T {
     let start = std::time::Instant::now();
     loop {
-        match attempt() {
-            Err(e) if is_enomem(&e) && start.elapsed() < MEMLOCK_SETTLE => {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            other => return other,
+        let got = attempt();
+        if !wanted_memory(&got) || start.elapsed() >= MEMLOCK_SETTLE {
+            return got;
         }
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
 
@@ -77,8 +73,12 @@ pub fn exclusive() -> RwLockWriteGuard<'static, ()> {
 /// True when `mode` can run; otherwise prints why and returns false (or panics when
 /// `UCOPY_REQUIRE_URING=1`).
 pub fn uring_available(mode: Mode) -> bool {
-    let verdict = settling(|| Probe::detect().check(mode), |why| why.contains("ENOMEM"));
-    match verdict {
+    let probe = settling(Probe::detect, |p| {
+        p.setup_failure
+            .as_ref()
+            .is_some_and(|f| f.errno == Some(libc::ENOMEM))
+    });
+    match probe.check(mode) {
         Ok(()) => true,
         Err(why) => {
             if std::env::var_os("UCOPY_REQUIRE_URING").is_some_and(|v| v == "1") {
@@ -266,7 +266,10 @@ pub fn run(
 pub fn make_executor(factory: &UringFactory, options: &Options) -> Box<dyn ucopy_core::Executor> {
     settling(
         || factory.make(options),
-        |e| e.kind() == std::io::ErrorKind::OutOfMemory || format!("{e:?}").contains("ENOMEM"),
+        |made| {
+            made.as_ref()
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::OutOfMemory)
+        },
     )
     .expect("make executor")
 }
