@@ -130,7 +130,7 @@ fn copy_opened(
             Ok(()) => JobOutcome::Copied { bytes },
             Err(e) => failed(e, options),
         },
-        Err(e) => dst.abort(data_error(job, e), options),
+        Err(e) => dst.abort(job, data_error(job, e), options),
     }
 }
 
@@ -172,7 +172,7 @@ pub fn copy_stream(job: &FileJob, options: &Options) -> JobOutcome {
             Ok(()) => JobOutcome::Copied { bytes },
             Err(e) => failed(e, options),
         },
-        Err(e) => dst.abort(data_error(job, e), options),
+        Err(e) => dst.abort(job, data_error(job, e), options),
     }
 }
 

@@ -11,7 +11,9 @@
 //!   there, and a file whose close failed is removed and reported like a failed write, as with cp;
 //! - [`NewFile::abort`]: the partial file is removed and the error becomes the job's outcome; an
 //!   error that dooms the run (ENOSPC, EDQUOT, EROFS) cancels it;
-//! - drop without either (a panic, an early return): the partial file is removed.
+//! - [`NewFile::discard`]: the partial file is removed, with no error of its own (the job goes
+//!   another way, or was interrupted);
+//! - drop without any of these (only while unwinding): the partial file is still removed.
 //!
 //! A partial file that cannot be removed (the destination went read-only mid-copy) is recorded
 //! in [`Options::leftovers`], and the run's report names it: it must not pass for a copy.
@@ -25,43 +27,42 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 
 use rustix::io::Errno;
-use ucopy_core::{EntryError, FileJob, JobOrigin, JobOutcome, Leftovers, Op, Options, Stat};
+use ucopy_core::{EntryError, FileJob, JobOutcome, Leftovers, Op, Options, Stat};
 
 use crate::dest::{create_file, remove_entry};
 use crate::file::{failed, meta_error};
 use crate::meta::finish_fd;
 
-/// Where a destination file lives, to remove it if it does not end complete.
+/// Where a destination file lives, to remove it if it does not end complete. It holds only the
+/// job's own directory and name: a clone of anything the driver or the other workers share (the
+/// directory's node, the run's leftovers) would be two atomic operations per file on a cache
+/// line that bounces between threads. What a failed removal is reported with (its path, the
+/// run's leftovers) comes from the job and the options, which every way out passes in.
 #[derive(Debug)]
 struct Name {
     dir: Arc<OwnedFd>,
     name: Arc<CStr>,
-    /// For the report, should the removal fail (the path is built only then).
-    origin: JobOrigin,
-    leftovers: Leftovers,
 }
 
 impl Name {
-    fn new(job: &FileJob, options: &Options) -> Name {
+    fn new(job: &FileJob) -> Name {
         Name {
             dir: Arc::clone(&job.dst_dir),
             name: Arc::clone(&job.dst_name),
-            origin: job.origin.clone(),
-            leftovers: options.leftovers.clone(),
         }
     }
 
     /// Removes the incomplete file. The failure that led here is what gets reported as the
     /// job's error; a file that cannot be removed as well (the filesystem went read-only) stays
     /// behind, truncated, and is recorded so that the run names it.
-    fn remove(self) {
-        if let Err(e) = remove_entry(self.dir.as_fd(), &*self.name, false) {
-            self.leftovers.record(EntryError::new(
-                self.origin.dst_path(&self.name),
-                Op::Remove,
-                e,
-            ));
+    fn remove(self, job: &FileJob, leftovers: &Leftovers) {
+        if let Err(e) = self.try_remove() {
+            leftovers.record(EntryError::new(job.dst_path(), Op::Remove, e));
         }
+    }
+
+    fn try_remove(&self) -> io::Result<()> {
+        remove_entry(self.dir.as_fd(), &*self.name, false)
     }
 }
 
@@ -84,7 +85,7 @@ impl NewFile {
     ) -> Result<Option<NewFile>, EntryError> {
         Ok(create_file(job, src, options)?.map(|d| NewFile {
             fd: Some(Arc::new(d.fd)),
-            at: Some(Name::new(job, options)),
+            at: Some(Name::new(job)),
             created: d.created,
         }))
     }
@@ -119,7 +120,7 @@ impl NewFile {
         options: &Options,
     ) -> Result<(), EntryError> {
         let meta = self.finish_metadata(job, src, stat, options);
-        self.into_closing().close(job)?;
+        self.into_closing().close(job, options)?;
         meta
     }
 
@@ -151,24 +152,35 @@ impl NewFile {
 
     /// The data could not be completed: removes the file and turns `error` into the job's
     /// outcome (an error that dooms the run cancels it, see [`failed`]).
-    pub fn abort(self, error: EntryError, options: &Options) -> JobOutcome {
-        drop(self);
+    pub fn abort(self, job: &FileJob, error: EntryError, options: &Options) -> JobOutcome {
+        self.discard(job, options);
         failed(error, options)
     }
 
     /// Removes the file without an error of its own (the job is handed to another path, or was
-    /// interrupted).
-    pub fn discard(self) {
-        drop(self);
+    /// interrupted); a removal that fails is recorded in [`Options::leftovers`].
+    pub fn discard(mut self, job: &FileJob, options: &Options) {
+        // Close first, then remove the name: nothing may keep writing into a removed file.
+        drop(self.fd.take());
+        if let Some(at) = self.at.take() {
+            at.remove(job, &options.leftovers);
+        }
     }
 }
 
 impl Drop for NewFile {
+    /// Reached only while unwinding (every other way out is [`NewFile::commit`],
+    /// [`NewFile::abort`], [`NewFile::discard`] or [`NewFile::into_closing`]): the partial file
+    /// is still removed, so nothing truncated passes for a copy. A removal that fails here has
+    /// no report to go to: the panic ends the run.
     fn drop(&mut self) {
-        // Close first, then remove the name: nothing may keep writing into a removed file.
         drop(self.fd.take());
         if let Some(at) = self.at.take() {
-            at.remove();
+            debug_assert!(
+                std::thread::panicking(),
+                "a NewFile was dropped without commit, abort or discard"
+            );
+            let _ = at.try_remove();
         }
     }
 }
@@ -197,22 +209,27 @@ impl Closing {
 
     /// Closes the file now with `close(2)` and checks the result (see [`Closing::closed`]); a
     /// descriptor already handed out counts as a failed close.
-    pub fn close(mut self, job: &FileJob) -> Result<(), EntryError> {
+    pub fn close(mut self, job: &FileJob, options: &Options) -> Result<(), EntryError> {
         let result = match self.fd.0.take() {
             Some(fd) => nix::unistd::close(fd).map_err(|e| Errno::from_raw_os_error(e as i32)),
             None => Err(Errno::IO),
         };
-        self.closed(job, result)
+        self.closed(job, result, options)
     }
 
     /// How the close went: a failed close means the data may not have reached the file (NFS,
     /// FUSE report deferred write errors there), so the file is removed and the error reported
     /// as a failed write.
-    pub fn closed(self, job: &FileJob, result: Result<(), Errno>) -> Result<(), EntryError> {
+    pub fn closed(
+        self,
+        job: &FileJob,
+        result: Result<(), Errno>,
+        options: &Options,
+    ) -> Result<(), EntryError> {
         match result {
             Ok(()) => Ok(()),
             Err(e) => {
-                self.at.remove();
+                self.at.remove(job, &options.leftovers);
                 Err(EntryError::new(
                     job.dst_path(),
                     Op::Write,

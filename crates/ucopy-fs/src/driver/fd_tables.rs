@@ -68,9 +68,29 @@ struct Cached {
     local: Arc<OwnedFd>,
 }
 
-/// The driver's descriptors taken out of a batch's jobs, by the address of the copy put in
-/// their place.
-pub(super) struct Originals(Vec<(usize, Arc<OwnedFd>)>);
+/// The driver's descriptors taken out of a batch's jobs, grouped by the address of the copy put
+/// in their place: every one taken out is kept and goes back by a move, so that a worker never
+/// touches the reference count of a descriptor the driver shares (a cache line that would
+/// bounce between the threads twice per file).
+pub(super) struct Originals(Vec<(usize, Vec<Arc<OwnedFd>>)>);
+
+impl Originals {
+    fn keep(&mut self, key: usize, original: Arc<OwnedFd>) {
+        // A batch's jobs mostly share one or two directories: the newest group first.
+        match self.0.iter_mut().rev().find(|(k, _)| *k == key) {
+            Some((_, kept)) => kept.push(original),
+            None => self.0.push((key, vec![original])),
+        }
+    }
+
+    fn take(&mut self, key: usize) -> Option<Arc<OwnedFd>> {
+        self.0
+            .iter_mut()
+            .rev()
+            .find(|(k, _)| *k == key)
+            .and_then(|(_, kept)| kept.pop())
+    }
+}
 
 impl Drop for Originals {
     /// Unwinding from a panic in the middle of a batch: the driver's descriptors are leaked
@@ -78,8 +98,8 @@ impl Drop for Originals {
     /// under the same numbers.
     fn drop(&mut self) {
         if std::thread::panicking() {
-            for (_, original) in self.0.drain(..) {
-                std::mem::forget(original);
+            for (_, kept) in self.0.drain(..) {
+                kept.into_iter().for_each(std::mem::forget);
             }
         }
     }
@@ -137,10 +157,7 @@ impl<'a> LocalDirs<'a> {
             let [src, dst] = locals;
             for (slot, local) in [(&mut job.src_dir, src), (&mut job.dst_dir, dst)] {
                 let key = Arc::as_ptr(&local) as usize;
-                let original = std::mem::replace(slot, local);
-                if !originals.0.iter().any(|(k, _)| *k == key) {
-                    originals.0.push((key, original));
-                }
+                originals.keep(key, std::mem::replace(slot, local));
             }
         }
         // Rare (a descriptor limit reached): taken out from the back, so indices stay right.
@@ -156,17 +173,17 @@ impl<'a> LocalDirs<'a> {
 
     /// Puts the driver's descriptors back into the jobs of a batch's results, so that the jobs
     /// go back to the driver as it made them.
-    pub(super) fn restore(results: &mut [(FileJob, JobOutcome)], originals: Originals) {
+    pub(super) fn restore(results: &mut [(FileJob, JobOutcome)], mut originals: Originals) {
         for (job, _) in results.iter_mut() {
             for slot in [&mut job.src_dir, &mut job.dst_dir] {
                 let key = Arc::as_ptr(slot) as usize;
-                if let Some((_, original)) = originals.0.iter().find(|(k, _)| *k == key) {
-                    *slot = Arc::clone(original);
+                if let Some(original) = originals.take(key) {
+                    *slot = original;
                 }
             }
         }
-        // Every original now has a job holding it: dropping these clones closes nothing.
-        drop(originals);
+        // Every job came back (the executor's contract), so every original is back in one.
+        debug_assert!(originals.0.iter().all(|(_, kept)| kept.is_empty()));
     }
 
     /// This worker's copy of the driver's directory `dir`.

@@ -64,15 +64,17 @@ impl UringExecutor {
                         bytes: t.off,
                     }),
                     Err(e) => {
-                        drop(dst); // incomplete: removed
+                        dst.discard(&t.job, options); // incomplete: removed
                         out.push((t.job, failed(e, options)));
                     }
                 }
                 continue;
             }
             let src = t.src.take();
-            // Whatever was made at the destination is removed (`NewFile`'s drop).
-            drop(t.dst.take());
+            // Whatever was made at the destination is removed.
+            if let Some(dst) = t.dst.take() {
+                dst.discard(&t.job, options);
+            }
             let outcome = match std::mem::replace(&mut t.phase, Phase::Open) {
                 Phase::Fallback => {
                     drop(src);
@@ -142,7 +144,7 @@ impl UringExecutor {
             // No ring (it failed): plain close(2), checked all the same.
             drop(sources);
             for f in files {
-                let outcome = match f.closing.close(&f.job) {
+                let outcome = match f.closing.close(&f.job, options) {
                     Ok(()) => copied(f.meta, f.bytes, options),
                     Err(e) => failed(e, options),
                 };
@@ -167,7 +169,7 @@ impl UringExecutor {
             }
         };
         for (f, result) in files.into_iter().zip(results) {
-            let outcome = match f.closing.closed(&f.job, result) {
+            let outcome = match f.closing.closed(&f.job, result, options) {
                 Ok(()) => copied(f.meta, f.bytes, options),
                 Err(e) => failed(e, options),
             };
