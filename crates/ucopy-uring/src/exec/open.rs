@@ -88,7 +88,9 @@ impl UringExecutor {
                 continue;
             }
             match NewFile::create(&t.job, &t.stat, options) {
-                Ok(Some(dst)) => {
+                Ok(Some(mut dst)) => {
+                    // Its descriptor goes into ring operations (data.rs).
+                    dst.share();
                     t.dst = Some(dst);
                     t.phase = Phase::Data;
                 }
