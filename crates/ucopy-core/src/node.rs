@@ -6,6 +6,7 @@ use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rustix::fs::{self as rfs, Mode, OFlags};
@@ -41,7 +42,7 @@ pub struct DirNode {
     stat: Option<Stat>,
     src: Mutex<Side>,
     dst: Mutex<Side>,
-    pending: Mutex<usize>,
+    pending: AtomicUsize,
 }
 
 impl DirNode {
@@ -59,7 +60,7 @@ impl DirNode {
                 ..Side::default()
             }),
             dst: Mutex::new(Side::default()),
-            pending: Mutex::new(0),
+            pending: AtomicUsize::new(0),
         })
     }
 
@@ -86,7 +87,7 @@ impl DirNode {
                 ..Side::default()
             }),
             dst: Mutex::new(Side::default()),
-            pending: Mutex::new(0),
+            pending: AtomicUsize::new(0),
         })
     }
 
@@ -231,8 +232,20 @@ impl DirNode {
 
     /// Files of this directory planned but not yet finished (the driver's bookkeeping: a
     /// directory's metadata is applied once this is zero and the planner said it is done).
-    pub fn pending(&self) -> MutexGuard<'_, usize> {
-        self.pending.lock().expect("lock")
+    pub fn pending(&self) -> usize {
+        self.pending.load(Ordering::Acquire)
+    }
+
+    /// One more file of this directory planned.
+    pub fn add_pending(&self) {
+        self.pending.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// One file of this directory finished; returns how many are left.
+    pub fn finish_pending(&self) -> usize {
+        let before = self.pending.fetch_sub(1, Ordering::AcqRel);
+        debug_assert!(before > 0, "a file finished that was never planned");
+        before - 1
     }
 
     fn side(&self, which: Which) -> MutexGuard<'_, Side> {

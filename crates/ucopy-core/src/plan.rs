@@ -263,6 +263,10 @@ struct Frame {
     /// The destination directory's identity, once the driver made it (known when the frame is
     /// listed): no directory entered below may be it.
     dst_id: Option<(u64, u64)>,
+    /// The directory's source descriptor while this frame is the top one, taken once rather
+    /// than per entry (each take locks the node and counts a reference). Dropped when a
+    /// subdirectory is entered: a frame below the top may have its descriptor released.
+    src_fd: Option<Arc<OwnedFd>>,
 }
 
 impl Frame {
@@ -420,7 +424,7 @@ impl Iterator for Planner {
                 match start {
                     Start::Dir(node) => self.push_frame(node),
                     Start::Entry(entry) => match self.anchor.src_fd() {
-                        Ok(fd) => self.plan_entry(entry, &fd),
+                        Ok(fd) => self.plan_entry(entry, fd),
                         Err(e) => self.ready.push_back(Step::Error(EntryError::new(
                             entry.path(),
                             Op::Open,

@@ -52,7 +52,7 @@ impl Planner {
         if new_dir {
             self.batch_dirs += 1;
         }
-        *entry.dir.pending() += 1;
+        entry.dir.add_pending();
         if self.batch.capacity() == 0 {
             // Room for the most a batch holds: grown by doubling from empty, each batch was
             // reallocated (and moved) eight times at the defaults.
@@ -69,9 +69,12 @@ impl Planner {
     }
 
     /// Plans one non-directory entry.
-    pub(super) fn plan_entry(&mut self, entry: Entry, src_dir: &Arc<OwnedFd>) {
-        let resolved_dir = entry.resolved.as_ref().map(|(fd, _)| Arc::clone(fd));
-        let src_dir = resolved_dir.as_ref().unwrap_or(src_dir);
+    /// `src_dir` is the entry's directory's descriptor, which its job keeps.
+    pub(super) fn plan_entry(&mut self, entry: Entry, src_dir: Arc<OwnedFd>) {
+        let src_dir = match &entry.resolved {
+            Some((fd, _)) => Arc::clone(fd),
+            None => src_dir,
+        };
         match entry.stat.kind() {
             Kind::File => {
                 // Under -L a file reached through symlinks is one more name of it, whatever its
@@ -104,13 +107,13 @@ impl Planner {
                         batch: self.batch_seq,
                     });
                     self.links.insert(key, (Arc::clone(&group), 1));
-                    self.add_file(entry, Arc::clone(src_dir), Some(group));
+                    self.add_file(entry, src_dir, Some(group));
                 } else {
-                    self.add_file(entry, Arc::clone(src_dir), None);
+                    self.add_file(entry, src_dir, None);
                 }
             }
             Kind::Symlink => {
-                match rfs::readlinkat(src_dir.as_fd(), entry.src_at(src_dir).1, Vec::new()) {
+                match rfs::readlinkat(src_dir.as_fd(), entry.src_at(&src_dir).1, Vec::new()) {
                     Ok(target) => {
                         let target = OsString::from_vec(target.into_bytes());
                         self.ready.push_back(Step::Symlink(entry, target));

@@ -116,6 +116,9 @@ impl Planner {
             self.root = Some((dev, node.path().to_path_buf()));
         }
         self.ready.push_back(Step::Dir(Arc::clone(&node)));
+        if let Some(parent) = self.stack.last_mut() {
+            parent.src_fd = None;
+        }
         self.stack.push(Frame {
             node,
             names: Vec::new(),
@@ -124,6 +127,7 @@ impl Planner {
             listed: false,
             subdirs_reversed: false,
             dst_id: None,
+            src_fd: None,
         });
         // Keep at most max_open_dirs source fds: release from the bottom (never the top, which
         // is being listed). Released ones reopen from an open ancestor when the walk returns.
@@ -225,14 +229,20 @@ impl Planner {
         let regular = listed == Listed::Regular;
         let name = frame.shared_name(at);
         let node = Arc::clone(&frame.node);
-        let fd = match node.src_fd() {
-            Ok(fd) => fd,
-            Err(e) => {
-                self.ready
-                    .push_back(Step::Error(EntryError::new(node.path(), Op::Open, e)));
-                self.stack.last_mut().expect("a frame").entries.clear();
-                return true;
-            }
+        let fd = match &frame.src_fd {
+            Some(fd) => Arc::clone(fd),
+            None => match node.src_fd() {
+                Ok(fd) => {
+                    frame.src_fd = Some(Arc::clone(&fd));
+                    fd
+                }
+                Err(e) => {
+                    self.ready
+                        .push_back(Step::Error(EntryError::new(node.path(), Op::Open, e)));
+                    frame.entries.clear();
+                    return true;
+                }
+            },
         };
         if listed == Listed::Dir {
             // Its identity and metadata come from the opened directory (`enter`).
@@ -293,7 +303,7 @@ impl Planner {
                 stat,
                 resolved,
             };
-            self.plan_entry(entry, &fd);
+            self.plan_entry(entry, fd);
         }
         true
     }

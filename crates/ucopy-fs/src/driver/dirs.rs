@@ -21,12 +21,7 @@ use crate::meta::{mode_and_times_fd, own_fd, read_xattrs, write_xattrs};
 impl Driver<'_> {
     /// One file of `dir` is no longer in flight; finish the directory if it was the last.
     pub(super) fn file_finished(&mut self, dir: &Arc<DirNode>) {
-        let left = {
-            let mut pending = dir.pending();
-            *pending -= 1;
-            *pending
-        };
-        if left == 0 {
+        if dir.finish_pending() == 0 {
             if let Some(node) = self.waiting_dirs.remove(&(Arc::as_ptr(dir) as usize)) {
                 self.finish_dir(&node);
             }
@@ -34,7 +29,7 @@ impl Driver<'_> {
     }
 
     pub(super) fn dir_done(&mut self, node: Arc<DirNode>) {
-        if *node.pending() == 0 {
+        if node.pending() == 0 {
             self.finish_dir(&node);
         } else {
             self.waiting_dirs.insert(Arc::as_ptr(&node) as usize, node);

@@ -127,23 +127,29 @@ impl Driver<'_> {
         // directory by directory, and each look-up takes the node's locks.
         let mut last: Option<(Arc<DirNode>, Arc<OwnedFd>)> = None;
         for file in files {
-            let dir = Arc::clone(&file.entry.dir);
+            // The file's fields move into its job: a clone and a drop of the directory's node
+            // per file would be two atomic operations on a count the workers' jobs share.
+            let PlannedFile {
+                entry,
+                src_dir,
+                link,
+            } = file;
             let known = last
                 .as_ref()
-                .filter(|(d, _)| Arc::ptr_eq(d, &dir))
+                .filter(|(d, _)| Arc::ptr_eq(d, &entry.dir))
                 .map(|(_, fd)| Arc::clone(fd));
             let dst_dir = if known.is_some() {
                 known
-            } else if dir.dst_failed() {
+            } else if entry.dir.dst_failed() {
                 None
             } else {
-                match dir.dst_fd() {
+                match entry.dir.dst_fd() {
                     Ok(fd) => {
-                        last = Some((Arc::clone(&dir), Arc::clone(&fd)));
+                        last = Some((Arc::clone(&entry.dir), Arc::clone(&fd)));
                         Some(fd)
                     }
                     Err(e) => {
-                        self.fail(EntryError::new(file.entry.dst_path(), Op::Open, e));
+                        self.fail(EntryError::new(entry.dst_path(), Op::Open, e));
                         None
                     }
                 }
@@ -152,30 +158,30 @@ impl Driver<'_> {
                 // Never handed out: the file is finished now. The other names of its inode must
                 // learn that it was not copied (they are copied instead), or they would wait
                 // for a completion that never comes.
-                if let Some(group) = &file.link {
+                if let Some(group) = &link {
                     group.set_status(LinkStatus::Failed);
                 }
-                self.file_finished(&dir);
+                self.file_finished(&entry.dir);
                 continue;
             };
             self.in_flight += 1;
             // The entry's own name is kept only when the job reads another one (a followed
             // symlink): messages name what the user sees.
-            let (src_name, own_name) = match file.entry.resolved {
-                Some((_, name)) => (name, Some(file.entry.src_name)),
-                None => (file.entry.src_name, None),
+            let (src_name, own_name) = match entry.resolved {
+                Some((_, name)) => (name, Some(entry.src_name)),
+                None => (entry.src_name, None),
             };
             batch.push(FileJob {
-                src_dir: file.src_dir,
+                src_dir,
                 src_name,
                 dst_dir,
-                dst_name: file.entry.dst_name,
+                dst_name: entry.dst_name,
                 origin: JobOrigin::Planned {
-                    dir,
+                    dir: entry.dir,
                     name: own_name,
-                    link: file.link,
+                    link,
                 },
-                stat: file.entry.stat,
+                stat: entry.stat,
             });
         }
         if batch.is_empty() {
