@@ -7,7 +7,7 @@ use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use rustix::fs::{self as rfs, Mode, OFlags};
 
@@ -36,9 +36,12 @@ pub struct Side {
 pub struct DirNode {
     parent: Option<Arc<DirNode>>,
     src_name: CString,
-    dst_name: CString,
-    path: PathBuf,
-    dst_path: PathBuf,
+    /// `None`: the same as `src_name` (every directory but a renamed top-level one).
+    dst_name: Option<CString>,
+    /// Built when a message first needs them (most directories never do): two allocations and
+    /// the copying of a whole path per directory, on the walking thread, otherwise.
+    path: OnceLock<PathBuf>,
+    dst_path: OnceLock<PathBuf>,
     stat: Option<Stat>,
     src: Mutex<Side>,
     dst: Mutex<Side>,
@@ -51,9 +54,9 @@ impl DirNode {
         Arc::new(DirNode {
             parent: None,
             src_name: CString::default(),
-            dst_name: CString::default(),
-            path: src_path,
-            dst_path,
+            dst_name: None,
+            path: OnceLock::from(src_path),
+            dst_path: OnceLock::from(dst_path),
             stat: None,
             src: Mutex::new(Side {
                 fd: Some(Arc::new(src_fd)),
@@ -64,22 +67,21 @@ impl DirNode {
         })
     }
 
-    /// A directory inside `parent`, with its source opened as `fd`.
+    /// A directory inside `parent`, with its source opened as `fd`; `dst_name` is given only
+    /// when it differs from `src_name`.
     pub(crate) fn child(
         parent: &Arc<DirNode>,
         src_name: CString,
-        dst_name: CString,
+        dst_name: Option<CString>,
         stat: Stat,
         fd: OwnedFd,
     ) -> Arc<DirNode> {
-        let path = join(&parent.path, &src_name);
-        let dst_path = join(&parent.dst_path, &dst_name);
         Arc::new(DirNode {
             parent: Some(Arc::clone(parent)),
             src_name,
             dst_name,
-            path,
-            dst_path,
+            path: OnceLock::new(),
+            dst_path: OnceLock::new(),
             stat: Some(stat),
             src: Mutex::new(Side {
                 fd: Some(Arc::new(fd)),
@@ -108,17 +110,23 @@ impl DirNode {
 
     /// The destination name within the parent.
     pub fn dst_name(&self) -> &CStr {
-        &self.dst_name
+        self.dst_name.as_deref().unwrap_or(&self.src_name)
     }
 
     /// The source path, for messages.
     pub fn path(&self) -> &Path {
-        &self.path
+        self.path.get_or_init(|| {
+            let parent = self.parent.as_ref().expect("the anchor's path is set");
+            join(parent.path(), &self.src_name)
+        })
     }
 
     /// The destination path, for messages.
     pub fn dst_path(&self) -> &Path {
-        &self.dst_path
+        self.dst_path.get_or_init(|| {
+            let parent = self.parent.as_ref().expect("the anchor's path is set");
+            join(parent.dst_path(), self.dst_name())
+        })
     }
 
     /// The source directory's metadata (`None` for the anchor).
@@ -258,7 +266,7 @@ impl DirNode {
     fn name(&self, which: Which) -> &CStr {
         match which {
             Which::Src => &self.src_name,
-            Which::Dst => &self.dst_name,
+            Which::Dst => self.dst_name(),
         }
     }
 

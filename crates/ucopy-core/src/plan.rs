@@ -364,7 +364,8 @@ impl Planner {
                 Mode::empty(),
             )
             .map_err(|e| err("open", e.into()))?;
-            Start::Dir(DirNode::child(&anchor, src_name, dst_name, stat, fd))
+            let renamed = (dst_name != src_name).then_some(dst_name);
+            Start::Dir(DirNode::child(&anchor, src_name, renamed, stat, fd))
         } else {
             Start::Entry(Entry {
                 dir: Arc::clone(&anchor),

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::path::Path;
 
-use crate::{Entry, EntryError, FileJob, Kind};
+use crate::{DirNode, Entry, EntryError, FileJob, Kind};
 
 /// The source and destination paths of a copied entry, built only when asked for: most runs
 /// print no line per file, and building two full paths per file is measurable work there.
@@ -16,6 +16,7 @@ enum Paths<'a> {
     Given(&'a Path, &'a Path),
     Entry(&'a Entry),
     Job(&'a FileJob),
+    Dir(&'a DirNode),
 }
 
 impl<'a> CopiedPaths<'a> {
@@ -34,12 +35,18 @@ impl<'a> CopiedPaths<'a> {
         CopiedPaths(Paths::Job(job))
     }
 
+    /// The paths of a created directory.
+    pub fn dir(node: &'a DirNode) -> Self {
+        CopiedPaths(Paths::Dir(node))
+    }
+
     /// The source path.
     pub fn src(&self) -> Cow<'a, Path> {
         match self.0 {
             Paths::Given(src, _) => Cow::Borrowed(src),
             Paths::Entry(e) => Cow::Owned(e.path()),
             Paths::Job(j) => Cow::Owned(j.path()),
+            Paths::Dir(d) => Cow::Borrowed(d.path()),
         }
     }
 
@@ -49,6 +56,7 @@ impl<'a> CopiedPaths<'a> {
             Paths::Given(_, dst) => Cow::Borrowed(dst),
             Paths::Entry(e) => Cow::Owned(e.dst_path()),
             Paths::Job(j) => Cow::Owned(j.dst_path()),
+            Paths::Dir(d) => Cow::Borrowed(d.dst_path()),
         }
     }
 }

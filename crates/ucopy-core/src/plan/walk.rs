@@ -73,7 +73,7 @@ impl Planner {
         });
         match opened {
             Ok((fd, stat)) => {
-                let node = DirNode::child(&parent, name.clone(), name, stat, fd);
+                let node = DirNode::child(&parent, name, None, stat, fd);
                 self.push_frame(node);
             }
             Err(e) => {

@@ -49,11 +49,7 @@ impl Driver<'_> {
                 self.report.dirs += 1;
                 // As cp -v: a directory is reported when it is made, not when merged into.
                 if node.dst_created() {
-                    self.progress.copied(
-                        Kind::Dir,
-                        CopiedPaths::new(node.path(), node.dst_path()),
-                        0,
-                    );
+                    self.progress.copied(Kind::Dir, CopiedPaths::dir(node), 0);
                 }
             }
             Err(e) => {
