@@ -1,30 +1,5 @@
 #!/bin/bash
-# ab.sh ROUNDS SRC DST name=command ... — interleaved A/B of copy commands (each run as
-# `command SRC DST`), `rm -rf DST; sync` before every run, `perf stat -e
-# duration_time,user_time,system_time`; prints medians in ms (wall, user, system, CPU).
-set -u
-R=$1; S=$2; D=$3; shift 3
-OUT=$(mktemp)
-for _ in $(seq "$R"); do
-  for spec in "$@"; do
-    n=${spec%%=*}; c=${spec#*=}
-    rm -rf "$D"; sync
-    # shellcheck disable=SC2086 # the command is meant to split into words
-    perf stat -x, -e duration_time,user_time,system_time $c "$S" "$D" 2>&1 >/dev/null |
-      awk -F, -v n="$n" '{v[$3]=$1} END {print n, v["duration_time"]/1e6, v["user_time"]/1e6, v["system_time"]/1e6}' >>"$OUT"
-  done
-done
-rm -rf "$D"
-python3 - "$OUT" <<'PY'
-import collections, statistics as st, sys
-d = collections.defaultdict(list)
-for line in open(sys.argv[1]):
-    p = line.split()
-    if len(p) == 4:
-        d[p[0]].append(tuple(map(float, p[1:])))
-for n, v in d.items():
-    med = lambda i: st.median(x[i] for x in v)
-    print(f"{n:8s} n={len(v)} wall {med(0):6.1f} (mean {st.mean(x[0] for x in v):6.1f})  "
-          f"user {med(1):5.1f}  sys {med(2):6.1f}  cpu {st.median(x[1] + x[2] for x in v):6.1f}")
-PY
-rm -f "$OUT"
+# The A/B script of the runs from 2026-11-30k to 2026-12-01: the same order every round. It is
+# bench/ab.sh now, which rotates the order unless told --fixed-order (see there, and
+# bench/runs/2026-12-01b/results.txt for why).
+exec "$(dirname "$0")/../../ab.sh" --fixed-order "$@"
