@@ -17,11 +17,6 @@ use std::sync::Arc;
 use crossbeam_channel::{Sender, TrySendError};
 use ucopy_core::{Batch, FileJob};
 
-/// Batches one worker may hold: one running and one queued behind it. Its queue has room for
-/// this many, so a send to a worker holding fewer never finds the queue full (the worker may not
-/// have taken the first one out yet).
-pub(crate) const PER_WORKER: usize = 2;
-
 /// The directory key of a job: its destination directory's descriptor, shared by every job of
 /// that directory (one `Arc` per directory node).
 fn key(job: &FileJob) -> usize {
@@ -42,6 +37,11 @@ pub(crate) struct Dispatch {
     senders: Vec<Option<Sender<Batch>>>,
     /// Batches sent to each worker and not yet returned.
     held: Vec<usize>,
+    /// Batches one worker may hold: one running and the rest queued behind it
+    /// ([`FdBudget::batches_per_worker`](crate::FdBudget::batches_per_worker)). Its queue has
+    /// room for this many, so a send to a worker holding fewer never finds the queue full (the
+    /// worker may not have taken the first one out yet).
+    per_worker: usize,
     /// Destination directory → the workers holding batches of it, with how many each (one
     /// worker, except when an idle worker was given a share; see [`Dispatch::pump`]).
     owner: HashMap<usize, Vec<(usize, usize)>>,
@@ -54,14 +54,20 @@ pub(crate) struct Dispatch {
 }
 
 impl Dispatch {
-    /// Queues for these workers, with up to `look_ahead` batches waiting for the right one. A
-    /// waiting batch holds its directories' descriptors, so under a tight fd limit the driver
-    /// passes 0: then nothing waits, and batches go wherever a worker is free.
-    pub(crate) fn new(senders: Vec<Sender<Batch>>, look_ahead: usize) -> Dispatch {
+    /// Queues for these workers, each holding up to `per_worker` batches (its queue's capacity),
+    /// with up to `look_ahead` batches waiting for the right one. A waiting batch holds its
+    /// directories' descriptors, so under a tight fd limit the driver passes 0: then nothing
+    /// waits, and batches go wherever a worker is free.
+    pub(crate) fn new(
+        senders: Vec<Sender<Batch>>,
+        per_worker: usize,
+        look_ahead: usize,
+    ) -> Dispatch {
         let n = senders.len();
         Dispatch {
             senders: senders.into_iter().map(Some).collect(),
             held: vec![0; n],
+            per_worker,
             owner: HashMap::new(),
             waiting: VecDeque::new(),
             max_waiting: look_ahead,
@@ -81,7 +87,7 @@ impl Dispatch {
     }
 
     fn free(&self, w: usize) -> bool {
-        self.senders[w].is_some() && self.held[w] < PER_WORKER
+        self.senders[w].is_some() && self.held[w] < self.per_worker
     }
 
     /// True when directories are owned by workers: a look-ahead of 0 turns affinity off.
@@ -181,7 +187,7 @@ impl Dispatch {
                 false
             }
             Err(TrySendError::Full(batch)) => {
-                // Cannot happen (the queue has room for PER_WORKER); try again later.
+                // Cannot happen (the queue has room for `per_worker`); try again later.
                 self.waiting.insert(i, batch);
                 false
             }
@@ -241,8 +247,8 @@ mod tests {
     }
 
     fn setup(n: usize) -> (Dispatch, Vec<Receiver<Batch>>) {
-        let (tx, rx): (Vec<_>, Vec<_>) = (0..n).map(|_| bounded(PER_WORKER)).unzip();
-        (Dispatch::new(tx, 8), rx)
+        let (tx, rx): (Vec<_>, Vec<_>) = (0..n).map(|_| bounded(2)).unzip();
+        (Dispatch::new(tx, 2, 8), rx)
     }
 
     #[test]

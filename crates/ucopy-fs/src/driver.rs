@@ -134,7 +134,7 @@ pub fn copy_tree(
         let share = address_space::share_per_worker(threads, left);
         for id in 0..threads {
             // Room for every batch a worker may hold (see dispatch.rs).
-            let (batch_tx, batch_rx) = bounded::<Batch>(crate::dispatch::PER_WORKER);
+            let (batch_tx, batch_rx) = bounded::<Batch>(budget.batches_per_worker);
             let done_tx = done_tx.clone();
             let start_rx = start_rx.clone();
             // Under a small RLIMIT_AS or RLIMIT_NPROC a thread may not start: copy with the
@@ -212,8 +212,8 @@ pub fn copy_tree(
             // large one — unless the fd limit is tight (the budget cut the batch size).
             // Directory affinity is off (look-ahead 0): interleaved A/B rounds on tmpfs (machine
             // shared) measured it at 0.67x and 0.96x of plain any-free-worker dispatch, and its
-            // ext4 gain is unconfirmed; PERF.md. `Dispatch::new(senders, 4 * threads)` turns it on.
-            dispatch: Dispatch::new(senders, 0),
+            // ext4 gain is unconfirmed; PERF.md. `Dispatch::new(senders, per_worker, 4 * threads)` turns it on.
+            dispatch: Dispatch::new(senders, budget.batches_per_worker, 0),
             fatal_said: Vec::new(),
         };
         let result = driver.run(planner);
@@ -299,7 +299,7 @@ impl Driver<'_> {
             self.collect(true);
         }
         // Closes the workers' queues: they finish and exit.
-        self.dispatch = Dispatch::new(Vec::new(), 0);
+        self.dispatch = Dispatch::new(Vec::new(), 1, 0);
         if let Some(e) = self.startup_error.take() {
             if self.report.files == 0 && self.workers_alive == 0 {
                 return Err(FatalError::Backend {

@@ -15,6 +15,11 @@ pub struct FdBudget {
     pub max_open_src_dirs: usize,
     /// Destination directory fds the driver may hold.
     pub max_open_dst_dirs: usize,
+    /// Batches one worker may hold, one running and the rest queued: four where the limit
+    /// leaves the queue depth whole with four, so that a worker has work for a few milliseconds
+    /// while the driver waits for a CPU (on two cores it shares them with the workers, and the
+    /// worker it has just woken may keep it off one for a whole time slice); else two.
+    pub batches_per_worker: usize,
 }
 
 impl FdBudget {
@@ -25,8 +30,8 @@ impl FdBudget {
     /// share of its directories'.
     const PER_JOB: usize = 5;
 
-    /// The budget for `threads` workers (each with one batch running and one queued) under the
-    /// fd limit `limit`, wanting `queue_depth` files per batch.
+    /// The budget for `threads` workers (each with one batch running and one or three queued)
+    /// under the fd limit `limit`, wanting `queue_depth` files per batch.
     pub fn new(limit: usize, threads: usize, queue_depth: usize) -> FdBudget {
         FdBudget::with_per_worker(limit, threads, queue_depth, 0)
     }
@@ -42,16 +47,25 @@ impl FdBudget {
         let avail = limit
             .saturating_sub(Self::RESERVED.min(limit * 5 / 8))
             .max(4);
-        // Each worker needs room for at least one file in flight in each of its two batches.
+        // Each worker needs room for at least one file in flight in each of its batches.
         let threads = threads.clamp(1, (avail / (4 * Self::PER_JOB + per_worker)).max(1));
         let avail = avail.saturating_sub(threads * per_worker).max(4);
-        let batches_in_flight = 2 * threads;
-        let per_batch = avail / 2 / batches_in_flight;
+        // Half of what is left for the files of the batches in flight, each counted whole.
+        let depth_with = |batches_per_worker: usize| {
+            let per_batch = avail / 2 / (batches_per_worker * threads);
+            queue_depth.min(per_batch / Self::PER_JOB).max(1)
+        };
+        let (batches_per_worker, queue_depth) = if depth_with(4) == queue_depth {
+            (4, queue_depth)
+        } else {
+            (2, depth_with(2))
+        };
         FdBudget {
             threads,
-            queue_depth: queue_depth.min(per_batch / Self::PER_JOB).max(1),
+            queue_depth,
             max_open_src_dirs: (avail / 4).max(1),
             max_open_dst_dirs: (avail / 4).max(1),
+            batches_per_worker,
         }
     }
 
@@ -110,12 +124,23 @@ mod tests {
     }
 
     #[test]
+    fn four_batches_per_worker_only_where_the_depth_stays_whole() {
+        let roomy = FdBudget::new(1 << 20, 2, 64);
+        assert_eq!((roomy.batches_per_worker, roomy.queue_depth), (4, 64));
+        // A desktop's 1024: four batches would cut the depth to 12, so two, and the depth two
+        // give: (1024 - 24) / 2 / (2 batches × 2 workers) / 5 fds per file = 25.
+        let tight = FdBudget::new(1024, 2, 64);
+        assert_eq!((tight.batches_per_worker, tight.queue_depth), (2, 25));
+    }
+
+    #[test]
     fn budget_shrinks_under_ulimit_64() {
         let b = FdBudget::new(64, 2, 64);
         assert!(b.queue_depth >= 1);
         // batches in flight × depth × fds per job, plus directories, stay under the limit.
+        let batches = b.batches_per_worker * b.threads;
         let worst =
-            4 * b.queue_depth * FdBudget::PER_JOB + b.max_open_src_dirs + b.max_open_dst_dirs;
+            batches * b.queue_depth * FdBudget::PER_JOB + b.max_open_src_dirs + b.max_open_dst_dirs;
         assert!(worst + FdBudget::RESERVED <= 64 + 8, "{b:?} uses {worst}");
     }
 }
