@@ -212,7 +212,8 @@ pub fn copy_tree(
             // large one — unless the fd limit is tight (the budget cut the batch size).
             // Directory affinity is off (look-ahead 0): interleaved A/B rounds on tmpfs (machine
             // shared) measured it at 0.67x and 0.96x of plain any-free-worker dispatch, and its
-            // ext4 gain is unconfirmed; PERF.md. `Dispatch::new(senders, per_worker, 4 * threads)` turns it on.
+            // ext4 gain is unconfirmed; PERF.md. `Dispatch::new(senders, per_worker, 4 *
+            // threads)` turns it on.
             dispatch: Dispatch::new(senders, budget.batches_per_worker, 0),
             fatal_said: Vec::new(),
         };

@@ -50,19 +50,17 @@ impl FdBudget {
         // Each worker needs room for at least one file in flight in each of its batches.
         let threads = threads.clamp(1, (avail / (4 * Self::PER_JOB + per_worker)).max(1));
         let avail = avail.saturating_sub(threads * per_worker).max(4);
-        // Half of what is left for the files of the batches in flight, each counted whole.
-        let depth_with = |batches_per_worker: usize| {
-            let per_batch = avail / 2 / (batches_per_worker * threads);
-            queue_depth.min(per_batch / Self::PER_JOB).max(1)
-        };
-        let (batches_per_worker, queue_depth) = if depth_with(4) == queue_depth {
-            (4, queue_depth)
+        // Half of what is left for the files of the batches in flight, each counted whole: the
+        // files one batch may have in flight when each worker holds `batches` of them.
+        let files_per_batch = |batches: usize| avail / 2 / (batches * threads) / Self::PER_JOB;
+        let batches_per_worker = if files_per_batch(4) >= queue_depth {
+            4
         } else {
-            (2, depth_with(2))
+            2
         };
         FdBudget {
             threads,
-            queue_depth,
+            queue_depth: queue_depth.min(files_per_batch(batches_per_worker)).max(1),
             max_open_src_dirs: (avail / 4).max(1),
             max_open_dst_dirs: (avail / 4).max(1),
             batches_per_worker,
@@ -131,6 +129,9 @@ mod tests {
         // give: (1024 - 24) / 2 / (2 batches × 2 workers) / 5 fds per file = 25.
         let tight = FdBudget::new(1024, 2, 64);
         assert_eq!((tight.batches_per_worker, tight.queue_depth), (2, 25));
+        // A depth of one file fits any limit only by rounding up: two batches, not four.
+        let tiny = FdBudget::new(16, 2, 1);
+        assert_eq!((tiny.batches_per_worker, tiny.queue_depth), (2, 1));
     }
 
     #[test]
