@@ -6,7 +6,7 @@ use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use rustix::fs::{self as rfs, Mode, OFlags};
@@ -19,14 +19,11 @@ pub const DIR_FLAGS: OFlags = OFlags::RDONLY
     .union(OFlags::NOFOLLOW)
     .union(OFlags::CLOEXEC);
 
-/// One side (source or destination) of a directory: an fd when open, and the identity it must
-/// have when reopened.
+/// One side (source or destination) of a directory: its fd when open (the identity it must have
+/// when reopened is kept beside it, [`DirNode`]'s `src_id` and `dst_id`).
 #[derive(Debug, Default)]
 pub struct Side {
     fd: Option<Arc<OwnedFd>>,
-    id: Option<(u64, u64)>,
-    created: bool,
-    failed: bool,
 }
 
 /// A directory of the copy. The root's parent is the *anchor*: the directories that hold the
@@ -45,6 +42,13 @@ pub struct DirNode {
     stat: Option<Stat>,
     src: Mutex<Side>,
     dst: Mutex<Side>,
+    /// The identities each side must have when reopened, and the destination's state, outside
+    /// the locks: workers and the walk read them for every directory, and a read that takes a
+    /// lock writes the lock's word, a cache line the driver's thread writes too.
+    src_id: Option<(u64, u64)>,
+    dst_id: OnceLock<(u64, u64)>,
+    dst_created: AtomicBool,
+    dst_failed: AtomicBool,
     pending: AtomicUsize,
 }
 
@@ -60,10 +64,14 @@ impl DirNode {
             stat: None,
             src: Mutex::new(Side {
                 fd: Some(Arc::new(src_fd)),
-                ..Side::default()
             }),
             dst: Mutex::new(Side::default()),
-            pending: AtomicUsize::new(0),
+            src_id: None,
+            dst_id: OnceLock::new(),
+            dst_created: AtomicBool::new(false),
+            dst_failed: AtomicBool::new(false),
+            // The walk's share (see `pending`).
+            pending: AtomicUsize::new(1),
         })
     }
 
@@ -85,11 +93,14 @@ impl DirNode {
             stat: Some(stat),
             src: Mutex::new(Side {
                 fd: Some(Arc::new(fd)),
-                id: Some((stat.dev, stat.ino)),
-                ..Side::default()
             }),
             dst: Mutex::new(Side::default()),
-            pending: AtomicUsize::new(0),
+            src_id: Some((stat.dev, stat.ino)),
+            dst_id: OnceLock::new(),
+            dst_created: AtomicBool::new(false),
+            dst_failed: AtomicBool::new(false),
+            // The walk's share (see `pending`).
+            pending: AtomicUsize::new(1),
         })
     }
 
@@ -150,35 +161,36 @@ impl DirNode {
     pub fn set_dst(&self, fd: OwnedFd, created: bool) -> io::Result<Arc<OwnedFd>> {
         let st = rfs::fstat(&fd)?;
         let fd = Arc::new(fd);
-        let mut side = self.dst.lock().expect("lock");
-        side.id = Some(file_id(&st));
-        side.fd = Some(Arc::clone(&fd));
-        side.created = created;
+        // Set once: the driver records a directory's destination once (a second call keeps
+        // the first identity, which is the one a reopen must find).
+        let _ = self.dst_id.set(file_id(&st));
+        self.dst_created.store(created, Ordering::Release);
+        self.dst.lock().expect("lock").fd = Some(Arc::clone(&fd));
         Ok(fd)
     }
 
     /// The destination directory's identity, once created.
     pub fn dst_id(&self) -> Option<(u64, u64)> {
-        self.dst.lock().expect("lock").id
+        self.dst_id.get().copied()
     }
 
     /// True when this run created the destination directory (rather than merging into it).
     pub fn dst_created(&self) -> bool {
-        self.dst.lock().expect("lock").created
+        self.dst_created.load(Ordering::Acquire)
     }
 
     /// Marks the destination as not made: nothing inside this directory is copied.
     pub fn mark_dst_failed(&self) {
-        self.dst.lock().expect("lock").failed = true;
+        self.dst_failed.store(true, Ordering::Release);
     }
 
     /// True when this directory's destination, or an ancestor's, could not be made.
     pub fn dst_failed(&self) -> bool {
-        self.dst.lock().expect("lock").failed
+        self.dst_failed.load(Ordering::Acquire)
             || self
                 .parent
                 .as_ref()
-                .is_some_and(|p| p.dst.lock().expect("lock").failed)
+                .is_some_and(|p| p.dst_failed.load(Ordering::Acquire))
     }
 
     /// Lets go of the source fd (holders of clones keep theirs); it is reopened on demand.
@@ -220,7 +232,7 @@ impl DirNode {
         }
         let up = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
         if let Ok(up) = rfs::openat(fd.as_fd(), c"..", up, Mode::empty()) {
-            let same = rfs::fstat(&up).is_ok_and(|st| Some(file_id(&st)) == parent.side(which).id);
+            let same = rfs::fstat(&up).is_ok_and(|st| Some(file_id(&st)) == parent.id(which));
             let mut side = parent.side(which);
             if same && side.fd.is_none() {
                 side.fd = Some(Arc::new(up));
@@ -238,8 +250,9 @@ impl DirNode {
         self.dst.lock().expect("lock").fd.is_some()
     }
 
-    /// Files of this directory planned but not yet finished (the driver's bookkeeping: a
-    /// directory's metadata is applied once this is zero and the planner said it is done).
+    /// What keeps this directory from being finished (the driver's bookkeeping: its metadata
+    /// is applied once this is zero): its files planned but not yet finished, plus one for the
+    /// walk until [`Step::DirDone`](crate::Step::DirDone) says the planner is done with it.
     pub fn pending(&self) -> usize {
         self.pending.load(Ordering::Acquire)
     }
@@ -249,7 +262,9 @@ impl DirNode {
         self.pending.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// One file of this directory finished; returns how many are left.
+    /// One file of this directory finished, or the walk left it; returns what is left. The one
+    /// that brings it to zero finishes the directory: no table of directories waiting for
+    /// their last file is needed.
     pub fn finish_pending(&self) -> usize {
         let before = self.pending.fetch_sub(1, Ordering::AcqRel);
         debug_assert!(before > 0, "a file finished that was never planned");
@@ -260,6 +275,14 @@ impl DirNode {
         match which {
             Which::Src => self.src.lock().expect("lock"),
             Which::Dst => self.dst.lock().expect("lock"),
+        }
+    }
+
+    /// The identity a side must have when reopened (`None`: not known, never matched).
+    fn id(&self, which: Which) -> Option<(u64, u64)> {
+        match which {
+            Which::Src => self.src_id,
+            Which::Dst => self.dst_id(),
         }
     }
 
@@ -294,7 +317,7 @@ impl DirNode {
         for node in chain.iter().rev() {
             let fd = rfs::openat(current.as_fd(), node.name(which), DIR_FLAGS, Mode::empty())?;
             let st = rfs::fstat(&fd)?;
-            if Some(file_id(&st)) != node.side(which).id {
+            if Some(file_id(&st)) != node.id(which) {
                 return Err(io::Error::other("directory was replaced during the copy"));
             }
             current = Arc::new(fd);

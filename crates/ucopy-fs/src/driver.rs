@@ -199,7 +199,6 @@ pub fn copy_tree(
                 ..Report::default()
             },
             in_flight: 0,
-            waiting_dirs: HashMap::new(),
             open_dst: std::collections::VecDeque::new(),
             max_open_dst: budget.max_open_dst_dirs,
             sweep_open_dst_at: 64,
@@ -235,8 +234,6 @@ struct Driver<'a> {
     /// Regular files handed to the workers and not yet back (each job carries its own
     /// bookkeeping: its directory and hard-link group).
     in_flight: usize,
-    /// Directories the planner finished whose files are still in flight, by address.
-    waiting_dirs: HashMap<usize, Arc<DirNode>>,
     /// Directories holding a destination fd, oldest first (released beyond the budget).
     open_dst: std::collections::VecDeque<Arc<DirNode>>,
     max_open_dst: usize,

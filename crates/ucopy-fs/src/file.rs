@@ -233,8 +233,7 @@ impl StdCopier {
 
     /// The device of the job's destination directory, remembered for the directory of the job
     /// before (most jobs of a batch share it): known to its directory node (the driver took it
-    /// when it made the directory; its lock is shared with the driver's thread, so it is asked
-    /// once per directory), else asked with `fstat`.
+    /// when it made the directory), else asked with `fstat`.
     fn dst_dev(&mut self, job: &FileJob) -> u64 {
         if let Some((dir, dev)) = &self.dst_dev {
             if Arc::ptr_eq(dir, &job.dst_dir) {

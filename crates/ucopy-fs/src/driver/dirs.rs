@@ -19,21 +19,18 @@ use crate::dest::{
 use crate::meta::{mode_and_times_fd, own_fd, read_xattrs, write_xattrs};
 
 impl Driver<'_> {
-    /// One file of `dir` is no longer in flight; finish the directory if it was the last.
+    /// One file of `dir` is no longer in flight; finish the directory if it was the last and
+    /// the planner is done with it.
     pub(super) fn file_finished(&mut self, dir: &Arc<DirNode>) {
         if dir.finish_pending() == 0 {
-            if let Some(node) = self.waiting_dirs.remove(&(Arc::as_ptr(dir) as usize)) {
-                self.finish_dir(&node);
-            }
+            self.finish_dir(dir);
         }
     }
 
+    /// The planner is done with `node`: finish it now if none of its files is in flight, else
+    /// its last file does (`DirNode::pending` counts the walk as one).
     pub(super) fn dir_done(&mut self, node: Arc<DirNode>) {
-        if node.pending() == 0 {
-            self.finish_dir(&node);
-        } else {
-            self.waiting_dirs.insert(Arc::as_ptr(&node) as usize, node);
-        }
+        self.file_finished(&node);
     }
 
     /// Creates (or merges into) a destination directory: at its final mode where nothing changes
