@@ -65,6 +65,15 @@ pub fn print_plan(copier: &Copier<'_>, target: &Target) -> Result<usize, ucopy::
                 "finish '{}' (mode and times, once its files are in)",
                 show(node.dst_path())
             )),
+            // The dry run's planner is made without leaves; shown all the same if one comes.
+            Step::Leaf(leaf) => {
+                batch += 1;
+                out_line(format_args!(
+                    "leaf '{}': {} files, made and copied by one worker",
+                    show(leaf.node.dst_path()),
+                    leaf.files.len()
+                ));
+            }
             Step::Error(e) => {
                 errors += 1;
                 crate::output::err_line(format_args!("{e}"));

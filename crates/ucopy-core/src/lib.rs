@@ -28,8 +28,8 @@ pub use options::{
     DEFAULT_QUEUE_DEPTH,
 };
 pub use plan::{
-    name_os, open_operand_dir, split_operand, Entry, LinkGroup, LinkStatus, PlanError, PlanOptions,
-    PlannedFile, Planner, Step, DEFAULT_BATCH_FILES,
+    name_os, open_operand_dir, split_operand, Entry, LeafDir, LinkGroup, LinkStatus, PlanError,
+    PlanOptions, PlannedFile, Planner, Step, DEFAULT_BATCH_FILES,
 };
 pub use progress::{CopiedPaths, NoProgress, Progress};
 pub use quote::quote_inner;

@@ -47,6 +47,9 @@ pub struct DirNode {
     /// lock writes the lock's word, a cache line the driver's thread writes too.
     src_id: Option<(u64, u64)>,
     dst_id: OnceLock<(u64, u64)>,
+    /// The destination's device where its identity is not taken (a leaf directory a worker
+    /// made in its parent, on the parent's filesystem).
+    dst_dev: OnceLock<u64>,
     dst_created: AtomicBool,
     dst_failed: AtomicBool,
     pending: AtomicUsize,
@@ -68,6 +71,7 @@ impl DirNode {
             dst: Mutex::new(Side::default()),
             src_id: None,
             dst_id: OnceLock::new(),
+            dst_dev: OnceLock::new(),
             dst_created: AtomicBool::new(false),
             dst_failed: AtomicBool::new(false),
             // The walk's share (see `pending`).
@@ -97,6 +101,7 @@ impl DirNode {
             dst: Mutex::new(Side::default()),
             src_id: Some((stat.dev, stat.ino)),
             dst_id: OnceLock::new(),
+            dst_dev: OnceLock::new(),
             dst_created: AtomicBool::new(false),
             dst_failed: AtomicBool::new(false),
             // The walk's share (see `pending`).
@@ -172,6 +177,21 @@ impl DirNode {
     /// The destination directory's identity, once created.
     pub fn dst_id(&self) -> Option<(u64, u64)> {
         self.dst_id.get().copied()
+    }
+
+    /// The destination directory's device, once known: from its identity, or as recorded by
+    /// [`DirNode::set_dst_dev`].
+    pub fn dst_dev(&self) -> Option<u64> {
+        self.dst_id()
+            .map(|(dev, _)| dev)
+            .or_else(|| self.dst_dev.get().copied())
+    }
+
+    /// Records the destination's device without its identity (a worker made the directory in
+    /// its parent: it is on the parent's filesystem). Workers read it to choose a kernel copy
+    /// path without an `fstat` per directory.
+    pub fn set_dst_dev(&self, dev: u64) {
+        let _ = self.dst_dev.set(dev);
     }
 
     /// True when this run created the destination directory (rather than merging into it).

@@ -78,6 +78,13 @@ pub struct PlanOptions {
     /// parallel, not at queue depth 1 on the planning thread), and the metadata is the opened
     /// file's, not a stale one's.
     pub stat_files: bool,
+    /// Hand a subdirectory that holds nothing but regular files, at most this many, to one
+    /// worker whole ([`Step::Leaf`]): the worker makes it, copies its files and finishes it, so
+    /// the directory and its files are created on one CPU and no file of it passes through the
+    /// driver. 0 (the default) never does; the driver sets it only for copies whose
+    /// directories need nothing but what [`Step::Leaf`]'s handler does (no kept metadata, no
+    /// per-file planning: see `ucopy-fs`'s `driver/leaves.rs`).
+    pub leaf_files: usize,
 }
 
 impl PlanOptions {
@@ -116,6 +123,7 @@ impl Default for PlanOptions {
             one_file_system: false,
             exclude: None,
             stat_files: true,
+            leaf_files: 0,
         }
     }
 }
@@ -233,8 +241,22 @@ pub enum Step {
     HardLink(Entry, Arc<LinkGroup>),
     /// Nothing more will be planned inside this directory; its files may still be in flight.
     DirDone(Arc<DirNode>),
+    /// A directory holding only regular files, listed whole: make it, copy the files, finish
+    /// it (only with [`PlanOptions::leaf_files`]; no [`Step::Dir`] or [`Step::DirDone`] comes
+    /// for it, and its parent's [`Step::DirDone`] may come before the leaf is copied).
+    Leaf(LeafDir),
     /// An entry of the source could not be read; the walk goes on.
     Error(EntryError),
+}
+
+/// A directory of regular files only, for one worker to copy whole ([`Step::Leaf`]).
+#[derive(Debug)]
+pub struct LeafDir {
+    /// The directory, its source opened; its destination is not made yet.
+    pub node: Arc<DirNode>,
+    /// Its files: names and inode numbers, in the plan's order. Each is planned from its
+    /// directory entry ([`Stat::regular_from_dirent`]).
+    pub files: Vec<(Arc<CStr>, u64)>,
 }
 
 /// What a listing says an entry is (`d_type`), before any stat.

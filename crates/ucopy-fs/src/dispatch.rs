@@ -17,6 +17,34 @@ use std::sync::Arc;
 use crossbeam_channel::{Sender, TrySendError};
 use ucopy_core::{Batch, FileJob};
 
+use crate::driver::LeafTask;
+
+/// What a worker is handed.
+#[derive(Debug)]
+pub(crate) enum WorkItem {
+    /// Files to copy into directories the driver made.
+    Batch(Batch),
+    /// Directories of files to make, fill and finish whole, one after another
+    /// (`driver/leaves.rs`).
+    Leaves(Vec<LeafTask>),
+}
+
+impl WorkItem {
+    /// The jobs of a batch (a leaf's are made by the worker: none here).
+    pub(crate) fn jobs(&self) -> &[FileJob] {
+        match self {
+            WorkItem::Batch(batch) => batch,
+            WorkItem::Leaves(_) => &[],
+        }
+    }
+}
+
+impl From<Batch> for WorkItem {
+    fn from(batch: Batch) -> WorkItem {
+        WorkItem::Batch(batch)
+    }
+}
+
 /// The directory key of a job: its destination directory's descriptor, shared by every job of
 /// that directory (one `Arc` per directory node).
 fn key(job: &FileJob) -> usize {
@@ -34,7 +62,7 @@ fn keys(jobs: &[FileJob]) -> Vec<usize> {
 #[derive(Debug)]
 pub(crate) struct Dispatch {
     /// One bounded queue per worker; `None` once the worker is gone.
-    senders: Vec<Option<Sender<Batch>>>,
+    senders: Vec<Option<Sender<WorkItem>>>,
     /// Batches sent to each worker and not yet returned.
     held: Vec<usize>,
     /// Batches one worker may hold: one running and the rest queued behind it
@@ -46,7 +74,7 @@ pub(crate) struct Dispatch {
     /// worker, except when an idle worker was given a share; see [`Dispatch::pump`]).
     owner: HashMap<usize, Vec<(usize, usize)>>,
     /// Batches not sent yet, oldest first.
-    waiting: VecDeque<Batch>,
+    waiting: VecDeque<WorkItem>,
     /// Look-ahead allowed before the driver stops planning and waits for a worker.
     max_waiting: usize,
     /// Nothing more will be pushed: idle workers take shares at once.
@@ -59,7 +87,7 @@ impl Dispatch {
     /// directories' descriptors, so under a tight fd limit the driver passes 0: then nothing
     /// waits, and batches go wherever a worker is free.
     pub(crate) fn new(
-        senders: Vec<Sender<Batch>>,
+        senders: Vec<Sender<WorkItem>>,
         per_worker: usize,
         look_ahead: usize,
     ) -> Dispatch {
@@ -76,8 +104,8 @@ impl Dispatch {
     }
 
     /// Queues a batch and sends whatever can go now.
-    pub(crate) fn push(&mut self, batch: Batch) {
-        self.waiting.push_back(batch);
+    pub(crate) fn push(&mut self, item: impl Into<WorkItem>) {
+        self.waiting.push_back(item.into());
         self.pump();
     }
 
@@ -146,7 +174,7 @@ impl Dispatch {
     pub(crate) fn pump(&mut self) {
         let mut i = 0;
         while i < self.waiting.len() {
-            let dirs = self.dirs_of(&self.waiting[i]);
+            let dirs = self.dirs_of(self.waiting[i].jobs());
             match self.target(&dirs) {
                 Some(w) if self.send(w, i, dirs) => {}
                 _ => i += 1,
@@ -158,7 +186,7 @@ impl Dispatch {
                 break;
             }
             if self.senders[w].is_some() && self.held[w] == 0 {
-                let dirs = self.dirs_of(&self.waiting[0]);
+                let dirs = self.dirs_of(self.waiting[0].jobs());
                 self.send(w, 0, dirs);
             }
         }
@@ -226,8 +254,8 @@ impl Dispatch {
     }
 
     /// Puts back a batch a worker could not run (it failed to start), first in line.
-    pub(crate) fn requeue(&mut self, batch: Batch) {
-        self.waiting.push_front(batch);
+    pub(crate) fn requeue(&mut self, item: WorkItem) {
+        self.waiting.push_front(item);
     }
 }
 
@@ -246,7 +274,7 @@ mod tests {
         (0..n).map(|token| job(d, d, token)).collect()
     }
 
-    fn setup(n: usize) -> (Dispatch, Vec<Receiver<Batch>>) {
+    fn setup(n: usize) -> (Dispatch, Vec<Receiver<WorkItem>>) {
         let (tx, rx): (Vec<_>, Vec<_>) = (0..n).map(|_| bounded(2)).unzip();
         (Dispatch::new(tx, 2, 8), rx)
     }
@@ -265,7 +293,7 @@ mod tests {
         assert_eq!(rx[1].len(), 1);
         assert_eq!(d.waiting.len(), 1);
         let done = rx[0].recv().unwrap();
-        d.returned(0, done.iter());
+        d.returned(0, done.jobs().iter());
         d.pump();
         assert_eq!(rx[0].len(), 2);
         assert!(d.waiting.is_empty());

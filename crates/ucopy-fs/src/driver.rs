@@ -17,8 +17,11 @@ mod budget;
 mod dirs;
 mod entries;
 mod fd_tables;
+mod leaves;
 mod links;
 mod workers;
+
+pub(crate) use leaves::LeafTask;
 
 use std::collections::HashMap;
 use std::io;
@@ -30,11 +33,11 @@ use std::thread;
 use crossbeam_channel::{bounded, unbounded, Receiver};
 use rustix::fs::FileType;
 use ucopy_core::{
-    Batch, CopiedPaths, DirNode, Entry, EntryError, ExecutorFactory, Kind, LinkMode, Op, Options,
+    CopiedPaths, DirNode, Entry, EntryError, ExecutorFactory, Kind, LinkMode, Op, Options,
     PlanError, Planner, Progress, Report, Step,
 };
 
-use crate::dispatch::Dispatch;
+use crate::dispatch::{Dispatch, WorkItem};
 use crate::meta::Xattrs;
 use crate::StdCopier;
 
@@ -87,7 +90,10 @@ pub fn copy_tree(
     let threads = threads_asked;
     let budget =
         FdBudget::from_rlimit_per_worker(threads, options.queue_depth, factory.fds_per_worker());
-    let planner = Planner::new(source, dest, budget.plan_options(options))?;
+    let mut plan = budget.plan_options(options);
+    plan.leaf_files = leaves::leaf_files(options, &plan);
+    let leaf_group_size = plan.queue_depth;
+    let planner = Planner::new(source, dest, plan)?;
     let anchor = Arc::clone(planner.anchor());
     let anchor_fd = ucopy_core::open_operand_dir(anchor.dst_path()).map_err(|source| {
         FatalError::DestParent {
@@ -134,7 +140,7 @@ pub fn copy_tree(
         let share = address_space::share_per_worker(threads, left);
         for id in 0..threads {
             // Room for every batch a worker may hold (see dispatch.rs).
-            let (batch_tx, batch_rx) = bounded::<Batch>(budget.batches_per_worker);
+            let (batch_tx, batch_rx) = bounded::<WorkItem>(budget.batches_per_worker);
             let done_tx = done_tx.clone();
             let start_rx = start_rx.clone();
             // Under a small RLIMIT_AS or RLIMIT_NPROC a thread may not start: copy with the
@@ -146,7 +152,15 @@ pub fn copy_tree(
                     // Err once the driver has started every thread: then go.
                     let _ = start_rx.recv();
                     address_space::set_worker_address_space(share);
-                    worker(id, factory, options, driver_pidfd, batch_rx, done_tx)
+                    worker(
+                        id,
+                        factory,
+                        options,
+                        driver_pidfd,
+                        batch_rx,
+                        done_tx,
+                        progress,
+                    )
                 });
             match started {
                 Ok(_) => {
@@ -215,6 +229,9 @@ pub fn copy_tree(
             // threads)` turns it on.
             dispatch: Dispatch::new(senders, budget.batches_per_worker, 0),
             fatal_said: Vec::new(),
+            leaf_group: Vec::new(),
+            leaf_group_files: 0,
+            leaf_group_size,
         };
         let result = driver.run(planner);
         result.map(|()| driver.report)
@@ -253,6 +270,11 @@ struct Driver<'a> {
     dispatch: Dispatch,
     /// The causes (errno) of the fatal errors already printed: each is said once.
     fatal_said: Vec<Option<i32>>,
+    /// Leaf directories not handed out yet (driver/leaves.rs), with their files counted.
+    leaf_group: Vec<LeafTask>,
+    leaf_group_files: usize,
+    /// The files a group of leaves gathers before it goes: the queue depth.
+    leaf_group_size: usize,
 }
 
 impl Driver<'_> {
@@ -288,9 +310,11 @@ impl Driver<'_> {
                 Step::Special(entry) => self.make_special(&entry),
                 Step::HardLink(entry, group) => self.make_hard_link(&entry, &group),
                 Step::DirDone(node) => self.dir_done(node),
+                Step::Leaf(leaf) => self.start_leaf(leaf)?,
                 Step::Error(e) => self.fail(e),
             }
         }
+        self.send_leaves()?;
         self.dispatch.drain();
         while self.in_flight > 0 && self.workers_alive > 0 {
             self.dispatch.pump();

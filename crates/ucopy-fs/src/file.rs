@@ -241,7 +241,7 @@ impl StdCopier {
             }
         }
         let planned = match &job.origin {
-            JobOrigin::Planned { dir, .. } => dir.dst_id().map(|(dev, _)| dev),
+            JobOrigin::Planned { dir, .. } => dir.dst_dev(),
             _ => None,
         };
         // Only a cache key for which kernel paths work; 0 on failure is harmless.

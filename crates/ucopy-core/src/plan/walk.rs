@@ -10,7 +10,7 @@ use std::sync::Arc;
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, RawDir};
 use rustix::io::Errno;
 
-use super::{resolve_symlink, Entry, Frame, Listed, Planner, Step};
+use super::{resolve_symlink, Entry, Frame, LeafDir, Listed, Planner, Step};
 use crate::node::{join, DirNode, DIR_FLAGS};
 use crate::{file_id, Dereference, EntryError, Kind, Op, Order, Stat};
 
@@ -74,6 +74,12 @@ impl Planner {
         match opened {
             Ok((fd, stat)) => {
                 let node = DirNode::child(&parent, name, None, stat, fd);
+                if self.options.leaf_files > 0 {
+                    if let Some(files) = self.list_leaf(&node) {
+                        self.ready.push_back(Step::Leaf(LeafDir { node, files }));
+                        return;
+                    }
+                }
                 self.push_frame(node);
             }
             Err(e) => {
@@ -142,6 +148,46 @@ impl Planner {
                 excess -= 1;
             }
         }
+    }
+
+    /// The files of a directory just entered, when it holds nothing but regular files (by the
+    /// listing's `d_type`) and at most `leaf_files` of them; `None` otherwise, with the
+    /// directory read from its start again when its frame lists it (`list_top`). What a
+    /// non-leaf costs: one `getdents64` (stopped at its first subdirectory, or the first name
+    /// past the limit) and one `lseek`.
+    fn list_leaf(&mut self, node: &Arc<DirNode>) -> Option<Vec<(Arc<CStr>, u64)>> {
+        let fd = node.src_fd().ok()?;
+        let most = self.options.leaf_files;
+        let mut files = Vec::new();
+        let mut leaf = true;
+        let mut dir = RawDir::new(fd.as_fd(), &mut self.dirent_buf);
+        while let Some(item) = dir.next() {
+            let Ok(e) = item else {
+                leaf = false; // the frame's listing reports it
+                break;
+            };
+            let name = e.file_name();
+            if name == c"." || name == c".." {
+                continue;
+            }
+            if e.file_type() != FileType::RegularFile || files.len() == most {
+                leaf = false;
+                break;
+            }
+            files.push((Arc::<CStr>::from(name), e.ino()));
+        }
+        if leaf {
+            if self.options.order == Order::Inode {
+                files.sort_unstable_by_key(|(_, ino)| *ino);
+            }
+            return Some(files);
+        }
+        // Not a leaf: its frame lists it from the start. Where the offset cannot be set back,
+        // the node lets go of this descriptor, and the listing reopens the directory.
+        if rfs::seek(&fd, rfs::SeekFrom::Start(0)).is_err() {
+            node.release_src();
+        }
+        None
     }
 
     /// Lists the top frame's directory.
@@ -389,5 +435,86 @@ mod tests {
             2,
             "the root and the subdirectory that stayed"
         );
+    }
+
+    /// With leaves allowed, a directory of regular files only (within the limit) comes whole as
+    /// one `Step::Leaf`, an empty one too; one with a subdirectory, a symlink or more files than
+    /// the limit is walked as before, and every entry of it is planned (its listing starts over
+    /// after the look that found it is no leaf).
+    #[test]
+    fn directories_of_files_only_come_as_leaves_and_the_rest_is_walked_whole() {
+        use std::collections::BTreeMap;
+        let t = tempfile::tempdir().unwrap();
+        let src = t.path().join("src");
+        let write = |dir: &str, names: &[&str]| {
+            fs::create_dir_all(src.join(dir)).unwrap();
+            for n in names {
+                fs::write(src.join(dir).join(n), n).unwrap();
+            }
+        };
+        write("leaf", &["f1", "f2", "f3"]);
+        write("big", &["g0", "g1", "g2", "g3", "g4", "g5"]);
+        write("mixed", &["h1"]);
+        write("mixed/sub", &["s1"]);
+        write("empty", &[]);
+        std::os::unix::fs::symlink("h1", src.join("mixed/link")).unwrap();
+        let options = PlanOptions {
+            stat_files: false,
+            leaf_files: 4,
+            ..PlanOptions::default()
+        };
+        let planner = Planner::new(&src, &t.path().join("dst"), options).unwrap();
+        let mut leaves = BTreeMap::new();
+        let mut walked = Vec::new();
+        let mut files = Vec::new();
+        let mut symlinks = Vec::new();
+        for step in planner {
+            match step {
+                Step::Leaf(leaf) => {
+                    let mut names: Vec<String> = leaf
+                        .files
+                        .iter()
+                        .map(|(n, _)| n.to_string_lossy().into_owned())
+                        .collect();
+                    names.sort();
+                    let dir = leaf.node.src_name().to_string_lossy().into_owned();
+                    leaves.insert(dir, names);
+                }
+                Step::Dir(node) => walked.push(node.src_name().to_string_lossy().into_owned()),
+                Step::Files(planned) => files.extend(
+                    planned
+                        .iter()
+                        .map(|f| f.entry.src_name.to_string_lossy().into_owned()),
+                ),
+                Step::Symlink(entry, _) => {
+                    symlinks.push(entry.src_name.to_string_lossy().into_owned())
+                }
+                Step::Error(e) => panic!("{e}"),
+                _ => {}
+            }
+        }
+        let expected: BTreeMap<String, Vec<String>> = [
+            ("leaf", vec!["f1", "f2", "f3"]),
+            ("empty", vec![]),
+            ("sub", vec!["s1"]),
+        ]
+        .into_iter()
+        .map(|(d, f)| (d.to_string(), f.into_iter().map(String::from).collect()))
+        .collect();
+        assert_eq!(leaves, expected);
+        walked.sort();
+        assert_eq!(walked, ["big", "mixed", "src"]);
+        files.sort();
+        assert_eq!(files, ["g0", "g1", "g2", "g3", "g4", "g5", "h1"]);
+        assert_eq!(symlinks, ["link"]);
+    }
+
+    /// Without `leaf_files` (the default) no leaf ever comes.
+    #[test]
+    fn no_leaves_unless_asked() {
+        let t = tempfile::tempdir().unwrap();
+        let src = two_dirs(t.path());
+        let planner = Planner::new(&src, &t.path().join("dst"), PlanOptions::default()).unwrap();
+        assert!(!planner.into_iter().any(|s| matches!(s, Step::Leaf(_))));
     }
 }

@@ -186,6 +186,21 @@ impl<'a> LocalDirs<'a> {
         debug_assert!(originals.0.iter().all(|(_, kept)| kept.is_empty()));
     }
 
+    /// This worker's copy of the driver's directory `dir`, kept for the next leaf directory
+    /// (`leaves.rs`) in it: copies of directories the driver has closed are let go first, as
+    /// before a batch.
+    pub(super) fn copy_of(&mut self, dir: &Arc<OwnedFd>) -> io::Result<Arc<OwnedFd>> {
+        self.trim();
+        self.local(dir)
+    }
+
+    /// A copy of the driver's directory `dir` that is not kept (a leaf's own directory, used
+    /// once): this table never holds more of them than the leaves it is copying.
+    pub(super) fn fetch(&self, dir: &Arc<OwnedFd>) -> io::Result<Arc<OwnedFd>> {
+        let fd = pidfd_getfd(self.driver, dir.as_raw_fd(), PidfdGetfdFlags::empty())?;
+        Ok(Arc::new(fd))
+    }
+
     /// This worker's copy of the driver's directory `dir`.
     fn local(&mut self, dir: &Arc<OwnedFd>) -> io::Result<Arc<OwnedFd>> {
         let key = Arc::as_ptr(dir) as usize;

@@ -1,6 +1,7 @@
 //! Worker dispatch: the worker threads that copy batches of regular files with a backend's
-//! executor, and the driver side that hands batches out and takes outcomes in (the one place the
-//! report and the progress hear about regular files).
+//! executor (and leaf directories whole, `leaves.rs`), and the driver side that hands batches out
+//! and takes outcomes in (with `leaves.rs`, the one place the report and the progress hear about
+//! regular files).
 
 use std::io;
 use std::os::fd::{BorrowedFd, OwnedFd};
@@ -9,12 +10,14 @@ use std::sync::Arc;
 use crossbeam_channel::{Receiver, Sender};
 use rustix::io::Errno;
 use ucopy_core::{
-    cause, Batch, CopiedPaths, DirNode, EntryError, ExecutorFactory, FileJob, JobOrigin,
-    JobOutcome, Kind, LinkStatus, Op, Options, PlannedFile,
+    cause, Batch, CopiedPaths, DirNode, EntryError, Executor, ExecutorFactory, FileJob, JobOrigin,
+    JobOutcome, Kind, LinkStatus, Op, Options, PlannedFile, Progress,
 };
 
 use super::fd_tables::LocalDirs;
+use super::leaves::{copy_leaf, LeafDone};
 use super::{Driver, FatalError};
+use crate::dispatch::WorkItem;
 use crate::StdCopier;
 
 pub(super) enum WorkerMsg {
@@ -22,8 +25,10 @@ pub(super) enum WorkerMsg {
     Done(usize, Vec<(FileJob, JobOutcome)>),
     /// Worker `.0`'s executor could not be made.
     StartFailed(usize, io::Error),
-    /// A batch worker `.0` was sent but could not run (its executor failed to start).
-    NotRun(usize, Batch),
+    /// Worker `.0` made, filled and finished these leaf directories.
+    Leaves(usize, Vec<LeafDone>),
+    /// Work worker `.0` was sent but could not run (its executor failed to start).
+    NotRun(usize, WorkItem),
     /// The executor could not be made within this machine's limits; the worker copies with
     /// plain system calls.
     Degraded(String),
@@ -34,8 +39,9 @@ pub(super) fn worker(
     factory: &dyn ExecutorFactory,
     options: &Options,
     driver_pidfd: Option<BorrowedFd<'_>>,
-    batches: Receiver<Batch>,
+    items: Receiver<WorkItem>,
     done: Sender<WorkerMsg>,
+    progress: &dyn Progress,
 ) {
     // A table of its own first, before the executor opens anything (fd_tables.rs).
     let mut local_dirs = driver_pidfd
@@ -59,8 +65,8 @@ pub(super) fn worker(
         Err(e) => {
             let _ = done.send(WorkerMsg::StartFailed(id, e));
             // Hand back whatever was queued here until the driver stops sending.
-            for batch in batches {
-                if done.send(WorkerMsg::NotRun(id, batch)).is_err() {
+            for item in items {
+                if done.send(WorkerMsg::NotRun(id, item)).is_err() {
                     return;
                 }
             }
@@ -68,7 +74,21 @@ pub(super) fn worker(
         }
     };
     let mut std = StdCopier::default();
-    for batch in batches {
+    for item in items {
+        let batch = match item {
+            WorkItem::Batch(batch) => batch,
+            WorkItem::Leaves(tasks) => {
+                let mut run = |batch| run_batch(&mut executor, &mut std, batch, options);
+                let leaves = tasks
+                    .into_iter()
+                    .map(|task| copy_leaf(task, &mut run, local_dirs.as_mut(), options, progress))
+                    .collect();
+                if done.send(WorkerMsg::Leaves(id, leaves)).is_err() {
+                    return;
+                }
+                continue;
+            }
+        };
         let (batch, failed, originals) = match local_dirs.as_mut() {
             Some(local) => {
                 let (run, failed, originals) = local.localize(batch);
@@ -76,17 +96,7 @@ pub(super) fn worker(
             }
             None => (batch, Vec::new(), None),
         };
-        let mut results = match executor.as_mut() {
-            _ if batch.is_empty() => Vec::new(),
-            Some(executor) => executor.copy_batch(batch, options),
-            None => batch
-                .into_iter()
-                .map(|mut job| {
-                    let outcome = std.copy(&mut job, options);
-                    (job, outcome)
-                })
-                .collect(),
-        };
+        let mut results = run_batch(&mut executor, &mut std, batch, options);
         results.extend(failed);
         if let Some(originals) = originals {
             LocalDirs::restore(&mut results, originals);
@@ -94,6 +104,26 @@ pub(super) fn worker(
         if done.send(WorkerMsg::Done(id, results)).is_err() {
             return;
         }
+    }
+}
+
+/// Copies a batch with the worker's executor, or with plain system calls where it has none.
+fn run_batch(
+    executor: &mut Option<Box<dyn Executor>>,
+    std: &mut StdCopier,
+    batch: Batch,
+    options: &Options,
+) -> Vec<(FileJob, JobOutcome)> {
+    match executor.as_mut() {
+        _ if batch.is_empty() => Vec::new(),
+        Some(executor) => executor.copy_batch(batch, options),
+        None => batch
+            .into_iter()
+            .map(|mut job| {
+                let outcome = std.copy(&mut job, options);
+                (job, outcome)
+            })
+            .collect(),
     }
 }
 
@@ -188,6 +218,11 @@ impl Driver<'_> {
             return Ok(());
         }
         self.dispatch.push(batch);
+        self.wait_for_room()
+    }
+
+    /// Takes in results while too much waits to be handed out.
+    pub(super) fn wait_for_room(&mut self) -> Result<(), FatalError> {
         while self.dispatch.full() {
             if self.workers_alive == 0 {
                 let e = self
@@ -233,13 +268,20 @@ impl Driver<'_> {
                     self.report.notes.push(note);
                 }
             }
-            WorkerMsg::NotRun(id, batch) => {
-                self.dispatch.returned(id, batch.iter());
+            WorkerMsg::NotRun(id, item) => {
+                self.dispatch.returned(id, item.jobs().iter());
                 if self.workers_alive == 0 {
-                    // Nobody can run it: the run ends with the start-up error.
+                    // Nobody can run it: the run ends with the start-up error (a leaf's task,
+                    // with the driver's descriptors, is dropped here).
                     return;
                 }
-                self.dispatch.requeue(batch);
+                self.dispatch.requeue(item);
+            }
+            WorkerMsg::Leaves(id, leaves) => {
+                self.dispatch.returned(id, std::iter::empty());
+                for leaf in leaves {
+                    self.leaf_done(leaf);
+                }
             }
             WorkerMsg::Done(id, results) => {
                 self.dispatch
@@ -261,17 +303,7 @@ impl Driver<'_> {
         self.report.bytes += bytes;
         self.progress
             .copied(Kind::File, CopiedPaths::job(job), bytes);
-        // A sparse copy counts only its data; the sparse path ends the file at the source's
-        // length itself.
-        if bytes < job.stat.size && !job.stat.maybe_sparse() && !self.options.attributes_only {
-            let w = EntryError::new(
-                job.path(),
-                Op::Changed,
-                io::Error::other(format!(
-                    "ended early: copied {bytes} of the {} bytes it had when the copy started",
-                    job.stat.size
-                )),
-            );
+        if let Some(w) = ended_early(job, bytes, self.options) {
             self.progress.warned(&w);
             self.report.warnings.push(w);
         }
@@ -311,4 +343,19 @@ impl Driver<'_> {
             }
         }
     }
+}
+
+/// The warning for a file copied shorter than the size it had when the copy started. A sparse
+/// copy counts only its data; the sparse path ends the file at the source's length itself.
+pub(super) fn ended_early(job: &FileJob, bytes: u64, options: &Options) -> Option<EntryError> {
+    (bytes < job.stat.size && !job.stat.maybe_sparse() && !options.attributes_only).then(|| {
+        EntryError::new(
+            job.path(),
+            Op::Changed,
+            io::Error::other(format!(
+                "ended early: copied {bytes} of the {} bytes it had when the copy started",
+                job.stat.size
+            )),
+        )
+    })
 }

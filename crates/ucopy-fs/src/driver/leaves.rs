@@ -1,0 +1,339 @@
+//! Leaf directories: a directory that holds nothing but regular files, made, filled and
+//! finished by one worker ([`Step::Leaf`](ucopy_core::Step::Leaf)).
+//!
+//! Why: in a tree of small directories the driver otherwise makes each directory on its CPU,
+//! hands its few files to a worker on the other CPU (which first fetches both directories into
+//! its own descriptor table), and takes each file's outcome back. Measured on two cores (PERF.md,
+//! "Leaf directories"), that hand-off was most of the distance to cpz, whose threads list, make and
+//! fill their own directories. Here the worker makes the directory and creates its files on one
+//! CPU, one descriptor is fetched instead of two, and no file of it passes through the driver.
+//!
+//! It stays the same copy as the driver's: the directory is made by the same function
+//! (`dirs.rs`, `make_dir_at`), its files are copied by the worker's executor as any batch, and
+//! it is finished by the same function (`finish_made_dir`). Only copies whose directories need
+//! nothing else get leaves ([`leaf_files`]): nothing kept but what `cp -r` keeps, no per-file
+//! planning (hard links, `-u` by time, exclusions, `-L`, `-x`), no prompts or backups.
+//!
+//! The driver keeps the order of the tree: a leaf counts as one of its parent's files until it
+//! is back (so the parent's times and mode are applied after it), and it counts the leaf's files,
+//! and says every message but "copied", which the worker says as it copies.
+//!
+//! Descriptors: the task holds the driver's descriptors of the source directory and of the
+//! parent's destination; the worker runs on its own copies (`fd_tables.rs`), and the task goes
+//! back to the driver with them, to be dropped on the driver's thread.
+
+use std::ffi::CStr;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
+
+use ucopy_core::{
+    Backup, Batch, CopiedPaths, Dereference, DirNode, EntryError, FileJob, JobOrigin, JobOutcome,
+    Kind, LinkMode, Op, Options, PlanOptions, Preserve, Progress, Stat,
+};
+
+use super::dirs::{finish_made_dir, left_to_finish, make_dir_at, MadeDir};
+use super::fd_tables::LocalDirs;
+use super::workers::ended_early;
+use super::Driver;
+
+/// The most files a leaf may have for this copy: the plan's batch size where leaves keep the
+/// copy the same, else 0 (no leaves).
+pub(super) fn leaf_files(options: &Options, plan: &PlanOptions) -> usize {
+    let plain = options.preserved() == Preserve::default()
+        && options.link_mode == LinkMode::Copy
+        && options.confirm.is_none()
+        && options.backup == Backup::Off
+        && !options.attributes_only
+        && !options.copy_contents
+        && !options.keep_directory_symlink
+        && !plan.one_file_system
+        && plan.exclude.is_none()
+        && plan.dereference != Dereference::Always
+        && !plan.stat_files
+        && !plan.preserve_links;
+    if plain {
+        plan.batch_files
+    } else {
+        0
+    }
+}
+
+/// A leaf directory handed to a worker.
+#[derive(Debug)]
+pub(crate) struct LeafTask {
+    /// The directory (its source opened by the planner, in the driver's table).
+    pub(super) node: Arc<DirNode>,
+    /// Its files: names and inode numbers, in the plan's order.
+    pub(super) files: Vec<(Arc<CStr>, u64)>,
+    /// The driver's descriptor of the source directory.
+    pub(super) src_dir: Arc<OwnedFd>,
+    /// The driver's descriptor of the parent's destination directory.
+    pub(super) parent_dst: Arc<OwnedFd>,
+}
+
+/// What a worker did with a leaf, for the driver to count and say.
+#[derive(Debug)]
+pub(super) struct LeafDone {
+    /// The task, back to be dropped on the driver's thread.
+    pub(super) task: LeafTask,
+    /// The directory was made or merged into.
+    pub(super) made: bool,
+    pub(super) files: u64,
+    pub(super) bytes: u64,
+    pub(super) skipped: u64,
+    pub(super) warnings: Vec<EntryError>,
+    pub(super) errors: Vec<EntryError>,
+}
+
+/// Makes, fills and finishes a leaf on a worker's thread. `run` copies a batch with the
+/// worker's executor; `local` fetches copies of the driver's descriptors when the worker's
+/// table is its own.
+pub(super) fn copy_leaf(
+    task: LeafTask,
+    run: &mut dyn FnMut(Batch) -> Vec<(FileJob, JobOutcome)>,
+    local: Option<&mut LocalDirs<'_>>,
+    options: &Options,
+    progress: &dyn Progress,
+) -> LeafDone {
+    let mut done = LeafDone {
+        task,
+        made: false,
+        files: 0,
+        bytes: 0,
+        skipped: 0,
+        warnings: Vec::new(),
+        errors: Vec::new(),
+    };
+    if options.cancel.is_cancelled() {
+        return done;
+    }
+    let node = Arc::clone(&done.task.node);
+    let fetched = match local {
+        Some(local) => local.fetch(&done.task.src_dir).and_then(|src| {
+            let parent = local.copy_of(&done.task.parent_dst)?;
+            Ok((src, parent))
+        }),
+        // The table is shared: the driver's descriptors are this thread's too (the task keeps
+        // them, so dropping these clones never closes one).
+        None => Ok((
+            Arc::clone(&done.task.src_dir),
+            Arc::clone(&done.task.parent_dst),
+        )),
+    };
+    let (src, parent) = match fetched {
+        Ok(fds) => fds,
+        Err(e) => {
+            node.mark_dst_failed();
+            done.errors
+                .push(EntryError::new(node.dst_path(), Op::Open, e));
+            return done;
+        }
+    };
+    let MadeDir {
+        fd,
+        created,
+        xattrs,
+    } = match make_dir_at(parent.as_fd(), &node, Some(src.as_fd()), options) {
+        Ok(made) => made,
+        Err(e) => {
+            node.mark_dst_failed();
+            done.errors.push(e);
+            return done;
+        }
+    };
+    drop(parent);
+    done.made = true;
+    // As cp -v: a directory is reported when it is made, not when merged into.
+    if created {
+        // Made in its parent, so on its parent's filesystem (one merged into may be a mount).
+        if let Some(dev) = node.parent().and_then(|p| p.dst_dev()) {
+            node.set_dst_dev(dev);
+        }
+        progress.copied(Kind::Dir, CopiedPaths::dir(&node), 0);
+    }
+    let stat = *node.stat().expect("not the anchor");
+    let dst = Arc::new(fd);
+    let batch: Batch = std::mem::take(&mut done.task.files)
+        .into_iter()
+        .map(|(name, ino)| FileJob {
+            src_dir: Arc::clone(&src),
+            src_name: Arc::clone(&name),
+            dst_dir: Arc::clone(&dst),
+            dst_name: name,
+            origin: JobOrigin::Planned {
+                dir: Arc::clone(&node),
+                name: None,
+                link: None,
+            },
+            stat: Stat::regular_from_dirent(stat.dev, ino),
+        })
+        .collect();
+    if !batch.is_empty() {
+        for (job, outcome) in run(batch) {
+            count(&mut done, &job, outcome, options, progress);
+        }
+    }
+    if !options.cancel.is_cancelled() && left_to_finish(&stat, created, xattrs.is_some(), options) {
+        if let Err(e) = finish_made_dir(dst.as_fd(), &node, created, xattrs.as_ref(), options) {
+            done.errors.push(e);
+        }
+    }
+    done
+}
+
+/// Counts one file's outcome as the driver's `count_file` does, saying "copied" now.
+fn count(
+    done: &mut LeafDone,
+    job: &FileJob,
+    outcome: JobOutcome,
+    options: &Options,
+    progress: &dyn Progress,
+) {
+    match outcome {
+        JobOutcome::Copied { bytes } => {
+            if let Some(created) = &options.just_created {
+                created.record(&CopiedPaths::job(job).dst());
+            }
+            done.files += 1;
+            done.bytes += bytes;
+            progress.copied(Kind::File, CopiedPaths::job(job), bytes);
+            if let Some(w) = ended_early(job, bytes, options) {
+                done.warnings.push(w);
+            }
+        }
+        JobOutcome::Skipped => done.skipped += 1,
+        JobOutcome::Vanished(w) => done.warnings.push(w),
+        JobOutcome::Failed(e) => done.errors.push(e),
+    }
+}
+
+impl Driver<'_> {
+    /// Hands a leaf directory to a worker; its parent is not finished before it is back.
+    pub(super) fn start_leaf(
+        &mut self,
+        leaf: ucopy_core::LeafDir,
+    ) -> Result<(), super::FatalError> {
+        let ucopy_core::LeafDir { node, files } = leaf;
+        let parent = Arc::clone(node.parent().expect("a directory below the anchor"));
+        if parent.dst_failed() {
+            node.mark_dst_failed();
+            return Ok(());
+        }
+        let parent_dst = match parent.dst_fd() {
+            Ok(fd) => fd,
+            Err(e) => {
+                node.mark_dst_failed();
+                self.fail(EntryError::new(node.dst_path(), Op::Open, e));
+                return Ok(());
+            }
+        };
+        let src_dir = match node.src_fd() {
+            Ok(fd) => fd,
+            Err(e) => {
+                self.fail(EntryError::new(node.path(), Op::Open, e));
+                return Ok(());
+            }
+        };
+        parent.add_pending();
+        self.in_flight += 1;
+        self.leaf_group_files += files.len().max(1);
+        self.leaf_group.push(LeafTask {
+            node,
+            files,
+            src_dir,
+            parent_dst,
+        });
+        // Small leaves go in groups of about a batch's worth of files: one hand-off each, not
+        // one per directory.
+        if self.leaf_group_files >= self.leaf_group_size {
+            self.send_leaves()?;
+        }
+        Ok(())
+    }
+
+    /// Hands the leaves gathered so far to a worker.
+    pub(super) fn send_leaves(&mut self) -> Result<(), super::FatalError> {
+        if self.leaf_group.is_empty() {
+            return Ok(());
+        }
+        self.leaf_group_files = 0;
+        let group = std::mem::take(&mut self.leaf_group);
+        self.dispatch.push(crate::dispatch::WorkItem::Leaves(group));
+        self.wait_for_room()
+    }
+
+    /// Takes in what a worker did with a leaf.
+    pub(super) fn leaf_done(&mut self, done: LeafDone) {
+        self.in_flight -= 1;
+        let LeafDone {
+            task,
+            made,
+            files,
+            bytes,
+            skipped,
+            warnings,
+            errors,
+        } = done;
+        if made {
+            self.report.dirs += 1;
+        }
+        self.report.files += files;
+        self.report.bytes += bytes;
+        self.report.skipped += skipped;
+        for w in warnings {
+            self.progress.warned(&w);
+            self.report.warnings.push(w);
+        }
+        for e in errors {
+            self.fail(e);
+        }
+        let parent = task.node.parent().map(Arc::clone);
+        // The driver's descriptors go here, on the driver's thread.
+        drop(task);
+        if let Some(parent) = parent {
+            self.file_finished(&parent);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::leaf_files;
+    use std::sync::Arc;
+    use ucopy_core::{Dereference, Exclude, LinkMode, Options, PlanOptions, Preserve};
+
+    fn leaves(options: Options) -> usize {
+        leaf_files(&options, &PlanOptions::from_options(&options))
+    }
+
+    /// A plain recursive copy gets leaves of up to a batch; a copy whose directories or files
+    /// need more than a worker's leaf does (kept metadata, hard links, per-file planning, links
+    /// instead of copies) gets none.
+    #[test]
+    fn leaves_only_for_copies_they_keep_the_same() {
+        assert_eq!(
+            leaves(Options::builder().build()),
+            PlanOptions::from_options(&Options::builder().build()).batch_files
+        );
+        let none = [
+            Options::builder().archive(true).build(),
+            Options::builder()
+                .preserve(Preserve {
+                    timestamps: true,
+                    ..Preserve::default()
+                })
+                .build(),
+            Options::builder().link_mode(LinkMode::Symbolic).build(),
+            Options::builder().dereference(Dereference::Always).build(),
+            Options::builder().one_file_system(true).build(),
+            Options::builder()
+                .exclude(Some(Arc::new(
+                    Exclude::new(&["*.o".to_string()], &[]).unwrap(),
+                )))
+                .build(),
+        ];
+        for options in none {
+            assert_eq!(leaves(options.clone()), 0, "{options:?}");
+        }
+    }
+}
