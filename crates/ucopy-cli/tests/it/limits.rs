@@ -101,6 +101,27 @@ backend_test!(nofile_16_degrades_and_copies_everything, |b| {
     assert_trees_equal(&t.p("src"), &t.p("dst"), &Compare::archive());
 });
 
+// A plain `-r` copy of many small directories, each one worker's job whole (a leaf: made,
+// filled and finished by the worker, ucopy-fs driver/leaves.rs), under `ulimit -n 16`: the
+// leaves in flight and their fetched directories stay within the limit.
+backend_test!(nofile_16_plain_copy_of_small_directories, |b| {
+    let t = TestTree::new();
+    for d in 0..40 {
+        for f in 0..(d % 3) {
+            t.file_sized(
+                format!("src/d{d:02}/f{f}"),
+                50 + d as u64,
+                (d * 3 + f) as u64,
+            );
+        }
+    }
+    t.file("src/top", "x");
+    let out = run_limited(b, &["--nofile=16"], args!["-r", t.p("src"), t.p("dst")]);
+    assert_no_crash(&out);
+    out.assert_success();
+    assert_trees_equal(&t.p("src"), &t.p("dst"), &Compare::plain());
+});
+
 // `ulimit -v 15000` with the release build (the binary's own mappings plus ~8 MiB): the io_uring
 // backends' buffers would leave the heap nothing, and an allocation failure aborts; they copy
 // with plain system calls instead, and say so.

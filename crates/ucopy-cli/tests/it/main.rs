@@ -27,6 +27,7 @@ mod destination;
 mod differential;
 mod errors;
 mod faults;
+mod leaves;
 mod limits;
 mod links;
 mod metadata;

@@ -1,0 +1,70 @@
+//! Plain `-r` copies of directories that hold only regular files: each is one worker's job whole
+//! (made, filled and finished by it: ucopy-fs `driver/leaves.rs`). The rules the driver keeps for
+//! any directory hold there too: a read-only directory is filled before it is made read-only, a
+//! name taken at the destination fails that directory alone, and the parent's times and mode come
+//! after its leaves.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+
+use crate::compare::{assert_trees_equal, Compare};
+use crate::tree::TestTree;
+
+fn mode(p: &std::path::Path) -> u32 {
+    fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777
+}
+
+// Row 16 for `-r`: a 555 directory of files, copied by an unprivileged user who cannot write
+// into a 555 directory, is complete and ends at its own mode less the umask: never writable.
+backend_test!(leaf_read_only_directory_is_filled_then_closed, |b| {
+    let t = TestTree::new();
+    for i in 0..5 {
+        t.file(format!("src/ro/f{i}"), format!("file {i}"));
+    }
+    t.file("src/top", "top");
+    t.give_to_nobody();
+    t.chmod("src/ro", 0o555);
+    b.run_unprivileged(args!["-r", t.p("src"), t.p("dst")])
+        .assert_success();
+    assert_trees_equal(&t.p("src"), &t.p("dst"), &Compare::plain());
+    let made = mode(&t.p("dst/ro"));
+    assert_eq!((made & 0o222, made & 0o500), (0, 0o500), "mode {made:o}");
+});
+
+// Row 3 for a leaf: a regular file where a directory of files is to go fails that directory
+// (named, exit 1), leaves the file untouched, and every other directory is still copied.
+backend_test!(leaf_blocked_by_a_file_fails_alone, |b| {
+    let t = TestTree::new();
+    for d in ["a", "b", "c"] {
+        t.file(format!("src/{d}/f"), d);
+    }
+    t.file("dst/b", "in the way");
+    let out = b.run(args!["-r", t.p("src/."), t.p("dst")]);
+    out.assert_code(1);
+    assert!(
+        out.stderr_str()
+            .contains("/b': a non-directory is in the way of a directory"),
+        "the blocked directory is named:\n{out}"
+    );
+    assert_eq!(t.read("dst/b"), b"in the way");
+    assert_eq!(t.read("dst/a/f"), b"a");
+    assert_eq!(t.read("dst/c/f"), b"c");
+});
+
+// A parent's kept mode comes after its leaves are made: a 555 parent of directories of files,
+// copied by an unprivileged user, is complete.
+backend_test!(leaves_of_a_read_only_parent, |b| {
+    let t = TestTree::new();
+    for d in 0..4 {
+        for f in 0..3 {
+            t.file(format!("src/p/d{d}/f{f}"), format!("{d}{f}"));
+        }
+    }
+    t.give_to_nobody();
+    t.chmod("src/p", 0o555);
+    b.run_unprivileged(args!["-r", t.p("src"), t.p("dst")])
+        .assert_success();
+    assert_trees_equal(&t.p("src"), &t.p("dst"), &Compare::plain());
+    let made = mode(&t.p("dst/p"));
+    assert_eq!((made & 0o222, made & 0o500), (0, 0o500), "mode {made:o}");
+});
