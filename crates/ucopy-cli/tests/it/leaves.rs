@@ -10,25 +10,30 @@ use std::os::unix::fs::PermissionsExt;
 use crate::compare::{assert_trees_equal, Compare};
 use crate::tree::TestTree;
 
-fn mode(p: &std::path::Path) -> u32 {
-    fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777
+/// Makes `src/<read_only>` mode 555 and copies `src` with `-r` as an unprivileged user (who
+/// cannot write into a 555 directory): the copy is complete, and the copy of `read_only` ends at
+/// its own mode less the umask, never writable.
+fn copy_with_read_only_dir(b: crate::harness::Backend, t: &TestTree, read_only: &str) {
+    t.give_to_nobody();
+    t.chmod(format!("src/{read_only}"), 0o555);
+    b.run_unprivileged(args!["-r", t.p("src"), t.p("dst")])
+        .assert_success();
+    assert_trees_equal(&t.p("src"), &t.p("dst"), &Compare::plain());
+    let made = fs::symlink_metadata(t.p(format!("dst/{read_only}")))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!((made & 0o222, made & 0o500), (0, 0o500), "mode {made:o}");
 }
 
-// Row 16 for `-r`: a 555 directory of files, copied by an unprivileged user who cannot write
-// into a 555 directory, is complete and ends at its own mode less the umask: never writable.
+// Row 16 for `-r`: a 555 directory of files (a leaf).
 backend_test!(leaf_read_only_directory_is_filled_then_closed, |b| {
     let t = TestTree::new();
     for i in 0..5 {
         t.file(format!("src/ro/f{i}"), format!("file {i}"));
     }
     t.file("src/top", "top");
-    t.give_to_nobody();
-    t.chmod("src/ro", 0o555);
-    b.run_unprivileged(args!["-r", t.p("src"), t.p("dst")])
-        .assert_success();
-    assert_trees_equal(&t.p("src"), &t.p("dst"), &Compare::plain());
-    let made = mode(&t.p("dst/ro"));
-    assert_eq!((made & 0o222, made & 0o500), (0, 0o500), "mode {made:o}");
+    copy_with_read_only_dir(b, &t, "ro");
 });
 
 // Row 3 for a leaf: a regular file where a directory of files is to go fails that directory
@@ -51,8 +56,7 @@ backend_test!(leaf_blocked_by_a_file_fails_alone, |b| {
     assert_eq!(t.read("dst/c/f"), b"c");
 });
 
-// A parent's kept mode comes after its leaves are made: a 555 parent of directories of files,
-// copied by an unprivileged user, is complete.
+// A parent's mode comes after its leaves are made: a 555 parent of directories of files.
 backend_test!(leaves_of_a_read_only_parent, |b| {
     let t = TestTree::new();
     for d in 0..4 {
@@ -60,11 +64,5 @@ backend_test!(leaves_of_a_read_only_parent, |b| {
             t.file(format!("src/p/d{d}/f{f}"), format!("{d}{f}"));
         }
     }
-    t.give_to_nobody();
-    t.chmod("src/p", 0o555);
-    b.run_unprivileged(args!["-r", t.p("src"), t.p("dst")])
-        .assert_success();
-    assert_trees_equal(&t.p("src"), &t.p("dst"), &Compare::plain());
-    let made = mode(&t.p("dst/p"));
-    assert_eq!((made & 0o222, made & 0o500), (0, 0o500), "mode {made:o}");
+    copy_with_read_only_dir(b, &t, "p");
 });
