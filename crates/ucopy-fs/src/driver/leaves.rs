@@ -35,6 +35,7 @@ use super::dirs::{finish_made_dir, left_to_finish, make_dir_at, MadeDir};
 use super::fd_tables::LocalDirs;
 use super::workers::ended_early;
 use super::Driver;
+use crate::meta::Xattrs;
 
 /// The most files a leaf may have for this copy: the plan's batch size where leaves keep the
 /// copy the same, else 0 (no leaves).
@@ -85,16 +86,105 @@ pub(super) struct LeafDone {
     pub(super) errors: Vec<EntryError>,
 }
 
-/// Makes, fills and finishes a leaf on a worker's thread. `run` copies a batch with the
-/// worker's executor; `local` fetches copies of the driver's descriptors when the worker's
-/// table is its own.
-pub(super) fn copy_leaf(
-    task: LeafTask,
+/// A leaf whose directory is made, waiting for its files.
+struct Ready {
+    done: LeafDone,
+    node: Arc<DirNode>,
+    dst: Arc<OwnedFd>,
+    created: bool,
+    xattrs: Option<Xattrs>,
+}
+
+/// What making a leaf's directory came to: made (with this worker's copy of the source
+/// directory), or done already (failed, or the copy was cancelled).
+enum Made {
+    Ready(Ready, Arc<OwnedFd>),
+    Not(Box<LeafDone>),
+}
+
+/// Makes, fills and finishes a group of leaves on a worker's thread: every directory first,
+/// then all their files as one batch (an io_uring executor keeps a batch's files in flight
+/// together, and leaves of one or two files would otherwise be batches of one or two), then
+/// each directory's final metadata. `run` copies a batch with the worker's executor; `local`
+/// fetches copies of the driver's descriptors when the worker's table is its own.
+pub(super) fn copy_leaves(
+    tasks: Vec<LeafTask>,
     run: &mut dyn FnMut(Batch) -> Vec<(FileJob, JobOutcome)>,
+    mut local: Option<&mut LocalDirs<'_>>,
+    options: &Options,
+    progress: &dyn Progress,
+) -> Vec<LeafDone> {
+    let mut finished = Vec::with_capacity(tasks.len());
+    let mut made = Vec::with_capacity(tasks.len());
+    let mut batch: Batch = Vec::new();
+    for task in tasks {
+        match make_leaf(task, local.as_deref_mut(), options, progress) {
+            Made::Ready(mut leaf, src) => {
+                let dev = leaf.node.stat().expect("not the anchor").dev;
+                let files = std::mem::take(&mut leaf.done.task.files);
+                batch.extend(files.into_iter().map(|(name, ino)| FileJob {
+                    src_dir: Arc::clone(&src),
+                    src_name: Arc::clone(&name),
+                    dst_dir: Arc::clone(&leaf.dst),
+                    dst_name: name,
+                    origin: JobOrigin::Planned {
+                        dir: Arc::clone(&leaf.node),
+                        name: None,
+                        link: None,
+                    },
+                    stat: Stat::regular_from_dirent(dev, ino),
+                }));
+                made.push(leaf);
+            }
+            Made::Not(done) => finished.push(*done),
+        }
+    }
+    if !batch.is_empty() {
+        // Outcomes may come back in another order than the jobs went: each finds its leaf by
+        // its directory, most often the one of the outcome before.
+        let mut at = 0;
+        for (job, outcome) in run(batch) {
+            let JobOrigin::Planned { dir, .. } = &job.origin else {
+                unreachable!("a leaf's jobs are planned")
+            };
+            if !Arc::ptr_eq(&made[at].node, dir) {
+                at = made
+                    .iter()
+                    .position(|m| Arc::ptr_eq(&m.node, dir))
+                    .expect("a job of one of these leaves");
+            }
+            count(&mut made[at].done, &job, outcome, options, progress);
+        }
+    }
+    for mut leaf in made {
+        let stat = *leaf.node.stat().expect("not the anchor");
+        if !options.cancel.is_cancelled()
+            && left_to_finish(&stat, leaf.created, leaf.xattrs.is_some(), options)
+        {
+            let finish = finish_made_dir(
+                leaf.dst.as_fd(),
+                &leaf.node,
+                leaf.created,
+                leaf.xattrs.as_ref(),
+                options,
+            );
+            if let Err(e) = finish {
+                leaf.done.errors.push(e);
+            }
+        }
+        finished.push(leaf.done);
+    }
+    finished
+}
+
+/// Makes a leaf's directory (nothing is made once the copy is cancelled).
+fn make_leaf(
+    task: LeafTask,
     local: Option<&mut LocalDirs<'_>>,
     options: &Options,
     progress: &dyn Progress,
-) -> LeafDone {
+) -> Made {
+    let node = Arc::clone(&task.node);
     let mut done = LeafDone {
         task,
         made: false,
@@ -105,9 +195,8 @@ pub(super) fn copy_leaf(
         errors: Vec::new(),
     };
     if options.cancel.is_cancelled() {
-        return done;
+        return Made::Not(Box::new(done));
     }
-    let node = Arc::clone(&done.task.node);
     let fetched = match local {
         Some(local) => local.fetch(&done.task.src_dir).and_then(|src| {
             let parent = local.copy_of(&done.task.parent_dst)?;
@@ -126,7 +215,7 @@ pub(super) fn copy_leaf(
             node.mark_dst_failed();
             done.errors
                 .push(EntryError::new(node.dst_path(), Op::Open, e));
-            return done;
+            return Made::Not(Box::new(done));
         }
     };
     let MadeDir {
@@ -138,10 +227,9 @@ pub(super) fn copy_leaf(
         Err(e) => {
             node.mark_dst_failed();
             done.errors.push(e);
-            return done;
+            return Made::Not(Box::new(done));
         }
     };
-    drop(parent);
     done.made = true;
     // As cp -v: a directory is reported when it is made, not when merged into.
     if created {
@@ -151,34 +239,14 @@ pub(super) fn copy_leaf(
         }
         progress.copied(Kind::Dir, CopiedPaths::dir(&node), 0);
     }
-    let stat = *node.stat().expect("not the anchor");
-    let dst = Arc::new(fd);
-    let batch: Batch = std::mem::take(&mut done.task.files)
-        .into_iter()
-        .map(|(name, ino)| FileJob {
-            src_dir: Arc::clone(&src),
-            src_name: Arc::clone(&name),
-            dst_dir: Arc::clone(&dst),
-            dst_name: name,
-            origin: JobOrigin::Planned {
-                dir: Arc::clone(&node),
-                name: None,
-                link: None,
-            },
-            stat: Stat::regular_from_dirent(stat.dev, ino),
-        })
-        .collect();
-    if !batch.is_empty() {
-        for (job, outcome) in run(batch) {
-            count(&mut done, &job, outcome, options, progress);
-        }
-    }
-    if !options.cancel.is_cancelled() && left_to_finish(&stat, created, xattrs.is_some(), options) {
-        if let Err(e) = finish_made_dir(dst.as_fd(), &node, created, xattrs.as_ref(), options) {
-            done.errors.push(e);
-        }
-    }
-    done
+    let ready = Ready {
+        done,
+        node,
+        dst: Arc::new(fd),
+        created,
+        xattrs,
+    };
+    Made::Ready(ready, src)
 }
 
 /// Counts one file's outcome as the driver's `count_file` does, saying "copied" now.

@@ -15,7 +15,7 @@ use ucopy_core::{
 };
 
 use super::fd_tables::LocalDirs;
-use super::leaves::{copy_leaf, LeafDone};
+use super::leaves::{copy_leaves, LeafDone};
 use super::{Driver, FatalError};
 use crate::dispatch::WorkItem;
 use crate::StdCopier;
@@ -79,10 +79,7 @@ pub(super) fn worker(
             WorkItem::Batch(batch) => batch,
             WorkItem::Leaves(tasks) => {
                 let mut run = |batch| run_batch(&mut executor, &mut std, batch, options);
-                let leaves = tasks
-                    .into_iter()
-                    .map(|task| copy_leaf(task, &mut run, local_dirs.as_mut(), options, progress))
-                    .collect();
+                let leaves = copy_leaves(tasks, &mut run, local_dirs.as_mut(), options, progress);
                 if done.send(WorkerMsg::Leaves(id, leaves)).is_err() {
                     return;
                 }
