@@ -254,9 +254,10 @@ pub enum Step {
 pub struct LeafDir {
     /// The directory, its source opened; its destination is not made yet.
     pub node: Arc<DirNode>,
-    /// Its files: names and inode numbers, in the plan's order. Each is planned from its
-    /// directory entry ([`Stat::regular_from_dirent`]).
-    pub files: Vec<(Arc<CStr>, u64)>,
+    /// Its files and their metadata as planned, in the plan's order: from a stat where the plan
+    /// stats files ([`PlanOptions::stat_files`]), else from the directory entry
+    /// ([`Stat::regular_from_dirent`]).
+    pub files: Vec<(Arc<CStr>, Stat)>,
 }
 
 /// What a listing says an entry is (`d_type`), before any stat.

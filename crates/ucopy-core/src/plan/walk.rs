@@ -151,14 +151,15 @@ impl Planner {
     }
 
     /// The files of a directory just entered, when it holds nothing but regular files (by the
-    /// listing's `d_type`) and at most `leaf_files` of them; `None` otherwise, with the
-    /// directory read from its start again when its frame lists it (`list_top`). What a
+    /// listing's `d_type`, and by a stat of each where the plan stats files: none with other
+    /// names where hard links are kept) and at most `leaf_files` of them; `None` otherwise, with
+    /// the directory read from its start again when its frame lists it (`list_top`). What a
     /// non-leaf costs: one `getdents64` (stopped at its first subdirectory, or the first name
-    /// past the limit) and one `lseek`.
-    fn list_leaf(&mut self, node: &Arc<DirNode>) -> Option<Vec<(Arc<CStr>, u64)>> {
+    /// past the limit), the stats up to the first file that rules it out, and one `lseek`.
+    fn list_leaf(&mut self, node: &Arc<DirNode>) -> Option<Vec<(Arc<CStr>, Stat)>> {
         let fd = node.src_fd().ok()?;
         let most = self.options.leaf_files;
-        let mut files = Vec::new();
+        let mut listed = Vec::new();
         let mut leaf = true;
         let mut dir = RawDir::new(fd.as_fd(), &mut self.dirent_buf);
         while let Some(item) = dir.next() {
@@ -170,16 +171,38 @@ impl Planner {
             if name == c"." || name == c".." {
                 continue;
             }
-            if e.file_type() != FileType::RegularFile || files.len() == most {
+            if e.file_type() != FileType::RegularFile || listed.len() == most {
                 leaf = false;
                 break;
             }
-            files.push((Arc::<CStr>::from(name), e.ino()));
+            listed.push((Arc::<CStr>::from(name), e.ino()));
+        }
+        if leaf && self.options.order == Order::Inode {
+            listed.sort_unstable_by_key(|(_, ino)| *ino);
+        }
+        let dev = node.stat().map_or(0, |s| s.dev);
+        let mut files = Vec::with_capacity(listed.len());
+        for (name, ino) in listed {
+            if !leaf {
+                break;
+            }
+            if !self.options.stat_files {
+                files.push((name, Stat::regular_from_dirent(dev, ino)));
+                continue;
+            }
+            let stat = match rfs::statat(fd.as_fd(), &*name, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(st) => Stat::from(&st),
+                Err(Errno::NOENT) => continue, // vanished since the listing: nothing to copy
+                Err(_) => {
+                    leaf = false; // the frame's walk stats it again and reports it
+                    continue;
+                }
+            };
+            // A file with other names waits for its first copy (hard links kept): the walk's.
+            leaf = stat.kind() == Kind::File && !(self.options.preserve_links && stat.nlink > 1);
+            files.push((name, stat));
         }
         if leaf {
-            if self.options.order == Order::Inode {
-                files.sort_unstable_by_key(|(_, ino)| *ino);
-            }
             return Some(files);
         }
         // Not a leaf: its frame lists it from the start. Where the offset cannot be set back,
@@ -516,5 +539,47 @@ mod tests {
         let src = two_dirs(t.path());
         let planner = Planner::new(&src, &t.path().join("dst"), PlanOptions::default()).unwrap();
         assert!(!planner.into_iter().any(|s| matches!(s, Step::Leaf(_))));
+    }
+
+    /// Where the plan stats files and keeps hard links (`-a`), a directory holding a file with
+    /// another name is walked (its link group is the walk's); one whose files have one name each
+    /// is a leaf, its files planned from their stats.
+    #[test]
+    fn a_file_with_other_names_keeps_its_directory_out_of_the_leaves() {
+        let t = tempfile::tempdir().unwrap();
+        let src = t.path().join("src");
+        fs::create_dir_all(src.join("solo")).unwrap();
+        fs::create_dir_all(src.join("linked")).unwrap();
+        fs::write(src.join("solo/f1"), "one").unwrap();
+        fs::write(src.join("solo/f2"), "three").unwrap();
+        fs::write(src.join("linked/a"), "a").unwrap();
+        fs::hard_link(src.join("linked/a"), src.join("linked/b")).unwrap();
+        let options = PlanOptions {
+            stat_files: true,
+            preserve_links: true,
+            leaf_files: 8,
+            ..PlanOptions::default()
+        };
+        let planner = Planner::new(&src, &t.path().join("dst"), options).unwrap();
+        let (mut leaves, mut walked, mut links) = (Vec::new(), Vec::new(), 0);
+        for step in planner {
+            match step {
+                Step::Leaf(leaf) => {
+                    for (name, stat) in &leaf.files {
+                        leaves.push((name.to_string_lossy().into_owned(), stat.size));
+                    }
+                    assert_eq!(leaf.node.src_name(), c"solo");
+                }
+                Step::Dir(node) => walked.push(node.src_name().to_string_lossy().into_owned()),
+                Step::HardLink(..) => links += 1,
+                Step::Error(e) => panic!("{e}"),
+                _ => {}
+            }
+        }
+        leaves.sort();
+        assert_eq!(leaves, [("f1".to_string(), 3), ("f2".to_string(), 5)]);
+        walked.sort();
+        assert_eq!(walked, ["linked", "src"]);
+        assert_eq!(links, 1, "the second name links to the first");
     }
 }

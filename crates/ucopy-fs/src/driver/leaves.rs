@@ -10,9 +10,11 @@
 //!
 //! It stays the same copy as the driver's: the directory is made by the same function
 //! (`dirs.rs`, `make_dir_at`), its files are copied by the worker's executor as any batch, and
-//! it is finished by the same function (`finish_made_dir`). Only copies whose directories need
-//! nothing else get leaves ([`leaf_files`]): nothing kept but what `cp -r` keeps, no per-file
-//! planning (hard links, `-u` by time, exclusions, `-L`, `-x`), no prompts or backups.
+//! it is finished by the same function (`finish_made_dir`), metadata and all. The walk plans a
+//! leaf's files as it plans any (from the listing, or a stat each where the copy stats files);
+//! a directory holding a file with other names while hard links are kept is no leaf (its link
+//! group is the walk's), and copies that plan more per entry get none ([`leaf_files`]:
+//! `--exclude`, `-L`, `-x`, `-l`/`-s`, prompts, backups, `--attributes-only`).
 //!
 //! The driver keeps the order of the tree: a leaf counts as one of its parent's files until it
 //! is back (so the parent's times and mode are applied after it), and it counts the leaf's files,
@@ -28,7 +30,7 @@ use std::sync::Arc;
 
 use ucopy_core::{
     Backup, Batch, CopiedPaths, Dereference, DirNode, EntryError, FileJob, JobOrigin, JobOutcome,
-    Kind, LinkMode, Op, Options, PlanOptions, Preserve, Progress, Stat,
+    Kind, LinkMode, Op, Options, PlanOptions, Progress, Stat,
 };
 
 use super::dirs::{finish_made_dir, left_to_finish, make_dir_at, MadeDir};
@@ -40,8 +42,7 @@ use crate::meta::Xattrs;
 /// The most files a leaf may have for this copy: the plan's batch size where leaves keep the
 /// copy the same, else 0 (no leaves).
 pub(super) fn leaf_files(options: &Options, plan: &PlanOptions) -> usize {
-    let plain = options.preserved() == Preserve::default()
-        && options.link_mode == LinkMode::Copy
+    let plain = options.link_mode == LinkMode::Copy
         && options.confirm.is_none()
         && options.backup == Backup::Off
         && !options.attributes_only
@@ -49,9 +50,7 @@ pub(super) fn leaf_files(options: &Options, plan: &PlanOptions) -> usize {
         && !options.keep_directory_symlink
         && !plan.one_file_system
         && plan.exclude.is_none()
-        && plan.dereference != Dereference::Always
-        && !plan.stat_files
-        && !plan.preserve_links;
+        && plan.dereference != Dereference::Always;
     if plain {
         plan.batch_files
     } else {
@@ -64,8 +63,8 @@ pub(super) fn leaf_files(options: &Options, plan: &PlanOptions) -> usize {
 pub(crate) struct LeafTask {
     /// The directory (its source opened by the planner, in the driver's table).
     pub(super) node: Arc<DirNode>,
-    /// Its files: names and inode numbers, in the plan's order.
-    pub(super) files: Vec<(Arc<CStr>, u64)>,
+    /// Its files and their metadata as planned, in the plan's order.
+    pub(super) files: Vec<(Arc<CStr>, Stat)>,
     /// The driver's descriptor of the source directory.
     pub(super) src_dir: Arc<OwnedFd>,
     /// The driver's descriptor of the parent's destination directory.
@@ -120,9 +119,8 @@ pub(super) fn copy_leaves(
     for task in tasks {
         match make_leaf(task, local.as_deref_mut(), options, progress) {
             Made::Ready(mut leaf, src) => {
-                let dev = leaf.node.stat().expect("not the anchor").dev;
                 let files = std::mem::take(&mut leaf.done.task.files);
-                batch.extend(files.into_iter().map(|(name, ino)| FileJob {
+                batch.extend(files.into_iter().map(|(name, stat)| FileJob {
                     src_dir: Arc::clone(&src),
                     src_name: Arc::clone(&name),
                     dst_dir: Arc::clone(&leaf.dst),
@@ -132,7 +130,7 @@ pub(super) fn copy_leaves(
                         name: None,
                         link: None,
                     },
-                    stat: Stat::regular_from_dirent(dev, ino),
+                    stat,
                 }));
                 made.push(leaf);
             }
@@ -374,16 +372,13 @@ mod tests {
         leaf_files(&options, &PlanOptions::from_options(&options))
     }
 
-    /// A plain recursive copy gets leaves of up to a batch; a copy whose directories or files
-    /// need more than a worker's leaf does (kept metadata, hard links, per-file planning, links
-    /// instead of copies) gets none.
+    /// A copy gets leaves of up to a batch, `-a` too; a copy that plans more per entry, or
+    /// links instead of copying, gets none.
     #[test]
     fn leaves_only_for_copies_they_keep_the_same() {
-        assert_eq!(
-            leaves(Options::builder().build()),
-            PlanOptions::from_options(&Options::builder().build()).batch_files
-        );
-        let none = [
+        let batch = PlanOptions::from_options(&Options::builder().build()).batch_files;
+        for options in [
+            Options::builder().build(),
             Options::builder().archive(true).build(),
             Options::builder()
                 .preserve(Preserve {
@@ -391,6 +386,10 @@ mod tests {
                     ..Preserve::default()
                 })
                 .build(),
+        ] {
+            assert_eq!(leaves(options.clone()), batch, "{options:?}");
+        }
+        let none = [
             Options::builder().link_mode(LinkMode::Symbolic).build(),
             Options::builder().dereference(Dereference::Always).build(),
             Options::builder().one_file_system(true).build(),
