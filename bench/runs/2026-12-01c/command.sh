@@ -9,6 +9,7 @@ cargo build --release
 target/release/xtask bench --corpora small-4k,small-64k,mixed,tiny-dirs --scenarios tmpfs,ext4-warm \
   --contenders ucopy:auto:inode,ucopy:std:inode,ucopy-a,cpz,xcp,fcp,cp-a,rsync,floor \
   --rounds 5 --warmup 1
+# in-memory-9d632dd.json / .txt: the same command at 9d632dd.
 # A/Bs (trees copied from target/bench/corpora/*/tree to /dev/shm; OLD and NEW are builds):
 bench/ab.sh 20 /dev/shm/td/src /dev/shm/td/dst old="OLD --backend std" leaf="NEW --backend std" cpz=cpz
 bench/ab.sh 20 /dev/shm/b/src /dev/shm/b/dst old="OLD --backend std" leaf="NEW --backend std" cpz=cpz
