@@ -81,9 +81,10 @@ pub struct PlanOptions {
     /// Hand a subdirectory that holds nothing but regular files, at most this many, to one
     /// worker whole ([`Step::Leaf`]): the worker makes it, copies its files and finishes it, so
     /// the directory and its files are created on one CPU and no file of it passes through the
-    /// driver. 0 (the default) never does; the driver sets it only for copies whose
-    /// directories need nothing but what [`Step::Leaf`]'s handler does (no kept metadata, no
-    /// per-file planning: see `ucopy-fs`'s `driver/leaves.rs`).
+    /// driver. A directory holding a file with other names while hard links are kept is no
+    /// leaf. 0 (the default) never does; the driver sets it only for copies that plan nothing
+    /// per entry beyond a stat (no `--exclude`, `-L`, `-x`: see `ucopy-fs`'s
+    /// `driver/leaves.rs`).
     pub leaf_files: usize,
 }
 

@@ -160,57 +160,44 @@ impl Planner {
         let fd = node.src_fd().ok()?;
         let most = self.options.leaf_files;
         let mut listed = Vec::new();
-        let mut leaf = true;
         let mut dir = RawDir::new(fd.as_fd(), &mut self.dirent_buf);
         while let Some(item) = dir.next() {
+            // A listing error: the frame's listing reports it.
             let Ok(e) = item else {
-                leaf = false; // the frame's listing reports it
-                break;
+                return not_a_leaf(node, &fd);
             };
             let name = e.file_name();
             if name == c"." || name == c".." {
                 continue;
             }
             if e.file_type() != FileType::RegularFile || listed.len() == most {
-                leaf = false;
-                break;
+                return not_a_leaf(node, &fd);
             }
             listed.push((Arc::<CStr>::from(name), e.ino()));
         }
-        if leaf && self.options.order == Order::Inode {
+        if self.options.order == Order::Inode {
             listed.sort_unstable_by_key(|(_, ino)| *ino);
         }
-        let dev = node.stat().map_or(0, |s| s.dev);
+        if !self.options.stat_files {
+            let dev = node.stat().map_or(0, |s| s.dev);
+            let from_dirent = |(name, ino)| (name, Stat::regular_from_dirent(dev, ino));
+            return Some(listed.into_iter().map(from_dirent).collect());
+        }
         let mut files = Vec::with_capacity(listed.len());
-        for (name, ino) in listed {
-            if !leaf {
-                break;
-            }
-            if !self.options.stat_files {
-                files.push((name, Stat::regular_from_dirent(dev, ino)));
-                continue;
-            }
+        for (name, _) in listed {
             let stat = match rfs::statat(fd.as_fd(), &*name, AtFlags::SYMLINK_NOFOLLOW) {
                 Ok(st) => Stat::from(&st),
                 Err(Errno::NOENT) => continue, // vanished since the listing: nothing to copy
-                Err(_) => {
-                    leaf = false; // the frame's walk stats it again and reports it
-                    continue;
-                }
+                // The frame's walk stats it again and says why.
+                Err(_) => return not_a_leaf(node, &fd),
             };
             // A file with other names waits for its first copy (hard links kept): the walk's.
-            leaf = stat.kind() == Kind::File && !(self.options.preserve_links && stat.nlink > 1);
+            if stat.kind() != Kind::File || (self.options.preserve_links && stat.nlink > 1) {
+                return not_a_leaf(node, &fd);
+            }
             files.push((name, stat));
         }
-        if leaf {
-            return Some(files);
-        }
-        // Not a leaf: its frame lists it from the start. Where the offset cannot be set back,
-        // the node lets go of this descriptor, and the listing reopens the directory.
-        if rfs::seek(&fd, rfs::SeekFrom::Start(0)).is_err() {
-            node.release_src();
-        }
-        None
+        Some(files)
     }
 
     /// Lists the top frame's directory.
@@ -405,6 +392,16 @@ impl Planner {
         let (dir, real) = resolve_symlink(fd.as_fd(), name)?;
         Ok((st, Some((Arc::new(dir), real.into()))))
     }
+}
+
+/// A directory [`Planner::list_leaf`] found is no leaf: its frame lists it from the start.
+/// Where the offset cannot be set back, the node lets go of this descriptor, and the listing
+/// reopens the directory.
+fn not_a_leaf<T>(node: &DirNode, fd: &OwnedFd) -> Option<T> {
+    if rfs::seek(fd, rfs::SeekFrom::Start(0)).is_err() {
+        node.release_src();
+    }
+    None
 }
 
 #[cfg(test)]

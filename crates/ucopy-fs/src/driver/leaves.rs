@@ -35,7 +35,7 @@ use ucopy_core::{
 
 use super::dirs::{finish_made_dir, left_to_finish, make_dir_at, MadeDir};
 use super::fd_tables::LocalDirs;
-use super::workers::ended_early;
+use super::workers::say_copied;
 use super::Driver;
 use crate::meta::Xattrs;
 
@@ -87,8 +87,8 @@ pub(super) struct LeafDone {
 
 /// A leaf whose directory is made, waiting for its files.
 struct Ready {
+    /// Its task (with its node) and counts so far.
     done: LeafDone,
-    node: Arc<DirNode>,
     dst: Arc<OwnedFd>,
     created: bool,
     xattrs: Option<Xattrs>,
@@ -126,7 +126,7 @@ pub(super) fn copy_leaves(
                     dst_dir: Arc::clone(&leaf.dst),
                     dst_name: name,
                     origin: JobOrigin::Planned {
-                        dir: Arc::clone(&leaf.node),
+                        dir: Arc::clone(&leaf.done.task.node),
                         name: None,
                         link: None,
                     },
@@ -145,23 +145,24 @@ pub(super) fn copy_leaves(
             let JobOrigin::Planned { dir, .. } = &job.origin else {
                 unreachable!("a leaf's jobs are planned")
             };
-            if !Arc::ptr_eq(&made[at].node, dir) {
+            if !Arc::ptr_eq(&made[at].done.task.node, dir) {
                 at = made
                     .iter()
-                    .position(|m| Arc::ptr_eq(&m.node, dir))
+                    .position(|m| Arc::ptr_eq(&m.done.task.node, dir))
                     .expect("a job of one of these leaves");
             }
             count(&mut made[at].done, &job, outcome, options, progress);
         }
     }
     for mut leaf in made {
-        let stat = *leaf.node.stat().expect("not the anchor");
+        let node = &leaf.done.task.node;
+        let stat = *node.stat().expect("not the anchor");
         if !options.cancel.is_cancelled()
             && left_to_finish(&stat, leaf.created, leaf.xattrs.is_some(), options)
         {
             let finish = finish_made_dir(
                 leaf.dst.as_fd(),
-                &leaf.node,
+                node,
                 leaf.created,
                 leaf.xattrs.as_ref(),
                 options,
@@ -239,7 +240,6 @@ fn make_leaf(
     }
     let ready = Ready {
         done,
-        node,
         dst: Arc::new(fd),
         created,
         xattrs,
@@ -257,13 +257,9 @@ fn count(
 ) {
     match outcome {
         JobOutcome::Copied { bytes } => {
-            if let Some(created) = &options.just_created {
-                created.record(&CopiedPaths::job(job).dst());
-            }
             done.files += 1;
             done.bytes += bytes;
-            progress.copied(Kind::File, CopiedPaths::job(job), bytes);
-            if let Some(w) = ended_early(job, bytes, options) {
+            if let Some(w) = say_copied(job, bytes, options, progress) {
                 done.warnings.push(w);
             }
         }

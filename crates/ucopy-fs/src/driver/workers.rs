@@ -295,12 +295,9 @@ impl Driver<'_> {
     /// kept (it is all the source has now, as cp keeps it) but said: a file that shrank, or a
     /// filesystem that cut it short, must not pass for a complete copy in silence.
     pub(super) fn copied_file(&mut self, job: &FileJob, bytes: u64) {
-        self.record_created(CopiedPaths::job(job));
         self.report.files += 1;
         self.report.bytes += bytes;
-        self.progress
-            .copied(Kind::File, CopiedPaths::job(job), bytes);
-        if let Some(w) = ended_early(job, bytes, self.options) {
+        if let Some(w) = say_copied(job, bytes, self.options, self.progress) {
             self.progress.warned(&w);
             self.report.warnings.push(w);
         }
@@ -342,9 +339,21 @@ impl Driver<'_> {
     }
 }
 
-/// The warning for a file copied shorter than the size it had when the copy started. A sparse
-/// copy counts only its data; the sparse path ends the file at the source's length itself.
-pub(super) fn ended_early(job: &FileJob, bytes: u64, options: &Options) -> Option<EntryError> {
+/// What is said of a copied file wherever it is counted (the driver, or a worker copying a leaf
+/// directory): it is remembered as just created (several sources onto one name) and reported
+/// as copied; returned, the warning for a file copied shorter than the size it had when the
+/// copy started. A sparse copy counts only its data; the sparse path ends the file at the
+/// source's length itself.
+pub(super) fn say_copied(
+    job: &FileJob,
+    bytes: u64,
+    options: &Options,
+    progress: &dyn Progress,
+) -> Option<EntryError> {
+    if let Some(created) = &options.just_created {
+        created.record(&CopiedPaths::job(job).dst());
+    }
+    progress.copied(Kind::File, CopiedPaths::job(job), bytes);
     (bytes < job.stat.size && !job.stat.maybe_sparse() && !options.attributes_only).then(|| {
         EntryError::new(
             job.path(),
