@@ -231,7 +231,8 @@ pub struct Args {
 
 const AFTER_HELP: &str = "\
 Backends:
-  auto    rw when the source is not in the page cache, std when it is (see --probe)
+  auto    rw when the source is not in the page cache; when it is, std (rw for small files
+          where system calls are dear; see --probe)
   splice  io_uring, file -> pipe -> file, no userspace buffer
   rw      io_uring reads into ordinary buffers, written with pwrite
   fixed   io_uring reads into registered buffers, written with pwrite

@@ -189,6 +189,10 @@ pub fn print_probe(report: &ProbeReport) {
         "auto: {} ({})",
         report.auto.backend, report.auto.reason
     ));
+    out_line(format_args!(
+        "auto, small files in memory: {} ({})",
+        report.auto_in_memory.backend, report.auto_in_memory.reason
+    ));
 }
 
 /// The `--json` summary of a copy run: the report's counts, errors and warnings, plus which

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::Duration;
 
 use serde::Serialize;
 use ucopy_core::ExecutorFactory;
@@ -13,6 +14,7 @@ use ucopy_uring::{Mode, Tuning, UringFactory};
 pub use ucopy_uring::Probe;
 
 use crate::cache::{self, CacheState};
+use crate::syscall_cost::{syscall_cost, IN_MEMORY_RW_FROM};
 use crate::Error;
 
 /// The copy engine. Every backend copies the same tree with the same rules (they live in
@@ -40,7 +42,8 @@ pub enum Backend {
 /// `cargo xtask bench` on this class of machine (README "Performance", bench/runs/): the first
 /// one the probe allows wins; `std` when none does. With the source's data cached and most
 /// sampled files small enough for its ring, `auto` runs `rw` tuned for data in memory
-/// ([`Tuning::in_memory`], one worker per CPU); otherwise, or where `rw` cannot run, `std` (see
+/// ([`Tuning::in_memory`], one worker per CPU) where a system call is dear enough for its
+/// batching to pay (see `syscall_cost`); otherwise, or where `rw` cannot run, `std` (see
 /// `cache`).
 const AUTO_PREFERENCE: [Mode; 3] = [Mode::Rw, Mode::Splice, Mode::Fixed];
 
@@ -131,7 +134,15 @@ impl Backend {
     /// page cache (`cachestat(2)` on a few files, nothing read) and asks the probe.
     pub fn select(self, sources: &[PathBuf]) -> Result<Selection, Error> {
         match self {
-            Backend::Auto => Ok(auto_choice(Probe::cached(), Some(cache::sample(sources)))),
+            Backend::Auto => {
+                let cache = cache::sample(sources);
+                let syscall = match cache {
+                    // Timed only where it decides something.
+                    CacheState::Warm { small_files: true } | CacheState::NoData => syscall_cost(),
+                    _ => Duration::ZERO,
+                };
+                Ok(auto_choice(Probe::cached(), Some(cache), syscall))
+            }
             Backend::Std => Ok(Selection {
                 backend: Backend::Std,
                 reason: "--backend std".to_owned(),
@@ -220,9 +231,10 @@ impl Selection {
     }
 }
 
-/// `auto`'s choice given what the probe allows and, when sampled, whether the source is cached
-/// (`None`: not sampled, as for `--probe`, which names the cold-cache pick).
-fn auto_choice(probe: &Probe, cache: Option<CacheState>) -> Selection {
+/// `auto`'s choice given what the probe allows, when sampled, whether the source is cached
+/// (`None`: not sampled, as for `--probe`'s cold-cache pick), and what a system call costs here
+/// (which decides between `rw` and `std` with the data in memory).
+fn auto_choice(probe: &Probe, cache: Option<CacheState>, syscall: Duration) -> Selection {
     let std = |reason: String| Selection {
         backend: Backend::Std,
         reason,
@@ -232,21 +244,34 @@ fn auto_choice(probe: &Probe, cache: Option<CacheState>) -> Selection {
         return std(format!("io_uring is unusable: {why}"));
     }
     // With the data in memory, rw's batched opens, reads and closes of small files cost the
-    // kernel less than plain system calls; larger files take the kernel copy either way.
-    let in_memory = |what: &str| match probe.check(Mode::Rw) {
-        Ok(()) => Selection {
-            backend: Backend::Rw,
-            reason: format!(
-                "{what}: rw batches the opens, reads and closes of small files in io_uring \
-                 (fewer system calls per file, the fastest measured in memory here); larger \
-                 files take copy_file_range"
-            ),
-            in_memory: true,
-        },
-        Err(why) => std(format!(
-            "{what}: plain system calls (rw, the fastest measured in memory, is unavailable: \
-             {why})"
-        )),
+    // kernel less than plain system calls where entering the kernel is dear; where it is cheap,
+    // rw's second copy of the bytes and its bookkeeping cost more than the calls it saves
+    // (crate::syscall_cost). Larger files take the kernel copy either way.
+    let in_memory = |what: &str| {
+        let cost = format!("a system call costs {} ns here", syscall.as_nanos());
+        let from = IN_MEMORY_RW_FROM.as_nanos();
+        if syscall < IN_MEMORY_RW_FROM {
+            return std(format!(
+                "{what}: plain system calls ({cost}, under {from} ns: batching them in io_uring \
+                 saves less than rw's second copy of the data costs; copy_file_range copies \
+                 each file once, in the kernel)"
+            ));
+        }
+        match probe.check(Mode::Rw) {
+            Ok(()) => Selection {
+                backend: Backend::Rw,
+                reason: format!(
+                    "{what}: rw batches the opens, reads and closes of small files in io_uring \
+                     ({cost}, {from} ns or more: fewer of them per file is the fastest measured \
+                     in memory then); larger files take copy_file_range"
+                ),
+                in_memory: true,
+            },
+            Err(why) => std(format!(
+                "{what}: plain system calls ({cost}; rw, the fastest measured in memory where \
+                 they cost {from} ns or more, is unavailable: {why})"
+            )),
+        }
     };
     match cache {
         Some(CacheState::Warm { small_files: true }) => {
@@ -329,7 +354,7 @@ pub struct AutoChoice {
     pub reason: String,
 }
 
-/// What the kernel offers: every backend's availability and `auto`'s cold-cache pick.
+/// What the kernel offers: every backend's availability and `auto`'s picks.
 #[derive(Debug, Clone, Serialize)]
 pub struct ProbeReport {
     /// io_uring's state.
@@ -338,6 +363,11 @@ pub struct ProbeReport {
     pub backends: Vec<BackendStatus>,
     /// What `auto` picks for a source whose data is not cached.
     pub auto: AutoChoice,
+    /// What `auto` picks for a source of small files whose data is in the page cache.
+    pub auto_in_memory: AutoChoice,
+    /// One system call's entry and exit on this machine, in nanoseconds (the fastest of a few
+    /// timed rounds), which decides `auto_in_memory`.
+    pub syscall_ns: u64,
 }
 
 /// Probes the kernel (once per process) and reports every backend.
@@ -358,7 +388,13 @@ pub fn probe() -> ProbeReport {
             },
         })
         .collect();
-    let auto = auto_choice(&probe, None);
+    let auto = auto_choice(&probe, None, Duration::ZERO);
+    let syscall = syscall_cost();
+    let in_memory = auto_choice(
+        &probe,
+        Some(CacheState::Warm { small_files: true }),
+        syscall,
+    );
     ProbeReport {
         io_uring: UringStatus {
             usable: probe.usable().is_ok(),
@@ -371,6 +407,11 @@ pub fn probe() -> ProbeReport {
             backend: auto.backend.name(),
             reason: auto.reason,
         },
+        auto_in_memory: AutoChoice {
+            backend: in_memory.backend.name(),
+            reason: in_memory.reason,
+        },
+        syscall_ns: u64::try_from(syscall.as_nanos()).unwrap_or(u64::MAX),
     }
 }
 
@@ -421,24 +462,64 @@ mod tests {
     }
 
     #[test]
-    fn cached_data_runs_rw_tuned_for_memory() {
+    fn cached_small_files_run_rw_where_system_calls_are_dear_and_std_where_cheap() {
         let probe = Probe::cached();
-        let warm = auto_choice(probe, Some(CacheState::Warm { small_files: true }));
+        let warm = Some(CacheState::Warm { small_files: true });
+        let dear = auto_choice(probe, warm, IN_MEMORY_RW_FROM);
         if probe.usable().is_ok() && probe.check(Mode::Rw).is_ok() {
-            assert_eq!(warm.backend(), Backend::Rw, "{}", warm.reason());
-            assert_eq!(warm.workers_per_cpu(), 1);
+            assert_eq!(dear.backend(), Backend::Rw, "{}", dear.reason());
+            assert_eq!(dear.workers_per_cpu(), 1);
         } else {
-            assert_eq!(warm.backend(), Backend::Std, "{}", warm.reason());
+            assert_eq!(dear.backend(), Backend::Std, "{}", dear.reason());
         }
-        let unsupported = auto_choice(probe, Some(CacheState::Unsupported));
-        assert_eq!(unsupported.backend(), Backend::Std);
-        let large = auto_choice(probe, Some(CacheState::Warm { small_files: false }));
-        assert_eq!(large.backend(), Backend::Std);
-        let cold = auto_choice(probe, Some(CacheState::Cold));
-        if probe.usable().is_ok() && AUTO_PREFERENCE.iter().any(|m| probe.check(*m).is_ok()) {
-            assert_ne!(cold.backend(), Backend::Std, "{}", cold.reason());
-        } else {
-            assert_eq!(cold.backend(), Backend::Std);
+        let cheap = auto_choice(probe, warm, IN_MEMORY_RW_FROM - Duration::from_nanos(1));
+        assert_eq!(cheap.backend(), Backend::Std, "{}", cheap.reason());
+        assert!(
+            cheap
+                .reason()
+                .contains("a system call costs 189 ns here, under 190 ns"),
+            "{}",
+            cheap.reason()
+        );
+        let empty = auto_choice(probe, Some(CacheState::NoData), Duration::from_nanos(75));
+        assert_eq!(empty.backend(), Backend::Std, "{}", empty.reason());
+    }
+
+    #[test]
+    fn large_files_unknown_cache_and_cold_data_do_not_depend_on_the_system_call_cost() {
+        let probe = Probe::cached();
+        for syscall in [Duration::from_nanos(75), Duration::from_nanos(230)] {
+            let unsupported = auto_choice(probe, Some(CacheState::Unsupported), syscall);
+            assert_eq!(unsupported.backend(), Backend::Std);
+            let large = auto_choice(
+                probe,
+                Some(CacheState::Warm { small_files: false }),
+                syscall,
+            );
+            assert_eq!(large.backend(), Backend::Std);
+            let cold = auto_choice(probe, Some(CacheState::Cold), syscall);
+            if probe.usable().is_ok() && AUTO_PREFERENCE.iter().any(|m| probe.check(*m).is_ok()) {
+                assert_ne!(cold.backend(), Backend::Std, "{}", cold.reason());
+                assert_eq!(cold.workers_per_cpu(), 2);
+            } else {
+                assert_eq!(cold.backend(), Backend::Std);
+            }
         }
+    }
+
+    #[test]
+    fn the_probe_report_names_both_picks_of_auto() {
+        let report = probe();
+        assert_ne!(report.auto.backend, "auto");
+        assert_ne!(report.auto_in_memory.backend, "auto");
+        assert!(report.syscall_ns > 0);
+        let rw_in_memory = report.auto_in_memory.backend == "rw";
+        assert_eq!(
+            rw_in_memory,
+            Duration::from_nanos(report.syscall_ns) >= IN_MEMORY_RW_FROM
+                && Backend::Rw.check().is_ok(),
+            "{}",
+            report.auto_in_memory.reason
+        );
     }
 }

@@ -40,6 +40,7 @@
 mod backend;
 mod cache;
 mod run;
+mod syscall_cost;
 
 use std::path::{Path, PathBuf};
 

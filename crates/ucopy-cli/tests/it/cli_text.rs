@@ -131,6 +131,11 @@ fn probe_json_lists_every_backend() {
         .collect();
     assert_eq!(names, ["splice", "rw", "fixed", "std"]);
     assert!(v["auto"]["backend"].is_string() && v["auto"]["reason"].is_string());
+    let in_memory = v["auto_in_memory"]["backend"]
+        .as_str()
+        .expect("in-memory pick");
+    assert!(["rw", "std"].contains(&in_memory), "{in_memory}");
+    assert!(v["syscall_ns"].as_u64().expect("a measured cost") > 0);
 }
 
 plain_test!(one_operand_gets_cps_message);
