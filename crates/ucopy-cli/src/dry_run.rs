@@ -74,6 +74,11 @@ pub fn print_plan(copier: &Copier<'_>, target: &Target) -> Result<usize, ucopy::
                     leaf.files.len()
                 ));
             }
+            Step::Candidate(c) => out_line(format_args!(
+                "candidate '{}': listed by a worker",
+                show(&c.parent.dst_path().join(name_os(&c.name)))
+            )),
+            Step::Revisited(_) => {}
             Step::Error(e) => {
                 errors += 1;
                 crate::output::err_line(format_args!("{e}"));

@@ -28,8 +28,9 @@ pub use options::{
     DEFAULT_QUEUE_DEPTH,
 };
 pub use plan::{
-    name_os, open_operand_dir, split_operand, Entry, LeafDir, LinkGroup, LinkStatus, PlanError,
-    PlanOptions, PlannedFile, Planner, Step, DEFAULT_BATCH_FILES,
+    destination_among_ancestors, list_leaf_names, name_os, open_operand_dir, split_operand,
+    Candidate, Entry, LeafDir, LinkGroup, LinkStatus, PlanError, PlanOptions, PlannedFile, Planner,
+    Step, DEFAULT_BATCH_FILES,
 };
 pub use progress::{CopiedPaths, NoProgress, Progress};
 pub use quote::quote_inner;

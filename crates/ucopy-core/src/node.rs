@@ -109,6 +109,28 @@ impl DirNode {
         })
     }
 
+    /// A directory inside `parent` that a worker opened and listed in its own descriptor table
+    /// (a [`Candidate`](crate::Candidate) found to be a leaf): the node holds no descriptor of
+    /// its source; [`DirNode::src_fd`] reopens it by name, checked against `stat`'s identity.
+    pub fn listed_child(parent: &Arc<DirNode>, src_name: CString, stat: Stat) -> Arc<DirNode> {
+        Arc::new(DirNode {
+            parent: Some(Arc::clone(parent)),
+            src_name,
+            dst_name: None,
+            path: OnceLock::new(),
+            dst_path: OnceLock::new(),
+            stat: Some(stat),
+            src: Mutex::new(Side::default()),
+            dst: Mutex::new(Side::default()),
+            src_id: Some((stat.dev, stat.ino)),
+            dst_id: OnceLock::new(),
+            dst_dev: OnceLock::new(),
+            dst_created: AtomicBool::new(false),
+            dst_failed: AtomicBool::new(false),
+            pending: AtomicUsize::new(1),
+        })
+    }
+
     /// The parent directory (`None` for the anchor).
     pub fn parent(&self) -> Option<&Arc<DirNode>> {
         self.parent.as_ref()

@@ -23,6 +23,7 @@ mod walk;
 
 use operand::is_same_dir;
 pub use operand::{name_os, open_operand_dir, resolve_symlink, split_operand};
+pub use walk::{destination_among_ancestors, list_leaf_names};
 
 use std::collections::{HashMap, VecDeque};
 use std::ffi::{CStr, CString, OsString};
@@ -86,6 +87,14 @@ pub struct PlanOptions {
     /// per entry beyond a stat (no `--exclude`, `-L`, `-x`: see `ucopy-fs`'s
     /// `driver/leaves.rs`).
     pub leaf_files: usize,
+    /// With [`PlanOptions::leaf_files`] and without stats ([`PlanOptions::stat_files`]), a
+    /// subdirectory is not opened by the walk at all: it comes as a [`Step::Candidate`] for a
+    /// worker to open and list in its own descriptor table, and if it is no leaf the driver
+    /// gives it back ([`Planner::revisit`]) and the walk enters it then. The walking thread then
+    /// spends nothing per leaf directory; a directory that is no leaf is listed twice, so the
+    /// driver turns this off for the rest of a tree where many come back
+    /// ([`Planner::stop_candidates`]).
+    pub workers_list_leaves: bool,
 }
 
 impl PlanOptions {
@@ -125,6 +134,7 @@ impl Default for PlanOptions {
             exclude: None,
             stat_files: true,
             leaf_files: 0,
+            workers_list_leaves: false,
         }
     }
 }
@@ -246,6 +256,14 @@ pub enum Step {
     /// it (only with [`PlanOptions::leaf_files`]; no [`Step::Dir`] or [`Step::DirDone`] comes
     /// for it, and its parent's [`Step::DirDone`] may come before the leaf is copied).
     Leaf(LeafDir),
+    /// A subdirectory not opened by the walk (only with [`PlanOptions::workers_list_leaves`]):
+    /// a worker opens and lists it, copies it whole if it is a leaf, else hands it back to
+    /// [`Planner::revisit`]. Nothing else comes for it until then; its parent's
+    /// [`Step::DirDone`] may come before.
+    Candidate(Candidate),
+    /// A directory given back by [`Planner::revisit`] was entered (its [`Step::Dir`], or an
+    /// error, came just before): its parent no longer waits for it as a candidate.
+    Revisited(Arc<DirNode>),
     /// An entry of the source could not be read; the walk goes on.
     Error(EntryError),
 }
@@ -259,6 +277,15 @@ pub struct LeafDir {
     /// stats files ([`PlanOptions::stat_files`]), else from the directory entry
     /// ([`Stat::regular_from_dirent`]).
     pub files: Vec<(Arc<CStr>, Stat)>,
+}
+
+/// A subdirectory for a worker to open and list ([`Step::Candidate`]).
+#[derive(Debug)]
+pub struct Candidate {
+    /// The directory it is in (made at the destination already).
+    pub parent: Arc<DirNode>,
+    /// Its name there.
+    pub name: CString,
 }
 
 /// What a listing says an entry is (`d_type`), before any stat.
@@ -284,9 +311,6 @@ struct Frame {
     subdirs: Vec<(u32, Option<(u64, u64)>)>,
     listed: bool,
     subdirs_reversed: bool,
-    /// The destination directory's identity, once the driver made it (known when the frame is
-    /// listed): no directory entered below may be it.
-    dst_id: Option<(u64, u64)>,
     /// The directory's source descriptor while this frame is the top one, taken once rather
     /// than per entry (each take locks the node and counts a reference). Dropped when a
     /// subdirectory is entered: a frame below the top may have its descriptor released.
@@ -336,6 +360,8 @@ pub struct Planner {
     /// A listing's names and entries are gathered here, then copied into the frame at their
     /// exact size: one allocation each per directory instead of a growing vector's few.
     listing: (Vec<u8>, Vec<(u32, u64, Listed)>),
+    /// Candidates given back (no leaf after all), entered once the walk's stack is empty.
+    revisits: VecDeque<Candidate>,
 }
 
 impl std::fmt::Debug for Planner {
@@ -418,7 +444,22 @@ impl Planner {
             links: HashMap::new(),
             dirent_buf: vec![MaybeUninit::uninit(); 64 << 10],
             listing: (Vec::new(), Vec::new()),
+            revisits: VecDeque::new(),
         })
+    }
+
+    /// A [`Step::Candidate`] that is no leaf (or that a worker could not open or list: the walk
+    /// then says why), given back by the driver: the walk enters it as it enters any
+    /// subdirectory, before it goes on with the directory it is in, and says
+    /// [`Step::Revisited`] after its [`Step::Dir`]. Iteration that ended goes on after this.
+    pub fn revisit(&mut self, candidate: Candidate) {
+        self.revisits.push_back(candidate);
+    }
+
+    /// From now on the walk enters every subdirectory itself (finding leaves as it lists
+    /// them) instead of naming candidates: for a tree where most subdirectories are no leaves.
+    pub fn stop_candidates(&mut self) {
+        self.options.workers_list_leaves = false;
     }
 
     /// What this plan was made with.
@@ -459,6 +500,14 @@ impl Iterator for Planner {
                 }
                 continue;
             }
+            // A candidate given back is entered before the walk goes on: its subtree's work
+            // starts now, not once the rest of the tree is walked (a frame's parent need not be
+            // the frame below it).
+            if let Some(Candidate { parent, name }) = self.revisits.pop_front() {
+                self.enter_in(Arc::clone(&parent), name, None);
+                self.ready.push_back(Step::Revisited(parent));
+                continue;
+            }
             let Some(frame) = self.stack.last() else {
                 self.flush();
                 return self.ready.pop_front();
@@ -479,7 +528,13 @@ impl Iterator for Planner {
             frame.entries = Vec::new(); // exhausted: its memory goes back now
             if let Some((at, id)) = frame.subdirs.pop() {
                 let name = frame.name(at);
-                self.enter(name, id);
+                if id.is_none() && self.options.workers_list_leaves && self.options.leaf_files > 0 {
+                    let parent = Arc::clone(&frame.node);
+                    self.ready
+                        .push_back(Step::Candidate(Candidate { parent, name }));
+                } else {
+                    self.enter(name, id);
+                }
                 continue;
             }
             let frame = self.stack.pop().expect("a frame");

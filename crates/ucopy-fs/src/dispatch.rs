@@ -17,7 +17,7 @@ use std::sync::Arc;
 use crossbeam_channel::{Sender, TrySendError};
 use ucopy_core::{Batch, FileJob};
 
-use crate::driver::LeafTask;
+use crate::driver::{CandidateTask, LeafTask};
 
 /// What a worker is handed.
 #[derive(Debug)]
@@ -27,6 +27,9 @@ pub(crate) enum WorkItem {
     /// Directories of files to make, fill and finish whole, one after another
     /// (`driver/leaves.rs`).
     Leaves(Vec<LeafTask>),
+    /// Subdirectories to list, and to copy whole where they are leaves
+    /// (`driver/candidates.rs`).
+    Candidates(Vec<CandidateTask>),
 }
 
 impl WorkItem {
@@ -34,7 +37,7 @@ impl WorkItem {
     pub(crate) fn jobs(&self) -> &[FileJob] {
         match self {
             WorkItem::Batch(batch) => batch,
-            WorkItem::Leaves(_) => &[],
+            WorkItem::Leaves(_) | WorkItem::Candidates(_) => &[],
         }
     }
 }

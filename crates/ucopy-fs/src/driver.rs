@@ -14,6 +14,7 @@
 
 mod address_space;
 mod budget;
+mod candidates;
 mod dirs;
 mod entries;
 mod fd_tables;
@@ -21,6 +22,7 @@ mod leaves;
 mod links;
 mod workers;
 
+pub(crate) use candidates::CandidateTask;
 pub(crate) use leaves::LeafTask;
 
 use std::collections::HashMap;
@@ -92,6 +94,7 @@ pub fn copy_tree(
         FdBudget::from_rlimit_per_worker(threads, options.queue_depth, factory.fds_per_worker());
     let mut plan = budget.plan_options(options);
     plan.leaf_files = leaves::leaf_files(options, &plan);
+    plan.workers_list_leaves = plan.leaf_files > 0 && !plan.stat_files;
     let leaf_group_size = plan.queue_depth;
     let planner = Planner::new(source, dest, plan)?;
     let anchor = Arc::clone(planner.anchor());
@@ -232,6 +235,10 @@ pub fn copy_tree(
             leaf_group: Vec::new(),
             leaf_group_files: 0,
             leaf_group_size,
+            candidate_group: Vec::new(),
+            leaves_seen: (0, 0),
+            candidates_seen: (0, 0),
+            revisits: Vec::new(),
         };
         let result = driver.run(planner);
         result.map(|()| driver.report)
@@ -275,50 +282,53 @@ struct Driver<'a> {
     leaf_group_files: usize,
     /// The files a group of leaves gathers before it goes: the queue depth.
     leaf_group_size: usize,
+    /// Leaf candidates not handed out yet (driver/candidates.rs).
+    candidate_group: Vec<CandidateTask>,
+    /// Leaves copied so far, and their files (how many candidates go together).
+    leaves_seen: (u64, u64),
+    /// Candidates back so far, and how many of them were given back (no leaves).
+    candidates_seen: (u64, u64),
+    /// Candidates that are no leaves, for the walk (`Planner::revisit`).
+    revisits: Vec<ucopy_core::Candidate>,
 }
 
 impl Driver<'_> {
-    fn run(&mut self, planner: Planner) -> Result<(), FatalError> {
-        for step in planner {
-            if self.stopping() {
+    fn run(&mut self, mut planner: Planner) -> Result<(), FatalError> {
+        let most = planner.options().leaf_files;
+        let mut candidates_on = planner.options().workers_list_leaves;
+        loop {
+            while let Some(step) = planner.next() {
+                if self.stopping() {
+                    break;
+                }
+                self.collect(false);
+                self.step(step, most)?;
+                for candidate in self.revisits.drain(..) {
+                    planner.revisit(candidate);
+                }
+                if candidates_on && !self.candidates_pay() {
+                    candidates_on = false;
+                    planner.stop_candidates();
+                }
+            }
+            self.send_leaves()?;
+            self.send_candidates()?;
+            self.dispatch.drain();
+            // Candidates given back while the rest is in flight resume the walk (unless the
+            // copy is stopping: then everything in flight is waited for, as always).
+            while self.in_flight > 0
+                && self.workers_alive > 0
+                && (self.revisits.is_empty() || self.stopping())
+            {
+                self.dispatch.pump();
+                self.collect(true);
+            }
+            if self.revisits.is_empty() || self.stopping() {
                 break;
             }
-            self.collect(false);
-            let linking = self.options.link_mode != LinkMode::Copy;
-            match step {
-                Step::Dir(node) => self.make_dir(&node),
-                Step::Files(files) if linking => {
-                    for file in files {
-                        self.link_entry(&file.entry, Kind::File);
-                        self.file_finished(&file.entry.dir);
-                    }
-                }
-                Step::Symlink(entry, _) | Step::HardLink(entry, _) if linking => {
-                    let kind = if entry.stat.kind() == Kind::Symlink {
-                        Kind::Symlink
-                    } else {
-                        Kind::File
-                    };
-                    self.link_entry(&entry, kind)
-                }
-                Step::Special(entry) if linking => self.link_entry(&entry, Kind::Special),
-                Step::Files(files) => self.dispatch(files)?,
-                Step::Symlink(entry, target) => self.make_symlink(&entry, &target),
-                Step::Special(entry) if self.options.copy_contents && is_content(&entry) => {
-                    self.copy_contents(&entry)
-                }
-                Step::Special(entry) => self.make_special(&entry),
-                Step::HardLink(entry, group) => self.make_hard_link(&entry, &group),
-                Step::DirDone(node) => self.dir_done(node),
-                Step::Leaf(leaf) => self.start_leaf(leaf)?,
-                Step::Error(e) => self.fail(e),
+            for candidate in self.revisits.drain(..) {
+                planner.revisit(candidate);
             }
-        }
-        self.send_leaves()?;
-        self.dispatch.drain();
-        while self.in_flight > 0 && self.workers_alive > 0 {
-            self.dispatch.pump();
-            self.collect(true);
         }
         // Closes the workers' queues: they finish and exit.
         self.dispatch = Dispatch::new(Vec::new(), 1, 0);
@@ -332,6 +342,43 @@ impl Driver<'_> {
         }
         if self.options.cancel.is_cancelled() {
             self.report.stopped = true;
+        }
+        Ok(())
+    }
+
+    /// Does one step of the plan.
+    fn step(&mut self, step: Step, most: usize) -> Result<(), FatalError> {
+        let linking = self.options.link_mode != LinkMode::Copy;
+        match step {
+            Step::Dir(node) => self.make_dir(&node),
+            Step::Files(files) if linking => {
+                for file in files {
+                    self.link_entry(&file.entry, Kind::File);
+                    self.file_finished(&file.entry.dir);
+                }
+            }
+            Step::Symlink(entry, _) | Step::HardLink(entry, _) if linking => {
+                let kind = if entry.stat.kind() == Kind::Symlink {
+                    Kind::Symlink
+                } else {
+                    Kind::File
+                };
+                self.link_entry(&entry, kind)
+            }
+            Step::Special(entry) if linking => self.link_entry(&entry, Kind::Special),
+            Step::Files(files) => self.dispatch(files)?,
+            Step::Symlink(entry, target) => self.make_symlink(&entry, &target),
+            Step::Special(entry) if self.options.copy_contents && is_content(&entry) => {
+                self.copy_contents(&entry)
+            }
+            Step::Special(entry) => self.make_special(&entry),
+            Step::HardLink(entry, group) => self.make_hard_link(&entry, &group),
+            Step::DirDone(node) => self.dir_done(node),
+            Step::Leaf(leaf) => self.start_leaf(leaf)?,
+            Step::Candidate(candidate) => self.start_candidate(candidate, most)?,
+            // A candidate given back was entered: its parent waits for it no more.
+            Step::Revisited(parent) => self.file_finished(&parent),
+            Step::Error(e) => self.fail(e),
         }
         Ok(())
     }

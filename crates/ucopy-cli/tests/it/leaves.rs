@@ -66,3 +66,26 @@ backend_test!(leaves_of_a_read_only_parent, |b| {
     }
     copy_with_read_only_dir(b, &t, "p");
 });
+
+// A plain copy names each subdirectory to a worker, which copies it if it is a leaf and gives
+// it back to the walk if not (ucopy-fs `driver/candidates.rs`): a tree where most directories
+// hold a symlink or a subdirectory (the walk stops naming candidates after a sample) and a tree
+// of leaves below directories that are none (given back, walked, their leaves named again)
+// both come out whole, times and modes included where `-r` keeps them.
+backend_test!(directories_given_back_by_workers_are_walked_whole, |b| {
+    let t = TestTree::new();
+    for d in 0..48 {
+        t.file(format!("src/many/d{d:02}/f"), format!("{d}"));
+        t.file(format!("src/many/d{d:02}/sub/g"), format!("sub {d}"));
+        t.symlink(format!("src/many/d{d:02}/link"), "f");
+    }
+    for d in 0..6 {
+        for f in 0..3 {
+            t.file(format!("src/deep/a/b{d}/c/leaf/f{f}"), format!("{d}{f}"));
+        }
+        t.file(format!("src/deep/a/b{d}/c/beside"), "beside");
+    }
+    t.chmod("src/deep/a", 0o750);
+    b.run(args!["-r", t.p("src"), t.p("dst")]).assert_success();
+    assert_trees_equal(&t.p("src"), &t.p("dst"), &Compare::plain());
+});

@@ -4,7 +4,8 @@
 
 use std::ffi::{CStr, CString};
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, RawDir};
@@ -25,6 +26,12 @@ impl Planner {
     /// (one system call less per directory, on the thread that walks the whole tree).
     pub(super) fn enter(&mut self, name: CString, id: Option<(u64, u64)>) {
         let parent = Arc::clone(&self.stack.last().expect("a frame").node);
+        self.enter_in(parent, name, id);
+    }
+
+    /// [`Planner::enter`] for a directory in `parent`, which need not be the top frame's (a
+    /// candidate given back, `Planner::revisit`, is entered once the stack is empty).
+    pub(super) fn enter_in(&mut self, parent: Arc<DirNode>, name: CString, id: Option<(u64, u64)>) {
         if let Some(id) = id {
             if self.refuse_into_itself(&parent, &name, id) {
                 return;
@@ -102,10 +109,10 @@ impl Planner {
     /// route to it. True (and the error queued) when `id`, the directory `name` in `parent`, is
     /// one.
     fn refuse_into_itself(&mut self, parent: &DirNode, name: &CStr, id: (u64, u64)) -> bool {
-        let Some(frame) = self.stack.iter().rev().find(|f| f.dst_id == Some(id)) else {
+        let Some(made) = destination_among_ancestors(parent, id) else {
             return false;
         };
-        let dest = frame.node.dst_path().display().to_string();
+        let dest = made.dst_path().display().to_string();
         self.ready.push_back(Step::Error(EntryError::new(
             join(parent.path(), name),
             Op::IntoItself,
@@ -132,7 +139,6 @@ impl Planner {
             subdirs: Vec::new(),
             listed: false,
             subdirs_reversed: false,
-            dst_id: None,
             src_fd: None,
         });
         // Keep at most max_open_dirs source fds: release from the bottom (never the top, which
@@ -158,26 +164,14 @@ impl Planner {
     /// past the limit), the stats up to the first file that rules it out, and one `lseek`.
     fn list_leaf(&mut self, node: &Arc<DirNode>) -> Option<Vec<(Arc<CStr>, Stat)>> {
         let fd = node.src_fd().ok()?;
-        let most = self.options.leaf_files;
-        let mut listed = Vec::new();
-        let mut dir = RawDir::new(fd.as_fd(), &mut self.dirent_buf);
-        while let Some(item) = dir.next() {
-            // A listing error: the frame's listing reports it.
-            let Ok(e) = item else {
-                return not_a_leaf(node, &fd);
-            };
-            let name = e.file_name();
-            if name == c"." || name == c".." {
-                continue;
-            }
-            if e.file_type() != FileType::RegularFile || listed.len() == most {
-                return not_a_leaf(node, &fd);
-            }
-            listed.push((Arc::<CStr>::from(name), e.ino()));
-        }
-        if self.options.order == Order::Inode {
-            listed.sort_unstable_by_key(|(_, ino)| *ino);
-        }
+        let Some(listed) = list_leaf_names(
+            fd.as_fd(),
+            &mut self.dirent_buf,
+            self.options.leaf_files,
+            self.options.order,
+        ) else {
+            return not_a_leaf(node, &fd);
+        };
         if !self.options.stat_files {
             let dev = node.stat().map_or(0, |s| s.dev);
             let from_dirent = |(name, ino)| (name, Stat::regular_from_dirent(dev, ino));
@@ -204,7 +198,6 @@ impl Planner {
     pub(super) fn list_top(&mut self) {
         let frame = self.stack.last_mut().expect("a frame");
         frame.listed = true;
-        frame.dst_id = frame.node.dst_id();
         if frame.node.dst_failed() {
             return; // its destination could not be made: nothing inside can be copied
         }
@@ -394,6 +387,50 @@ impl Planner {
     }
 }
 
+/// The regular files of the directory `fd` (name and inode, in `order`), when it holds nothing
+/// else by its listing's `d_type` and at most `most` of them; `None` at the first entry that
+/// rules it out (or a listing error: whoever walks it then says what it was), with the
+/// directory's offset wherever that listing stopped. `buf` is the `getdents64` buffer. The
+/// walk's test for a leaf, and a worker's for a [`Step::Candidate`](crate::Step::Candidate).
+pub fn list_leaf_names(
+    fd: BorrowedFd<'_>,
+    buf: &mut [MaybeUninit<u8>],
+    most: usize,
+    order: Order,
+) -> Option<Vec<(Arc<CStr>, u64)>> {
+    let mut listed = Vec::new();
+    let mut dir = RawDir::new(fd, buf);
+    while let Some(item) = dir.next() {
+        let e = item.ok()?;
+        let name = e.file_name();
+        if name == c"." || name == c".." {
+            continue;
+        }
+        if e.file_type() != FileType::RegularFile || listed.len() == most {
+            return None;
+        }
+        listed.push((Arc::<CStr>::from(name), e.ino()));
+    }
+    if order == Order::Inode {
+        listed.sort_unstable_by_key(|(_, ino)| *ino);
+    }
+    Some(listed)
+}
+
+/// The directory among `parent` and its ancestors whose destination is `id` (a source
+/// directory with that identity would be copied into itself), if any. The anchor is no such
+/// directory: its destination holds the copy's top but is not part of it.
+pub fn destination_among_ancestors(parent: &DirNode, id: (u64, u64)) -> Option<&DirNode> {
+    let mut at = Some(parent);
+    while let Some(node) = at.filter(|n| !n.is_anchor()) {
+        if node.dst_id() == Some(id) {
+            return Some(node);
+        }
+        at = node.parent().map(|p| &**p);
+    }
+    None
+}
+
 /// A directory [`Planner::list_leaf`] found is no leaf: its frame lists it from the start.
 /// Where the offset cannot be set back, the node lets go of this descriptor, and the listing
 /// reopens the directory.
@@ -408,7 +445,7 @@ fn not_a_leaf<T>(node: &DirNode, fd: &OwnedFd) -> Option<T> {
 mod tests {
     use std::fs;
 
-    use crate::{PlanOptions, Planner, Step};
+    use crate::{name_os, PlanOptions, Planner, Step};
 
     /// Two subdirectories `a` and `b` with a file each, under `root/src`.
     fn two_dirs(root: &std::path::Path) -> std::path::PathBuf {
@@ -578,5 +615,106 @@ mod tests {
         walked.sort();
         assert_eq!(walked, ["linked", "src"]);
         assert_eq!(links, 1, "the second name links to the first");
+    }
+
+    /// With `workers_list_leaves`, the walk opens no subdirectory: each comes as a candidate.
+    /// One a "worker" finds to be no leaf is given back and walked whole from there (its own
+    /// subdirectories candidates again), and after [`Planner::stop_candidates`] the walk
+    /// enters subdirectories itself.
+    #[test]
+    fn candidates_are_named_not_opened_and_one_given_back_is_walked_whole() {
+        use std::mem::MaybeUninit;
+        use std::os::fd::AsFd;
+
+        use super::list_leaf_names;
+        use crate::{Candidate, Order};
+
+        let t = tempfile::tempdir().unwrap();
+        let src = t.path().join("src");
+        for (dir, names) in [
+            ("leaf", &["f1", "f2"][..]),
+            ("mixed", &["h1"][..]),
+            ("mixed/sub", &["s1"][..]),
+            ("later", &[][..]),
+            ("later/deep", &["d1"][..]),
+        ] {
+            fs::create_dir_all(src.join(dir)).unwrap();
+            for n in names {
+                fs::write(src.join(dir).join(n), n).unwrap();
+            }
+        }
+        std::os::unix::fs::symlink("h1", src.join("mixed/link")).unwrap();
+        let options = PlanOptions {
+            stat_files: false,
+            leaf_files: 4,
+            workers_list_leaves: true,
+            order: Order::None,
+            ..PlanOptions::default()
+        };
+        let mut planner = Planner::new(&src, &t.path().join("dst"), options).unwrap();
+        let mut buf = vec![MaybeUninit::uninit(); 4096];
+        // What a worker does: open the candidate, list it, keep it if it is a leaf.
+        let mut list = |c: &Candidate| {
+            let dir = fs::File::open(c.parent.path().join(name_os(&c.name))).unwrap();
+            list_leaf_names(dir.as_fd(), &mut buf, 4, Order::None).map(|files| files.len())
+        };
+        let (mut leaves, mut walked, mut revisited, mut entered_itself) =
+            (Vec::new(), Vec::new(), 0, Vec::new());
+        let mut given_back = Vec::new();
+        loop {
+            let Some(step) = planner.next() else {
+                if given_back.is_empty() {
+                    break;
+                }
+                // Iteration goes on after a revisit.
+                given_back.drain(..).for_each(|c| planner.revisit(c));
+                continue;
+            };
+            match step {
+                Step::Candidate(c) => {
+                    let name = c.name.to_string_lossy().into_owned();
+                    match list(&c) {
+                        Some(files) => leaves.push((name, files)),
+                        None => given_back.push(c),
+                    }
+                }
+                Step::Dir(node) => walked.push(node.src_name().to_string_lossy().into_owned()),
+                Step::Revisited(_) => revisited += 1,
+                Step::Leaf(leaf) => {
+                    entered_itself.push(leaf.node.src_name().to_string_lossy().into_owned())
+                }
+                Step::Error(e) => panic!("{e}"),
+                _ => {}
+            }
+        }
+        leaves.sort();
+        assert_eq!(
+            leaves,
+            [("deep".into(), 1), ("leaf".into(), 2), ("sub".into(), 1)],
+            "found by the worker"
+        );
+        walked.sort();
+        assert_eq!(walked, ["later", "mixed", "src"], "walked by the planner");
+        assert_eq!(revisited, 2, "later and mixed were given back and entered");
+        assert!(entered_itself.is_empty(), "{entered_itself:?}");
+        // After stop_candidates the walk enters subdirectories itself and finds the leaves.
+        let options = PlanOptions {
+            stat_files: false,
+            leaf_files: 4,
+            workers_list_leaves: true,
+            ..PlanOptions::default()
+        };
+        let mut planner = Planner::new(&src, &t.path().join("dst2"), options).unwrap();
+        planner.stop_candidates();
+        let mut found = Vec::new();
+        for step in planner {
+            match step {
+                Step::Candidate(c) => panic!("{c:?} after stop_candidates"),
+                Step::Leaf(leaf) => found.push(leaf.node.src_name().to_string_lossy().into_owned()),
+                _ => {}
+            }
+        }
+        found.sort();
+        assert_eq!(found, ["deep", "leaf", "sub"]);
     }
 }

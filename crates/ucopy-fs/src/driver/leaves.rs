@@ -65,10 +65,21 @@ pub(crate) struct LeafTask {
     pub(super) node: Arc<DirNode>,
     /// Its files and their metadata as planned, in the plan's order.
     pub(super) files: Vec<(Arc<CStr>, Stat)>,
-    /// The driver's descriptor of the source directory.
-    pub(super) src_dir: Arc<OwnedFd>,
+    /// The driver's descriptor of the source directory, or of its parent's where a worker
+    /// opened it (`candidates.rs`).
+    pub(super) src_dir: LeafSource,
     /// The driver's descriptor of the parent's destination directory.
     pub(super) parent_dst: Arc<OwnedFd>,
+}
+
+/// Which of the driver's descriptors a leaf's task holds on the source side.
+#[derive(Debug)]
+pub(super) enum LeafSource {
+    /// The leaf's own directory, opened by the walk: the worker fetches a copy.
+    Opened(Arc<OwnedFd>),
+    /// Its parent's, kept until the task is back: the worker opened the leaf in its own copy of
+    /// it and runs on that.
+    InParent { _parent: Arc<OwnedFd> },
 }
 
 /// What a worker did with a leaf, for the driver to count and say.
@@ -105,9 +116,10 @@ enum Made {
 /// then all their files as one batch (an io_uring executor keeps a batch's files in flight
 /// together, and leaves of one or two files would otherwise be batches of one or two), then
 /// each directory's final metadata. `run` copies a batch with the worker's executor; `local`
-/// fetches copies of the driver's descriptors when the worker's table is its own.
+/// fetches copies of the driver's descriptors when the worker's table is its own. A task may
+/// come with the worker's own descriptor of its source directory (a candidate it listed).
 pub(super) fn copy_leaves(
-    tasks: Vec<LeafTask>,
+    tasks: Vec<(LeafTask, Option<Arc<OwnedFd>>)>,
     run: &mut dyn FnMut(Batch) -> Vec<(FileJob, JobOutcome)>,
     mut local: Option<&mut LocalDirs<'_>>,
     options: &Options,
@@ -116,8 +128,8 @@ pub(super) fn copy_leaves(
     let mut finished = Vec::with_capacity(tasks.len());
     let mut made = Vec::with_capacity(tasks.len());
     let mut batch: Batch = Vec::new();
-    for task in tasks {
-        match make_leaf(task, local.as_deref_mut(), options, progress) {
+    for (task, own_src) in tasks {
+        match make_leaf(task, own_src, local.as_deref_mut(), options, progress) {
             Made::Ready(mut leaf, src) => {
                 let files = std::mem::take(&mut leaf.done.task.files);
                 batch.extend(files.into_iter().map(|(name, stat)| FileJob {
@@ -179,6 +191,7 @@ pub(super) fn copy_leaves(
 /// Makes a leaf's directory (nothing is made once the copy is cancelled).
 fn make_leaf(
     task: LeafTask,
+    own_src: Option<Arc<OwnedFd>>,
     local: Option<&mut LocalDirs<'_>>,
     options: &Options,
     progress: &dyn Progress,
@@ -196,17 +209,25 @@ fn make_leaf(
     if options.cancel.is_cancelled() {
         return Made::Not(Box::new(done));
     }
-    let fetched = match local {
-        Some(local) => local.fetch(&done.task.src_dir).and_then(|src| {
-            let parent = local.copy_of(&done.task.parent_dst)?;
-            Ok((src, parent))
-        }),
+    let fetched = match (local, own_src, &done.task.src_dir) {
+        (Some(local), own, src_dir) => {
+            let src = match (own, src_dir) {
+                (Some(own), _) => Ok(own),
+                (None, LeafSource::Opened(src)) => local.fetch(src),
+                (None, LeafSource::InParent { .. }) => unreachable!("a worker opens such a leaf"),
+            };
+            src.and_then(|src| Ok((src, local.copy_of(&done.task.parent_dst)?)))
+        }
         // The table is shared: the driver's descriptors are this thread's too (the task keeps
         // them, so dropping these clones never closes one).
-        None => Ok((
-            Arc::clone(&done.task.src_dir),
-            Arc::clone(&done.task.parent_dst),
-        )),
+        (None, own, src_dir) => {
+            let src = match (own, src_dir) {
+                (Some(own), _) => own,
+                (None, LeafSource::Opened(src)) => Arc::clone(src),
+                (None, LeafSource::InParent { .. }) => unreachable!("a worker opens such a leaf"),
+            };
+            Ok((src, Arc::clone(&done.task.parent_dst)))
+        }
     };
     let (src, parent) = match fetched {
         Ok(fds) => fds,
@@ -302,7 +323,7 @@ impl Driver<'_> {
         self.leaf_group.push(LeafTask {
             node,
             files,
-            src_dir,
+            src_dir: LeafSource::Opened(src_dir),
             parent_dst,
         });
         // Small leaves go in groups of about a batch's worth of files: one hand-off each, not
@@ -339,6 +360,8 @@ impl Driver<'_> {
         if made {
             self.report.dirs += 1;
         }
+        self.leaves_seen.0 += 1;
+        self.leaves_seen.1 += files;
         self.report.files += files;
         self.report.bytes += bytes;
         self.report.skipped += skipped;

@@ -1,9 +1,10 @@
 //! Worker dispatch: the worker threads that copy batches of regular files with a backend's
-//! executor (and leaf directories whole, `leaves.rs`), and the driver side that hands batches out
+//! executor (and leaf directories whole, `leaves.rs`, `candidates.rs`), and the driver side that hands batches out
 //! and takes outcomes in (with `leaves.rs`, the one place the report and the progress hear about
 //! regular files).
 
 use std::io;
+use std::mem::MaybeUninit;
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ use ucopy_core::{
     JobOutcome, Kind, LinkStatus, Op, Options, PlannedFile, Progress,
 };
 
+use super::candidates::{copy_candidates, CandidatesDone, LISTING_BUFFER};
 use super::fd_tables::LocalDirs;
 use super::leaves::{copy_leaves, LeafDone};
 use super::{Driver, FatalError};
@@ -27,6 +29,8 @@ pub(super) enum WorkerMsg {
     StartFailed(usize, io::Error),
     /// Worker `.0` made, filled and finished these leaf directories.
     Leaves(usize, Vec<LeafDone>),
+    /// Worker `.0` listed a group of leaf candidates, copying those that are leaves.
+    Candidates(usize, CandidatesDone),
     /// Work worker `.0` was sent but could not run (its executor failed to start).
     NotRun(usize, WorkItem),
     /// The executor could not be made within this machine's limits; the worker copies with
@@ -74,13 +78,28 @@ pub(super) fn worker(
         }
     };
     let mut std = StdCopier::default();
+    let mut listing = Vec::new();
     for item in items {
         let batch = match item {
             WorkItem::Batch(batch) => batch,
             WorkItem::Leaves(tasks) => {
                 let mut run = |batch| run_batch(&mut executor, &mut std, batch, options);
+                let tasks = tasks.into_iter().map(|t| (t, None)).collect();
                 let leaves = copy_leaves(tasks, &mut run, local_dirs.as_mut(), options, progress);
                 if done.send(WorkerMsg::Leaves(id, leaves)).is_err() {
+                    return;
+                }
+                continue;
+            }
+            WorkItem::Candidates(tasks) => {
+                if listing.is_empty() {
+                    listing = vec![MaybeUninit::uninit(); LISTING_BUFFER];
+                }
+                let mut run = |batch| run_batch(&mut executor, &mut std, batch, options);
+                let local = local_dirs.as_mut();
+                let candidates =
+                    copy_candidates(tasks, &mut run, local, &mut listing, options, progress);
+                if done.send(WorkerMsg::Candidates(id, candidates)).is_err() {
                     return;
                 }
                 continue;
@@ -279,6 +298,10 @@ impl Driver<'_> {
                 for leaf in leaves {
                     self.leaf_done(leaf);
                 }
+            }
+            WorkerMsg::Candidates(id, done) => {
+                self.dispatch.returned(id, std::iter::empty());
+                self.candidates_done(done);
             }
             WorkerMsg::Done(id, results) => {
                 self.dispatch

@@ -1,0 +1,258 @@
+//! Leaf candidates: subdirectories the walk does not open ([`Step::Candidate`]), listed by a
+//! worker in its own descriptor table and copied whole there when they are leaves.
+//!
+//! Why: with leaves (`leaves.rs`) the driver still opened, stat'ed and listed every directory on
+//! its thread, and a worker then fetched that descriptor into its own table: on a tree of tiny
+//! directories the driver's thread took a fifth of the CPU and the workers waited on it (PERF.md,
+//! "Which backend with the data in memory"). Here the walk names the subdirectory and moves on;
+//! the worker opens it (one `openat` in its copy of the parent, cached across the parent's
+//! subdirectories), checks it, lists it, and if it holds nothing but regular files — at most a
+//! batch — makes, fills and finishes it exactly as a leaf the walk found (`copy_leaves`).
+//!
+//! Anything else goes back untouched, before anything was made: a directory with a
+//! subdirectory, a symlink or a special file, too many files, one that cannot be opened or
+//! listed, one that is the destination of an ancestor (copied into itself). The driver gives it
+//! to the walk (`Planner::revisit`), which enters it as any subdirectory, with every check and
+//! message of its own. One that vanished since the listing is nothing to copy, as for the walk.
+//!
+//! Only for copies that plan from the listing alone (no stats: `PlanOptions::stat_files`);
+//! under `-a` the walk stats every entry and finds leaves itself.
+//!
+//! The parent counts the candidate as one of its files until it comes back as a finished leaf,
+//! as vanished, or — given back — until the walk has entered it (`Step::Revisited`): its mode
+//! and times are applied after the subdirectory is made in it.
+
+use std::ffi::CStr;
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
+
+use rustix::fs::{self as rfs, Mode};
+use rustix::io::Errno;
+use ucopy_core::{
+    destination_among_ancestors, list_leaf_names, Batch, Candidate, DirNode, FileJob, JobOutcome,
+    Options, Order, Progress, Stat, DIR_FLAGS,
+};
+
+use super::fd_tables::LocalDirs;
+use super::leaves::{copy_leaves, LeafDone, LeafSource, LeafTask};
+use super::Driver;
+
+/// Candidates whose outcome is seen before the driver judges whether they pay
+/// ([`Driver::candidates_pay`]).
+const CANDIDATE_SAMPLE: u64 = 32;
+
+/// `getdents64` buffer of a worker listing candidates.
+pub(super) const LISTING_BUFFER: usize = 32 << 10;
+
+/// A subdirectory for a worker to list, with the driver's descriptors of its parent.
+#[derive(Debug)]
+pub(crate) struct CandidateTask {
+    pub(super) candidate: Candidate,
+    /// The driver's descriptor of the parent's source directory.
+    pub(super) parent_src: Arc<OwnedFd>,
+    /// The driver's descriptor of the parent's destination directory.
+    pub(super) parent_dst: Arc<OwnedFd>,
+    /// The most files a leaf may have (the plan's `leaf_files`).
+    pub(super) most: usize,
+}
+
+/// A candidate that was not copied as a leaf, back to the driver (with its descriptors, to be
+/// dropped on the driver's thread).
+#[derive(Debug)]
+pub(super) enum NotCopied {
+    /// No leaf, or not one the worker could tell: for the walk.
+    GiveBack(CandidateTask),
+    /// Gone since the walk listed it (or the copy was cancelled): nothing to copy.
+    Vanished(CandidateTask),
+}
+
+/// What a worker did with a group of candidates.
+#[derive(Debug)]
+pub(super) struct CandidatesDone {
+    pub(super) leaves: Vec<LeafDone>,
+    pub(super) not_copied: Vec<NotCopied>,
+}
+
+/// Lists each candidate on the worker's thread and copies those that are leaves, together (as
+/// [`copy_leaves`] copies a group).
+pub(super) fn copy_candidates(
+    tasks: Vec<CandidateTask>,
+    run: &mut dyn FnMut(Batch) -> Vec<(FileJob, JobOutcome)>,
+    mut local: Option<&mut LocalDirs<'_>>,
+    buf: &mut [MaybeUninit<u8>],
+    options: &Options,
+    progress: &dyn Progress,
+) -> CandidatesDone {
+    let mut leaves = Vec::with_capacity(tasks.len());
+    let mut not_copied = Vec::new();
+    for task in tasks {
+        if options.cancel.is_cancelled() {
+            not_copied.push(NotCopied::Vanished(task));
+            continue;
+        }
+        match list_candidate(&task, local.as_deref_mut(), buf, options.order) {
+            Listed::Leaf { node, files, src } => {
+                let CandidateTask {
+                    parent_src,
+                    parent_dst,
+                    ..
+                } = task;
+                let leaf = LeafTask {
+                    node,
+                    files,
+                    src_dir: LeafSource::InParent {
+                        _parent: parent_src,
+                    },
+                    parent_dst,
+                };
+                leaves.push((leaf, Some(src)));
+            }
+            Listed::NoLeaf => not_copied.push(NotCopied::GiveBack(task)),
+            Listed::Vanished => not_copied.push(NotCopied::Vanished(task)),
+        }
+    }
+    let leaves = copy_leaves(leaves, run, local, options, progress);
+    CandidatesDone { leaves, not_copied }
+}
+
+enum Listed {
+    /// A leaf: its node (holding no descriptor), files, and this worker's descriptor of it.
+    Leaf {
+        node: Arc<DirNode>,
+        files: Vec<(Arc<CStr>, Stat)>,
+        src: Arc<OwnedFd>,
+    },
+    NoLeaf,
+    Vanished,
+}
+
+/// Opens and lists one candidate in this worker's table; nothing is made.
+fn list_candidate(
+    task: &CandidateTask,
+    local: Option<&mut LocalDirs<'_>>,
+    buf: &mut [MaybeUninit<u8>],
+    order: Order,
+) -> Listed {
+    let parent = match local {
+        Some(local) => match local.copy_of(&task.parent_src) {
+            Ok(fd) => fd,
+            Err(_) => return Listed::NoLeaf,
+        },
+        None => Arc::clone(&task.parent_src),
+    };
+    let Candidate { parent: node, name } = &task.candidate;
+    let fd = match rfs::openat(parent.as_fd(), name, DIR_FLAGS, Mode::empty()) {
+        Ok(fd) => fd,
+        // Listed, never statted, and gone since: nothing to copy (as the walk has it).
+        Err(Errno::NOENT) => return Listed::Vanished,
+        Err(_) => return Listed::NoLeaf,
+    };
+    let Ok(st) = rfs::fstat(&fd) else {
+        return Listed::NoLeaf;
+    };
+    let stat = Stat::from(&st);
+    if destination_among_ancestors(node, (stat.dev, stat.ino)).is_some() {
+        return Listed::NoLeaf;
+    }
+    let Some(listed) = list_leaf_names(fd.as_fd(), buf, task.most, order) else {
+        return Listed::NoLeaf;
+    };
+    let files = listed
+        .into_iter()
+        .map(|(name, ino)| (name, Stat::regular_from_dirent(stat.dev, ino)))
+        .collect();
+    Listed::Leaf {
+        node: DirNode::listed_child(node, name.clone(), stat),
+        files,
+        src: Arc::new(fd),
+    }
+}
+
+impl Driver<'_> {
+    /// Hands a candidate to a worker (in groups); its parent is not finished before it is
+    /// back. One whose parent's descriptors the driver cannot give goes to the walk at once.
+    pub(super) fn start_candidate(
+        &mut self,
+        candidate: Candidate,
+        most: usize,
+    ) -> Result<(), super::FatalError> {
+        let parent = Arc::clone(&candidate.parent);
+        if parent.dst_failed() {
+            return Ok(()); // nothing inside can be copied (the walk lists none of it either)
+        }
+        parent.add_pending();
+        let fds = parent.src_fd().and_then(|src| Ok((src, parent.dst_fd()?)));
+        let Ok((parent_src, parent_dst)) = fds else {
+            self.revisits.push(candidate);
+            return Ok(());
+        };
+        self.in_flight += 1;
+        self.candidate_group.push(CandidateTask {
+            candidate,
+            parent_src,
+            parent_dst,
+            most,
+        });
+        if self.candidate_group.len() >= self.candidate_group_size() {
+            self.send_candidates()?;
+        }
+        Ok(())
+    }
+
+    /// Whether the walk should go on naming candidates: not where, after a first sample, more
+    /// than a quarter came back as no leaves. Each such directory is opened and listed twice
+    /// and waits for a worker's round trip before the walk enters it; on the bench's mixed
+    /// corpus, where half the directories hold a symlink or a subdirectory, that cost more
+    /// than the walk's listing of the leaves saved (PERF.md, "Leaf candidates").
+    pub(super) fn candidates_pay(&self) -> bool {
+        let (seen, given_back) = self.candidates_seen;
+        seen < CANDIDATE_SAMPLE || given_back * 4 <= seen
+    }
+
+    /// Candidates that go to a worker together: about a queue depth's files by the leaves
+    /// copied so far (one hand-off for many tiny directories, and no worker left with a long
+    /// group of large ones while the other idles at the end), one until a leaf has come back.
+    fn candidate_group_size(&self) -> usize {
+        let (leaves, files) = self.leaves_seen;
+        if leaves == 0 {
+            return 1;
+        }
+        let per_leaf = (files / leaves).max(1);
+        (self.leaf_group_size as u64 / per_leaf).clamp(1, 32) as usize
+    }
+
+    /// Hands the candidates gathered so far to a worker.
+    pub(super) fn send_candidates(&mut self) -> Result<(), super::FatalError> {
+        if self.candidate_group.is_empty() {
+            return Ok(());
+        }
+        let group = std::mem::take(&mut self.candidate_group);
+        self.dispatch
+            .push(crate::dispatch::WorkItem::Candidates(group));
+        self.wait_for_room()
+    }
+
+    /// Takes in what a worker did with a group of candidates.
+    pub(super) fn candidates_done(&mut self, done: CandidatesDone) {
+        self.candidates_seen.0 += (done.leaves.len() + done.not_copied.len()) as u64;
+        for leaf in done.leaves {
+            self.leaf_done(leaf);
+        }
+        for not in done.not_copied {
+            self.in_flight -= 1;
+            match not {
+                // The parent's count stays until the walk has entered it (`Step::Revisited`).
+                NotCopied::GiveBack(task) => {
+                    self.candidates_seen.1 += 1;
+                    self.revisits.push(task.candidate);
+                }
+                NotCopied::Vanished(task) => {
+                    let parent = Arc::clone(&task.candidate.parent);
+                    drop(task);
+                    self.file_finished(&parent);
+                }
+            }
+        }
+    }
+}
