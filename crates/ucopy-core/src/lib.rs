@@ -30,7 +30,7 @@ pub use options::{
 pub use plan::{
     destination_among_ancestors, list_leaf_names, name_os, open_operand_dir, split_operand,
     Candidate, Entry, LeafDir, LinkGroup, LinkStatus, PlanError, PlanOptions, PlannedFile, Planner,
-    Step, DEFAULT_BATCH_FILES,
+    Step, CANDIDATES_FROM_SUBDIRS, DEFAULT_BATCH_FILES,
 };
 pub use progress::{CopiedPaths, NoProgress, Progress};
 pub use quote::quote_inner;

@@ -139,6 +139,7 @@ impl Planner {
             subdirs: Vec::new(),
             listed: false,
             subdirs_reversed: false,
+            names_candidates: false,
             src_fd: None,
         });
         // Keep at most max_open_dirs source fds: release from the bottom (never the top, which
@@ -617,10 +618,10 @@ mod tests {
         assert_eq!(links, 1, "the second name links to the first");
     }
 
-    /// With `workers_list_leaves`, the walk opens no subdirectory: each comes as a candidate.
-    /// One a "worker" finds to be no leaf is given back and walked whole from there (its own
-    /// subdirectories candidates again), and after [`Planner::stop_candidates`] the walk
-    /// enters subdirectories itself.
+    /// With `workers_list_leaves`, the walk opens no subdirectory of a directory with many:
+    /// each comes as a candidate. One a "worker" finds to be no leaf is given back and walked
+    /// whole from there (its lone subdirectory the walk's own), and after
+    /// [`Planner::stop_candidates`] the walk enters subdirectories itself.
     #[test]
     fn candidates_are_named_not_opened_and_one_given_back_is_walked_whole() {
         use std::mem::MaybeUninit;
@@ -644,6 +645,15 @@ mod tests {
             }
         }
         std::os::unix::fs::symlink("h1", src.join("mixed/link")).unwrap();
+        // Enough subdirectories at the top for them to come as candidates; `mixed` and `later`
+        // have one each, so theirs are entered by the walk.
+        let fan_out: Vec<String> = (3..crate::plan::CANDIDATES_FROM_SUBDIRS)
+            .map(|i| format!("x{i:02}"))
+            .collect();
+        for d in &fan_out {
+            fs::create_dir_all(src.join(d)).unwrap();
+            fs::write(src.join(d).join("f"), d).unwrap();
+        }
         let options = PlanOptions {
             stat_files: false,
             leaf_files: 4,
@@ -688,15 +698,18 @@ mod tests {
             }
         }
         leaves.sort();
-        assert_eq!(
-            leaves,
-            [("deep".into(), 1), ("leaf".into(), 2), ("sub".into(), 1)],
-            "found by the worker"
-        );
+        let mut expected = vec![("leaf".to_string(), 2)];
+        expected.extend(fan_out.iter().map(|d| (d.clone(), 1)));
+        assert_eq!(leaves, expected, "found by the worker");
         walked.sort();
         assert_eq!(walked, ["later", "mixed", "src"], "walked by the planner");
         assert_eq!(revisited, 2, "later and mixed were given back and entered");
-        assert!(entered_itself.is_empty(), "{entered_itself:?}");
+        entered_itself.sort();
+        assert_eq!(
+            entered_itself,
+            ["deep", "sub"],
+            "a lone subdirectory is the walk's"
+        );
         // After stop_candidates the walk enters subdirectories itself and finds the leaves.
         let options = PlanOptions {
             stat_files: false,
@@ -715,6 +728,9 @@ mod tests {
             }
         }
         found.sort();
-        assert_eq!(found, ["deep", "leaf", "sub"]);
+        let mut expected = vec!["deep".to_string(), "leaf".to_string(), "sub".to_string()];
+        expected.extend(fan_out.iter().cloned());
+        expected.sort();
+        assert_eq!(found, expected);
     }
 }

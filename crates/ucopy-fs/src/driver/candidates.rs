@@ -16,7 +16,9 @@
 //! message of its own. One that vanished since the listing is nothing to copy, as for the walk.
 //!
 //! Only for copies that plan from the listing alone (no stats: `PlanOptions::stat_files`);
-//! under `-a` the walk stats every entry and finds leaves itself.
+//! under `-a` the walk stats every entry and finds leaves itself. And only in a directory with
+//! many subdirectories (`ucopy_core::CANDIDATES_FROM_SUBDIRS`): elsewhere the walk keeps its own
+//! order, which decides when the large files of a tree start (PERF.md, "Leaf candidates").
 //!
 //! The parent counts the candidate as one of its files until it comes back as a finished leaf,
 //! as vanished, or — given back — until the walk has entered it (`Step::Revisited`): its mode
@@ -67,23 +69,19 @@ pub(super) enum NotCopied {
     Vanished(CandidateTask),
 }
 
-/// What a worker did with a group of candidates.
-#[derive(Debug)]
-pub(super) struct CandidatesDone {
-    pub(super) leaves: Vec<LeafDone>,
-    pub(super) not_copied: Vec<NotCopied>,
-}
-
 /// Lists each candidate on the worker's thread and copies those that are leaves, together (as
-/// [`copy_leaves`] copies a group).
+/// [`copy_leaves`] copies a group). Those that are not go to `give_back` as soon as the group is
+/// listed, before any leaf is copied: the walk waits for them, and a group's leaves may take a
+/// while (a leaf of large files) while the other workers run out of work.
 pub(super) fn copy_candidates(
     tasks: Vec<CandidateTask>,
     run: &mut dyn FnMut(Batch) -> Vec<(FileJob, JobOutcome)>,
     mut local: Option<&mut LocalDirs<'_>>,
     buf: &mut [MaybeUninit<u8>],
+    give_back: &mut dyn FnMut(Vec<NotCopied>),
     options: &Options,
     progress: &dyn Progress,
-) -> CandidatesDone {
+) -> Vec<LeafDone> {
     let mut leaves = Vec::with_capacity(tasks.len());
     let mut not_copied = Vec::new();
     for task in tasks {
@@ -112,8 +110,10 @@ pub(super) fn copy_candidates(
             Listed::Vanished => not_copied.push(NotCopied::Vanished(task)),
         }
     }
-    let leaves = copy_leaves(leaves, run, local, options, progress);
-    CandidatesDone { leaves, not_copied }
+    if !not_copied.is_empty() {
+        give_back(not_copied);
+    }
+    copy_leaves(leaves, run, local, options, progress)
 }
 
 enum Listed {
@@ -233,13 +233,10 @@ impl Driver<'_> {
         self.wait_for_room()
     }
 
-    /// Takes in what a worker did with a group of candidates.
-    pub(super) fn candidates_done(&mut self, done: CandidatesDone) {
-        self.candidates_seen.0 += (done.leaves.len() + done.not_copied.len()) as u64;
-        for leaf in done.leaves {
-            self.leaf_done(leaf);
-        }
-        for not in done.not_copied {
+    /// Takes in the candidates of a group that a worker did not copy.
+    pub(super) fn candidates_not_copied(&mut self, not_copied: Vec<NotCopied>) {
+        self.candidates_seen.0 += not_copied.len() as u64;
+        for not in not_copied {
             self.in_flight -= 1;
             match not {
                 // The parent's count stays until the walk has entered it (`Step::Revisited`).
@@ -253,6 +250,14 @@ impl Driver<'_> {
                     self.file_finished(&parent);
                 }
             }
+        }
+    }
+
+    /// Takes in the leaves a worker copied from a group of candidates.
+    pub(super) fn candidate_leaves_done(&mut self, leaves: Vec<LeafDone>) {
+        self.candidates_seen.0 += leaves.len() as u64;
+        for leaf in leaves {
+            self.leaf_done(leaf);
         }
     }
 }

@@ -15,7 +15,7 @@ use ucopy_core::{
     JobOutcome, Kind, LinkStatus, Op, Options, PlannedFile, Progress,
 };
 
-use super::candidates::{copy_candidates, CandidatesDone, LISTING_BUFFER};
+use super::candidates::{copy_candidates, NotCopied, LISTING_BUFFER};
 use super::fd_tables::LocalDirs;
 use super::leaves::{copy_leaves, LeafDone};
 use super::{Driver, FatalError};
@@ -29,8 +29,11 @@ pub(super) enum WorkerMsg {
     StartFailed(usize, io::Error),
     /// Worker `.0` made, filled and finished these leaf directories.
     Leaves(usize, Vec<LeafDone>),
-    /// Worker `.0` listed a group of leaf candidates, copying those that are leaves.
-    Candidates(usize, CandidatesDone),
+    /// Candidates of a group a worker is on that it will not copy (no leaves, or vanished),
+    /// sent as soon as the group is listed; the group itself ends with `CandidateLeaves`.
+    NotCopied(Vec<NotCopied>),
+    /// Worker `.0` copied the leaves among a group of candidates.
+    CandidateLeaves(usize, Vec<LeafDone>),
     /// Work worker `.0` was sent but could not run (its executor failed to start).
     NotRun(usize, WorkItem),
     /// The executor could not be made within this machine's limits; the worker copies with
@@ -97,9 +100,19 @@ pub(super) fn worker(
                 }
                 let mut run = |batch| run_batch(&mut executor, &mut std, batch, options);
                 let local = local_dirs.as_mut();
-                let candidates =
-                    copy_candidates(tasks, &mut run, local, &mut listing, options, progress);
-                if done.send(WorkerMsg::Candidates(id, candidates)).is_err() {
+                let mut give_back = |not_copied| {
+                    let _ = done.send(WorkerMsg::NotCopied(not_copied));
+                };
+                let leaves = copy_candidates(
+                    tasks,
+                    &mut run,
+                    local,
+                    &mut listing,
+                    &mut give_back,
+                    options,
+                    progress,
+                );
+                if done.send(WorkerMsg::CandidateLeaves(id, leaves)).is_err() {
                     return;
                 }
                 continue;
@@ -299,9 +312,10 @@ impl Driver<'_> {
                     self.leaf_done(leaf);
                 }
             }
-            WorkerMsg::Candidates(id, done) => {
+            WorkerMsg::NotCopied(not_copied) => self.candidates_not_copied(not_copied),
+            WorkerMsg::CandidateLeaves(id, leaves) => {
                 self.dispatch.returned(id, std::iter::empty());
-                self.candidates_done(done);
+                self.candidate_leaves_done(leaves);
             }
             WorkerMsg::Done(id, results) => {
                 self.dispatch
