@@ -88,6 +88,23 @@ impl DirNode {
         stat: Stat,
         fd: OwnedFd,
     ) -> Arc<DirNode> {
+        DirNode::below(parent, src_name, dst_name, stat, Some(fd))
+    }
+
+    /// A directory inside `parent` that a worker opened and listed in its own descriptor table
+    /// (a [`Candidate`](crate::Candidate) found to be a leaf): the node holds no descriptor of
+    /// its source; [`DirNode::src_fd`] reopens it by name, checked against `stat`'s identity.
+    pub fn listed_child(parent: &Arc<DirNode>, src_name: CString, stat: Stat) -> Arc<DirNode> {
+        DirNode::below(parent, src_name, None, stat, None)
+    }
+
+    fn below(
+        parent: &Arc<DirNode>,
+        src_name: CString,
+        dst_name: Option<CString>,
+        stat: Stat,
+        fd: Option<OwnedFd>,
+    ) -> Arc<DirNode> {
         Arc::new(DirNode {
             parent: Some(Arc::clone(parent)),
             src_name,
@@ -96,7 +113,7 @@ impl DirNode {
             dst_path: OnceLock::new(),
             stat: Some(stat),
             src: Mutex::new(Side {
-                fd: Some(Arc::new(fd)),
+                fd: fd.map(Arc::new),
             }),
             dst: Mutex::new(Side::default()),
             src_id: Some((stat.dev, stat.ino)),
@@ -105,28 +122,6 @@ impl DirNode {
             dst_created: AtomicBool::new(false),
             dst_failed: AtomicBool::new(false),
             // The walk's share (see `pending`).
-            pending: AtomicUsize::new(1),
-        })
-    }
-
-    /// A directory inside `parent` that a worker opened and listed in its own descriptor table
-    /// (a [`Candidate`](crate::Candidate) found to be a leaf): the node holds no descriptor of
-    /// its source; [`DirNode::src_fd`] reopens it by name, checked against `stat`'s identity.
-    pub fn listed_child(parent: &Arc<DirNode>, src_name: CString, stat: Stat) -> Arc<DirNode> {
-        Arc::new(DirNode {
-            parent: Some(Arc::clone(parent)),
-            src_name,
-            dst_name: None,
-            path: OnceLock::new(),
-            dst_path: OnceLock::new(),
-            stat: Some(stat),
-            src: Mutex::new(Side::default()),
-            dst: Mutex::new(Side::default()),
-            src_id: Some((stat.dev, stat.ino)),
-            dst_id: OnceLock::new(),
-            dst_dev: OnceLock::new(),
-            dst_created: AtomicBool::new(false),
-            dst_failed: AtomicBool::new(false),
             pending: AtomicUsize::new(1),
         })
     }
