@@ -95,7 +95,8 @@ pub struct PlanOptions {
     /// `driver/leaves.rs`).
     pub leaf_files: usize,
     /// With [`PlanOptions::leaf_files`] and without stats ([`PlanOptions::stat_files`]), a
-    /// subdirectory is not opened by the walk at all: it comes as a [`Step::Candidate`] for a
+    /// subdirectory of a directory with at least [`CANDIDATES_FROM_SUBDIRS`] of them is not
+    /// opened by the walk at all: it comes as a [`Step::Candidate`] for a
     /// worker to open and list in its own descriptor table, and if it is no leaf the driver
     /// gives it back ([`Planner::revisit`]) and the walk enters it then. The walking thread then
     /// spends nothing per leaf directory; a directory that is no leaf is listed twice, so the
