@@ -94,9 +94,9 @@ pub struct PlanOptions {
     /// per entry beyond a stat (no `--exclude`, `-L`, `-x`: see `ucopy-fs`'s
     /// `driver/leaves.rs`).
     pub leaf_files: usize,
-    /// With [`PlanOptions::leaf_files`] and without stats ([`PlanOptions::stat_files`]), a
-    /// subdirectory of a directory with at least [`CANDIDATES_FROM_SUBDIRS`] of them is not
-    /// opened by the walk at all: it comes as a [`Step::Candidate`] for a
+    /// With [`PlanOptions::leaf_files`], a subdirectory of a directory with at least
+    /// [`CANDIDATES_FROM_SUBDIRS`] of them is not opened by the walk at all: it comes as a
+    /// [`Step::Candidate`] for a
     /// worker to open and list in its own descriptor table, and if it is no leaf the driver
     /// gives it back ([`Planner::revisit`]) and the walk enters it then. The walking thread then
     /// spends nothing per leaf directory; a directory that is no leaf is listed twice, so the
@@ -294,6 +294,9 @@ pub struct Candidate {
     pub parent: Arc<DirNode>,
     /// Its name there.
     pub name: CString,
+    /// Its identity (device, inode) where the walk stat'ed it: what it must still be when
+    /// opened.
+    pub id: Option<(u64, u64)>,
 }
 
 /// What a listing says an entry is (`d_type`), before any stat.
@@ -513,8 +516,8 @@ impl Iterator for Planner {
             // A candidate given back is entered before the walk goes on: its subtree's work
             // starts now, not once the rest of the tree is walked (a frame's parent need not be
             // the frame below it).
-            if let Some(Candidate { parent, name }) = self.revisits.pop_front() {
-                self.enter_in(Arc::clone(&parent), name, None);
+            if let Some(Candidate { parent, name, id }) = self.revisits.pop_front() {
+                self.enter_in(Arc::clone(&parent), name, id);
                 self.ready.push_back(Step::Revisited(parent));
                 continue;
             }
@@ -539,14 +542,13 @@ impl Iterator for Planner {
             frame.entries = Vec::new(); // exhausted: its memory goes back now
             if let Some((at, id)) = frame.subdirs.pop() {
                 let name = frame.name(at);
-                if id.is_none()
-                    && frame.names_candidates
+                if frame.names_candidates
                     && self.options.workers_list_leaves
                     && self.options.leaf_files > 0
                 {
                     let parent = Arc::clone(&frame.node);
                     self.ready
-                        .push_back(Step::Candidate(Candidate { parent, name }));
+                        .push_back(Step::Candidate(Candidate { parent, name, id }));
                 } else {
                     self.enter(name, id);
                 }

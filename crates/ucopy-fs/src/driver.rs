@@ -23,6 +23,7 @@ mod links;
 mod workers;
 
 pub(crate) use candidates::CandidateTask;
+use candidates::LeafRules;
 pub(crate) use leaves::LeafTask;
 
 use std::collections::HashMap;
@@ -94,7 +95,7 @@ pub fn copy_tree(
         FdBudget::from_rlimit_per_worker(threads, options.queue_depth, factory.fds_per_worker());
     let mut plan = budget.plan_options(options);
     plan.leaf_files = leaves::leaf_files(options, &plan);
-    plan.workers_list_leaves = plan.leaf_files > 0 && !plan.stat_files;
+    plan.workers_list_leaves = plan.leaf_files > 0;
     let leaf_group_size = plan.queue_depth;
     let planner = Planner::new(source, dest, plan)?;
     let anchor = Arc::clone(planner.anchor());
@@ -294,7 +295,7 @@ struct Driver<'a> {
 
 impl Driver<'_> {
     fn run(&mut self, mut planner: Planner) -> Result<(), FatalError> {
-        let most = planner.options().leaf_files;
+        let leaf = LeafRules::of(planner.options());
         let mut candidates_on = planner.options().workers_list_leaves;
         loop {
             while let Some(step) = planner.next() {
@@ -302,7 +303,7 @@ impl Driver<'_> {
                     break;
                 }
                 self.collect(false);
-                self.step(step, most)?;
+                self.step(step, leaf)?;
                 for candidate in self.revisits.drain(..) {
                     planner.revisit(candidate);
                 }
@@ -347,7 +348,7 @@ impl Driver<'_> {
     }
 
     /// Does one step of the plan.
-    fn step(&mut self, step: Step, most: usize) -> Result<(), FatalError> {
+    fn step(&mut self, step: Step, leaf: LeafRules) -> Result<(), FatalError> {
         let linking = self.options.link_mode != LinkMode::Copy;
         match step {
             Step::Dir(node) => self.make_dir(&node),
@@ -375,7 +376,7 @@ impl Driver<'_> {
             Step::HardLink(entry, group) => self.make_hard_link(&entry, &group),
             Step::DirDone(node) => self.dir_done(node),
             Step::Leaf(leaf) => self.start_leaf(leaf)?,
-            Step::Candidate(candidate) => self.start_candidate(candidate, most)?,
+            Step::Candidate(candidate) => self.start_candidate(candidate, leaf)?,
             // A candidate given back was entered: its parent waits for it no more.
             Step::Revisited(parent) => self.file_finished(&parent),
             Step::Error(e) => self.fail(e),

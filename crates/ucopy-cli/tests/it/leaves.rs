@@ -89,3 +89,28 @@ backend_test!(directories_given_back_by_workers_are_walked_whole, |b| {
     b.run(args!["-r", t.p("src"), t.p("dst")]).assert_success();
     assert_trees_equal(&t.p("src"), &t.p("dst"), &Compare::plain());
 });
+
+// Under -a the workers stat a candidate's files themselves: a fan-out of directories of files
+// comes out with owners, modes and times, a directory holding a file with another name stays
+// the walk's (both names linked at the destination), and a read-only leaf is filled first.
+backend_test!(archive_candidates_keep_metadata_and_hard_links, |b| {
+    let t = TestTree::new();
+    for d in 0..20 {
+        t.file(format!("src/d{d:02}/f"), format!("{d}"));
+        t.file(format!("src/d{d:02}/g"), format!("g{d}"));
+    }
+    t.hardlink("src/d05/f", "src/d06/other-name");
+    t.chmod("src/d07/f", 0o640);
+    t.chmod("src/d08", 0o555);
+    b.run(args!["-a", t.p("src"), t.p("dst")]).assert_success();
+    assert_trees_equal(&t.p("src"), &t.p("dst"), &Compare::archive());
+    use std::os::unix::fs::MetadataExt;
+    let ino = |p: &str| fs::metadata(t.p(p)).unwrap().ino();
+    assert_eq!(
+        ino("dst/d05/f"),
+        ino("dst/d06/other-name"),
+        "hard link kept"
+    );
+    t.chmod("src/d08", 0o755);
+    t.chmod("dst/d08", 0o755);
+});

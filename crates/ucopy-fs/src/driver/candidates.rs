@@ -15,9 +15,10 @@
 //! to the walk (`Planner::revisit`), which enters it as any subdirectory, with every check and
 //! message of its own. One that vanished since the listing is nothing to copy, as for the walk.
 //!
-//! Only for copies that plan from the listing alone (no stats: `PlanOptions::stat_files`);
-//! under `-a` the walk stats every entry and finds leaves itself. And only in a directory with
-//! many subdirectories (`ucopy_core::CANDIDATES_FROM_SUBDIRS`): elsewhere the walk keeps its own
+//! Under `-a` (and `-u`) the worker stats each file as the walk would (`PlanOptions::stat_files`)
+//! and a file with other names, where hard links are kept, makes the directory the walk's; a
+//! subdirectory the walk stat'ed must still be the same directory when the worker opens it.
+//! Only in a directory with many subdirectories (`ucopy_core::CANDIDATES_FROM_SUBDIRS`): elsewhere the walk keeps its own
 //! order, which decides when the large files of a tree start (PERF.md, "Leaf candidates").
 //!
 //! The parent counts the candidate as one of its files until it comes back as a finished leaf,
@@ -29,11 +30,11 @@ use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
-use rustix::fs::{self as rfs, Mode};
+use rustix::fs::{self as rfs, AtFlags, Mode};
 use rustix::io::Errno;
 use ucopy_core::{
     destination_among_ancestors, list_leaf_names, Batch, Candidate, DirNode, FileJob, JobOutcome,
-    Options, Order, Progress, Stat, DIR_FLAGS,
+    Kind, Options, Order, PlanOptions, Progress, Stat, DIR_FLAGS,
 };
 
 use super::fd_tables::LocalDirs;
@@ -55,8 +56,29 @@ pub(crate) struct CandidateTask {
     pub(super) parent_src: Arc<OwnedFd>,
     /// The driver's descriptor of the parent's destination directory.
     pub(super) parent_dst: Arc<OwnedFd>,
-    /// The most files a leaf may have (the plan's `leaf_files`).
-    pub(super) most: usize,
+    pub(super) rules: LeafRules,
+}
+
+/// What makes a listed directory a leaf, from the plan.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct LeafRules {
+    /// The most files a leaf may have (`leaf_files`).
+    most: usize,
+    /// Each file is stat'ed (`stat_files`: `-a`, `-u`), and planned with that stat.
+    stat_files: bool,
+    /// A file with other names rules its directory out (hard links kept: its link group is
+    /// the walk's).
+    preserve_links: bool,
+}
+
+impl LeafRules {
+    pub(super) fn of(plan: &PlanOptions) -> LeafRules {
+        LeafRules {
+            most: plan.leaf_files,
+            stat_files: plan.stat_files,
+            preserve_links: plan.preserve_links,
+        }
+    }
 }
 
 /// A candidate that was not copied as a leaf, back to the driver (with its descriptors, to be
@@ -141,27 +163,52 @@ fn list_candidate(
         },
         None => Arc::clone(&task.parent_src),
     };
-    let Candidate { parent: node, name } = &task.candidate;
+    let Candidate {
+        parent: node,
+        name,
+        id,
+    } = &task.candidate;
     let fd = match rfs::openat(parent.as_fd(), name, DIR_FLAGS, Mode::empty()) {
         Ok(fd) => fd,
-        // Listed, never statted, and gone since: nothing to copy (as the walk has it).
-        Err(Errno::NOENT) => return Listed::Vanished,
+        // Listed, never statted, and gone since: nothing to copy (as the walk has it; one it
+        // stat'ed and lost is the walk's to report).
+        Err(Errno::NOENT) if id.is_none() => return Listed::Vanished,
         Err(_) => return Listed::NoLeaf,
     };
     let Ok(st) = rfs::fstat(&fd) else {
         return Listed::NoLeaf;
     };
     let stat = Stat::from(&st);
-    if destination_among_ancestors(node, (stat.dev, stat.ino)).is_some() {
+    let opened = (stat.dev, stat.ino);
+    if id.is_some_and(|id| id != opened) || destination_among_ancestors(node, opened).is_some() {
         return Listed::NoLeaf;
     }
-    let Some(listed) = list_leaf_names(fd.as_fd(), buf, task.most, order) else {
+    let rules = task.rules;
+    let Some(listed) = list_leaf_names(fd.as_fd(), buf, rules.most, order) else {
         return Listed::NoLeaf;
     };
-    let files = listed
-        .into_iter()
-        .map(|(name, ino)| (name, Stat::regular_from_dirent(stat.dev, ino)))
-        .collect();
+    let files = if rules.stat_files {
+        // As the walk's leaves under -a: each file's own stat, none with other names where
+        // hard links are kept.
+        let mut files = Vec::with_capacity(listed.len());
+        for (name, _) in listed {
+            let file = match rfs::statat(&fd, &*name, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(st) => Stat::from(&st),
+                Err(Errno::NOENT) => continue, // vanished since the listing: nothing to copy
+                Err(_) => return Listed::NoLeaf,
+            };
+            if file.kind() != Kind::File || (rules.preserve_links && file.nlink > 1) {
+                return Listed::NoLeaf;
+            }
+            files.push((name, file));
+        }
+        files
+    } else {
+        listed
+            .into_iter()
+            .map(|(name, ino)| (name, Stat::regular_from_dirent(stat.dev, ino)))
+            .collect()
+    };
     Listed::Leaf {
         node: DirNode::listed_child(node, name.clone(), stat),
         files,
@@ -175,7 +222,7 @@ impl Driver<'_> {
     pub(super) fn start_candidate(
         &mut self,
         candidate: Candidate,
-        most: usize,
+        rules: LeafRules,
     ) -> Result<(), super::FatalError> {
         let parent = Arc::clone(&candidate.parent);
         if parent.dst_failed() {
@@ -192,7 +239,7 @@ impl Driver<'_> {
             candidate,
             parent_src,
             parent_dst,
-            most,
+            rules,
         });
         if self.candidate_group.len() >= self.candidate_group_size() {
             self.send_candidates()?;
