@@ -28,9 +28,9 @@ pub use options::{
     DEFAULT_QUEUE_DEPTH,
 };
 pub use plan::{
-    destination_among_ancestors, list_leaf_names, name_os, open_operand_dir, split_operand,
-    Candidate, Entry, LeafDir, LinkGroup, LinkStatus, PlanError, PlanOptions, PlannedFile, Planner,
-    Step, CANDIDATES_FROM_SUBDIRS, DEFAULT_BATCH_FILES,
+    destination_among_ancestors, leaf_files_in, name_os, open_operand_dir, split_operand,
+    Candidate, Entry, LeafDir, LeafRules, LinkGroup, LinkStatus, PlanError, PlanOptions,
+    PlannedFile, Planner, Step, CANDIDATES_FROM_SUBDIRS, DEFAULT_BATCH_FILES,
 };
 pub use progress::{CopiedPaths, NoProgress, Progress};
 pub use quote::quote_inner;

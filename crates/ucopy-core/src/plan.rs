@@ -23,7 +23,7 @@ mod walk;
 
 use operand::is_same_dir;
 pub use operand::{name_os, open_operand_dir, resolve_symlink, split_operand};
-pub use walk::{destination_among_ancestors, list_leaf_names};
+pub use walk::{destination_among_ancestors, leaf_files_in, LeafRules};
 
 use std::collections::{HashMap, VecDeque};
 use std::ffi::{CStr, CString, OsString};

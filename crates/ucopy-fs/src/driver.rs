@@ -23,7 +23,6 @@ mod links;
 mod workers;
 
 pub(crate) use candidates::CandidateTask;
-use candidates::LeafRules;
 pub(crate) use leaves::LeafTask;
 
 use std::collections::HashMap;
@@ -97,6 +96,7 @@ pub fn copy_tree(
     plan.leaf_files = leaves::leaf_files(options, &plan);
     plan.workers_list_leaves = plan.leaf_files > 0;
     let leaf_group_size = plan.queue_depth;
+    let leaf_rules = ucopy_core::LeafRules::of(&plan);
     let planner = Planner::new(source, dest, plan)?;
     let anchor = Arc::clone(planner.anchor());
     let anchor_fd = ucopy_core::open_operand_dir(anchor.dst_path()).map_err(|source| {
@@ -237,6 +237,7 @@ pub fn copy_tree(
             leaf_group_files: 0,
             leaf_group_size,
             candidate_group: Vec::new(),
+            leaf_rules,
             leaves_seen: (0, 0),
             candidates_seen: (0, 0),
             revisits: Vec::new(),
@@ -285,6 +286,8 @@ struct Driver<'a> {
     leaf_group_size: usize,
     /// Leaf candidates not handed out yet (driver/candidates.rs).
     candidate_group: Vec<CandidateTask>,
+    /// What makes a candidate a leaf, for the workers (the plan's).
+    leaf_rules: ucopy_core::LeafRules,
     /// Leaves copied so far, and their files (how many candidates go together).
     leaves_seen: (u64, u64),
     /// Candidates back so far, and how many of them were given back (no leaves).
@@ -295,20 +298,17 @@ struct Driver<'a> {
 
 impl Driver<'_> {
     fn run(&mut self, mut planner: Planner) -> Result<(), FatalError> {
-        let leaf = LeafRules::of(planner.options());
-        let mut candidates_on = planner.options().workers_list_leaves;
         loop {
             while let Some(step) = planner.next() {
                 if self.stopping() {
                     break;
                 }
                 self.collect(false);
-                self.step(step, leaf)?;
+                self.step(step)?;
                 for candidate in self.revisits.drain(..) {
                     planner.revisit(candidate);
                 }
-                if candidates_on && !self.candidates_pay() {
-                    candidates_on = false;
+                if planner.options().workers_list_leaves && !self.candidates_pay() {
                     planner.stop_candidates();
                 }
             }
@@ -348,7 +348,7 @@ impl Driver<'_> {
     }
 
     /// Does one step of the plan.
-    fn step(&mut self, step: Step, leaf: LeafRules) -> Result<(), FatalError> {
+    fn step(&mut self, step: Step) -> Result<(), FatalError> {
         let linking = self.options.link_mode != LinkMode::Copy;
         match step {
             Step::Dir(node) => self.make_dir(&node),
@@ -376,7 +376,7 @@ impl Driver<'_> {
             Step::HardLink(entry, group) => self.make_hard_link(&entry, &group),
             Step::DirDone(node) => self.dir_done(node),
             Step::Leaf(leaf) => self.start_leaf(leaf)?,
-            Step::Candidate(candidate) => self.start_candidate(candidate, leaf)?,
+            Step::Candidate(candidate) => self.start_candidate(candidate)?,
             // A candidate given back was entered: its parent waits for it no more.
             Step::Revisited(parent) => self.file_finished(&parent),
             Step::Error(e) => self.fail(e),

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, RawDir};
 use rustix::io::Errno;
 
-use super::{resolve_symlink, Entry, Frame, LeafDir, Listed, Planner, Step};
+use super::{resolve_symlink, Entry, Frame, LeafDir, Listed, PlanOptions, Planner, Step};
 use crate::node::{join, DirNode, DIR_FLAGS};
 use crate::{file_id, Dereference, EntryError, Kind, Op, Order, Stat};
 
@@ -157,42 +157,17 @@ impl Planner {
         }
     }
 
-    /// The files of a directory just entered, when it holds nothing but regular files (by the
-    /// listing's `d_type`, and by a stat of each where the plan stats files: none with other
-    /// names where hard links are kept) and at most `leaf_files` of them; `None` otherwise, with
-    /// the directory read from its start again when its frame lists it (`list_top`). What a
-    /// non-leaf costs: one `getdents64` (stopped at its first subdirectory, or the first name
-    /// past the limit), the stats up to the first file that rules it out, and one `lseek`.
+    /// The files of a directory just entered when it is a leaf ([`leaf_files_in`]); `None`
+    /// otherwise, with the directory read from its start again when its frame lists it
+    /// (`list_top`). What a non-leaf costs: one `getdents64` (stopped at its first subdirectory,
+    /// or the first name past the limit), the stats up to the first file that rules it out, and
+    /// one `lseek`.
     fn list_leaf(&mut self, node: &Arc<DirNode>) -> Option<Vec<(Arc<CStr>, Stat)>> {
         let fd = node.src_fd().ok()?;
-        let Some(listed) = list_leaf_names(
-            fd.as_fd(),
-            &mut self.dirent_buf,
-            self.options.leaf_files,
-            self.options.order,
-        ) else {
-            return not_a_leaf(node, &fd);
-        };
-        if !self.options.stat_files {
-            let dev = node.stat().map_or(0, |s| s.dev);
-            let from_dirent = |(name, ino)| (name, Stat::regular_from_dirent(dev, ino));
-            return Some(listed.into_iter().map(from_dirent).collect());
-        }
-        let mut files = Vec::with_capacity(listed.len());
-        for (name, _) in listed {
-            let stat = match rfs::statat(fd.as_fd(), &*name, AtFlags::SYMLINK_NOFOLLOW) {
-                Ok(st) => Stat::from(&st),
-                Err(Errno::NOENT) => continue, // vanished since the listing: nothing to copy
-                // The frame's walk stats it again and says why.
-                Err(_) => return not_a_leaf(node, &fd),
-            };
-            // A file with other names waits for its first copy (hard links kept): the walk's.
-            if stat.kind() != Kind::File || (self.options.preserve_links && stat.nlink > 1) {
-                return not_a_leaf(node, &fd);
-            }
-            files.push((name, stat));
-        }
-        Some(files)
+        let dev = node.stat().map_or(0, |s| s.dev);
+        let rules = LeafRules::of(&self.options);
+        leaf_files_in(fd.as_fd(), dev, &mut self.dirent_buf, rules)
+            .or_else(|| not_a_leaf(node, &fd))
     }
 
     /// Lists the top frame's directory.
@@ -388,17 +363,45 @@ impl Planner {
     }
 }
 
-/// The regular files of the directory `fd` (name and inode, in `order`), when it holds nothing
-/// else by its listing's `d_type` and at most `most` of them; `None` at the first entry that
-/// rules it out (or a listing error: whoever walks it then says what it was), with the
-/// directory's offset wherever that listing stopped. `buf` is the `getdents64` buffer. The
-/// walk's test for a leaf, and a worker's for a [`Step::Candidate`](crate::Step::Candidate).
-pub fn list_leaf_names(
+/// What makes a directory a leaf in a plan ([`PlanOptions::leaf_files`]).
+#[derive(Debug, Clone, Copy)]
+pub struct LeafRules {
+    /// The most files a leaf may have.
+    pub most: usize,
+    /// The order its files are planned in.
+    pub order: Order,
+    /// Each file is stat'ed and planned with that stat ([`PlanOptions::stat_files`]).
+    pub stat_files: bool,
+    /// A file with other names rules its directory out: hard links are kept, and the link
+    /// group is the walk's ([`PlanOptions::preserve_links`]).
+    pub preserve_links: bool,
+}
+
+impl LeafRules {
+    /// The rules of the plan `plan`.
+    pub fn of(plan: &PlanOptions) -> LeafRules {
+        LeafRules {
+            most: plan.leaf_files,
+            order: plan.order,
+            stat_files: plan.stat_files,
+            preserve_links: plan.preserve_links,
+        }
+    }
+}
+
+/// The files of the directory `fd` (on device `dev`) and their metadata as planned, when it is a
+/// leaf by `rules`: nothing but regular files by its listing's `d_type` and, where files are
+/// stat'ed, by a stat of each (none with other names where hard links are kept), at most
+/// `rules.most` of them. `None` at the first entry that rules it out, or at an error (whoever
+/// walks the directory then says what it was), with the directory's offset wherever the listing
+/// stopped. `buf` is the `getdents64` buffer. The walk's test for a leaf, and a worker's for a
+/// [`Step::Candidate`](crate::Step::Candidate).
+pub fn leaf_files_in(
     fd: BorrowedFd<'_>,
+    dev: u64,
     buf: &mut [MaybeUninit<u8>],
-    most: usize,
-    order: Order,
-) -> Option<Vec<(Arc<CStr>, u64)>> {
+    rules: LeafRules,
+) -> Option<Vec<(Arc<CStr>, Stat)>> {
     let mut listed = Vec::new();
     let mut dir = RawDir::new(fd, buf);
     while let Some(item) = dir.next() {
@@ -407,15 +410,32 @@ pub fn list_leaf_names(
         if name == c"." || name == c".." {
             continue;
         }
-        if e.file_type() != FileType::RegularFile || listed.len() == most {
+        if e.file_type() != FileType::RegularFile || listed.len() == rules.most {
             return None;
         }
         listed.push((Arc::<CStr>::from(name), e.ino()));
     }
-    if order == Order::Inode {
+    if rules.order == Order::Inode {
         listed.sort_unstable_by_key(|(_, ino)| *ino);
     }
-    Some(listed)
+    if !rules.stat_files {
+        let from_dirent = |(name, ino)| (name, Stat::regular_from_dirent(dev, ino));
+        return Some(listed.into_iter().map(from_dirent).collect());
+    }
+    let mut files = Vec::with_capacity(listed.len());
+    for (name, _) in listed {
+        let stat = match rfs::statat(fd, &*name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => Stat::from(&st),
+            Err(Errno::NOENT) => continue, // vanished since the listing: nothing to copy
+            Err(_) => return None,
+        };
+        // A file with other names waits for its first copy (hard links kept): the walk's.
+        if stat.kind() != Kind::File || (rules.preserve_links && stat.nlink > 1) {
+            return None;
+        }
+        files.push((name, stat));
+    }
+    Some(files)
 }
 
 /// The directory among `parent` and its ancestors whose destination is `id` (a source
@@ -627,7 +647,7 @@ mod tests {
         use std::mem::MaybeUninit;
         use std::os::fd::AsFd;
 
-        use super::list_leaf_names;
+        use super::{leaf_files_in, LeafRules};
         use crate::{Candidate, Order};
 
         let t = tempfile::tempdir().unwrap();
@@ -666,7 +686,13 @@ mod tests {
         // What a worker does: open the candidate, list it, keep it if it is a leaf.
         let mut list = |c: &Candidate| {
             let dir = fs::File::open(c.parent.path().join(name_os(&c.name))).unwrap();
-            list_leaf_names(dir.as_fd(), &mut buf, 4, Order::None).map(|files| files.len())
+            let rules = LeafRules {
+                most: 4,
+                order: Order::None,
+                stat_files: false,
+                preserve_links: false,
+            };
+            leaf_files_in(dir.as_fd(), 0, &mut buf, rules).map(|files| files.len())
         };
         let (mut leaves, mut walked, mut revisited, mut entered_itself) =
             (Vec::new(), Vec::new(), 0, Vec::new());

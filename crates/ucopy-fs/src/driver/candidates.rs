@@ -18,8 +18,9 @@
 //! Under `-a` (and `-u`) the worker stats each file as the walk would (`PlanOptions::stat_files`)
 //! and a file with other names, where hard links are kept, makes the directory the walk's; a
 //! subdirectory the walk stat'ed must still be the same directory when the worker opens it.
-//! Only in a directory with many subdirectories (`ucopy_core::CANDIDATES_FROM_SUBDIRS`): elsewhere the walk keeps its own
-//! order, which decides when the large files of a tree start (PERF.md, "Leaf candidates").
+//! Only in a directory with many subdirectories (`ucopy_core::CANDIDATES_FROM_SUBDIRS`):
+//! elsewhere the walk keeps its own order, which decides when the large files of a tree start
+//! (PERF.md, "Leaf candidates").
 //!
 //! The parent counts the candidate as one of its files until it comes back as a finished leaf,
 //! as vanished, or — given back — until the walk has entered it (`Step::Revisited`): its mode
@@ -30,11 +31,11 @@ use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
-use rustix::fs::{self as rfs, AtFlags, Mode};
+use rustix::fs::{self as rfs, Mode};
 use rustix::io::Errno;
 use ucopy_core::{
-    destination_among_ancestors, list_leaf_names, Batch, Candidate, DirNode, FileJob, JobOutcome,
-    Kind, Options, Order, PlanOptions, Progress, Stat, DIR_FLAGS,
+    destination_among_ancestors, leaf_files_in, Batch, Candidate, DirNode, FileJob, JobOutcome,
+    LeafRules, Options, Progress, Stat, DIR_FLAGS,
 };
 
 use super::fd_tables::LocalDirs;
@@ -56,29 +57,8 @@ pub(crate) struct CandidateTask {
     pub(super) parent_src: Arc<OwnedFd>,
     /// The driver's descriptor of the parent's destination directory.
     pub(super) parent_dst: Arc<OwnedFd>,
+    /// What makes it a leaf (the plan's).
     pub(super) rules: LeafRules,
-}
-
-/// What makes a listed directory a leaf, from the plan.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct LeafRules {
-    /// The most files a leaf may have (`leaf_files`).
-    most: usize,
-    /// Each file is stat'ed (`stat_files`: `-a`, `-u`), and planned with that stat.
-    stat_files: bool,
-    /// A file with other names rules its directory out (hard links kept: its link group is
-    /// the walk's).
-    preserve_links: bool,
-}
-
-impl LeafRules {
-    pub(super) fn of(plan: &PlanOptions) -> LeafRules {
-        LeafRules {
-            most: plan.leaf_files,
-            stat_files: plan.stat_files,
-            preserve_links: plan.preserve_links,
-        }
-    }
 }
 
 /// A candidate that was not copied as a leaf, back to the driver (with its descriptors, to be
@@ -111,7 +91,7 @@ pub(super) fn copy_candidates(
             not_copied.push(NotCopied::Vanished(task));
             continue;
         }
-        match list_candidate(&task, local.as_deref_mut(), buf, options.order) {
+        match list_candidate(&task, local.as_deref_mut(), buf) {
             Listed::Leaf { node, files, src } => {
                 let CandidateTask {
                     parent_src,
@@ -154,7 +134,6 @@ fn list_candidate(
     task: &CandidateTask,
     local: Option<&mut LocalDirs<'_>>,
     buf: &mut [MaybeUninit<u8>],
-    order: Order,
 ) -> Listed {
     let parent = match local {
         Some(local) => match local.copy_of(&task.parent_src) {
@@ -183,31 +162,8 @@ fn list_candidate(
     if id.is_some_and(|id| id != opened) || destination_among_ancestors(node, opened).is_some() {
         return Listed::NoLeaf;
     }
-    let rules = task.rules;
-    let Some(listed) = list_leaf_names(fd.as_fd(), buf, rules.most, order) else {
+    let Some(files) = leaf_files_in(fd.as_fd(), stat.dev, buf, task.rules) else {
         return Listed::NoLeaf;
-    };
-    let files = if rules.stat_files {
-        // As the walk's leaves under -a: each file's own stat, none with other names where
-        // hard links are kept.
-        let mut files = Vec::with_capacity(listed.len());
-        for (name, _) in listed {
-            let file = match rfs::statat(&fd, &*name, AtFlags::SYMLINK_NOFOLLOW) {
-                Ok(st) => Stat::from(&st),
-                Err(Errno::NOENT) => continue, // vanished since the listing: nothing to copy
-                Err(_) => return Listed::NoLeaf,
-            };
-            if file.kind() != Kind::File || (rules.preserve_links && file.nlink > 1) {
-                return Listed::NoLeaf;
-            }
-            files.push((name, file));
-        }
-        files
-    } else {
-        listed
-            .into_iter()
-            .map(|(name, ino)| (name, Stat::regular_from_dirent(stat.dev, ino)))
-            .collect()
     };
     Listed::Leaf {
         node: DirNode::listed_child(node, name.clone(), stat),
@@ -222,7 +178,6 @@ impl Driver<'_> {
     pub(super) fn start_candidate(
         &mut self,
         candidate: Candidate,
-        rules: LeafRules,
     ) -> Result<(), super::FatalError> {
         let parent = Arc::clone(&candidate.parent);
         if parent.dst_failed() {
@@ -239,7 +194,7 @@ impl Driver<'_> {
             candidate,
             parent_src,
             parent_dst,
-            rules,
+            rules: self.leaf_rules,
         });
         if self.candidate_group.len() >= self.candidate_group_size() {
             self.send_candidates()?;

@@ -209,26 +209,7 @@ fn make_leaf(
     if options.cancel.is_cancelled() {
         return Made::Not(Box::new(done));
     }
-    let fetched = match (local, own_src, &done.task.src_dir) {
-        (Some(local), own, src_dir) => {
-            let src = match (own, src_dir) {
-                (Some(own), _) => Ok(own),
-                (None, LeafSource::Opened(src)) => local.fetch(src),
-                (None, LeafSource::InParent { .. }) => unreachable!("a worker opens such a leaf"),
-            };
-            src.and_then(|src| Ok((src, local.copy_of(&done.task.parent_dst)?)))
-        }
-        // The table is shared: the driver's descriptors are this thread's too (the task keeps
-        // them, so dropping these clones never closes one).
-        (None, own, src_dir) => {
-            let src = match (own, src_dir) {
-                (Some(own), _) => own,
-                (None, LeafSource::Opened(src)) => Arc::clone(src),
-                (None, LeafSource::InParent { .. }) => unreachable!("a worker opens such a leaf"),
-            };
-            Ok((src, Arc::clone(&done.task.parent_dst)))
-        }
-    };
+    let fetched = leaf_fds(&done.task, own_src, local);
     let (src, parent) = match fetched {
         Ok(fds) => fds,
         Err(e) => {
@@ -266,6 +247,27 @@ fn make_leaf(
         xattrs,
     };
     Made::Ready(ready, src)
+}
+
+/// This worker's descriptors of a leaf's source directory (its own, where it opened the leaf)
+/// and of its parent's destination: copies of the driver's where the worker's table is its own,
+/// else the driver's (the task keeps them, so dropping these clones never closes one).
+fn leaf_fds(
+    task: &LeafTask,
+    own_src: Option<Arc<OwnedFd>>,
+    mut local: Option<&mut LocalDirs<'_>>,
+) -> std::io::Result<(Arc<OwnedFd>, Arc<OwnedFd>)> {
+    let src = match (own_src, &task.src_dir, local.as_deref_mut()) {
+        (Some(own), ..) => own,
+        (None, LeafSource::Opened(src), Some(local)) => local.fetch(src)?,
+        (None, LeafSource::Opened(src), None) => Arc::clone(src),
+        (None, LeafSource::InParent { .. }, _) => unreachable!("a worker opens such a leaf"),
+    };
+    let parent = match local {
+        Some(local) => local.copy_of(&task.parent_dst)?,
+        None => Arc::clone(&task.parent_dst),
+    };
+    Ok((src, parent))
 }
 
 /// Counts one file's outcome as the driver's `count_file` does, saying "copied" now.
