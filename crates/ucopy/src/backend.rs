@@ -134,15 +134,11 @@ impl Backend {
     /// page cache (`cachestat(2)` on a few files, nothing read) and asks the probe.
     pub fn select(self, sources: &[PathBuf]) -> Result<Selection, Error> {
         match self {
-            Backend::Auto => {
-                let cache = cache::sample(sources);
-                let syscall = match cache {
-                    // Timed only where it decides something.
-                    CacheState::Warm { small_files: true } | CacheState::NoData => syscall_cost(),
-                    _ => Duration::ZERO,
-                };
-                Ok(auto_choice(Probe::cached(), Some(cache), syscall))
-            }
+            Backend::Auto => Ok(auto_choice(
+                Probe::cached(),
+                Some(cache::sample(sources)),
+                &syscall_cost,
+            )),
             Backend::Std => Ok(Selection {
                 backend: Backend::Std,
                 reason: "--backend std".to_owned(),
@@ -233,8 +229,12 @@ impl Selection {
 
 /// `auto`'s choice given what the probe allows, when sampled, whether the source is cached
 /// (`None`: not sampled, as for `--probe`'s cold-cache pick), and what a system call costs here
-/// (which decides between `rw` and `std` with the data in memory).
-fn auto_choice(probe: &Probe, cache: Option<CacheState>, syscall: Duration) -> Selection {
+/// (which decides between `rw` and `std` with the data in memory; asked only then).
+fn auto_choice(
+    probe: &Probe,
+    cache: Option<CacheState>,
+    syscall: &dyn Fn() -> Duration,
+) -> Selection {
     let std = |reason: String| Selection {
         backend: Backend::Std,
         reason,
@@ -248,6 +248,7 @@ fn auto_choice(probe: &Probe, cache: Option<CacheState>, syscall: Duration) -> S
     // rw's second copy of the bytes and its bookkeeping cost more than the calls it saves
     // (crate::syscall_cost). Larger files take the kernel copy either way.
     let in_memory = |what: &str| {
+        let syscall = syscall();
         let cost = format!("a system call costs {} ns here", syscall.as_nanos());
         let from = IN_MEMORY_RW_FROM.as_nanos();
         if syscall < IN_MEMORY_RW_FROM {
@@ -388,12 +389,11 @@ pub fn probe() -> ProbeReport {
             },
         })
         .collect();
-    let auto = auto_choice(&probe, None, Duration::ZERO);
-    let syscall = syscall_cost();
+    let auto = auto_choice(&probe, None, &syscall_cost);
     let in_memory = auto_choice(
         &probe,
         Some(CacheState::Warm { small_files: true }),
-        syscall,
+        &syscall_cost,
     );
     ProbeReport {
         io_uring: UringStatus {
@@ -411,7 +411,7 @@ pub fn probe() -> ProbeReport {
             backend: in_memory.backend.name(),
             reason: in_memory.reason,
         },
-        syscall_ns: u64::try_from(syscall.as_nanos()).unwrap_or(u64::MAX),
+        syscall_ns: u64::try_from(syscall_cost().as_nanos()).unwrap_or(u64::MAX),
     }
 }
 
@@ -465,14 +465,14 @@ mod tests {
     fn cached_small_files_run_rw_where_system_calls_are_dear_and_std_where_cheap() {
         let probe = Probe::cached();
         let warm = Some(CacheState::Warm { small_files: true });
-        let dear = auto_choice(probe, warm, IN_MEMORY_RW_FROM);
+        let dear = auto_choice(probe, warm, &|| IN_MEMORY_RW_FROM);
         if probe.usable().is_ok() && probe.check(Mode::Rw).is_ok() {
             assert_eq!(dear.backend(), Backend::Rw, "{}", dear.reason());
             assert_eq!(dear.workers_per_cpu(), 1);
         } else {
             assert_eq!(dear.backend(), Backend::Std, "{}", dear.reason());
         }
-        let cheap = auto_choice(probe, warm, IN_MEMORY_RW_FROM - Duration::from_nanos(1));
+        let cheap = auto_choice(probe, warm, &|| IN_MEMORY_RW_FROM - Duration::from_nanos(1));
         assert_eq!(cheap.backend(), Backend::Std, "{}", cheap.reason());
         assert!(
             cheap
@@ -481,14 +481,17 @@ mod tests {
             "{}",
             cheap.reason()
         );
-        let empty = auto_choice(probe, Some(CacheState::NoData), Duration::from_nanos(75));
+        let empty = auto_choice(probe, Some(CacheState::NoData), &|| {
+            Duration::from_nanos(75)
+        });
         assert_eq!(empty.backend(), Backend::Std, "{}", empty.reason());
     }
 
     #[test]
     fn large_files_unknown_cache_and_cold_data_do_not_depend_on_the_system_call_cost() {
         let probe = Probe::cached();
-        for syscall in [Duration::from_nanos(75), Duration::from_nanos(230)] {
+        for cost in [Duration::from_nanos(75), Duration::from_nanos(230)] {
+            let syscall = &move || cost;
             let unsupported = auto_choice(probe, Some(CacheState::Unsupported), syscall);
             assert_eq!(unsupported.backend(), Backend::Std);
             let large = auto_choice(
