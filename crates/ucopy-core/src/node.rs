@@ -126,6 +126,11 @@ impl DirNode {
         })
     }
 
+    /// This directory, its parent, and so on up to the anchor.
+    pub fn ancestry(&self) -> impl Iterator<Item = &DirNode> {
+        std::iter::successors(Some(self), |node| node.parent.as_deref())
+    }
+
     /// The parent directory (`None` for the anchor).
     pub fn parent(&self) -> Option<&Arc<DirNode>> {
         self.parent.as_ref()

@@ -63,14 +63,12 @@ impl Planner {
                 return;
             }
         }
-        // Following symlinks (-L) can lead back up the tree: cp refuses such a directory.
+        // Following symlinks (-L) can lead back up the tree: cp refuses such a directory. Its
+        // ancestors are `parent`'s chain (not the stack, whose frames need not be one chain
+        // once a candidate is revisited).
         let opened = opened.and_then(|(fd, stat)| {
             if self.options.dereference == Dereference::Always
-                && self.stack.iter().any(|f| {
-                    f.node
-                        .stat()
-                        .is_some_and(|s| (s.dev, s.ino) == (stat.dev, stat.ino))
-                })
+                && is_an_ancestor(&parent, (stat.dev, stat.ino))
             {
                 return Err(io::Error::other(
                     "directory is its own ancestor (symlink loop)",
@@ -438,18 +436,21 @@ pub fn leaf_files_in(
     Some(files)
 }
 
+/// Whether `parent` or one of its ancestors is the source directory `id`.
+fn is_an_ancestor(parent: &DirNode, id: (u64, u64)) -> bool {
+    parent
+        .ancestry()
+        .any(|node| node.stat().is_some_and(|s| (s.dev, s.ino) == id))
+}
+
 /// The directory among `parent` and its ancestors whose destination is `id` (a source
 /// directory with that identity would be copied into itself), if any. The anchor is no such
 /// directory: its destination holds the copy's top but is not part of it.
 pub fn destination_among_ancestors(parent: &DirNode, id: (u64, u64)) -> Option<&DirNode> {
-    let mut at = Some(parent);
-    while let Some(node) = at.filter(|n| !n.is_anchor()) {
-        if node.dst_id() == Some(id) {
-            return Some(node);
-        }
-        at = node.parent().map(|p| &**p);
-    }
-    None
+    parent
+        .ancestry()
+        .take_while(|node| !node.is_anchor())
+        .find(|node| node.dst_id() == Some(id))
 }
 
 /// A directory [`Planner::list_leaf`] found is no leaf: its frame lists it from the start.

@@ -1,7 +1,7 @@
 //! Worker dispatch: the worker threads that copy batches of regular files with a backend's
-//! executor (and leaf directories whole, `leaves.rs`, `candidates.rs`), and the driver side that hands batches out
-//! and takes outcomes in (with `leaves.rs`, the one place the report and the progress hear about
-//! regular files).
+//! executor (and leaf directories whole, `leaves.rs`, `candidates.rs`), and the driver side that
+//! hands batches out and takes outcomes in (with `leaves.rs`, the one place the report and the
+//! progress hear about regular files).
 
 use std::io;
 use std::mem::MaybeUninit;
