@@ -387,8 +387,9 @@ pub fn fmt_secs(s: f64) -> String {
     }
 }
 
-/// The founding note's table (registered-buffers-note.md) for one scenario: `--backend rw`
-/// ("normal buffers") against `--backend fixed` ("registered buffers"), in files/s.
+/// The founding note's table (README, "Registered buffers"; `bench/runs/2026-11-26/seed-table.*`)
+/// for one scenario: `--backend rw` ("normal buffers") against `--backend fixed` ("registered
+/// buffers"), in files/s.
 pub fn render_seed_table(cells: &[Cell], scenario: &str) -> Option<String> {
     let rows: Vec<&Cell> = cells.iter().filter(|c| c.scenario == scenario).collect();
     let first = rows.first()?;
