@@ -236,7 +236,21 @@ impl UringFactory {
 
     /// An executor, or why there cannot be one.
     pub fn try_make(&self, options: &Options) -> Result<Box<dyn Executor>> {
-        let probe = Probe::cached();
+        // A probe refused for want of locked memory knew nothing of the kernel: ask again, and
+        // if memory is still short, say so as a setup failure (the driver then copies with plain
+        // system calls) rather than as something the kernel lacks.
+        let fresh;
+        let mut probe = Probe::cached();
+        if probe.short_of_locked_memory() {
+            fresh = Probe::detect();
+            probe = &fresh;
+        }
+        if probe.short_of_locked_memory() {
+            return Err(Error::Setup {
+                mode: self.mode.name(),
+                source: io::Error::from_raw_os_error(libc::ENOMEM),
+            });
+        }
         probe
             .check(self.mode)
             .map_err(|reason| Error::Unsupported {

@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::io;
+use std::time::{Duration, Instant};
 
 use io_uring::{opcode, IoUring, Probe as KernelProbe};
 use serde::Serialize;
@@ -161,7 +162,8 @@ impl Probe {
             fixed_buffers_enomem: false,
             pipe_max_size: read_trimmed("/proc/sys/fs/pipe-max-size").and_then(|s| s.parse().ok()),
         };
-        let uring = match IoUring::new(8) {
+        let accounted = memlock.is_some() && !cap_ipc_lock;
+        let uring = match settling(accounted, || IoUring::new(8)) {
             Ok(u) => u,
             Err(e) => {
                 probe.setup_failure = Some(SetupFailure {
@@ -197,35 +199,35 @@ impl Probe {
         probe.setup_flags = vec![
             cap(
                 "R_DISABLED",
-                setup_ok(|b| {
+                setup_ok(accounted, |b| {
                     b.setup_r_disabled();
                 }),
                 "5.10",
             ),
             cap(
                 "SUBMIT_ALL",
-                setup_ok(|b| {
+                setup_ok(accounted, |b| {
                     b.setup_submit_all();
                 }),
                 "5.18",
             ),
             cap(
                 "COOP_TASKRUN",
-                setup_ok(|b| {
+                setup_ok(accounted, |b| {
                     b.setup_coop_taskrun();
                 }),
                 "5.19",
             ),
             cap(
                 "SINGLE_ISSUER",
-                setup_ok(|b| {
+                setup_ok(accounted, |b| {
                     b.setup_single_issuer();
                 }),
                 "6.0",
             ),
             cap(
                 "DEFER_TASKRUN",
-                setup_ok(|b| {
+                setup_ok(accounted, |b| {
                     b.setup_single_issuer().setup_defer_taskrun();
                 }),
                 "6.1",
@@ -272,6 +274,17 @@ impl Probe {
         }
         self.memlock_limit
             .map(|l| usize::try_from(l / 8).unwrap_or(usize::MAX).max(4096))
+    }
+
+    /// Whether the probe's ring was refused for want of locked memory (ENOMEM with the limit
+    /// accounted): the user's share was used up by other rings at that moment, which says
+    /// nothing of what the kernel can do. [`UringFactory::try_make`](crate::UringFactory::try_make)
+    /// probes again.
+    pub fn short_of_locked_memory(&self) -> bool {
+        self.setup_failure
+            .as_ref()
+            .is_some_and(|f| f.errno == Some(libc::ENOMEM))
+            && self.pin_budget().is_some()
     }
 
     /// Can io_uring be used at all? `Err` says why not.
@@ -351,10 +364,40 @@ fn cap(name: &'static str, present: bool, since: &'static str) -> Capability {
 }
 
 /// Does a ring set up with these builder flags come up?
-fn setup_ok(configure: impl FnOnce(&mut io_uring::Builder)) -> bool {
+fn setup_ok(accounted: bool, configure: impl FnOnce(&mut io_uring::Builder)) -> bool {
     let mut b = IoUring::builder();
     configure(&mut b);
-    b.build(4).is_ok()
+    settling(accounted, || b.build(4)).is_ok()
+}
+
+/// How long a ring refused for want of locked memory is asked for again. The kernel gives a
+/// closed ring's memory back asynchronously (io_uring's exit work, after the last descriptor
+/// closes), so a copy that starts as another of the same user's ends (a script's loop, a test
+/// suite) can find the user's share used up for a few milliseconds.
+const LOCKED_MEMORY_SETTLE: Duration = Duration::from_millis(250);
+
+/// `attempt`, and again while it fails with ENOMEM, locked memory is `accounted` (a
+/// `RLIMIT_MEMLOCK` without `CAP_IPC_LOCK`: otherwise ENOMEM is memory itself, and waiting is
+/// no cure) and [`LOCKED_MEMORY_SETTLE`] has not passed.
+pub(crate) fn settling<T>(
+    accounted: bool,
+    mut attempt: impl FnMut() -> io::Result<T>,
+) -> io::Result<T> {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match attempt() {
+            Err(e)
+                if accounted
+                    && e.raw_os_error() == Some(libc::ENOMEM)
+                    && start.elapsed() < LOCKED_MEMORY_SETTLE =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(25));
+            }
+            done => return done,
+        }
+    }
 }
 
 fn read_trimmed(path: &str) -> Option<String> {
@@ -502,6 +545,36 @@ pub fn cached_pages(fd: std::os::fd::BorrowedFd<'_>, off: u64, len: u64) -> io::
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_ring_short_of_locked_memory_is_asked_for_again_only_where_it_is_accounted() {
+        let enomem = || Err::<(), _>(io::Error::from_raw_os_error(libc::ENOMEM));
+        let mut tries = 0;
+        let got = settling(true, || {
+            tries += 1;
+            if tries < 3 {
+                enomem()
+            } else {
+                Ok(())
+            }
+        });
+        assert!(got.is_ok() && tries == 3);
+        let mut tries = 0;
+        let got = settling(false, || {
+            tries += 1;
+            enomem()
+        });
+        assert!(got.is_err() && tries == 1, "not accounted: memory itself is short");
+        let start = Instant::now();
+        assert!(settling(true, enomem).is_err());
+        assert!(start.elapsed() >= LOCKED_MEMORY_SETTLE);
+        let mut tries = 0;
+        let got = settling(true, || {
+            tries += 1;
+            Err::<(), _>(io::Error::from_raw_os_error(libc::EPERM))
+        });
+        assert!(got.is_err() && tries == 1, "only ENOMEM is waited out");
+    }
 
     #[test]
     fn explains_eperm_by_sysctl() {

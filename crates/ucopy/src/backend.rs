@@ -130,7 +130,8 @@ impl Backend {
     }
 
     /// Decides which backend copies `sources`, and why. A forced backend the kernel cannot run
-    /// is an error, never a silent fallback; `Auto` samples whether the sources' data is in the
+    /// is an error, never a silent fallback (one that lacks locked memory at the moment runs:
+    /// its workers copy with plain system calls and say so); `Auto` samples whether the sources' data is in the
     /// page cache (`cachestat(2)` on a few files, nothing read) and asks the probe.
     pub fn select(self, sources: &[PathBuf]) -> Result<Selection, Error> {
         match self {
@@ -145,10 +146,19 @@ impl Backend {
                 in_memory: false,
             }),
             forced => {
-                forced.check().map_err(|reason| Error::Unavailable {
-                    backend: forced,
-                    reason,
-                })?;
+                match forced.check() {
+                    // Locked memory used up by other rings of this user at the probe's moment:
+                    // the workers ask again when they start, and copy with plain system calls
+                    // (saying so) if it is still short.
+                    Err(_) if Probe::cached().short_of_locked_memory() => {}
+                    Err(reason) => {
+                        return Err(Error::Unavailable {
+                            backend: forced,
+                            reason,
+                        })
+                    }
+                    Ok(()) => {}
+                }
                 Ok(Selection {
                     backend: forced,
                     reason: format!("--backend {}", forced.name()),

@@ -217,6 +217,35 @@ backend_test!(memlock_8m_three_copies_at_once, |b| {
     }
 });
 
+// No locked memory left for a ring (RLIMIT_MEMLOCK 0 for a user without CAP_IPC_LOCK; rings
+// other copies of the user closed a moment ago can hold it the same way): a forced io_uring
+// backend is not refused as missing from the kernel (that was exit 2, "unavailable"); it copies
+// with plain system calls and says so.
+backend_test!(no_locked_memory_for_a_ring_degrades, |b| {
+    let Some(prlimit) = find_tool("prlimit") else {
+        skip!("prlimit (util-linux) not installed");
+    };
+    let t = tree();
+    t.give_to_nobody();
+    let mut c = crate::harness::unprivileged(&prlimit);
+    c.args(["--memlock=0", "--"])
+        .arg(crate::harness::bin_for_nobody())
+        .args(b.args())
+        .args(args!["-r", t.p("src"), t.p("dst")]);
+    let out = crate::harness::run(c, Duration::from_secs(120));
+    assert_no_crash(&out);
+    out.assert_success();
+    if b.is_uring() {
+        assert!(
+            out.stderr_str().contains("plain system calls"),
+            "the fallback must be said:\n{out}"
+        );
+    } else {
+        assert!(out.stderr.is_empty(), "{out}");
+    }
+    assert_trees_equal(&t.p("src"), &t.p("dst"), &Compare::plain());
+});
+
 // `cp -al` of one directory holding 10,000 files and 10,000 subdirectories, allowed 4 MiB of
 // address space beyond what `-al` of a single file needs (GNU cp needs about 2.5): a link-only
 // copy moves no data, so it starts no workers, and the walk holds a listing's names in one

@@ -180,7 +180,10 @@ impl UringExecutor {
                         self.register = false;
                         self.group = self.max_group;
                     } else {
-                        return Err(e);
+                        // As small as it gets: rings other processes of this user closed a
+                        // moment ago may still hold the locked memory.
+                        let accounted = self.caps.pin_budget.is_some();
+                        return crate::probe::settling(accounted, || Ring::new(&self.spec()));
                     }
                 }
                 Err(e) => return Err(e),
