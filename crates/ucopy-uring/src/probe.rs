@@ -564,7 +564,10 @@ mod tests {
             tries += 1;
             enomem()
         });
-        assert!(got.is_err() && tries == 1, "not accounted: memory itself is short");
+        assert!(
+            got.is_err() && tries == 1,
+            "not accounted: memory itself is short"
+        );
         let start = Instant::now();
         assert!(settling(true, enomem).is_err());
         assert!(start.elapsed() >= LOCKED_MEMORY_SETTLE);
