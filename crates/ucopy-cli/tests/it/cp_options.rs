@@ -10,7 +10,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::time::Duration;
 
-use crate::harness::suffixed;
+use crate::harness::{suffixed, Backend};
 use crate::tree::TestTree;
 
 fn mode(p: &Path) -> u32 {
@@ -595,7 +595,7 @@ backend_test!(contents_and_directory_symlinks, |b| {
 });
 
 // -Z without SELinux: a warning, the copy goes on; --preserve=context: cp's refusal.
-#[test]
+plain_test!(context_without_selinux);
 fn context_without_selinux() {
     if Path::new("/sys/fs/selinux/enforce").exists() {
         skip!("SELinux is enabled here");

@@ -8,6 +8,7 @@ use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 
 use crate::compare::Snapshot;
+use crate::harness::Backend;
 use crate::tree::TestTree;
 
 // `ucopy symlink foo` where symlink -> foo: as a symlink (-P, -a) the copy would replace foo by a
@@ -194,7 +195,7 @@ impl FifoLike for fs::FileType {
 }
 
 // An option ucopy lacks: cp's "unrecognized option" and the equivalent, exit 2.
-#[test]
+plain_test!(missing_option_names_the_equivalent);
 fn missing_option_names_the_equivalent() {
     let t = TestTree::new();
     t.file("a", "a");
@@ -288,7 +289,7 @@ backend_test!(same_file_exceptions, |b| {
 // Run under cp's name (a symlink called `cp`): messages say `cp:`, failures exit 1 as cp's
 // do; a source named twice is copied once with cp's warning; a backup that would be the source
 // itself is refused.
-#[test]
+plain_test!(as_cp_name_status_and_duplicates);
 fn as_cp_name_status_and_duplicates() {
     let t = TestTree::new();
     std::os::unix::fs::symlink(crate::harness::BIN, t.p("cp")).unwrap();
@@ -322,6 +323,47 @@ fn as_cp_name_status_and_duplicates() {
     assert!(out.stderr_str().contains("might destroy source"), "{out}");
     assert_eq!(t.read("b~"), b"source");
     assert_eq!(t.read("b"), b"dest");
+}
+
+// Run as cp without -r/-R/-a, a directory source is left out with cp's message and exit 1, the
+// files beside it copied (`cp * dst/`); a symlink to a directory counts as one where named
+// symlinks are followed, and -d copies the symlink itself. As ucopy the directory is copied.
+plain_test!(as_cp_name_omits_directories_without_recursion);
+fn as_cp_name_omits_directories_without_recursion() {
+    let t = TestTree::new();
+    std::os::unix::fs::symlink(crate::harness::BIN, t.p("cp")).unwrap();
+    let cp = |args: Vec<std::ffi::OsString>| {
+        let mut c = std::process::Command::new(t.p("cp"));
+        c.env("LC_ALL", "C").current_dir(t.path()).args(args);
+        crate::harness::run(c, std::time::Duration::from_secs(60))
+    };
+    t.file("f", "file");
+    t.file("dir/inner", "inner");
+    t.symlink("dirlink", "dir");
+    t.dir("into");
+    let out = cp(args!["dir", "f", "dirlink", "into"]);
+    out.assert_code(1);
+    assert_eq!(
+        out.stderr_str(),
+        "cp: -r not specified; omitting directory 'dir'\n\
+         cp: -r not specified; omitting directory 'dirlink'\n"
+    );
+    assert_eq!(t.read("into/f"), b"file");
+    assert!(!t.p("into/dir").exists() && !t.p("into/dirlink").exists());
+    let out = cp(args!["--link", "dirlink", "linked"]);
+    out.assert_code(1);
+    assert!(!t.p("linked").exists());
+    cp(args!["-d", "dirlink", "kept"]).assert_success();
+    assert!(fs::symlink_metadata(t.p("kept")).unwrap().is_symlink());
+    for flag in ["-r", "-R", "-a"] {
+        let dst = format!("copy{flag}");
+        cp(args![flag, "dir", &dst]).assert_success();
+        assert_eq!(t.read(format!("{dst}/inner")), b"inner");
+    }
+    let mut c = crate::harness::ucopy();
+    c.current_dir(t.path()).args(["dir", "as-ucopy"]);
+    crate::harness::run(c, std::time::Duration::from_secs(60)).assert_success();
+    assert_eq!(t.read("as-ucopy/inner"), b"inner");
 }
 
 // A dangling symlink named as the destination: not written through (exit 1, left as it is);

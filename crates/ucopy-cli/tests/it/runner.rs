@@ -75,3 +75,28 @@ pub fn main() {
     }
     support::main(trials)
 }
+
+// This binary has its own harness (`harness = false`), so a `#[test]` function in it is compiled
+// out and never runs, silently: four did so, and had stopped compiling. Tests register with
+// `backend_test!` or `plain_test!`.
+plain_test!(no_test_attribute_in_this_binary);
+fn no_test_attribute_in_this_binary() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it");
+    let attribute = concat!("#[", "test]");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "rs") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (n, line) in text.lines().enumerate() {
+                if line.trim() == attribute {
+                    found.push(format!("{}:{}", path.display(), n + 1));
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "use plain_test! instead of {attribute}: {found:?}"
+    );
+}
