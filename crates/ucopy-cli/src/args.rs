@@ -40,7 +40,7 @@ pub struct Args {
     #[arg(short, long, help_heading = COPYING)]
     pub archive: bool,
 
-    /// Copy directories recursively (ucopy does so even without it)
+    /// Copy directories recursively (ucopy does so even without it; run as cp, it does not)
     #[arg(short = 'r', visible_short_alias = 'R', long, help_heading = COPYING)]
     pub recursive: bool,
 
