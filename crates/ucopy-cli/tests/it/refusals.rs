@@ -286,18 +286,23 @@ backend_test!(same_file_exceptions, |b| {
     }
 });
 
+/// ucopy run under cp's name (a symlink called `cp` in `t`), in `t`, with `args`.
+fn run_as_cp(t: &TestTree, args: Vec<std::ffi::OsString>) -> crate::harness::Out {
+    if !t.p("cp").exists() {
+        std::os::unix::fs::symlink(crate::harness::BIN, t.p("cp")).unwrap();
+    }
+    let mut c = std::process::Command::new(t.p("cp"));
+    c.env("LC_ALL", "C").current_dir(t.path()).args(args);
+    crate::harness::run(c, std::time::Duration::from_secs(60))
+}
+
 // Run under cp's name (a symlink called `cp`): messages say `cp:`, failures exit 1 as cp's
 // do; a source named twice is copied once with cp's warning; a backup that would be the source
 // itself is refused.
 plain_test!(as_cp_name_status_and_duplicates);
 fn as_cp_name_status_and_duplicates() {
     let t = TestTree::new();
-    std::os::unix::fs::symlink(crate::harness::BIN, t.p("cp")).unwrap();
-    let cp = |args: Vec<std::ffi::OsString>| {
-        let mut c = std::process::Command::new(t.p("cp"));
-        c.env("LC_ALL", "C").current_dir(t.path()).args(args);
-        crate::harness::run(c, std::time::Duration::from_secs(60))
-    };
+    let cp = |args: Vec<std::ffi::OsString>| run_as_cp(&t, args);
     let out = cp(args!["missing", "x"]);
     out.assert_code(1);
     assert!(
@@ -331,12 +336,7 @@ fn as_cp_name_status_and_duplicates() {
 plain_test!(as_cp_name_omits_directories_without_recursion);
 fn as_cp_name_omits_directories_without_recursion() {
     let t = TestTree::new();
-    std::os::unix::fs::symlink(crate::harness::BIN, t.p("cp")).unwrap();
-    let cp = |args: Vec<std::ffi::OsString>| {
-        let mut c = std::process::Command::new(t.p("cp"));
-        c.env("LC_ALL", "C").current_dir(t.path()).args(args);
-        crate::harness::run(c, std::time::Duration::from_secs(60))
-    };
+    let cp = |args: Vec<std::ffi::OsString>| run_as_cp(&t, args);
     t.file("f", "file");
     t.file("dir/inner", "inner");
     t.symlink("dirlink", "dir");
