@@ -77,7 +77,7 @@ pub fn main() {
 }
 
 // This binary has its own harness (`harness = false`), so a `#[test]` function in it is compiled
-// out and never runs, silently: four did so, and had stopped compiling. Tests register with
+// out and never runs, silently: three did so, and had stopped compiling. Tests register with
 // `backend_test!` or `plain_test!`.
 plain_test!(no_test_attribute_in_this_binary);
 fn no_test_attribute_in_this_binary() {
