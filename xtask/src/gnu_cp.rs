@@ -62,6 +62,10 @@ pub struct GnuCpArgs {
     /// Use this ucopy binary instead of building target/release/ucopy
     #[arg(long)]
     ucopy: Option<PathBuf>,
+    /// Run ucopy with `--backend BACKEND` (auto, std, splice, rw, fixed), through a wrapper that
+    /// keeps the name `cp`; logs and table are labelled `ucopy-BACKEND`
+    #[arg(long, conflicts_with = "gnu")]
+    backend: Option<String>,
     /// Who runs the scripts; default `both` as root, else the invoking user
     #[arg(long, value_enum)]
     run_as: Option<RunAs>,
@@ -183,7 +187,7 @@ pub fn run(args: GnuCpArgs) -> Result<ExitCode> {
             .collect::<Vec<_>>()
             .join(" then ")
     );
-    let logs = gnu_dir.join("logs").join(label);
+    let logs = gnu_dir.join("logs").join(&label);
     let mut results: Vec<BTreeMap<String, Outcome>> = Vec::new();
     for &who in &whos {
         eprintln!("running as {} ...", who.name());

@@ -77,12 +77,12 @@ pub(super) fn point_cp_at(
     gnu_dir: &Path,
     src: &Path,
     args: &GnuCpArgs,
-) -> Result<(&'static str, String)> {
+) -> Result<(String, String)> {
     let link = src.join("src/cp");
     let (label, target, describe) = if args.gnu {
         let gnu = src.join("src/cp.gnu");
         (
-            "gnu",
+            "gnu".to_owned(),
             gnu.clone(),
             format!("GNU cp {VERSION} ({})", gnu.display()),
         )
@@ -110,7 +110,40 @@ pub(super) fn point_cp_at(
         } else {
             git_head(&paths.root)
         };
-        ("ucopy", copy, format!("{version} ({origin})"))
+        match &args.backend {
+            None => ("ucopy".to_owned(), copy, format!("{version} ({origin})")),
+            Some(backend) => {
+                ensure!(
+                    backend
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()),
+                    "--backend {backend:?}: not a backend name"
+                );
+                ensure!(
+                    !copy.to_string_lossy().contains('\''),
+                    "'{}': a path with a quote cannot go into the wrapper",
+                    copy.display()
+                );
+                // `exec -a "$0"` hands ucopy the name it was called by (src/cp), so it still
+                // speaks as cp; bash, since POSIX sh has no `exec -a`.
+                let wrapper = bin.join(format!("ucopy-{backend}"));
+                fs::write(
+                    &wrapper,
+                    format!(
+                        "#!/bin/bash\nexec -a \"$0\" '{}' --backend {backend} \"$@\"\n",
+                        copy.display()
+                    ),
+                )
+                .with_context(|| format!("cannot write '{}'", wrapper.display()))?;
+                use std::os::unix::fs::PermissionsExt;
+                fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755))?;
+                (
+                    format!("ucopy-{backend}"),
+                    wrapper,
+                    format!("{version} --backend {backend} ({origin})"),
+                )
+            }
+        }
     };
     match fs::remove_file(&link) {
         Ok(()) => {}
