@@ -155,7 +155,8 @@ fn run(args: &Args) -> u8 {
     };
     // Run as cp without -r/-R/-a, a directory source is left out with cp's message, exit 1
     // (`cp * dst/` copies the files only); as ucopy it is copied (README, "Differences").
-    let omit_directories = output::is_cp() && !args.recursive && !args.archive;
+    let as_cp = output::is_cp();
+    let omit_directories = as_cp && !args.recursive && !args.archive;
     let follow_operands = plan.resolve.follow;
     let mut copier = Copier::new(plan.options)
         .backend(args.backend.into())
@@ -190,7 +191,7 @@ fn run(args: &Args) -> u8 {
             Err(e) => {
                 err_line(format_args!("{e}"));
                 refused |= !e.is_warning();
-                fatal |= !e.is_per_source();
+                fatal |= !e.is_per_source() && !(as_cp && cp_skips_source(&e));
             }
         }
     }
@@ -224,7 +225,6 @@ fn run(args: &Args) -> u8 {
         }
     };
     // Run as cp, -v prints what cp's does (the `'src' -> 'dst'` lines) and nothing of ucopy's.
-    let as_cp = output::program_name() == "cp";
     if args.verbose && !as_cp {
         err_line(format_args!(
             "backend {}: {}",
@@ -309,4 +309,15 @@ fn is_directory(path: &std::path::Path, follow: bool) -> bool {
         std::fs::symlink_metadata(path)
     }
     .is_ok_and(|m| m.is_dir())
+}
+
+/// Sources that stop a `ucopy` command before anything is created (exit 2) but, run as `cp`, are
+/// that source's failure alone, as in cp: the other sources are still copied, exit 1. A source
+/// that cannot be read (`cp a missing b d/`) and a directory into itself (of which ucopy, unlike
+/// cp, makes no partial copy).
+fn cp_skips_source(e: &ucopy::TargetError) -> bool {
+    matches!(
+        e,
+        ucopy::TargetError::Source { .. } | ucopy::TargetError::IntoItself { .. }
+    )
 }

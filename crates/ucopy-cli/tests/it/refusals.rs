@@ -366,6 +366,38 @@ fn as_cp_name_omits_directories_without_recursion() {
     assert_eq!(t.read("as-ucopy/inner"), b"inner");
 }
 
+// Run as cp, a source that cannot be read or a directory copied into itself fails alone: the
+// other sources are copied, exit 1, as with cp (as ucopy both stop the command before anything
+// is created, exit 2). No partial copy of the directory is made inside itself.
+plain_test!(as_cp_name_copies_the_other_sources);
+fn as_cp_name_copies_the_other_sources() {
+    let t = TestTree::new();
+    t.file("a", "a");
+    t.file("b", "b");
+    t.file("dir/f", "f");
+    t.dir("dir/sub");
+    t.dir("into");
+    let out = run_as_cp(&t, args!["a", "missing", "b", "into"]);
+    out.assert_code(1);
+    assert_eq!(
+        out.stderr_str(),
+        "cp: cannot stat 'missing': No such file or directory\n"
+    );
+    assert_eq!(
+        (t.read("into/a"), t.read("into/b")),
+        (b"a".to_vec(), b"b".to_vec())
+    );
+    let out = run_as_cp(&t, args!["-r", "a", "dir", "dir/sub"]);
+    out.assert_code(1);
+    assert!(out.stderr_str().contains("into itself"), "{out}");
+    assert_eq!(t.read("dir/sub/a"), b"a");
+    assert!(!t.p("dir/sub/dir").exists());
+    let mut c = crate::harness::ucopy();
+    c.current_dir(t.path()).args(["a", "missing", "b", "into2"]);
+    crate::harness::run(c, std::time::Duration::from_secs(60)).assert_code(2);
+    assert!(!t.p("into2").exists());
+}
+
 // A dangling symlink named as the destination: not written through (exit 1, left as it is);
 // --remove-destination replaces it; a symlink loop is replaced like any symlink in the way.
 backend_test!(dangling_destination_operand, |b| {
