@@ -191,7 +191,7 @@ fn run(args: &Args) -> u8 {
             Err(e) => {
                 err_line(format_args!("{e}"));
                 refused |= !e.is_warning();
-                fatal |= !e.is_per_source() && !(as_cp && cp_skips_source(&e));
+                fatal |= !(e.is_per_source() || as_cp && cp_skips_source(&e));
             }
         }
     }
