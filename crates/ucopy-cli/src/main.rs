@@ -175,16 +175,20 @@ fn run(args: &Args) -> u8 {
     // A source that cannot be copied at all (missing, into itself) stops the command before
     // anything is created; a per-source refusal (same file) is reported, the rest copied, exit 1;
     // a repeated source is a warning. Each is said in operand order, as cp says them.
+    // `--json` lists them with the copy's own errors and warnings.
     let mut refused = false;
     let mut fatal = false;
     let mut targets = Vec::new();
+    let (mut refusals, mut repeats) = (Vec::new(), Vec::new());
     for r in resolved {
         match r {
             Ok(t) if omit_directories && is_directory(&t.source, follow_operands) => {
-                err_line(format_args!(
+                let message = format!(
                     "-r not specified; omitting directory '{}'",
                     output::quote(&t.source)
-                ));
+                );
+                err_line(format_args!("{message}"));
+                refusals.push(output::refusal(&t.source, message));
                 refused = true;
             }
             Ok(t) => targets.push(t),
@@ -192,6 +196,11 @@ fn run(args: &Args) -> u8 {
                 err_line(format_args!("{e}"));
                 refused |= !e.is_warning();
                 fatal |= !(e.is_per_source() || as_cp && cp_skips_source(&e));
+                if e.is_warning() {
+                    repeats.push(output::target_refusal(&e));
+                } else {
+                    refusals.push(output::target_refusal(&e));
+                }
             }
         }
     }
@@ -255,7 +264,7 @@ fn run(args: &Args) -> u8 {
     progress.count_in_background(targets.iter().map(|t| t.source.clone()).collect());
     let copier = copier.progress(&progress);
     let started = Instant::now();
-    let report = match copier.run_targets(&targets, &selection) {
+    let mut report = match copier.run_targets(&targets, &selection) {
         Ok(r) => r,
         Err(e) => {
             progress.finish();
@@ -276,6 +285,8 @@ fn run(args: &Args) -> u8 {
         err_line(format_args!("{line}"));
     }
     if args.json {
+        report.errors.splice(0..0, refusals);
+        report.warnings.splice(0..0, repeats);
         let json = JsonReport::new(&selection, &report, elapsed);
         out_line(format_args!(
             "{}",

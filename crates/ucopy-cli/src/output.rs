@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Serialize;
-use ucopy::{CopiedPaths, EntryError, Kind, ProbeReport, Progress, Report, Selection};
+use ucopy::{
+    CopiedPaths, EntryError, Kind, Op, ProbeReport, Progress, Report, Selection, TargetError,
+};
 
 use crate::progress::Bar;
 
@@ -228,6 +230,43 @@ impl<'a> JsonReport<'a> {
             elapsed_secs: secs,
             files_per_sec,
         }
+    }
+}
+
+/// A source refused before the copy, for `--json`'s `errors` or `warnings`: `message` as its
+/// cause, `source` as its path.
+pub fn refusal(source: &Path, message: String) -> EntryError {
+    EntryError::new(source, Op::Refused, std::io::Error::other(message))
+}
+
+/// A [`TargetError`] that did not stop the command, as [`refusal`] does it: a source that cannot
+/// be read keeps its cause ("No such file or directory") and `stat` as the step that failed.
+pub fn target_refusal(e: &TargetError) -> EntryError {
+    match e {
+        TargetError::Source { path, source } => {
+            let cause = match source.raw_os_error() {
+                Some(code) => std::io::Error::from_raw_os_error(code),
+                None => std::io::Error::new(source.kind(), ucopy::cause(source)),
+            };
+            EntryError::new(path, Op::Stat, cause)
+        }
+        TargetError::SameFile { src: path, .. }
+        | TargetError::IntoItself { src: path, .. }
+        | TargetError::Repeated { path, .. }
+        | TargetError::DestStat { path, .. }
+        | TargetError::Dangling(path)
+        | TargetError::NotADirectory(path)
+        | TargetError::DestParent { path, .. }
+        | TargetError::ExtraOperand(path) => {
+            let message = e.to_string();
+            // In `warnings` the word is the array's name already.
+            let message = match message.strip_prefix("warning: ") {
+                Some(rest) => rest.to_owned(),
+                None => message,
+            };
+            refusal(path, message)
+        }
+        _ => refusal(Path::new(""), e.to_string()),
     }
 }
 

@@ -398,6 +398,60 @@ fn as_cp_name_copies_the_other_sources() {
     assert!(!t.p("into2").exists());
 }
 
+// `--json` lists the sources refused before the copy with the copy's own errors (a source that
+// cannot be read by its cause, the rest by their message) and a repeated source in `warnings`,
+// so a script reading only the JSON learns why the exit status is 1.
+plain_test!(json_lists_sources_refused_before_the_copy);
+fn json_lists_sources_refused_before_the_copy() {
+    let t = TestTree::new();
+    t.file("a", "a");
+    t.file("b", "b");
+    t.dir("dir");
+    t.dir("into");
+    t.symlink("to_a", "a");
+    let json = |out: &crate::harness::Out| -> serde_json::Value {
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out}"))
+    };
+    let mut c = crate::harness::ucopy();
+    c.current_dir(t.path())
+        .args(["--json", "a", "a", "b", "into"]);
+    let out = crate::harness::run(c, std::time::Duration::from_secs(60));
+    out.assert_success();
+    let j = json(&out);
+    assert_eq!(j["errors"].as_array().map(Vec::len), Some(0), "{j}");
+    assert_eq!(j["warnings"][0]["path"], "a", "{j}");
+    assert_eq!(
+        j["warnings"][0]["error"], "source file 'a' specified more than once",
+        "{j}"
+    );
+    let mut c = crate::harness::ucopy();
+    c.current_dir(t.path()).args(["--json", "to_a", "a"]);
+    let out = crate::harness::run(c, std::time::Duration::from_secs(60));
+    out.assert_code(1);
+    let j = json(&out);
+    assert_eq!(j["errors"][0]["op"], "refused", "{j}");
+    assert_eq!(
+        j["errors"][0]["error"], "'to_a' and 'a' are the same file",
+        "{j}"
+    );
+    let out = run_as_cp(&t, args!["--json", "a", "missing", "dir", "b", "into"]);
+    out.assert_code(1);
+    let j = json(&out);
+    let errors = j["errors"].as_array().expect("errors array");
+    assert_eq!(errors.len(), 2, "{j}");
+    assert_eq!(
+        (&errors[0]["path"], &errors[0]["op"], &errors[0]["error"]),
+        (
+            &serde_json::json!("missing"),
+            &serde_json::json!("stat"),
+            &serde_json::json!("No such file or directory")
+        ),
+        "{j}"
+    );
+    assert_eq!(errors[1]["path"], "dir", "{j}");
+    assert_eq!(j["files"], 2, "{j}");
+}
+
 // A dangling symlink named as the destination: not written through (exit 1, left as it is);
 // --remove-destination replaces it; a symlink loop is replaced like any symlink in the way.
 backend_test!(dangling_destination_operand, |b| {
