@@ -321,6 +321,9 @@ struct Frame {
     /// when a stat took it (a directory known from its listed type is identified once opened).
     subdirs: Vec<(u32, Option<(u64, u64)>)>,
     listed: bool,
+    /// Its listing was read when it was entered (the leaf test's), and is in `names` and
+    /// `entries` already.
+    prelisted: bool,
     subdirs_reversed: bool,
     /// Its subdirectories come as candidates (it has many: `CANDIDATES_FROM_SUBDIRS`).
     names_candidates: bool,
@@ -333,7 +336,7 @@ struct Frame {
 impl Frame {
     /// The listed name that starts at `at` in `names`.
     fn name_ref(&self, at: u32) -> &CStr {
-        CStr::from_bytes_until_nul(&self.names[at as usize..]).expect("names are NUL-terminated")
+        walk::name_at(&self.names, at)
     }
 
     /// The listed name that starts at `at`, owned (a directory's, kept by its node).

@@ -80,9 +80,17 @@ impl Planner {
             Ok((fd, stat)) => {
                 let node = DirNode::child(&parent, name, None, stat, fd);
                 if self.options.leaf_files > 0 {
-                    if let Some(files) = self.list_leaf(&node) {
-                        self.ready.push_back(Step::Leaf(LeafDir { node, files }));
-                        return;
+                    match self.list_leaf(&node) {
+                        LeafTest::Leaf(files) => {
+                            self.ready.push_back(Step::Leaf(LeafDir { node, files }));
+                            return;
+                        }
+                        LeafTest::Listed => {
+                            self.push_frame(node);
+                            self.store_listing();
+                            return;
+                        }
+                        LeafTest::Unlisted => {}
                     }
                 }
                 self.push_frame(node);
@@ -136,6 +144,7 @@ impl Planner {
             entries: Vec::new(),
             subdirs: Vec::new(),
             listed: false,
+            prelisted: false,
             subdirs_reversed: false,
             names_candidates: false,
             src_fd: None,
@@ -155,31 +164,46 @@ impl Planner {
         }
     }
 
-    /// The files of a directory just entered when it is a leaf ([`leaf_files_in`]); `None`
-    /// otherwise, with the directory read from its start again when its frame lists it
-    /// (`list_top`). What a non-leaf costs: one `getdents64` (stopped at its first subdirectory,
-    /// or the first name past the limit), the stats up to the first file that rules it out, and
-    /// one `lseek`.
-    fn list_leaf(&mut self, node: &Arc<DirNode>) -> Option<Vec<(Arc<CStr>, Stat)>> {
-        let fd = node.src_fd().ok()?;
-        let dev = node.stat().map_or(0, |s| s.dev);
+    /// Whether a directory just entered is a leaf, from one listing of it: read whole into the
+    /// gathering vectors (`Planner::listing`), where a directory that is no leaf keeps it for its
+    /// frame ([`Planner::store_listing`]) instead of being read again.
+    fn list_leaf(&mut self, node: &Arc<DirNode>) -> LeafTest {
+        let Ok(fd) = node.src_fd() else {
+            return LeafTest::Unlisted; // its frame reopens it, and says why not
+        };
+        let (names, entries) = &mut self.listing;
+        if read_listing(fd.as_fd(), &mut self.dirent_buf, names, entries).is_err() {
+            return not_a_leaf(node, &fd); // its frame lists it again and reports the error
+        }
         let rules = LeafRules::of(&self.options);
-        leaf_files_in(fd.as_fd(), dev, &mut self.dirent_buf, rules)
-            .or_else(|| not_a_leaf(node, &fd))
+        if entries.len() > rules.most || entries.iter().any(|e| e.2 != Listed::Regular) {
+            return LeafTest::Listed;
+        }
+        let listed = entries
+            .iter()
+            .map(|&(at, ino, _)| (Arc::<CStr>::from(name_at(names, at)), ino))
+            .collect();
+        let dev = node.stat().map_or(0, |s| s.dev);
+        match leaf_files(fd.as_fd(), dev, listed, rules) {
+            Some(files) => LeafTest::Leaf(files),
+            None => LeafTest::Listed,
+        }
     }
 
-    /// Lists the top frame's directory.
+    /// Lists the top frame's directory (unless entering it did: `Frame::prelisted`).
     pub(super) fn list_top(&mut self) {
         let frame = self.stack.last_mut().expect("a frame");
         frame.listed = true;
-        if frame.node.dst_failed() {
-            return; // its destination could not be made: nothing inside can be copied
+        let skip = frame.node.dst_failed() // its destination could not be made: nothing inside can be copied
+            || (self.options.one_file_system // -x: a mount point is created, empty
+                && frame.node.stat().map(|s| s.dev) != self.root.as_ref().map(|(dev, _)| *dev));
+        if skip {
+            frame.names = Vec::new();
+            frame.entries = Vec::new();
+            return;
         }
-        if self.options.one_file_system {
-            let root_dev = self.root.as_ref().map(|(dev, _)| *dev);
-            if frame.node.stat().map(|s| s.dev) != root_dev {
-                return; // -x: a mount point is created, empty
-            }
+        if frame.prelisted {
+            return;
         }
         let fd = match frame.node.src_fd() {
             Ok(fd) => fd,
@@ -190,42 +214,22 @@ impl Planner {
             }
         };
         let (names, entries) = &mut self.listing;
-        names.clear();
-        entries.clear();
-        let mut dir = RawDir::new(fd.as_fd(), &mut self.dirent_buf);
-        while let Some(item) = dir.next() {
-            match item {
-                Ok(e) => {
-                    let name = e.file_name();
-                    if name == c"." || name == c".." {
-                        continue;
-                    }
-                    let Ok(at) = u32::try_from(names.len()) else {
-                        self.ready.push_back(Step::Error(EntryError::new(
-                            frame.node.path(),
-                            Op::ReadDir,
-                            io::Error::other("more than 4 GiB of names in one directory"),
-                        )));
-                        break;
-                    };
-                    names.extend_from_slice(name.to_bytes_with_nul());
-                    let listed = match e.file_type() {
-                        FileType::RegularFile => Listed::Regular,
-                        FileType::Directory => Listed::Dir,
-                        _ => Listed::Other,
-                    };
-                    entries.push((at, e.ino(), listed));
-                }
-                Err(e) => {
-                    self.ready.push_back(Step::Error(EntryError::new(
-                        frame.node.path(),
-                        Op::ReadDir,
-                        e,
-                    )));
-                    break;
-                }
-            }
+        if let Err(e) = read_listing(fd.as_fd(), &mut self.dirent_buf, names, entries) {
+            // What was read before the error is still copied.
+            self.ready.push_back(Step::Error(EntryError::new(
+                frame.node.path(),
+                Op::ReadDir,
+                e,
+            )));
         }
+        self.store_listing();
+    }
+
+    /// Moves the listing in the gathering vectors into the top frame, in the order its entries
+    /// are taken.
+    fn store_listing(&mut self) {
+        let frame = self.stack.last_mut().expect("a frame");
+        let (names, entries) = &mut self.listing;
         if self.options.order == Order::Inode {
             entries.sort_unstable_by_key(|(_, ino, _)| *ino);
         }
@@ -241,6 +245,7 @@ impl Planner {
             frame.names.shrink_to_fit();
             frame.entries.shrink_to_fit();
         }
+        frame.prelisted = true;
     }
 
     /// Takes the next entry of the top frame, if any; `false` when its listing is exhausted.
@@ -413,6 +418,18 @@ pub fn leaf_files_in(
         }
         listed.push((Arc::<CStr>::from(name), e.ino()));
     }
+    leaf_files(fd, dev, listed, rules)
+}
+
+/// The files of a directory whose listing (`listed`: name and inode) held only regular files,
+/// as planned: in inode order if asked, and where files are stat'ed, each stat'ed (`None` at
+/// the first that rules the directory out).
+fn leaf_files(
+    fd: BorrowedFd<'_>,
+    dev: u64,
+    mut listed: Vec<(Arc<CStr>, u64)>,
+    rules: LeafRules,
+) -> Option<Vec<(Arc<CStr>, Stat)>> {
     if rules.order == Order::Inode {
         listed.sort_unstable_by_key(|(_, ino)| *ino);
     }
@@ -436,6 +453,55 @@ pub fn leaf_files_in(
     Some(files)
 }
 
+/// What the walk's leaf test found in a directory it just entered.
+enum LeafTest {
+    /// Only regular files: these, with their metadata as planned.
+    Leaf(Vec<(Arc<CStr>, Stat)>),
+    /// No leaf; its whole listing is in the gathering vectors, for its frame.
+    Listed,
+    /// No leaf, and not listed whole (an error, or no descriptor): its frame lists it.
+    Unlisted,
+}
+
+/// Reads the directory `fd` from its current offset into `names` (each NUL-terminated) and
+/// `entries` (where the name starts, inode, listed type), both cleared first, `.` and `..`
+/// left out. On an error, what was read before it stays.
+fn read_listing(
+    fd: BorrowedFd<'_>,
+    buf: &mut [MaybeUninit<u8>],
+    names: &mut Vec<u8>,
+    entries: &mut Vec<(u32, u64, Listed)>,
+) -> io::Result<()> {
+    names.clear();
+    entries.clear();
+    let mut dir = RawDir::new(fd, buf);
+    while let Some(item) = dir.next() {
+        let e = item?;
+        let name = e.file_name();
+        if name == c"." || name == c".." {
+            continue;
+        }
+        let Ok(at) = u32::try_from(names.len()) else {
+            return Err(io::Error::other(
+                "more than 4 GiB of names in one directory",
+            ));
+        };
+        names.extend_from_slice(name.to_bytes_with_nul());
+        let listed = match e.file_type() {
+            FileType::RegularFile => Listed::Regular,
+            FileType::Directory => Listed::Dir,
+            _ => Listed::Other,
+        };
+        entries.push((at, e.ino(), listed));
+    }
+    Ok(())
+}
+
+/// The name that starts at `at` in a listing's `names`.
+pub(super) fn name_at(names: &[u8], at: u32) -> &CStr {
+    CStr::from_bytes_until_nul(&names[at as usize..]).expect("names are NUL-terminated")
+}
+
 /// Whether `parent` or one of its ancestors is the source directory `id`.
 fn is_an_ancestor(parent: &DirNode, id: (u64, u64)) -> bool {
     parent
@@ -453,14 +519,14 @@ pub fn destination_among_ancestors(parent: &DirNode, id: (u64, u64)) -> Option<&
         .find(|node| node.dst_id() == Some(id))
 }
 
-/// A directory [`Planner::list_leaf`] found is no leaf: its frame lists it from the start.
+/// A directory [`Planner::list_leaf`] could not list whole: its frame lists it from the start.
 /// Where the offset cannot be set back, the node lets go of this descriptor, and the listing
 /// reopens the directory.
-fn not_a_leaf<T>(node: &DirNode, fd: &OwnedFd) -> Option<T> {
+fn not_a_leaf(node: &DirNode, fd: &OwnedFd) -> LeafTest {
     if rfs::seek(fd, rfs::SeekFrom::Start(0)).is_err() {
         node.release_src();
     }
-    None
+    LeafTest::Unlisted
 }
 
 #[cfg(test)]
