@@ -194,10 +194,11 @@ impl Planner {
     pub(super) fn list_top(&mut self) {
         let frame = self.stack.last_mut().expect("a frame");
         frame.listed = true;
-        let skip = frame.node.dst_failed() // its destination could not be made: nothing inside can be copied
-            || (self.options.one_file_system // -x: a mount point is created, empty
-                && frame.node.stat().map(|s| s.dev) != self.root.as_ref().map(|(dev, _)| *dev));
-        if skip {
+        // Nothing inside is copied where its destination could not be made, nor under -x in a
+        // mount point (created, empty).
+        let other_filesystem = self.options.one_file_system
+            && frame.node.stat().map(|s| s.dev) != self.root.as_ref().map(|(dev, _)| *dev);
+        if frame.node.dst_failed() || other_filesystem {
             frame.names = Vec::new();
             frame.entries = Vec::new();
             return;
