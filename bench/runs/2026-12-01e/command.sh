@@ -12,5 +12,10 @@ target/release/xtask bench --corpora large --scenarios tmpfs,ext4-warm,ext4-cold
 #   bench/runs/2026-11-30k/ext4.sh warm 8 target/bench/corpora/large.*/tree ucopy=target/release/ucopy fcp=fcp cpz=cpz "cp=cp -r"
 #   head -c 1G /dev/urandom > /dev/shm/lg/src/big
 #   bench/ab.sh 8 /dev/shm/lg/src /dev/shm/lg/dst "ucopy=target/release/ucopy -r" "ucopya=target/release/ucopy -a" "cpa=cp -a" cpz=cpz
-# README's table:
+# node-modules.json / node-modules.txt, at 7e7fe2b (a real tree: see results.txt for how it was made):
+#   mkdir /tmp/nm && cd /tmp/nm && npm install --no-audit --no-fund webpack eslint jest typescript @babel/core
+target/release/xtask bench --corpora tree --tree /tmp/nm/node_modules --scenarios tmpfs,ext4-warm,ext4-cold \
+  --contenders ucopy:auto:inode,ucopy-a,cpz,xcp,fcp,cp-a,rsync,floor --rounds 5 --warmup 1
+# README's tables:
 python3 bench/readme-tables.py bench/runs/2026-12-01e/large.json
+python3 bench/readme-tables.py bench/runs/2026-12-01e/node-modules.json
