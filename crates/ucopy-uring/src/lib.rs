@@ -242,7 +242,7 @@ impl UringFactory {
         let fresh;
         let mut probe = Probe::cached();
         if probe.short_of_locked_memory() {
-            fresh = Probe::detect();
+            fresh = Probe::detect_waiting_for_locked_memory();
             probe = &fresh;
         }
         if probe.short_of_locked_memory() {

@@ -138,6 +138,17 @@ const OPCODES: &[(u8, &str, &str, &str)] = &[
 impl Probe {
     /// Asks the kernel. Never fails: what cannot be found out is reported as absent.
     pub fn detect() -> Probe {
+        Probe::detect_with(false)
+    }
+
+    /// [`Probe::detect`] for a backend the user chose: a ring refused for want of locked memory
+    /// is asked for again for a moment (other rings of this user may be on their way out)
+    /// before the probe says so. `auto` does not wait: `std` serves it as well.
+    pub fn detect_waiting_for_locked_memory() -> Probe {
+        Probe::detect_with(true)
+    }
+
+    fn detect_with(wait_for_locked_memory: bool) -> Probe {
         let disabled =
             read_trimmed("/proc/sys/kernel/io_uring_disabled").and_then(|s| s.parse().ok());
         let memlock = rustix::process::getrlimit(rustix::process::Resource::Memlock).current;
@@ -162,7 +173,7 @@ impl Probe {
             fixed_buffers_enomem: false,
             pipe_max_size: read_trimmed("/proc/sys/fs/pipe-max-size").and_then(|s| s.parse().ok()),
         };
-        let accounted = memlock.is_some() && !cap_ipc_lock;
+        let accounted = wait_for_locked_memory && memlock.is_some() && !cap_ipc_lock;
         let uring = match settling(accounted, || IoUring::new(8)) {
             Ok(u) => u,
             Err(e) => {
@@ -278,8 +289,9 @@ impl Probe {
 
     /// Whether the probe's ring was refused for want of locked memory (ENOMEM with the limit
     /// accounted): the user's share was used up by other rings at that moment, which says
-    /// nothing of what the kernel can do. [`UringFactory::try_make`](crate::UringFactory::try_make)
-    /// probes again.
+    /// nothing of what the kernel can do. A chosen backend probes again
+    /// ([`Probe::detect_waiting_for_locked_memory`]; also
+    /// [`UringFactory::try_make`](crate::UringFactory::try_make)).
     pub fn short_of_locked_memory(&self) -> bool {
         self.setup_failure
             .as_ref()

@@ -146,18 +146,25 @@ impl Backend {
                 in_memory: false,
             }),
             forced => {
-                match forced.check() {
-                    // Locked memory used up by other rings of this user at the probe's moment:
-                    // the workers ask again when they start, and copy with plain system calls
-                    // (saying so) if it is still short.
-                    Err(_) if Probe::cached().short_of_locked_memory() => {}
-                    Err(reason) => {
+                // Locked memory used up by other rings of this user at the probe's moment (the
+                // kernel frees a closed ring's a moment later): ask again, waiting a little; if
+                // it is still short the workers ask once more when they start, and copy with
+                // plain system calls (saying so) if they must.
+                let fresh;
+                let mut probe = Probe::cached();
+                if probe.short_of_locked_memory() {
+                    fresh = Probe::detect_waiting_for_locked_memory();
+                    probe = &fresh;
+                }
+                match forced.mode().map(|mode| probe.check(mode)) {
+                    Some(Err(_)) if probe.short_of_locked_memory() => {}
+                    Some(Err(reason)) => {
                         return Err(Error::Unavailable {
                             backend: forced,
                             reason,
                         })
                     }
-                    Ok(()) => {}
+                    _ => {}
                 }
                 Ok(Selection {
                     backend: forced,
@@ -383,21 +390,28 @@ pub struct ProbeReport {
 
 /// Probes the kernel (once per process) and reports every backend.
 pub fn probe() -> ProbeReport {
-    let probe = Probe::cached().clone();
+    // Asked what can run, a moment's want of locked memory is waited out as for a chosen
+    // backend, not reported as the kernel's answer.
+    let probe = match Probe::cached() {
+        p if p.short_of_locked_memory() => Probe::detect_waiting_for_locked_memory(),
+        p => p.clone(),
+    };
     let backends = [Backend::Splice, Backend::Rw, Backend::Fixed, Backend::Std]
         .into_iter()
-        .map(|backend| match backend.check() {
-            Ok(()) => BackendStatus {
-                name: backend.name(),
-                available: true,
-                reason: backend.uses().to_owned(),
+        .map(
+            |backend| match backend.mode().map_or(Ok(()), |mode| probe.check(mode)) {
+                Ok(()) => BackendStatus {
+                    name: backend.name(),
+                    available: true,
+                    reason: backend.uses().to_owned(),
+                },
+                Err(why) => BackendStatus {
+                    name: backend.name(),
+                    available: false,
+                    reason: why,
+                },
             },
-            Err(why) => BackendStatus {
-                name: backend.name(),
-                available: false,
-                reason: why,
-            },
-        })
+        )
         .collect();
     let auto = auto_choice(&probe, None, &syscall_cost);
     let in_memory = auto_choice(
