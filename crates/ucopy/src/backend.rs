@@ -136,7 +136,7 @@ impl Backend {
     pub fn select(self, sources: &[PathBuf]) -> Result<Selection, Error> {
         match self {
             Backend::Auto => Ok(auto_choice(
-                Probe::cached(),
+                &Probe::cached,
                 Some(cache::sample(sources)),
                 &syscall_cost,
             )),
@@ -246,9 +246,11 @@ impl Selection {
 
 /// `auto`'s choice given what the probe allows, when sampled, whether the source is cached
 /// (`None`: not sampled, as for `--probe`'s cold-cache pick), and what a system call costs here
-/// (which decides between `rw` and `std` with the data in memory; asked only then).
-fn auto_choice(
-    probe: &Probe,
+/// (which decides between `rw` and `std` with the data in memory). The probe and the cost are
+/// asked only where they decide: a copy in memory that runs `std` sets up no ring to find out
+/// what io_uring can do (a few hundred microseconds, paid by every small copy).
+fn auto_choice<'p>(
+    probe: &dyn Fn() -> &'p Probe,
     cache: Option<CacheState>,
     syscall: &dyn Fn() -> Duration,
 ) -> Selection {
@@ -257,9 +259,6 @@ fn auto_choice(
         reason,
         in_memory: false,
     };
-    if let Err(why) = probe.usable() {
-        return std(format!("io_uring is unusable: {why}"));
-    }
     // With the data in memory, rw's batched opens, reads and closes of small files cost the
     // kernel less than plain system calls where entering the kernel is dear; where it is cheap,
     // rw's second copy of the bytes and its bookkeeping cost more than the calls it saves
@@ -275,7 +274,7 @@ fn auto_choice(
                  each file once, in the kernel)"
             ));
         }
-        match probe.check(Mode::Rw) {
+        match probe().check(Mode::Rw) {
             Ok(()) => Selection {
                 backend: Backend::Rw,
                 reason: format!(
@@ -313,6 +312,10 @@ fn auto_choice(
             )
         }
         Some(CacheState::Cold) | None => {}
+    }
+    let probe = probe();
+    if let Err(why) = probe.usable() {
+        return std(format!("io_uring is unusable: {why}"));
     }
     let mut refused = Vec::new();
     for mode in AUTO_PREFERENCE {
@@ -413,9 +416,9 @@ pub fn probe() -> ProbeReport {
             },
         )
         .collect();
-    let auto = auto_choice(&probe, None, &syscall_cost);
+    let auto = auto_choice(&|| &probe, None, &syscall_cost);
     let in_memory = auto_choice(
-        &probe,
+        &|| &probe,
         Some(CacheState::Warm { small_files: true }),
         &syscall_cost,
     );
@@ -489,14 +492,16 @@ mod tests {
     fn cached_small_files_run_rw_where_system_calls_are_dear_and_std_where_cheap() {
         let probe = Probe::cached();
         let warm = Some(CacheState::Warm { small_files: true });
-        let dear = auto_choice(probe, warm, &|| IN_MEMORY_RW_FROM);
+        let dear = auto_choice(&|| probe, warm, &|| IN_MEMORY_RW_FROM);
         if probe.usable().is_ok() && probe.check(Mode::Rw).is_ok() {
             assert_eq!(dear.backend(), Backend::Rw, "{}", dear.reason());
             assert_eq!(dear.workers_per_cpu(), 1);
         } else {
             assert_eq!(dear.backend(), Backend::Std, "{}", dear.reason());
         }
-        let cheap = auto_choice(probe, warm, &|| IN_MEMORY_RW_FROM - Duration::from_nanos(1));
+        let cheap = auto_choice(&|| probe, warm, &|| {
+            IN_MEMORY_RW_FROM - Duration::from_nanos(1)
+        });
         assert_eq!(cheap.backend(), Backend::Std, "{}", cheap.reason());
         assert!(
             cheap
@@ -505,10 +510,25 @@ mod tests {
             "{}",
             cheap.reason()
         );
-        let empty = auto_choice(probe, Some(CacheState::NoData), &|| {
+        let empty = auto_choice(&|| probe, Some(CacheState::NoData), &|| {
             Duration::from_nanos(75)
         });
         assert_eq!(empty.backend(), Backend::Std, "{}", empty.reason());
+    }
+
+    #[test]
+    fn a_copy_in_memory_that_runs_std_sets_up_no_ring_to_probe() {
+        let unasked = || -> &'static Probe { panic!("the probe was asked") };
+        let cheap = &|| Duration::from_nanos(75);
+        for cache in [
+            CacheState::Warm { small_files: true },
+            CacheState::Warm { small_files: false },
+            CacheState::NoData,
+            CacheState::Unsupported,
+        ] {
+            let chosen = auto_choice(&unasked, Some(cache), cheap);
+            assert_eq!(chosen.backend(), Backend::Std, "{}", chosen.reason());
+        }
     }
 
     #[test]
@@ -516,15 +536,15 @@ mod tests {
         let probe = Probe::cached();
         for cost in [Duration::from_nanos(75), Duration::from_nanos(230)] {
             let syscall = &move || cost;
-            let unsupported = auto_choice(probe, Some(CacheState::Unsupported), syscall);
+            let unsupported = auto_choice(&|| probe, Some(CacheState::Unsupported), syscall);
             assert_eq!(unsupported.backend(), Backend::Std);
             let large = auto_choice(
-                probe,
+                &|| probe,
                 Some(CacheState::Warm { small_files: false }),
                 syscall,
             );
             assert_eq!(large.backend(), Backend::Std);
-            let cold = auto_choice(probe, Some(CacheState::Cold), syscall);
+            let cold = auto_choice(&|| probe, Some(CacheState::Cold), syscall);
             if probe.usable().is_ok() && AUTO_PREFERENCE.iter().any(|m| probe.check(*m).is_ok()) {
                 assert_ne!(cold.backend(), Backend::Std, "{}", cold.reason());
                 assert_eq!(cold.workers_per_cpu(), 2);
