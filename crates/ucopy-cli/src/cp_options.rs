@@ -348,6 +348,9 @@ pub fn build(args: &Args) -> Result<Plan, Usage> {
         symbolic_link: link_mode == LinkMode::Symbolic,
         backup: backup != Backup::Off,
         remove_destination: args.remove_destination,
+        // Run as cp, directories need -r/-R/-a (`cp * dst/` copies the files only); as ucopy
+        // they are copied (README, "Differences from GNU cp").
+        omit_directories: crate::output::is_cp() && !args.recursive && !args.archive,
     };
     Ok(Plan {
         options,

@@ -153,11 +153,7 @@ fn run(args: &Args) -> u8 {
     } else {
         args.threads
     };
-    // Run as cp without -r/-R/-a, a directory source is left out with cp's message, exit 1
-    // (`cp * dst/` copies the files only); as ucopy it is copied (README, "Differences").
     let as_cp = output::is_cp();
-    let omit_directories = as_cp && !args.recursive && !args.archive;
-    let follow_operands = plan.resolve.follow;
     let mut copier = Copier::new(plan.options)
         .backend(args.backend.into())
         .operands(plan.resolve);
@@ -182,15 +178,6 @@ fn run(args: &Args) -> u8 {
     let (mut refusals, mut repeats) = (Vec::new(), Vec::new());
     for r in resolved {
         match r {
-            Ok(t) if omit_directories && is_directory(&t.source, follow_operands) => {
-                let message = format!(
-                    "-r not specified; omitting directory '{}'",
-                    output::quote(&t.source)
-                );
-                err_line(format_args!("{message}"));
-                refusals.push(output::refusal(&t.source, message));
-                refused = true;
-            }
             Ok(t) => targets.push(t),
             Err(e) => {
                 err_line(format_args!("{e}"));
@@ -309,17 +296,6 @@ fn run(args: &Args) -> u8 {
     } else {
         EXIT_PARTIAL
     }
-}
-
-/// Whether the source operand `path` is a directory, as the copy reads it (through a symlink
-/// when command-line symlinks are followed).
-fn is_directory(path: &std::path::Path, follow: bool) -> bool {
-    if follow {
-        std::fs::metadata(path)
-    } else {
-        std::fs::symlink_metadata(path)
-    }
-    .is_ok_and(|m| m.is_dir())
 }
 
 /// Sources that stop a `ucopy` command before anything is created (exit 2) but, run as `cp`, are

@@ -233,14 +233,9 @@ impl<'a> JsonReport<'a> {
     }
 }
 
-/// A source refused before the copy, for `--json`'s `errors` or `warnings`: `message` as its
-/// cause, `source` as its path.
-pub fn refusal(source: &Path, message: String) -> EntryError {
-    EntryError::new(source, Op::Refused, std::io::Error::other(message))
-}
-
-/// A [`TargetError`] that did not stop the command, as [`refusal`] does it: a source that cannot
-/// be read keeps its cause ("No such file or directory") and `stat` as the step that failed.
+/// A [`TargetError`] that did not stop the command, for `--json`'s `errors` or `warnings`: its
+/// message as the cause (`op` "refused"), except that a source that cannot be read keeps its
+/// cause ("No such file or directory") and `stat` as the step that failed.
 pub fn target_refusal(e: &TargetError) -> EntryError {
     match e {
         TargetError::Source { path, source } => {
@@ -255,6 +250,7 @@ pub fn target_refusal(e: &TargetError) -> EntryError {
         | TargetError::Repeated { path, .. }
         | TargetError::DestStat { path, .. }
         | TargetError::Dangling(path)
+        | TargetError::OmittedDirectory(path)
         | TargetError::NotADirectory(path)
         | TargetError::DestParent { path, .. }
         | TargetError::ExtraOperand(path) => {
@@ -264,10 +260,14 @@ pub fn target_refusal(e: &TargetError) -> EntryError {
                 Some(rest) => rest.to_owned(),
                 None => message,
             };
-            refusal(path, message)
+            refused(path, message)
         }
-        _ => refusal(Path::new(""), e.to_string()),
+        _ => refused(Path::new(""), e.to_string()),
     }
+}
+
+fn refused(source: &Path, message: String) -> EntryError {
+    EntryError::new(source, Op::Refused, std::io::Error::other(message))
 }
 
 #[cfg(test)]

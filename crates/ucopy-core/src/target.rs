@@ -50,6 +50,9 @@ pub struct ResolveOptions {
     pub backup: bool,
     /// `--remove-destination` (or `-f` with `-l`/`-s`): existing destinations are unlinked first.
     pub remove_destination: bool,
+    /// A directory source is refused ([`TargetError::OmittedDirectory`]), as by cp without
+    /// `-r`; ucopy's own rule copies it.
+    pub omit_directories: bool,
 }
 
 /// Why the operands cannot be copied at all.
@@ -109,6 +112,9 @@ pub enum TargetError {
     /// `-T` with a directory source and a non-directory destination, or with several sources.
     #[error("extra operand '{}'", .0.display())]
     ExtraOperand(PathBuf),
+    /// A directory source where directories are not copied ([`ResolveOptions::omit_directories`]).
+    #[error("-r not specified; omitting directory '{}'", .0.display())]
+    OmittedDirectory(PathBuf),
     /// A source named again (the same file by the same name, `a` and `./a`): a warning, not a
     /// failure; it is copied once, as cp does.
     #[error("warning: source {} '{}' specified more than once", if *.directory { "directory" } else { "file" }, .path.display())]
@@ -127,6 +133,7 @@ impl TargetError {
         matches!(
             self,
             TargetError::SameFile { .. }
+                | TargetError::OmittedDirectory(_)
                 | TargetError::DestStat { .. }
                 | TargetError::Dangling(_)
                 | TargetError::Repeated { .. }
@@ -283,6 +290,9 @@ fn resolve_one(
     opts: ResolveOptions,
 ) -> Result<Target, TargetError> {
     let st = stat_source(source, opts.follow)?;
+    if opts.omit_directories && FileType::from_raw_mode(st.st_mode) == FileType::Directory {
+        return Err(TargetError::OmittedDirectory(source.to_path_buf()));
+    }
     let (_, name) = split_operand(source);
     let into = if opts.parents {
         let rel = source.strip_prefix("/").unwrap_or(source);
@@ -488,5 +498,31 @@ mod tests {
             resolve_each(&[d.join("foo")], &d.join("foo2"), opts),
             Err(TargetError::ParentsNeedDir)
         ));
+    }
+
+    #[test]
+    fn directories_omitted_as_by_cp_without_recursion() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        fs::create_dir(d.join("dir")).unwrap();
+        fs::create_dir(d.join("out")).unwrap();
+        fs::write(d.join("f"), b"f").unwrap();
+        std::os::unix::fs::symlink("dir", d.join("dirlink")).unwrap();
+        let sources = [d.join("dir"), d.join("f"), d.join("dirlink")];
+        for follow in [false, true] {
+            let opts = ResolveOptions {
+                follow,
+                omit_directories: true,
+                ..ResolveOptions::default()
+            };
+            let r = resolve_each(&sources, &d.join("out"), opts).unwrap();
+            assert!(matches!(&r[0], Err(TargetError::OmittedDirectory(p)) if *p == sources[0]));
+            assert!(r[0].as_ref().unwrap_err().is_per_source());
+            assert!(r[1].is_ok());
+            // A symlink to a directory is one where named symlinks are followed.
+            assert_eq!(r[2].is_err(), follow, "follow={follow}: {r:?}");
+        }
+        let r = resolve_each(&sources, &d.join("out"), ResolveOptions::default()).unwrap();
+        assert!(r.iter().all(Result::is_ok), "{r:?}");
     }
 }
