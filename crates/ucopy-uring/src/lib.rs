@@ -239,12 +239,7 @@ impl UringFactory {
         // A probe refused for want of locked memory knew nothing of the kernel: ask again, and
         // if memory is still short, say so as a setup failure (the driver then copies with plain
         // system calls) rather than as something the kernel lacks.
-        let fresh;
-        let mut probe = Probe::cached();
-        if probe.short_of_locked_memory() {
-            fresh = Probe::detect_waiting_for_locked_memory();
-            probe = &fresh;
-        }
+        let probe = Probe::for_chosen_backend();
         if probe.short_of_locked_memory() {
             return Err(Error::Setup {
                 mode: self.mode.name(),
@@ -275,7 +270,7 @@ impl UringFactory {
                 });
             }
         }
-        let caps = exec::Caps::of(probe);
+        let caps = exec::Caps::of(&probe);
         let e = exec::UringExecutor::new(self.mode, self.tuning.clone(), caps, options).map_err(
             |source| Error::Setup {
                 mode: self.mode.name(),

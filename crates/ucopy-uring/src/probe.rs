@@ -141,11 +141,17 @@ impl Probe {
         Probe::detect_with(false)
     }
 
-    /// [`Probe::detect`] for a backend the user chose: a ring refused for want of locked memory
-    /// is asked for again for a moment (other rings of this user may be on their way out)
-    /// before the probe says so. `auto` does not wait: `std` serves it as well.
-    pub fn detect_waiting_for_locked_memory() -> Probe {
-        Probe::detect_with(true)
+    /// The probe for a backend the user chose (or asked about, `--probe`): the cached one,
+    /// unless its ring was refused for want of locked memory — then a fresh one, whose rings are
+    /// asked for again for a moment (other rings of this user may be on their way out) before
+    /// it says so. `auto` takes [`Probe::cached`] as it is: `std` serves it as well.
+    pub fn for_chosen_backend() -> std::borrow::Cow<'static, Probe> {
+        match Probe::cached() {
+            cached if cached.short_of_locked_memory() => {
+                std::borrow::Cow::Owned(Probe::detect_with(true))
+            }
+            cached => std::borrow::Cow::Borrowed(cached),
+        }
     }
 
     fn detect_with(wait_for_locked_memory: bool) -> Probe {
@@ -290,8 +296,7 @@ impl Probe {
     /// Whether the probe's ring was refused for want of locked memory (ENOMEM with the limit
     /// accounted): the user's share was used up by other rings at that moment, which says
     /// nothing of what the kernel can do. A chosen backend probes again
-    /// ([`Probe::detect_waiting_for_locked_memory`]; also
-    /// [`UringFactory::try_make`](crate::UringFactory::try_make)).
+    /// ([`Probe::for_chosen_backend`]).
     pub fn short_of_locked_memory(&self) -> bool {
         self.setup_failure
             .as_ref()

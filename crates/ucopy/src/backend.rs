@@ -150,12 +150,7 @@ impl Backend {
                 // kernel frees a closed ring's a moment later): ask again, waiting a little; if
                 // it is still short the workers ask once more when they start, and copy with
                 // plain system calls (saying so) if they must.
-                let fresh;
-                let mut probe = Probe::cached();
-                if probe.short_of_locked_memory() {
-                    fresh = Probe::detect_waiting_for_locked_memory();
-                    probe = &fresh;
-                }
+                let probe = Probe::for_chosen_backend();
                 match forced.mode().map(|mode| probe.check(mode)) {
                     Some(Err(_)) if probe.short_of_locked_memory() => {}
                     Some(Err(reason)) => {
@@ -395,10 +390,7 @@ pub struct ProbeReport {
 pub fn probe() -> ProbeReport {
     // Asked what can run, a moment's want of locked memory is waited out as for a chosen
     // backend, not reported as the kernel's answer.
-    let probe = match Probe::cached() {
-        p if p.short_of_locked_memory() => Probe::detect_waiting_for_locked_memory(),
-        p => p.clone(),
-    };
+    let probe = Probe::for_chosen_backend().into_owned();
     let backends = [Backend::Splice, Backend::Rw, Backend::Fixed, Backend::Std]
         .into_iter()
         .map(
