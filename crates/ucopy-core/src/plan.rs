@@ -18,12 +18,14 @@
 //! naming and opening what the user named in `operand`.
 
 mod batch;
+mod leaf;
 mod operand;
 mod walk;
 
+pub use leaf::{leaf_files_in, LeafRules};
 use operand::is_same_dir;
 pub use operand::{name_os, open_operand_dir, resolve_symlink, split_operand};
-pub use walk::{destination_among_ancestors, leaf_files_in, LeafRules};
+pub use walk::destination_among_ancestors;
 
 use std::collections::{HashMap, VecDeque};
 use std::ffi::{CStr, CString, OsString};
