@@ -2,6 +2,8 @@
 # ext4.sh cold|warm ROUNDS SRC name=command ... — each run copies SRC into a fresh ext4 (a 3 GiB
 # loop image on /dev/shm, made and mounted before every run); `cold` drops the page cache first,
 # `warm` reads SRC once before the rounds. Prints median and fastest wall time, median CPU (s).
+# PRE="command" (optional) runs after the caches are dropped, before each copy (e.g.
+# PRE="find SRC -type d": the walk's metadata cached, the data not; bench/runs/2026-12-01f).
 set -u
 MODE=$1; R=$2; S=$3; shift 3
 OUT=$(mktemp); IMG=/dev/shm/ucopy-ab-ext4.img; MNT=$(mktemp -d)
@@ -11,6 +13,7 @@ for _ in $(seq "$R"); do
     n=${spec%%=*}; c=${spec#*=}
     rm -f "$IMG"; truncate -s 3G "$IMG"; mkfs.ext4 -q -F "$IMG"; mount -o loop "$IMG" "$MNT"
     if [ "$MODE" = cold ]; then sync; echo 3 >/proc/sys/vm/drop_caches; fi
+    eval "${PRE:-true}" >/dev/null 2>&1
     # shellcheck disable=SC2086
     /usr/bin/time -f "$n %e %U %S" -a -o "$OUT" $c "$S" "$MNT/dst" >/dev/null 2>&1
     umount "$MNT"
