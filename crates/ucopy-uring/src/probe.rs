@@ -179,7 +179,7 @@ impl Probe {
             fixed_buffers_enomem: false,
             pipe_max_size: read_trimmed("/proc/sys/fs/pipe-max-size").and_then(|s| s.parse().ok()),
         };
-        let accounted = wait_for_locked_memory && memlock.is_some() && !cap_ipc_lock;
+        let accounted = wait_for_locked_memory && probe.pin_budget().is_some();
         let uring = match settling(accounted, || IoUring::new(8)) {
             Ok(u) => u,
             Err(e) => {

@@ -103,8 +103,13 @@ impl Backend {
 
     /// `Ok` when this backend can run on this kernel (`Auto` and `Std` always can), else why not.
     pub fn check(self) -> Result<(), String> {
+        self.check_with(Probe::cached())
+    }
+
+    /// [`Backend::check`] by what `probe` found.
+    fn check_with(self, probe: &Probe) -> Result<(), String> {
         match self.mode() {
-            Some(mode) => Probe::cached().check(mode),
+            Some(mode) => probe.check(mode),
             None => Ok(()),
         }
     }
@@ -151,15 +156,15 @@ impl Backend {
                 // it is still short the workers ask once more when they start, and copy with
                 // plain system calls (saying so) if they must.
                 let probe = Probe::for_chosen_backend();
-                match forced.mode().map(|mode| probe.check(mode)) {
-                    Some(Err(_)) if probe.short_of_locked_memory() => {}
-                    Some(Err(reason)) => {
+                match forced.check_with(&probe) {
+                    Err(_) if probe.short_of_locked_memory() => {}
+                    Err(reason) => {
                         return Err(Error::Unavailable {
                             backend: forced,
                             reason,
                         })
                     }
-                    _ => {}
+                    Ok(()) => {}
                 }
                 Ok(Selection {
                     backend: forced,
@@ -393,20 +398,18 @@ pub fn probe() -> ProbeReport {
     let probe = Probe::for_chosen_backend().into_owned();
     let backends = [Backend::Splice, Backend::Rw, Backend::Fixed, Backend::Std]
         .into_iter()
-        .map(
-            |backend| match backend.mode().map_or(Ok(()), |mode| probe.check(mode)) {
-                Ok(()) => BackendStatus {
-                    name: backend.name(),
-                    available: true,
-                    reason: backend.uses().to_owned(),
-                },
-                Err(why) => BackendStatus {
-                    name: backend.name(),
-                    available: false,
-                    reason: why,
-                },
+        .map(|backend| match backend.check_with(&probe) {
+            Ok(()) => BackendStatus {
+                name: backend.name(),
+                available: true,
+                reason: backend.uses().to_owned(),
             },
-        )
+            Err(why) => BackendStatus {
+                name: backend.name(),
+                available: false,
+                reason: why,
+            },
+        })
         .collect();
     let auto = auto_choice(&|| &probe, None, &syscall_cost);
     let in_memory = auto_choice(
