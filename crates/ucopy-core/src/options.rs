@@ -565,12 +565,17 @@ mod tests {
 
     #[test]
     fn default_umask_is_the_process_umask() {
-        use rustix::fs::Mode;
-        // The round trip is the reference; the test binary's other threads create no files.
-        let old = rustix::process::umask(Mode::empty());
-        rustix::process::umask(old);
-        assert_eq!(Options::default().umask, old.bits());
-        assert_eq!(process_umask(), old.bits());
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        // The reference is what the umask does to a new directory asked for with 0777. Not a
+        // umask(2) round trip: that sets the umask to 0 for a moment, and another test thread
+        // reading it then (`process_umask` reads it once per process) kept 0.
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("d");
+        std::fs::DirBuilder::new().mode(0o777).create(&dir).unwrap();
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        let umask = 0o777 & !mode;
+        assert_eq!(Options::default().umask, umask);
+        assert_eq!(process_umask(), umask);
     }
 
     #[test]
