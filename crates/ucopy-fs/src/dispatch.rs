@@ -106,6 +106,22 @@ impl Dispatch {
         }
     }
 
+    /// Workers started so far (gone ones included: their ids stay theirs).
+    pub(crate) fn workers(&self) -> usize {
+        self.senders.len()
+    }
+
+    /// Work handed to the workers and not back yet, and work waiting to be handed out.
+    pub(crate) fn outstanding(&self) -> usize {
+        self.held.iter().sum::<usize>() + self.waiting.len()
+    }
+
+    /// A worker started after the others: its id is the next index.
+    pub(crate) fn add_worker(&mut self, sender: Sender<WorkItem>) {
+        self.senders.push(Some(sender));
+        self.held.push(0);
+    }
+
     /// Queues a batch and sends whatever can go now.
     pub(crate) fn push(&mut self, item: impl Into<WorkItem>) {
         self.waiting.push_back(item.into());

@@ -5,6 +5,8 @@
 //! and hard links, and applies each directory's mode and times once everything in it is written;
 //! workers copy batches of regular files. A directory counts its files in flight; it is finished
 //! when the planner is done with it *and* its last file came back, so times stick at every level.
+//! Workers start as work comes for them: one with the copy, another each time more has been
+//! handed out than the started ones can run (all of them at once under `ulimit -v`).
 //!
 //! This file holds the entry point and the step loop; each idea has its own file:
 //! `budget` (the fd budget), `address_space` (workers under `ulimit -v`), `fd_tables` (a
@@ -32,7 +34,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::thread;
 
-use crossbeam_channel::{bounded, unbounded, Receiver};
+use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use rustix::fs::FileType;
 use ucopy_core::{
     CopiedPaths, DirNode, Entry, EntryError, ExecutorFactory, Kind, LinkMode, Op, Options,
@@ -134,27 +136,24 @@ pub fn copy_tree(
     };
     let driver_pidfd = driver_pidfd.as_ref().map(|fd| fd.as_fd());
     thread::scope(|scope| {
-        let mut spawned = 0;
-        let mut spawn_error = None;
-        let mut senders = Vec::with_capacity(threads);
-        // Workers make their executors only once every thread has started (this sender is
-        // dropped below): an executor sizes its buffers from the address space left
+        // Workers make their executors only once every thread started together has (this
+        // sender is dropped below): an executor sizes its buffers from the address space left
         // (`ucopy-uring`), which the stacks of threads not started yet would otherwise use up.
         let (start_tx, start_rx) = bounded::<()>(0);
         let share = address_space::share_per_worker(threads, left);
-        for id in 0..threads {
+        let start_worker = |id: usize,
+                            done_tx: Sender<WorkerMsg>,
+                            start_rx: Option<Receiver<()>>|
+         -> io::Result<Sender<WorkItem>> {
             // Room for every batch a worker may hold (see dispatch.rs).
             let (batch_tx, batch_rx) = bounded::<WorkItem>(budget.batches_per_worker);
-            let done_tx = done_tx.clone();
-            let start_rx = start_rx.clone();
-            // Under a small RLIMIT_AS or RLIMIT_NPROC a thread may not start: copy with the
-            // threads that did, and fail with one line only if none did (a smaller stack only
-            // moved the failure to the heap, where it aborts).
-            let started = thread::Builder::new()
+            thread::Builder::new()
                 .name("ucopy-worker".into())
                 .spawn_scoped(scope, move || {
-                    // Err once the driver has started every thread: then go.
-                    let _ = start_rx.recv();
+                    if let Some(start_rx) = start_rx {
+                        // Err once the driver has started every thread: then go.
+                        let _ = start_rx.recv();
+                    }
                     address_space::set_worker_address_space(share);
                     worker(
                         id,
@@ -165,9 +164,28 @@ pub fn copy_tree(
                         done_tx,
                         progress,
                     )
-                });
-            match started {
-                Ok(_) => {
+                })?;
+            Ok(batch_tx)
+        };
+        // Under `ulimit -v` every worker starts now (their stacks before any executor's
+        // buffers); otherwise one does, and the others when there is work for them
+        // (`Driver::start_more_workers`): a copy of one file, or of a tree of one batch, does
+        // not pay for threads it cannot use (a second worker cost a one-file copy a third of a
+        // millisecond; PERF.md).
+        let at_once = if left.is_some() {
+            threads
+        } else {
+            threads.min(1)
+        };
+        let mut spawned = 0;
+        let mut spawn_error = None;
+        let mut senders = Vec::with_capacity(threads);
+        for id in 0..at_once {
+            // Under a small RLIMIT_AS or RLIMIT_NPROC a thread may not start: copy with the
+            // threads that did, and fail with one line only if none did (a smaller stack only
+            // moved the failure to the heap, where it aborts).
+            match start_worker(id, done_tx.clone(), Some(start_rx.clone())) {
+                Ok(batch_tx) => {
                     senders.push(batch_tx);
                     spawned += 1;
                 }
@@ -177,6 +195,11 @@ pub fn copy_tree(
                 }
             }
         }
+        let later = (spawn_error.is_none() && spawned < threads).then(|| LaterWorkers {
+            start: &start_worker,
+            done_tx: done_tx.clone(),
+            wanted: threads,
+        });
         drop(done_tx);
         drop(start_tx);
         let mut notes = Vec::new();
@@ -241,6 +264,7 @@ pub fn copy_tree(
             leaves_seen: (0, 0),
             candidates_seen: (0, 0),
             revisits: Vec::new(),
+            later,
         };
         let result = driver.run(planner);
         result.map(|()| driver.report)
@@ -294,6 +318,23 @@ struct Driver<'a> {
     candidates_seen: (u64, u64),
     /// Candidates that are no leaves, for the walk (`Planner::revisit`).
     revisits: Vec<ucopy_core::Candidate>,
+    /// Workers not started yet, started when work waits for them (`None` once all are).
+    later: Option<LaterWorkers<'a>>,
+}
+
+/// Starts a worker thread: its id, the sender of its results, and (when threads start together)
+/// the receiver that holds it until all have started; gives the sender of its work.
+type StartWorker<'a> =
+    dyn Fn(usize, Sender<WorkerMsg>, Option<Receiver<()>>) -> io::Result<Sender<WorkItem>> + 'a;
+
+/// The workers a copy may still start.
+struct LaterWorkers<'a> {
+    start: &'a StartWorker<'a>,
+    /// For the workers to come (held only while any may come: the driver's results channel
+    /// closes when every sender is gone).
+    done_tx: Sender<WorkerMsg>,
+    /// How many workers the copy may have in all.
+    wanted: usize,
 }
 
 impl Driver<'_> {
@@ -426,4 +467,88 @@ fn is_content(entry: &Entry) -> bool {
         FileType::from_raw_mode(entry.stat.mode),
         FileType::Fifo | FileType::CharacterDevice | FileType::BlockDevice
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use ucopy_core::{Batch, Executor, ExecutorFactory, FileJob, JobOutcome, NoProgress, Options};
+
+    use super::copy_tree;
+    use crate::StdCopier;
+
+    /// Counts the executors made (one per worker started); each batch takes a while, so that
+    /// the walk hands out the next before the first is back.
+    #[derive(Default)]
+    struct Counting(AtomicUsize);
+
+    struct Slow(StdCopier);
+
+    impl Executor for Slow {
+        fn name(&self) -> &'static str {
+            "std"
+        }
+
+        fn copy_batch(&mut self, batch: Batch, options: &Options) -> Vec<(FileJob, JobOutcome)> {
+            std::thread::sleep(Duration::from_millis(20));
+            batch
+                .into_iter()
+                .map(|mut job| {
+                    let outcome = self.0.copy(&mut job, options);
+                    (job, outcome)
+                })
+                .collect()
+        }
+    }
+
+    impl ExecutorFactory for Counting {
+        fn name(&self) -> &'static str {
+            "std"
+        }
+
+        fn make(&self, _options: &Options) -> std::io::Result<Box<dyn Executor>> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(Box::new(Slow(StdCopier::default())))
+        }
+    }
+
+    fn workers_started(src: &std::path::Path, files: usize) -> usize {
+        let dst = tempfile::tempdir().unwrap();
+        let factory = Counting::default();
+        let options = Options::default();
+        let report = copy_tree(
+            src,
+            &dst.path().join("c"),
+            &options,
+            &factory,
+            2,
+            &NoProgress,
+        )
+        .expect("copy starts");
+        assert!(report.is_success(), "{report:?}");
+        assert_eq!(report.files, files as u64);
+        factory.0.load(Ordering::SeqCst)
+    }
+
+    /// A worker starts when there is work for it: a copy of one file starts one of the two it
+    /// may have (a thread it cannot use costs a one-file copy more than the copy); a directory
+    /// of several batches starts both.
+    #[test]
+    fn workers_start_when_there_is_work_for_them() {
+        if crate::driver::address_space_limited() {
+            return; // under `ulimit -v` every worker starts at once, by design
+        }
+        let src = tempfile::tempdir().unwrap();
+        std::fs::write(src.path().join("one"), b"data").unwrap();
+        assert_eq!(workers_started(&src.path().join("one"), 1), 1);
+        let tree = src.path().join("tree");
+        std::fs::create_dir(&tree).unwrap();
+        let files = 3 * ucopy_core::DEFAULT_BATCH_FILES;
+        for i in 0..files {
+            std::fs::write(tree.join(format!("f{i}")), b"x").unwrap();
+        }
+        assert_eq!(workers_started(&tree, files), 2);
+    }
 }

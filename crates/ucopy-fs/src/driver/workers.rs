@@ -250,8 +250,10 @@ impl Driver<'_> {
         self.wait_for_room()
     }
 
-    /// Takes in results while too much waits to be handed out.
+    /// Takes in results while too much waits to be handed out (after starting another worker,
+    /// if the copy may have more and every one started is busy).
     pub(super) fn wait_for_room(&mut self) -> Result<(), FatalError> {
+        self.start_more_workers();
         while self.dispatch.full() {
             if self.workers_alive == 0 {
                 let e = self
@@ -266,6 +268,40 @@ impl Driver<'_> {
             self.collect(true);
         }
         Ok(())
+    }
+
+    /// Starts one more worker when more work has been handed out than there are workers to run
+    /// it (one running and at least one queued), until the copy has as many as it may. A worker
+    /// that cannot start ends the starting, with a note; the copy goes on with those it has.
+    fn start_more_workers(&mut self) {
+        let Some(later) = &self.later else {
+            return;
+        };
+        let started = self.dispatch.workers();
+        if self.dispatch.outstanding() <= started || self.workers_alive == 0 {
+            return;
+        }
+        match (later.start)(started, later.done_tx.clone(), None) {
+            Ok(sender) => {
+                self.dispatch.add_worker(sender);
+                self.workers_alive += 1;
+                if started + 1 >= later.wanted {
+                    self.later = None;
+                }
+            }
+            Err(e) => {
+                let note = format!(
+                    "{started} worker thread{} instead of {}: cannot start more ({})",
+                    if started == 1 { "" } else { "s" },
+                    later.wanted,
+                    cause(&e)
+                );
+                self.progress.noted(&note);
+                self.report.notes.push(note);
+                self.later = None;
+            }
+        }
+        self.dispatch.pump();
     }
 
     /// Takes in finished batches: all that are ready, or (with `block`) at least one.
