@@ -1,7 +1,8 @@
 #!/bin/bash
-# startup-ab.sh ROUNDS SRC name=cmd ... : per-invocation wall time of `cmd SRC /dev/shm/o1` (with the
-# destination removed first), perf stat -r 100 per round, rotated; prints the median of the rounds'
-# means minus the same for `rm -f`.
+# startup-ab.sh ROUNDS SRC name=cmd ... : per-invocation wall time of `cmd SRC /dev/shm/o1` (the
+# destination removed first, in the same shell), perf stat -r 100 per round, the commands rotated;
+# prints the median of the rounds' means minus that of `true` run the same way (the shell and the
+# removal). "base" is that baseline's name: give the commands other names.
 R=$1; S=$2; shift 2
 SPECS=("base=true" "$@")
 OUT=$(mktemp)
