@@ -232,7 +232,7 @@ pub struct Args {
 const AFTER_HELP: &str = "\
 Backends:
   auto    rw when the source is not in the page cache; when it is, std (rw for small files
-          where system calls are dear; see --probe)
+          where system calls are dear; see --probe); std for a few files and no directory
   splice  io_uring, file -> pipe -> file, no userspace buffer
   rw      io_uring reads into ordinary buffers, written with pwrite
   fixed   io_uring reads into registered buffers, written with pwrite

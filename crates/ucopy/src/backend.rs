@@ -140,11 +140,17 @@ impl Backend {
     /// page cache (`cachestat(2)` on a few files, nothing read) and asks the probe.
     pub fn select(self, sources: &[PathBuf]) -> Result<Selection, Error> {
         match self {
-            Backend::Auto => Ok(auto_choice(
-                &Probe::cached,
-                Some(cache::sample(sources)),
-                &syscall_cost,
-            )),
+            Backend::Auto => Ok(match few_files(sources) {
+                Some(files) => Selection {
+                    backend: Backend::Std,
+                    reason: format!(
+                        "{files} file{} and no directory: nothing to batch (plain system calls)",
+                        if files == 1 { "" } else { "s" }
+                    ),
+                    in_memory: false,
+                },
+                None => auto_choice(&Probe::cached, Some(cache::sample(sources)), &syscall_cost),
+            }),
             Backend::Std => Ok(Selection {
                 backend: Backend::Std,
                 reason: "--backend std".to_owned(),
@@ -242,6 +248,23 @@ impl Selection {
             None => Box::new(StdFactory),
         }
     }
+}
+
+/// Sources fewer than this, none of them a directory, are copied with plain system calls
+/// without sampling the cache or timing a system call: an io_uring executor keeps up to 64 files
+/// (its queue depth) in flight, so fewer files than that are not batched anyway, and `auto`'s
+/// measurements would cost a one-file copy more than the copy (PERF.md, "Start-up").
+const FEW_FILES: usize = 64;
+
+/// How many sources there are, when there are fewer than [`FEW_FILES`] and none is a directory
+/// (symlinks followed, as `-L` or `-H` would; one that cannot be stat'ed counts as a directory:
+/// `auto` measures as before, and the copy says what is wrong with it).
+fn few_files(sources: &[PathBuf]) -> Option<usize> {
+    let few = !sources.is_empty() && sources.len() < FEW_FILES;
+    (few && sources
+        .iter()
+        .all(|s| std::fs::metadata(s).is_ok_and(|m| !m.is_dir())))
+    .then_some(sources.len())
 }
 
 /// `auto`'s choice given what the probe allows, when sampled, whether the source is cached
@@ -468,6 +491,26 @@ mod tests {
         let auto = Backend::Auto.select(&[tmp]).unwrap();
         assert_ne!(auto.backend(), Backend::Auto);
         assert!(!auto.reason().is_empty());
+    }
+
+    #[test]
+    fn a_few_files_run_std_unmeasured_and_a_directory_is_measured() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, b"data").unwrap();
+        let one = Backend::Auto.select(std::slice::from_ref(&file)).unwrap();
+        assert_eq!(one.backend(), Backend::Std);
+        assert_eq!(
+            one.reason(),
+            "1 file and no directory: nothing to batch (plain system calls)"
+        );
+        let many = vec![file.clone(); FEW_FILES];
+        let tree = Backend::Auto.select(&[dir.path().to_path_buf()]).unwrap();
+        for s in [Backend::Auto.select(&many).unwrap(), tree] {
+            assert!(!s.reason().contains("nothing to batch"), "{}", s.reason());
+        }
+        let missing = Backend::Auto.select(&[dir.path().join("missing")]).unwrap();
+        assert!(!missing.reason().contains("nothing to batch"));
     }
 
     #[test]
