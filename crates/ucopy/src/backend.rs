@@ -136,8 +136,9 @@ impl Backend {
 
     /// Decides which backend copies `sources`, and why. A forced backend the kernel cannot run
     /// is an error, never a silent fallback (one that lacks locked memory at the moment runs:
-    /// its workers copy with plain system calls and say so); `Auto` samples whether the sources' data is in the
-    /// page cache (`cachestat(2)` on a few files, nothing read) and asks the probe.
+    /// its workers copy with plain system calls and say so). `Auto` runs `std` for a few files
+    /// and no directory (fewer than 64 sources); otherwise it samples whether the sources' data
+    /// is in the page cache (`cachestat(2)` on a few files, nothing read) and asks the probe.
     pub fn select(self, sources: &[PathBuf]) -> Result<Selection, Error> {
         match self {
             Backend::Auto => Ok(match few_files(sources) {
