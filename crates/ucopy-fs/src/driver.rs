@@ -222,11 +222,7 @@ pub fn copy_tree(
             if spawned == 0 {
                 return Err(FatalError::Threads { source: e });
             }
-            notes.push(format!(
-                "{spawned} worker thread{} instead of {threads}: cannot start more ({})",
-                if spawned == 1 { "" } else { "s" },
-                cause(&e)
-            ));
+            notes.push(cannot_start_more(spawned, threads, &e));
         }
         for n in &notes {
             progress.noted(n);
@@ -459,6 +455,16 @@ impl Driver<'_> {
             created.record(&paths.dst());
         }
     }
+}
+
+/// The note of a copy that started `started` of the `wanted` workers because the next could not
+/// start (RLIMIT_NPROC, RLIMIT_AS), whether they start together or as work comes.
+fn cannot_start_more(started: usize, wanted: usize, e: &io::Error) -> String {
+    format!(
+        "{started} worker thread{} instead of {wanted}: cannot start more ({})",
+        if started == 1 { "" } else { "s" },
+        cause(e)
+    )
 }
 
 /// FIFOs and devices: what `--copy-contents` reads (sockets cannot be read).

@@ -252,10 +252,10 @@ impl Selection {
 }
 
 /// Sources fewer than this, none of them a directory, are copied with plain system calls
-/// without sampling the cache or timing a system call: an io_uring executor keeps up to 64 files
-/// (its queue depth) in flight, so fewer files than that are not batched anyway, and `auto`'s
+/// without sampling the cache or timing a system call: an io_uring executor keeps up to its
+/// queue depth of files in flight, so fewer files than that are not batched anyway, and `auto`'s
 /// measurements would cost a one-file copy more than the copy (PERF.md, "Start-up").
-const FEW_FILES: usize = 64;
+const FEW_FILES: usize = ucopy_core::DEFAULT_QUEUE_DEPTH;
 
 /// How many sources there are, when there are fewer than [`FEW_FILES`] and none is a directory
 /// (symlinks followed, as `-L` or `-H` would; one that cannot be stat'ed counts as a directory:

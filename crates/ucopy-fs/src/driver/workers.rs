@@ -290,12 +290,7 @@ impl Driver<'_> {
                 }
             }
             Err(e) => {
-                let note = format!(
-                    "{started} worker thread{} instead of {}: cannot start more ({})",
-                    if started == 1 { "" } else { "s" },
-                    later.wanted,
-                    cause(&e)
-                );
+                let note = super::cannot_start_more(started, later.wanted, &e);
                 self.progress.noted(&note);
                 self.report.notes.push(note);
                 self.later = None;
