@@ -87,7 +87,8 @@ impl Contender {
             Tool::Xcp => "xcp -r --no-progress SRC DST".into(),
             Tool::Fcp => "fcp SRC DST".into(),
             Tool::Floor => "cargo xtask floor SRC DST (per file: openat, openat O_CREAT, \
-                            copy_file_range, close, close; whole dirs per thread)"
+                            copy_file_range, close, close; threads with descriptor tables \
+                            of their own take whole directories, the walk among them)"
                 .into(),
         }
     }
