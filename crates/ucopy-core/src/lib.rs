@@ -28,9 +28,10 @@ pub use options::{
     DEFAULT_QUEUE_DEPTH,
 };
 pub use plan::{
-    destination_among_ancestors, leaf_files_in, name_os, open_operand_dir, split_operand,
-    Candidate, Entry, LeafDir, LeafRules, LinkGroup, LinkStatus, PlanError, PlanOptions,
-    PlannedFile, Planner, Step, CANDIDATES_FROM_SUBDIRS, DEFAULT_BATCH_FILES,
+    destination_among_ancestors, files_and_subdirs_in, leaf_files_in, name_os, open_operand_dir,
+    split_operand, Candidate, Entry, LeafDir, LeafRules, LinkGroup, LinkStatus, PlanError,
+    PlanOptions, PlannedFile, Planner, Step, CANDIDATES_FROM_SUBDIRS, DEFAULT_BATCH_FILES,
+    SUBTREE_DIRS,
 };
 pub use progress::{CopiedPaths, NoProgress, Progress};
 pub use quote::quote_inner;

@@ -22,7 +22,7 @@ mod leaf;
 mod operand;
 mod walk;
 
-pub use leaf::{leaf_files_in, LeafRules};
+pub use leaf::{files_and_subdirs_in, leaf_files_in, LeafRules, SUBTREE_DIRS};
 use operand::is_same_dir;
 pub use operand::{name_os, open_operand_dir, resolve_symlink, split_operand};
 pub use walk::destination_among_ancestors;

@@ -114,3 +114,68 @@ backend_test!(archive_candidates_keep_metadata_and_hard_links, |b| {
     t.chmod("src/d08", 0o755);
     t.chmod("dst/d08", 0o755);
 });
+
+/// A fan-out of small packages, as in a `node_modules`: each holds files beside a few nested
+/// directories (one empty), so a worker copies each whole as a candidate's subtree (ucopy-fs
+/// `driver/candidates.rs`); `big` has more directories than a subtree may, and `linked` a
+/// symlink deep down, so both go back to the walk.
+fn packages(t: &TestTree) {
+    for p in 0..20 {
+        t.file(
+            format!("src/p{p:02}/package.json"),
+            format!("{{\"p\": {p}}}"),
+        );
+        t.file(format!("src/p{p:02}/lib/index.js"), format!("lib {p}"));
+        t.file(format!("src/p{p:02}/lib/util/deep.js"), format!("deep {p}"));
+        t.file(format!("src/p{p:02}/dist/bundle.js"), format!("dist {p}"));
+        t.dir(format!("src/p{p:02}/empty"));
+    }
+    // Far more directories than a subtree may have (ucopy-core's `SUBTREE_DIRS`).
+    for d in 0..40 {
+        t.file(format!("src/big/d{d:02}/f"), format!("big {d}"));
+    }
+    t.file("src/linked/lib/a/f", "a");
+    t.symlink("src/linked/lib/a/to-f", "f");
+}
+
+// Row 16 for `-r` below a candidate: a read-only directory two levels down in a package is
+// filled before it is made read-only, and the whole fan-out comes out the same.
+backend_test!(small_subtrees_of_a_fan_out_are_copied_whole, |b| {
+    let t = TestTree::new();
+    packages(&t);
+    copy_with_read_only_dir(b, &t, "p04/lib/util");
+});
+
+// Under -a a package's nested directories get their modes and times after their files, the
+// package's own after them.
+backend_test!(archive_subtrees_keep_directory_modes_and_times, |b| {
+    let t = TestTree::new();
+    packages(&t);
+    t.chmod("src/p03/lib", 0o750);
+    t.chmod("src/p05/lib/util", 0o700);
+    t.stamp_times("src", 3);
+    b.run(args!["-a", t.p("src"), t.p("dst")]).assert_success();
+    assert_trees_equal(&t.p("src"), &t.p("dst"), &Compare::archive());
+});
+
+// Row 3 below a candidate: a file where a package's nested directory is to go fails that
+// directory alone (named, exit 1, the file untouched); the rest of the package and every other
+// package are copied.
+backend_test!(subtree_directory_blocked_by_a_file_fails_alone, |b| {
+    let t = TestTree::new();
+    packages(&t);
+    t.file("dst/p07/lib", "in the way");
+    let out = b.run(args!["-r", t.p("src/."), t.p("dst")]);
+    out.assert_code(1);
+    assert!(
+        out.stderr_str()
+            .contains("/p07/lib': a non-directory is in the way of a directory"),
+        "the blocked directory is named:\n{out}"
+    );
+    assert_eq!(t.read("dst/p07/lib"), b"in the way");
+    assert_eq!(t.read("dst/p07/dist/bundle.js"), b"dist 7");
+    assert_eq!(t.read("dst/p07/package.json"), b"{\"p\": 7}");
+    assert_eq!(t.read("dst/p08/lib/util/deep.js"), b"deep 8");
+    assert_eq!(t.read("dst/big/d37/f"), b"big 37");
+    assert_eq!(t.read("dst/linked/lib/a/f"), b"a");
+});

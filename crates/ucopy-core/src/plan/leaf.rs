@@ -2,9 +2,11 @@
 //! comes as one [`Step::Leaf`](crate::Step::Leaf) for a worker to make, fill and finish whole.
 //! The walk tests each directory it enters from one listing of it ([`Planner::list_leaf`]); a
 //! worker tests a [`Step::Candidate`](crate::Step::Candidate) it opened with
-//! [`leaf_files_in`], by the same [`LeafRules`].
+//! [`leaf_files_in`], by the same [`LeafRules`]. A worker may also take a candidate that holds
+//! subdirectories, when the whole subtree is small ([`LeafRules::subtree_dirs`]): it lists each
+//! directory of it with [`files_and_subdirs_in`].
 
-use std::ffi::CStr;
+use std::ffi::{CStr, CString};
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
@@ -57,6 +59,10 @@ pub struct LeafRules {
     /// A file with other names rules its directory out: hard links are kept, and the link
     /// group is the walk's ([`PlanOptions::preserve_links`]).
     pub preserve_links: bool,
+    /// The most directories below a candidate that a worker copies with it (0: a candidate
+    /// with a subdirectory goes back to the walk). Files of the whole subtree count against
+    /// [`LeafRules::most`].
+    pub subtree_dirs: usize,
 }
 
 impl LeafRules {
@@ -67,9 +73,23 @@ impl LeafRules {
             order: plan.order,
             stat_files: plan.stat_files,
             preserve_links: plan.preserve_links,
+            // Each directory below a candidate holds a descriptor on each side while its
+            // subtree is copied: a quarter of the queue depth keeps them within the share of
+            // the fd budget that a batch's files have (a tight `ulimit -n` gets few or none).
+            subtree_dirs: if plan.workers_list_leaves {
+                (plan.queue_depth / 4).min(SUBTREE_DIRS)
+            } else {
+                0
+            },
         }
     }
 }
+
+/// The most directories below a candidate that a worker lists and copies with it: a package of
+/// a `node_modules` (a `package.json` beside `lib/` and `dist/`) is copied by one worker whole,
+/// instead of going back to the walk to be opened and listed a second time (PERF.md, "Small
+/// subtrees").
+pub const SUBTREE_DIRS: usize = 16;
 
 /// The files of the directory `fd` (on device `dev`) and their metadata as planned, when it is a
 /// leaf by `rules`: nothing but regular files by its listing's `d_type` and, where files are
@@ -84,7 +104,30 @@ pub fn leaf_files_in(
     buf: &mut [MaybeUninit<u8>],
     rules: LeafRules,
 ) -> Option<Vec<(Arc<CStr>, Stat)>> {
+    let rules = LeafRules {
+        subtree_dirs: 0,
+        ..rules
+    };
+    files_and_subdirs_in(fd, dev, buf, rules, rules.most).map(|(files, _)| files)
+}
+
+/// A directory's files and their metadata as planned, in the plan's order.
+pub type PlannedFiles = Vec<(Arc<CStr>, Stat)>;
+
+/// The files of the directory `fd` (on device `dev`) as [`leaf_files_in`] plans them, at most
+/// `most_files` of them, and the names of its subdirectories when `rules` allows any
+/// ([`LeafRules::subtree_dirs`]; by the listing's `d_type`, checked when each is opened).
+/// `None` at the first entry that is neither (a symlink, a special file), at too many files,
+/// or at an error.
+pub fn files_and_subdirs_in(
+    fd: BorrowedFd<'_>,
+    dev: u64,
+    buf: &mut [MaybeUninit<u8>],
+    rules: LeafRules,
+    most_files: usize,
+) -> Option<(PlannedFiles, Vec<CString>)> {
     let mut listed = Vec::new();
+    let mut subdirs = Vec::new();
     let mut dir = RawDir::new(fd, buf);
     while let Some(item) = dir.next() {
         let e = item.ok()?;
@@ -92,12 +135,17 @@ pub fn leaf_files_in(
         if name == c"." || name == c".." {
             continue;
         }
-        if e.file_type() != FileType::RegularFile || listed.len() == rules.most {
-            return None;
+        match e.file_type() {
+            FileType::RegularFile if listed.len() < most_files => {
+                listed.push((Arc::<CStr>::from(name), e.ino()));
+            }
+            FileType::Directory if subdirs.len() < rules.subtree_dirs => {
+                subdirs.push(name.to_owned());
+            }
+            _ => return None,
         }
-        listed.push((Arc::<CStr>::from(name), e.ino()));
     }
-    leaf_files(fd, dev, listed, rules)
+    Some((leaf_files(fd, dev, listed, rules)?, subdirs))
 }
 
 /// The files of a directory whose listing (`listed`: name and inode) held only regular files,
@@ -156,6 +204,62 @@ fn not_a_leaf(node: &DirNode, fd: &OwnedFd) -> LeafTest {
 mod tests {
     use std::fs;
 
+    /// A listing splits regular files from subdirectories while the rules allow subdirectories,
+    /// and rules a directory out at a symlink, at one file too many or one subdirectory too many.
+    #[test]
+    fn files_and_subdirs_are_split_and_bounded() {
+        use std::mem::MaybeUninit;
+        use std::os::fd::AsFd;
+
+        use super::{files_and_subdirs_in, LeafRules};
+        use crate::Order;
+
+        let t = tempfile::tempdir().unwrap();
+        for f in ["a", "b", "c"] {
+            fs::write(t.path().join(f), f).unwrap();
+        }
+        for d in ["lib", "dist"] {
+            fs::create_dir(t.path().join(d)).unwrap();
+        }
+        let rules = LeafRules {
+            most: 8,
+            order: Order::None,
+            stat_files: true,
+            preserve_links: true,
+            subtree_dirs: 2,
+        };
+        let mut buf = vec![MaybeUninit::uninit(); 4096];
+        let mut list = |rules: LeafRules, most_files: usize| {
+            let dir = fs::File::open(t.path()).unwrap();
+            files_and_subdirs_in(dir.as_fd(), 0, &mut buf, rules, most_files).map(
+                |(files, dirs)| {
+                    let mut files: Vec<_> = files
+                        .iter()
+                        .map(|(n, s)| (n.to_str().unwrap().to_owned(), s.size))
+                        .collect();
+                    let mut dirs: Vec<_> = dirs
+                        .iter()
+                        .map(|d| d.to_str().unwrap().to_owned())
+                        .collect();
+                    files.sort();
+                    dirs.sort();
+                    (files, dirs)
+                },
+            )
+        };
+        let (files, dirs) = list(rules, 8).expect("files and two subdirectories");
+        assert_eq!(files, [("a".into(), 1), ("b".into(), 1), ("c".into(), 1)]);
+        assert_eq!(dirs, ["dist", "lib"]);
+        assert_eq!(list(rules, 2), None, "three files, two allowed");
+        let one_dir = LeafRules {
+            subtree_dirs: 1,
+            ..rules
+        };
+        assert_eq!(list(one_dir, 8), None, "two subdirectories, one allowed");
+        std::os::unix::fs::symlink("a", t.path().join("link")).unwrap();
+        assert_eq!(list(rules, 8), None, "a symlink");
+    }
+
     use crate::{name_os, PlanOptions, Planner, Step};
 
     /// With `workers_list_leaves`, the walk opens no subdirectory of a directory with many:
@@ -211,6 +315,7 @@ mod tests {
                 order: Order::None,
                 stat_files: false,
                 preserve_links: false,
+                subtree_dirs: 0,
             };
             leaf_files_in(dir.as_fd(), 0, &mut buf, rules).map(|files| files.len())
         };

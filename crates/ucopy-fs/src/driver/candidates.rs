@@ -9,8 +9,15 @@
 //! subdirectories), checks it, lists it, and if it holds nothing but regular files — at most a
 //! batch — makes, fills and finishes it exactly as a leaf the walk found (`copy_leaves`).
 //!
-//! Anything else goes back untouched, before anything was made: a directory with a
-//! subdirectory, a symlink or a special file, too many files, one that cannot be opened or
+//! A candidate with subdirectories is copied the same way when its whole subtree is small
+//! (`LeafRules::subtree_dirs` directories below it, `LeafRules::most` files in all, nothing but
+//! directories and regular files): the worker opens, checks and lists each directory below it
+//! as it did the candidate, and makes, fills and finishes them with it (`leaves.rs`). A
+//! `node_modules` package (a `package.json` beside `lib/`) is one; before, each went back to
+//! the walk and was opened and listed twice (PERF.md, "Small subtrees").
+//!
+//! Anything else goes back untouched, before anything was made: a directory with a symlink or a
+//! special file anywhere in it, too many files or directories, one that cannot be opened or
 //! listed, one that is the destination of an ancestor (copied into itself). The driver gives it
 //! to the walk (`Planner::revisit`), which enters it as any subdirectory, with every check and
 //! message of its own. One that vanished since the listing is nothing to copy, as for the walk.
@@ -34,12 +41,12 @@ use std::sync::Arc;
 use rustix::fs::{self as rfs, Mode};
 use rustix::io::Errno;
 use ucopy_core::{
-    destination_among_ancestors, leaf_files_in, Batch, Candidate, DirNode, FileJob, JobOutcome,
-    LeafRules, Options, Progress, Stat, DIR_FLAGS,
+    destination_among_ancestors, files_and_subdirs_in, Batch, Candidate, DirNode, FileJob,
+    JobOutcome, Kind, LeafRules, Options, Progress, Stat, DIR_FLAGS,
 };
 
 use super::fd_tables::LocalDirs;
-use super::leaves::{copy_leaves, LeafDone, LeafSource, LeafTask};
+use super::leaves::{copy_leaves, LeafDone, LeafSource, LeafTask, SubDir};
 use super::Driver;
 
 /// Candidates whose outcome is seen before the driver judges whether they pay
@@ -86,13 +93,37 @@ pub(super) fn copy_candidates(
 ) -> Vec<LeafDone> {
     let mut leaves = Vec::with_capacity(tasks.len());
     let mut not_copied = Vec::new();
+    let mut finished = Vec::new();
+    // Directories below the leaves listed so far, each holding a descriptor until copied: past
+    // twice a subtree's worth, what is listed is copied before the group goes on, to keep
+    // within the fd budget (`LeafRules::subtree_dirs`).
+    let mut held_below = 0;
     for task in tasks {
+        if held_below > 2 * task.rules.subtree_dirs {
+            if !not_copied.is_empty() {
+                give_back(std::mem::take(&mut not_copied));
+            }
+            let listed = std::mem::take(&mut leaves);
+            finished.extend(copy_leaves(
+                listed,
+                run,
+                local.as_deref_mut(),
+                options,
+                progress,
+            ));
+            held_below = 0;
+        }
         if options.cancel.is_cancelled() {
             not_copied.push(NotCopied::Vanished(task));
             continue;
         }
         match list_candidate(&task, local.as_deref_mut(), buf) {
-            Listed::Leaf { node, files, src } => {
+            Listed::Leaf {
+                node,
+                files,
+                src,
+                subdirs,
+            } => {
                 let CandidateTask {
                     parent_src,
                     parent_dst,
@@ -106,7 +137,8 @@ pub(super) fn copy_candidates(
                     },
                     parent_dst,
                 };
-                leaves.push((leaf, Some(src)));
+                held_below += subdirs.len();
+                leaves.push((leaf, Some(src), subdirs));
             }
             Listed::NoLeaf => not_copied.push(NotCopied::GiveBack(task)),
             Listed::Vanished => not_copied.push(NotCopied::Vanished(task)),
@@ -115,15 +147,18 @@ pub(super) fn copy_candidates(
     if !not_copied.is_empty() {
         give_back(not_copied);
     }
-    copy_leaves(leaves, run, local, options, progress)
+    finished.extend(copy_leaves(leaves, run, local, options, progress));
+    finished
 }
 
 enum Listed {
-    /// A leaf: its node (holding no descriptor), files, and this worker's descriptor of it.
+    /// A leaf: its node (holding no descriptor), files, this worker's descriptor of it, and the
+    /// directories below it (parents first).
     Leaf {
         node: Arc<DirNode>,
         files: Vec<(Arc<CStr>, Stat)>,
         src: Arc<OwnedFd>,
+        subdirs: Vec<SubDir>,
     },
     NoLeaf,
     Vanished,
@@ -162,14 +197,82 @@ fn list_candidate(
     if id.is_some_and(|id| id != opened) || destination_among_ancestors(node, opened).is_some() {
         return Listed::NoLeaf;
     }
-    let Some(files) = leaf_files_in(fd.as_fd(), stat.dev, buf, task.rules) else {
+    let rules = task.rules;
+    let Some((files, names)) = files_and_subdirs_in(fd.as_fd(), stat.dev, buf, rules, rules.most)
+    else {
+        return Listed::NoLeaf;
+    };
+    let node = DirNode::listed_child(node, name.clone(), stat);
+    let src = Arc::new(fd);
+    let files_left = rules.most - files.len();
+    let Some(subdirs) = list_below(&node, &src, names, files_left, buf, rules) else {
         return Listed::NoLeaf;
     };
     Listed::Leaf {
-        node: DirNode::listed_child(node, name.clone(), stat),
+        node,
         files,
-        src: Arc::new(fd),
+        src,
+        subdirs,
     }
+}
+
+/// Opens and lists the directories below a candidate (`names`: the candidate's subdirectories),
+/// as the candidate was: `None` at the first that rules the subtree out (more than
+/// `rules.subtree_dirs` directories or `files_left` files, an entry neither a directory nor a
+/// regular file, one that cannot be opened or listed, or is the destination of an ancestor).
+fn list_below(
+    candidate: &Arc<DirNode>,
+    candidate_src: &Arc<OwnedFd>,
+    names: Vec<std::ffi::CString>,
+    mut files_left: usize,
+    buf: &mut [MaybeUninit<u8>],
+    rules: LeafRules,
+) -> Option<Vec<SubDir>> {
+    let mut subdirs: Vec<SubDir> = Vec::new();
+    // Directories known so far, listed or not: a subtree with too many is given back as soon
+    // as its listings show it, not after as many of them as it is allowed.
+    let mut known = names.len();
+    if known > rules.subtree_dirs {
+        return None;
+    }
+    // Directories whose subdirectories are still to be listed: their place (`None`: the
+    // candidate), and those names.
+    let mut to_list = vec![(None, names)];
+    while let Some((parent, names)) = to_list.pop() {
+        let (parent_node, parent_src) = match parent {
+            None => (Arc::clone(candidate), Arc::clone(candidate_src)),
+            Some(at) => {
+                let p: &SubDir = &subdirs[at];
+                (Arc::clone(&p.node), Arc::clone(&p.src))
+            }
+        };
+        for name in names {
+            let fd = rfs::openat(parent_src.as_fd(), &name, DIR_FLAGS, Mode::empty()).ok()?;
+            let stat = Stat::from(&rfs::fstat(&fd).ok()?);
+            if stat.kind() != Kind::Dir
+                || destination_among_ancestors(&parent_node, (stat.dev, stat.ino)).is_some()
+            {
+                return None;
+            }
+            let (files, below) =
+                files_and_subdirs_in(fd.as_fd(), stat.dev, buf, rules, files_left)?;
+            files_left -= files.len();
+            known += below.len();
+            if known > rules.subtree_dirs {
+                return None;
+            }
+            subdirs.push(SubDir {
+                node: DirNode::listed_child(&parent_node, name, stat),
+                files,
+                src: Arc::new(fd),
+                parent,
+            });
+            if !below.is_empty() {
+                to_list.push((Some(subdirs.len() - 1), below));
+            }
+        }
+    }
+    Some(subdirs)
 }
 
 impl Driver<'_> {

@@ -23,6 +23,13 @@
 //! Descriptors: the task holds the driver's descriptors of the source directory and of the
 //! parent's destination; the worker runs on its own copies (`fd_tables.rs`), and the task goes
 //! back to the driver with them, to be dropped on the driver's thread.
+//!
+//! A leaf a worker found among candidates (`candidates.rs`) may come with a small subtree below
+//! it ([`SubDir`]): each of its directories is made (parents first) by the same `make_dir_at`,
+//! its files join the group's batch, and each is finished (children first) by the same
+//! `finish_made_dir` before the leaf itself. A directory below that cannot be made fails alone
+//! (its subtree is not copied), as the driver's would. Those directories' descriptors are the
+//! worker's own and never leave its thread.
 
 use std::ffi::CStr;
 use std::os::fd::{AsFd, OwnedFd};
@@ -89,6 +96,8 @@ pub(super) struct LeafDone {
     pub(super) task: LeafTask,
     /// The directory was made or merged into.
     pub(super) made: bool,
+    /// Directories below it (a candidate's subtree) made or merged into.
+    pub(super) made_below: u64,
     pub(super) files: u64,
     pub(super) bytes: u64,
     pub(super) skipped: u64,
@@ -96,10 +105,32 @@ pub(super) struct LeafDone {
     pub(super) errors: Vec<EntryError>,
 }
 
+/// A directory below a candidate, listed by the worker that copies it with the candidate
+/// (`candidates.rs`), in an order where each comes after its parent.
+#[derive(Debug)]
+pub(super) struct SubDir {
+    /// Its node, holding no descriptor (a child of its parent's).
+    pub(super) node: Arc<DirNode>,
+    /// Its files and their metadata as planned.
+    pub(super) files: Vec<(Arc<CStr>, Stat)>,
+    /// This worker's descriptor of its source directory.
+    pub(super) src: Arc<OwnedFd>,
+    /// Its parent's place in the subtree's list; `None`: the candidate itself.
+    pub(super) parent: Option<usize>,
+}
+
 /// A leaf whose directory is made, waiting for its files.
 struct Ready {
     /// Its task (with its node) and counts so far.
     done: LeafDone,
+    dst: Arc<OwnedFd>,
+    created: bool,
+    xattrs: Option<Xattrs>,
+}
+
+/// A directory below a leaf, made (or merged into) by the worker.
+struct MadeBelow {
+    node: Arc<DirNode>,
     dst: Arc<OwnedFd>,
     created: bool,
     xattrs: Option<Xattrs>,
@@ -119,7 +150,7 @@ enum Made {
 /// fetches copies of the driver's descriptors when the worker's table is its own. A task may
 /// come with the worker's own descriptor of its source directory (a candidate it listed).
 pub(super) fn copy_leaves(
-    tasks: Vec<(LeafTask, Option<Arc<OwnedFd>>)>,
+    tasks: Vec<(LeafTask, Option<Arc<OwnedFd>>, Vec<SubDir>)>,
     run: &mut dyn FnMut(Batch) -> Vec<(FileJob, JobOutcome)>,
     mut local: Option<&mut LocalDirs<'_>>,
     options: &Options,
@@ -127,24 +158,19 @@ pub(super) fn copy_leaves(
 ) -> Vec<LeafDone> {
     let mut finished = Vec::with_capacity(tasks.len());
     let mut made = Vec::with_capacity(tasks.len());
+    // Each made directory's node, and the leaf (its place in `made`) it belongs to.
+    let mut owners: Vec<(*const DirNode, usize)> = Vec::with_capacity(tasks.len());
     let mut batch: Batch = Vec::new();
-    for (task, own_src) in tasks {
+    for (task, own_src, subdirs) in tasks {
         match make_leaf(task, own_src, local.as_deref_mut(), options, progress) {
             Made::Ready(mut leaf, src) => {
                 let files = std::mem::take(&mut leaf.done.task.files);
-                batch.extend(files.into_iter().map(|(name, stat)| FileJob {
-                    src_dir: Arc::clone(&src),
-                    src_name: Arc::clone(&name),
-                    dst_dir: Arc::clone(&leaf.dst),
-                    dst_name: name,
-                    origin: JobOrigin::Planned {
-                        dir: Arc::clone(&leaf.done.task.node),
-                        name: None,
-                        link: None,
-                    },
-                    stat,
-                }));
-                made.push(leaf);
+                let node = Arc::clone(&leaf.done.task.node);
+                add_jobs(&mut batch, files, &src, &leaf.dst, &node);
+                let below = make_below(&mut leaf, subdirs, &mut batch, options, progress);
+                owners.push((Arc::as_ptr(&node), made.len()));
+                owners.extend(below.iter().map(|b| (Arc::as_ptr(&b.node), made.len())));
+                made.push((leaf, below));
             }
             Made::Not(done) => finished.push(*done),
         }
@@ -157,16 +183,41 @@ pub(super) fn copy_leaves(
             let JobOrigin::Planned { dir, .. } = &job.origin else {
                 unreachable!("a leaf's jobs are planned")
             };
-            if !Arc::ptr_eq(&made[at].done.task.node, dir) {
-                at = made
+            if owners[at].0 != Arc::as_ptr(dir) {
+                at = owners
                     .iter()
-                    .position(|m| Arc::ptr_eq(&m.done.task.node, dir))
+                    .position(|&(node, _)| node == Arc::as_ptr(dir))
                     .expect("a job of one of these leaves");
             }
-            count(&mut made[at].done, &job, outcome, options, progress);
+            count(
+                &mut made[owners[at].1].0.done,
+                &job,
+                outcome,
+                options,
+                progress,
+            );
         }
     }
-    for mut leaf in made {
+    for (mut leaf, below) in made {
+        // Children before parents, the leaf itself last: each directory's times and mode once
+        // everything in it is written.
+        for below in below.into_iter().rev() {
+            let stat = *below.node.stat().expect("not the anchor");
+            if !options.cancel.is_cancelled()
+                && left_to_finish(&stat, below.created, below.xattrs.is_some(), options)
+            {
+                let finish = finish_made_dir(
+                    below.dst.as_fd(),
+                    &below.node,
+                    below.created,
+                    below.xattrs.as_ref(),
+                    options,
+                );
+                if let Err(e) = finish {
+                    leaf.done.errors.push(e);
+                }
+            }
+        }
         let node = &leaf.done.task.node;
         let stat = *node.stat().expect("not the anchor");
         if !options.cancel.is_cancelled()
@@ -188,6 +239,85 @@ pub(super) fn copy_leaves(
     finished
 }
 
+/// The jobs of `files` in the directory `node` (`src` and `dst` its descriptors).
+fn add_jobs(
+    batch: &mut Batch,
+    files: Vec<(Arc<CStr>, Stat)>,
+    src: &Arc<OwnedFd>,
+    dst: &Arc<OwnedFd>,
+    node: &Arc<DirNode>,
+) {
+    batch.extend(files.into_iter().map(|(name, stat)| FileJob {
+        src_dir: Arc::clone(src),
+        src_name: Arc::clone(&name),
+        dst_dir: Arc::clone(dst),
+        dst_name: name,
+        origin: JobOrigin::Planned {
+            dir: Arc::clone(node),
+            name: None,
+            link: None,
+        },
+        stat,
+    }));
+}
+
+/// Makes the directories of a leaf's subtree, parents first, and adds their files to `batch`;
+/// returns those made, parents before children. One that cannot be made fails alone: nothing
+/// below it is made or copied (as the driver's walk has it, a directory whose parent failed is
+/// skipped without a message of its own).
+fn make_below(
+    leaf: &mut Ready,
+    subdirs: Vec<SubDir>,
+    batch: &mut Batch,
+    options: &Options,
+    progress: &dyn Progress,
+) -> Vec<MadeBelow> {
+    let mut made = Vec::with_capacity(subdirs.len());
+    // Each directory's destination, by its place in `subdirs` (`None`: not made).
+    let mut dsts: Vec<Option<Arc<OwnedFd>>> = Vec::with_capacity(subdirs.len());
+    for sub in subdirs {
+        let parent = match sub.parent {
+            None => Some(Arc::clone(&leaf.dst)),
+            Some(at) => dsts[at].clone(),
+        };
+        let Some(parent) = parent.filter(|_| !options.cancel.is_cancelled()) else {
+            sub.node.mark_dst_failed();
+            dsts.push(None);
+            continue;
+        };
+        match make_dir_at(parent.as_fd(), &sub.node, Some(sub.src.as_fd()), options) {
+            Ok(MadeDir {
+                fd,
+                created,
+                xattrs,
+            }) => {
+                leaf.done.made_below += 1;
+                if created {
+                    if let Some(dev) = sub.node.parent().and_then(|p| p.dst_dev()) {
+                        sub.node.set_dst_dev(dev);
+                    }
+                    progress.copied(Kind::Dir, CopiedPaths::dir(&sub.node), 0);
+                }
+                let dst = Arc::new(fd);
+                add_jobs(batch, sub.files, &sub.src, &dst, &sub.node);
+                dsts.push(Some(Arc::clone(&dst)));
+                made.push(MadeBelow {
+                    node: sub.node,
+                    dst,
+                    created,
+                    xattrs,
+                });
+            }
+            Err(e) => {
+                sub.node.mark_dst_failed();
+                leaf.done.errors.push(e);
+                dsts.push(None);
+            }
+        }
+    }
+    made
+}
+
 /// Makes a leaf's directory (nothing is made once the copy is cancelled).
 fn make_leaf(
     task: LeafTask,
@@ -200,6 +330,7 @@ fn make_leaf(
     let mut done = LeafDone {
         task,
         made: false,
+        made_below: 0,
         files: 0,
         bytes: 0,
         skipped: 0,
@@ -353,6 +484,7 @@ impl Driver<'_> {
         let LeafDone {
             task,
             made,
+            made_below,
             files,
             bytes,
             skipped,
@@ -362,6 +494,7 @@ impl Driver<'_> {
         if made {
             self.report.dirs += 1;
         }
+        self.report.dirs += made_below;
         self.leaves_seen.0 += 1;
         self.leaves_seen.1 += files;
         self.report.files += files;

@@ -87,7 +87,7 @@ pub(super) fn worker(
             WorkItem::Batch(batch) => batch,
             WorkItem::Leaves(tasks) => {
                 let mut run = |batch| run_batch(&mut executor, &mut std, batch, options);
-                let tasks = tasks.into_iter().map(|t| (t, None)).collect();
+                let tasks = tasks.into_iter().map(|t| (t, None, Vec::new())).collect();
                 let leaves = copy_leaves(tasks, &mut run, local_dirs.as_mut(), options, progress);
                 if done.send(WorkerMsg::Leaves(id, leaves)).is_err() {
                     return;
