@@ -135,6 +135,33 @@ backend_test!(nofile_16_plain_copy_of_small_directories, |b| {
     assert_trees_equal(&t.p("src"), &t.p("dst"), &Compare::plain());
 });
 
+// A fan-out of small packages (files beside nested directories: each a small subtree a worker
+// lists and copies whole, ucopy-fs driver/candidates.rs) under fd limits where the budget
+// allows subtrees of a few directories (256, 512), a desktop's 1024, and 16, where the budget
+// allows no leaves at all (ucopy-fs driver/leaves.rs, `LEAVES_FROM_QUEUE_DEPTH`: with them the
+// walk ran out of descriptors here): every file arrives, no "Too many open files".
+backend_test!(nofile_limits_with_small_subtrees, |b| {
+    let t = TestTree::new();
+    for p in 0..40 {
+        t.file(format!("src/p{p:02}/package.json"), format!("{p}"));
+        t.file(format!("src/p{p:02}/lib/index.js"), format!("lib {p}"));
+        t.file(format!("src/p{p:02}/lib/util/deep.js"), format!("deep {p}"));
+        t.file(format!("src/p{p:02}/dist/bundle.js"), format!("dist {p}"));
+    }
+    for limit in [
+        "--nofile=16",
+        "--nofile=256",
+        "--nofile=512",
+        "--nofile=1024",
+    ] {
+        let dst = t.p(format!("dst{}", &limit[9..]));
+        let out = run_limited(b, &[limit], args!["-r", t.p("src"), &dst]);
+        assert_no_crash(&out);
+        out.assert_success();
+        assert_trees_equal(&t.p("src"), &dst, &Compare::plain());
+    }
+});
+
 // `ulimit -v 15000` with the release build (the binary's own mappings plus ~8 MiB): the io_uring
 // backends' buffers would leave the heap nothing, and an allocation failure aborts; they copy
 // with plain system calls instead, and say so.

@@ -46,10 +46,18 @@ use super::workers::say_copied;
 use super::Driver;
 use crate::meta::Xattrs;
 
+/// Below this queue depth (an fd budget cut by a small `ulimit -n`) a copy gets no leaves: each
+/// leaf in flight holds two of the driver's descriptors that the budget does not count, and
+/// under `ulimit -n 16` a tree of small packages then ran the walk out of descriptors
+/// (`limits.rs`, `nofile_limits_with_small_subtrees`). The walk, whose directories the budget
+/// does count, copies such a tree instead.
+const LEAVES_FROM_QUEUE_DEPTH: usize = 4;
+
 /// The most files a leaf may have for this copy: the plan's batch size where leaves keep the
-/// copy the same, else 0 (no leaves).
+/// copy the same and the fd budget leaves room for them, else 0 (no leaves).
 pub(super) fn leaf_files(options: &Options, plan: &PlanOptions) -> usize {
-    let plain = options.link_mode == LinkMode::Copy
+    let plain = plan.queue_depth >= LEAVES_FROM_QUEUE_DEPTH
+        && options.link_mode == LinkMode::Copy
         && options.confirm.is_none()
         && options.backup == Backup::Off
         && !options.attributes_only
