@@ -7,7 +7,7 @@ use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use rustix::fs::{self as rfs, Mode, OFlags};
 
@@ -24,6 +24,27 @@ pub const DIR_FLAGS: OFlags = OFlags::RDONLY
 #[derive(Debug, Default)]
 pub struct Side {
     fd: Option<Arc<OwnedFd>>,
+    /// The fd last let go of, while anything else still holds it (a batch in flight): taken
+    /// again instead of reopening the directory, which under a small `ulimit -n` would need a
+    /// descriptor the copy does not have (a directory finished while its last batch is back
+    /// but not yet dropped, a walk coming back to a directory a batch still holds).
+    released: Weak<OwnedFd>,
+}
+
+impl Side {
+    /// The fd, held or let go of but still open.
+    fn open_fd(&self) -> Option<Arc<OwnedFd>> {
+        self.fd.clone().or_else(|| self.released.upgrade())
+    }
+
+    /// Lets go of the fd, remembering it while others hold it.
+    fn release(&mut self) -> Option<Arc<OwnedFd>> {
+        let fd = self.fd.take();
+        if let Some(fd) = &fd {
+            self.released = Arc::downgrade(fd);
+        }
+        fd
+    }
 }
 
 /// A directory of the copy. The root's parent is the *anchor*: the directories that hold the
@@ -67,6 +88,7 @@ impl DirNode {
             stat: None,
             src: Mutex::new(Side {
                 fd: Some(Arc::new(src_fd)),
+                released: Weak::new(),
             }),
             dst: Mutex::new(Side::default()),
             src_id: None,
@@ -114,6 +136,7 @@ impl DirNode {
             stat: Some(stat),
             src: Mutex::new(Side {
                 fd: fd.map(Arc::new),
+                released: Weak::new(),
             }),
             dst: Mutex::new(Side::default()),
             src_id: Some((stat.dev, stat.ino)),
@@ -238,14 +261,14 @@ impl DirNode {
     /// Lets go of the source fd (holders of clones keep theirs); it is reopened on demand.
     pub fn release_src(&self) {
         if !self.is_anchor() {
-            self.side(Which::Src).fd = None;
+            self.side(Which::Src).release();
         }
     }
 
     /// Lets go of the destination fd; it is reopened on demand.
     pub fn release_dst(&self) {
         if !self.is_anchor() {
-            self.side(Which::Dst).fd = None;
+            self.side(Which::Dst).release();
         }
     }
 
@@ -266,7 +289,7 @@ impl DirNode {
         let Some(parent) = self.parent.as_deref() else {
             return;
         };
-        let Some(fd) = self.side(which).fd.take() else {
+        let Some(fd) = self.side(which).release() else {
             return;
         };
         if parent.is_anchor() || parent.side(which).fd.is_some() {
@@ -340,7 +363,7 @@ impl DirNode {
     /// symlink, mid-copy is refused, never followed). Only this node keeps the reopened fd, so a
     /// reopen never holds more than two extra descriptors at a time.
     fn side_fd(&self, which: Which) -> io::Result<Arc<OwnedFd>> {
-        if let Some(fd) = self.side(which).fd.clone() {
+        if let Some(fd) = self.side(which).open_fd() {
             return Ok(fd);
         }
         let mut chain: Vec<&DirNode> = vec![self];
@@ -350,7 +373,7 @@ impl DirNode {
                 .parent
                 .as_deref()
                 .ok_or_else(|| io::Error::other("anchor has no fd"))?;
-            if let Some(fd) = parent.side(which).fd.clone() {
+            if let Some(fd) = parent.side(which).open_fd() {
                 break fd;
             }
             chain.push(parent);
@@ -393,6 +416,45 @@ pub(crate) fn join(base: &Path, name: &CStr) -> PathBuf {
 mod tests {
     use super::join;
     use std::path::Path;
+
+    /// A released side whose fd a batch still holds gives that very fd back (no reopen, so no
+    /// new descriptor); once nothing holds it, the directory is reopened by name.
+    #[test]
+    fn a_released_fd_still_held_elsewhere_is_taken_back() {
+        use std::sync::Arc;
+
+        use super::DirNode;
+        use crate::Stat;
+
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir(t.path().join("d")).unwrap();
+        let open = |p: &Path| std::fs::File::open(p).unwrap().into();
+        let anchor = DirNode::anchor(open(t.path()), t.path().into(), t.path().join("out"));
+        let st = rustix::fs::stat(t.path().join("d")).unwrap();
+        let node = DirNode::child(
+            &anchor,
+            c"d".into(),
+            None,
+            Stat::from(&st),
+            open(&t.path().join("d")),
+        );
+        let held = node.src_fd().unwrap();
+        node.release_src();
+        assert!(!node.holds_src());
+        let again = node.src_fd().unwrap();
+        assert!(
+            Arc::ptr_eq(&held, &again),
+            "the held fd, not a reopened one"
+        );
+        assert!(
+            !node.holds_src(),
+            "taking it back does not make the node hold it"
+        );
+        drop((held, again));
+        let reopened = node.src_fd().unwrap();
+        assert!(node.holds_src(), "a reopened fd is the node's");
+        assert!(rustix::fs::fstat(&*reopened).is_ok());
+    }
 
     #[test]
     fn join_is_path_join_with_the_name_bytes_kept() {
