@@ -210,41 +210,46 @@ pub(super) fn copy_leaves(
         // Children before parents, the leaf itself last: each directory's times and mode once
         // everything in it is written.
         for below in below.into_iter().rev() {
-            let stat = *below.node.stat().expect("not the anchor");
-            if !options.cancel.is_cancelled()
-                && left_to_finish(&stat, below.created, below.xattrs.is_some(), options)
-            {
-                let finish = finish_made_dir(
-                    below.dst.as_fd(),
-                    &below.node,
-                    below.created,
-                    below.xattrs.as_ref(),
-                    options,
-                );
-                if let Err(e) = finish {
-                    leaf.done.errors.push(e);
-                }
-            }
-        }
-        let node = &leaf.done.task.node;
-        let stat = *node.stat().expect("not the anchor");
-        if !options.cancel.is_cancelled()
-            && left_to_finish(&stat, leaf.created, leaf.xattrs.is_some(), options)
-        {
-            let finish = finish_made_dir(
-                leaf.dst.as_fd(),
-                node,
-                leaf.created,
-                leaf.xattrs.as_ref(),
-                options,
-            );
+            let xattrs = below.xattrs.as_ref();
+            let finish = finish_here(&below.node, &below.dst, below.created, xattrs, options);
             if let Err(e) = finish {
                 leaf.done.errors.push(e);
             }
         }
+        let node = &leaf.done.task.node;
+        let finish = finish_here(node, &leaf.dst, leaf.created, leaf.xattrs.as_ref(), options);
+        if let Err(e) = finish {
+            leaf.done.errors.push(e);
+        }
         finished.push(leaf.done);
     }
     finished
+}
+
+/// Applies the final metadata of a directory this worker made (or merged into), now that
+/// everything in it is written: what the driver's `finish_dir` does, unless the copy was
+/// cancelled or nothing is left to apply.
+fn finish_here(
+    node: &DirNode,
+    dst: &OwnedFd,
+    created: bool,
+    xattrs: Option<&Xattrs>,
+    options: &Options,
+) -> Result<(), EntryError> {
+    let stat = *node.stat().expect("not the anchor");
+    if options.cancel.is_cancelled() || !left_to_finish(&stat, created, xattrs.is_some(), options) {
+        return Ok(());
+    }
+    finish_made_dir(dst.as_fd(), node, created, xattrs, options)
+}
+
+/// Notes a directory this worker created (not one merged into): it is on its parent's
+/// filesystem (one merged into may be a mount), and it is said as cp -v says it, when made.
+fn note_created(node: &DirNode, progress: &dyn Progress) {
+    if let Some(dev) = node.parent().and_then(|p| p.dst_dev()) {
+        node.set_dst_dev(dev);
+    }
+    progress.copied(Kind::Dir, CopiedPaths::dir(node), 0);
 }
 
 /// The jobs of `files` in the directory `node` (`src` and `dst` its descriptors).
@@ -301,10 +306,7 @@ fn make_below(
             }) => {
                 leaf.done.made_below += 1;
                 if created {
-                    if let Some(dev) = sub.node.parent().and_then(|p| p.dst_dev()) {
-                        sub.node.set_dst_dev(dev);
-                    }
-                    progress.copied(Kind::Dir, CopiedPaths::dir(&sub.node), 0);
+                    note_created(&sub.node, progress);
                 }
                 let dst = Arc::new(fd);
                 add_jobs(batch, sub.files, &sub.src, &dst, &sub.node);
@@ -371,13 +373,8 @@ fn make_leaf(
         }
     };
     done.made = true;
-    // As cp -v: a directory is reported when it is made, not when merged into.
     if created {
-        // Made in its parent, so on its parent's filesystem (one merged into may be a mount).
-        if let Some(dev) = node.parent().and_then(|p| p.dst_dev()) {
-            node.set_dst_dev(dev);
-        }
-        progress.copied(Kind::Dir, CopiedPaths::dir(&node), 0);
+        note_created(&node, progress);
     }
     let ready = Ready {
         done,
