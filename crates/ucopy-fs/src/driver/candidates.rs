@@ -229,6 +229,9 @@ fn list_below(
     rules: LeafRules,
 ) -> Option<Vec<SubDir>> {
     let mut subdirs: Vec<SubDir> = Vec::new();
+    if names.is_empty() {
+        return Some(subdirs); // a leaf: nothing below it, nothing to allocate
+    }
     // Directories known so far, listed or not: a subtree with too many is given back as soon
     // as its listings show it, not after as many of them as it is allowed.
     let mut known = names.len();
