@@ -292,8 +292,20 @@ impl DirNode {
         let Some(fd) = self.side(which).release() else {
             return;
         };
-        if parent.is_anchor() || parent.side(which).fd.is_some() {
+        if parent.is_anchor() {
             return;
+        }
+        {
+            let mut side = parent.side(which);
+            if side.fd.is_some() {
+                return;
+            }
+            // The parent's own fd, let go of but still open (a batch holds it): held again,
+            // with no `..` to open (nor a second descriptor of the same directory).
+            if let Some(open) = side.released.upgrade() {
+                side.fd = Some(open);
+                return;
+            }
         }
         let up = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
         if let Ok(up) = rfs::openat(fd.as_fd(), c"..", up, Mode::empty()) {
@@ -454,6 +466,31 @@ mod tests {
         let reopened = node.src_fd().unwrap();
         assert!(node.holds_src(), "a reopened fd is the node's");
         assert!(rustix::fs::fstat(&*reopened).is_ok());
+    }
+
+    /// A child leaving for its parent gives the parent back the parent's own fd while a batch
+    /// still holds it, instead of opening `..`.
+    #[test]
+    fn leaving_upward_takes_back_the_parents_fd_still_held() {
+        use std::sync::Arc;
+
+        use super::DirNode;
+        use crate::Stat;
+
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(t.path().join("p/c")).unwrap();
+        let open = |p: &Path| std::fs::File::open(p).unwrap().into();
+        let stat = |p: &Path| Stat::from(&rustix::fs::stat(p).unwrap());
+        let anchor = DirNode::anchor(open(t.path()), t.path().into(), t.path().join("out"));
+        let (p, c) = (t.path().join("p"), t.path().join("p/c"));
+        let parent = DirNode::child(&anchor, c"p".into(), None, stat(&p), open(&p));
+        let child = DirNode::child(&parent, c"c".into(), None, stat(&c), open(&c));
+        let held = parent.src_fd().unwrap();
+        parent.release_src();
+        child.release_src_upward();
+        assert!(parent.holds_src());
+        let back = parent.src_fd().unwrap();
+        assert!(Arc::ptr_eq(&held, &back), "the parent's own fd, not `..`");
     }
 
     #[test]
