@@ -6,7 +6,9 @@
 //! workers copy batches of regular files. A directory counts its files in flight; it is finished
 //! when the planner is done with it *and* its last file came back, so times stick at every level.
 //! Workers start as work comes for them: one with the copy, another each time more has been
-//! handed out than the started ones can run (all of them at once under `ulimit -v`).
+//! handed out than the started ones can run (all of them at once under `ulimit -v`) — and none
+//! for a source that is no directory, copied with plain system calls: the driver copies its
+//! file itself, with the same [`StdCopier`] a std worker runs.
 //!
 //! This file holds the entry point and the step loop; each idea has its own file:
 //! `budget` (the fd budget), `address_space` (workers under `ulimit -v`), `fd_tables` (a
@@ -115,9 +117,14 @@ pub fn copy_tree(
         })?;
 
     let (done_tx, done_rx) = unbounded::<WorkerMsg>();
+    // A source that is no directory, copied with plain system calls, is copied on this thread:
+    // a worker would cost a one-file copy more than the copy (its thread, its descriptor table,
+    // the hand-over; PERF.md, "Start-up, a third time"). The other backends keep their workers,
+    // so that each backend copies what it is asked to copy.
+    let inline = !planner.is_tree() && factory.name() == "std";
     // -l and -s copy no data: the driver makes every link itself, so no worker (nor its
     // executor's buffers and ring) is started.
-    let threads = if options.link_mode == LinkMode::Copy {
+    let threads = if options.link_mode == LinkMode::Copy && !inline {
         threads.min(budget.threads)
     } else {
         0
@@ -203,7 +210,7 @@ pub fn copy_tree(
         drop(done_tx);
         drop(start_tx);
         let mut notes = Vec::new();
-        if budget.threads < threads_asked {
+        if budget.threads < threads_asked && !inline {
             notes.push(format!(
                 "{} worker thread{} instead of {threads_asked}: the open-file limit \
                  (RLIMIT_NOFILE) is small",
@@ -240,6 +247,7 @@ pub fn copy_tree(
             max_open_dst: budget.max_open_dst_dirs,
             sweep_open_dst_at: 64,
             std: StdCopier::default(),
+            inline,
             dir_xattrs: HashMap::new(),
             workers_alive: spawned,
             startup_error: None,
@@ -288,6 +296,9 @@ struct Driver<'a> {
     sweep_open_dst_at: usize,
     /// Copies hard-link names whose first copy failed, on this thread.
     std: StdCopier,
+    /// Regular files are copied on this thread with `std`, and no worker runs (a source that
+    /// is no directory, with plain system calls).
+    inline: bool,
     /// Source xattrs of directories not finished yet (only those that have any).
     dir_xattrs: HashMap<usize, Xattrs>,
     workers_alive: usize,
@@ -487,9 +498,9 @@ mod tests {
     use crate::StdCopier;
 
     /// Counts the executors made (one per worker started); each batch takes a while, so that
-    /// the walk hands out the next before the first is back.
-    #[derive(Default)]
-    struct Counting(AtomicUsize);
+    /// the walk hands out the next before the first is back. Named as a backend is: `std`, or
+    /// another name for a backend of its own.
+    struct Counting(AtomicUsize, &'static str);
 
     struct Slow(StdCopier);
 
@@ -512,7 +523,7 @@ mod tests {
 
     impl ExecutorFactory for Counting {
         fn name(&self) -> &'static str {
-            "std"
+            self.1
         }
 
         fn make(&self, _options: &Options) -> std::io::Result<Box<dyn Executor>> {
@@ -521,9 +532,9 @@ mod tests {
         }
     }
 
-    fn workers_started(src: &std::path::Path, files: usize) -> usize {
+    fn workers_started(src: &std::path::Path, files: usize, backend: &'static str) -> usize {
         let dst = tempfile::tempdir().unwrap();
-        let factory = Counting::default();
+        let factory = Counting(AtomicUsize::new(0), backend);
         let options = Options::default();
         let report = copy_tree(
             src,
@@ -539,9 +550,10 @@ mod tests {
         factory.0.load(Ordering::SeqCst)
     }
 
-    /// A worker starts when there is work for it: a copy of one file starts one of the two it
-    /// may have (a thread it cannot use costs a one-file copy more than the copy); a directory
-    /// of several batches starts both.
+    /// A worker starts when there is work for it: a copy of one file with plain system calls
+    /// starts none (the driver copies it: a thread costs a one-file copy more than the copy),
+    /// with another backend one of the two it may have; a directory of several batches starts
+    /// both.
     #[test]
     fn workers_start_when_there_is_work_for_them() {
         if crate::driver::address_space_limited() {
@@ -549,13 +561,14 @@ mod tests {
         }
         let src = tempfile::tempdir().unwrap();
         std::fs::write(src.path().join("one"), b"data").unwrap();
-        assert_eq!(workers_started(&src.path().join("one"), 1), 1);
+        assert_eq!(workers_started(&src.path().join("one"), 1, "std"), 0);
+        assert_eq!(workers_started(&src.path().join("one"), 1, "other"), 1);
         let tree = src.path().join("tree");
         std::fs::create_dir(&tree).unwrap();
         let files = 3 * ucopy_core::DEFAULT_BATCH_FILES;
         for i in 0..files {
             std::fs::write(tree.join(format!("f{i}")), b"x").unwrap();
         }
-        assert_eq!(workers_started(&tree, files), 2);
+        assert_eq!(workers_started(&tree, files, "std"), 2);
     }
 }

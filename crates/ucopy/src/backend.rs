@@ -149,6 +149,7 @@ impl Backend {
                         if files == 1 { "" } else { "s" }
                     ),
                     in_memory: false,
+                    files_only: true,
                 },
                 None => auto_choice(&Probe::cached, Some(cache::sample(sources)), &syscall_cost),
             }),
@@ -156,6 +157,7 @@ impl Backend {
                 backend: Backend::Std,
                 reason: "--backend std".to_owned(),
                 in_memory: false,
+                files_only: false,
             }),
             forced => {
                 // Locked memory used up by other rings of this user at the probe's moment (the
@@ -177,6 +179,7 @@ impl Backend {
                     backend: forced,
                     reason: format!("--backend {}", forced.name()),
                     in_memory: false,
+                    files_only: false,
                 })
             }
         }
@@ -215,6 +218,11 @@ pub struct Selection {
     /// [`Tuning::in_memory`] and one worker per CPU.
     #[serde(skip)]
     in_memory: bool,
+    /// `auto` found no directory among a few sources ([`FEW_FILES`]): the copy needs no worker
+    /// threads, so their number (the CPU count and quota, read from `/proc` and the cgroup
+    /// files) is not asked for.
+    #[serde(skip)]
+    files_only: bool,
 }
 
 impl Selection {
@@ -226,6 +234,12 @@ impl Selection {
     /// Why it was chosen.
     pub fn reason(&self) -> &str {
         &self.reason
+    }
+
+    /// No source is a directory (`auto` looked, for a few sources): each file is copied on the
+    /// calling thread, and no worker is started ([`ucopy_fs::copy_tree`]).
+    pub fn files_only(&self) -> bool {
+        self.files_only
     }
 
     /// Worker threads per CPU: the backend's ([`Backend::workers_per_cpu`]), but one when the
@@ -282,6 +296,7 @@ fn auto_choice<'p>(
         backend: Backend::Std,
         reason,
         in_memory: false,
+        files_only: false,
     };
     // With the data in memory, rw's batched opens, reads and closes of small files cost the
     // kernel less than plain system calls where entering the kernel is dear; where it is cheap,
@@ -307,6 +322,7 @@ fn auto_choice<'p>(
                      in memory then); larger files take copy_file_range"
                 ),
                 in_memory: true,
+                files_only: false,
             },
             Err(why) => std(format!(
                 "{what}: plain system calls ({cost}; rw, the fastest measured in memory where \
@@ -358,6 +374,7 @@ fn auto_choice<'p>(
                     backend: Backend::of_mode(mode),
                     reason,
                     in_memory: false,
+                    files_only: false,
                 };
             }
             Err(why) => refused.push((mode.name(), why)),
@@ -505,13 +522,20 @@ mod tests {
             one.reason(),
             "1 file and no directory: nothing to batch (plain system calls)"
         );
+        assert!(one.files_only(), "no worker threads to size");
         let many = vec![file.clone(); FEW_FILES];
         let tree = Backend::Auto.select(&[dir.path().to_path_buf()]).unwrap();
         for s in [Backend::Auto.select(&many).unwrap(), tree] {
             assert!(!s.reason().contains("nothing to batch"), "{}", s.reason());
+            assert!(!s.files_only());
         }
         let missing = Backend::Auto.select(&[dir.path().join("missing")]).unwrap();
         assert!(!missing.reason().contains("nothing to batch"));
+        assert!(!missing.files_only());
+        assert!(!Backend::Std
+            .select(std::slice::from_ref(&file))
+            .unwrap()
+            .files_only());
     }
 
     #[test]

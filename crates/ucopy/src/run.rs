@@ -166,7 +166,12 @@ impl<'p> Copier<'p> {
     /// stops early when cancelled or when a copy stops on a fatal entry error.
     pub fn run_targets(&self, targets: &[Target], selection: &Selection) -> Result<Report, Error> {
         let factory = selection.factory();
-        let threads = self.worker_threads(selection.workers_per_cpu());
+        // A few files and no directory: copied on this thread (`copy_tree` starts no worker for a
+        // source that is no directory), so the CPU count and quota are not read.
+        let threads = match self.threads {
+            None if selection.files_only() => 1,
+            _ => self.worker_threads(selection.workers_per_cpu()),
+        };
         // Under `ulimit -v`, worker threads must not each reserve a heap of their own.
         ucopy_uring::share_heap_under_address_limit();
         let mut report = Report::default();
