@@ -294,7 +294,8 @@ struct Driver<'a> {
     max_open_dst: usize,
     /// `open_dst`'s length at which finished directories are swept out of it (dirs.rs).
     sweep_open_dst_at: usize,
-    /// Copies hard-link names whose first copy failed, on this thread.
+    /// Copies on this thread: hard-link names whose first copy failed, and the files of a source
+    /// that is no directory (`inline`).
     std: StdCopier,
     /// Regular files are copied on this thread with `std`, and no worker runs (a source that
     /// is no directory, with plain system calls).
