@@ -97,7 +97,7 @@ pub fn copy_tree(
     let budget =
         FdBudget::from_rlimit_per_worker(threads, options.queue_depth, factory.fds_per_worker());
     let mut plan = budget.plan_options(options);
-    plan.leaf_files = leaves::leaf_files(options, &plan);
+    plan.leaf_files = leaves::leaf_files(options, &plan, factory.name() == "std");
     plan.workers_list_leaves = plan.leaf_files > 0;
     let leaf_group_size = plan.queue_depth;
     let leaf_rules = ucopy_core::LeafRules::of(&plan);
