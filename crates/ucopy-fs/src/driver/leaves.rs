@@ -56,7 +56,7 @@ const LEAVES_FROM_QUEUE_DEPTH: usize = 4;
 /// The most files a leaf may have when files are copied with plain system calls (`std`), where
 /// the fd budget left the batch whole: a directory of up to this many files (and no
 /// subdirectory) is copied by one worker, so that two workers do not take turns at its lock
-/// creating in it (200 directories of 1,000 empty files, in memory: 12 % faster; PERF.md,
+/// creating in it (200 directories of 1,000 empty files, in memory: 10.7 % faster; PERF.md,
 /// "Leaves of up to 1,024 files"). With io_uring a leaf stays one batch: cold, a directory's
 /// batches on several workers keep more of its reads in flight.
 const STD_LEAF_FILES: usize = 1024;
