@@ -37,6 +37,14 @@ impl Side {
         self.fd.clone().or_else(|| self.released.upgrade())
     }
 
+    /// Holds the fd again if it is let go of but still open; true when the side holds one.
+    fn hold_again(&mut self) -> bool {
+        if self.fd.is_none() {
+            self.fd = self.released.upgrade();
+        }
+        self.fd.is_some()
+    }
+
     /// Lets go of the fd, remembering it while others hold it.
     fn release(&mut self) -> Option<Arc<OwnedFd>> {
         let fd = self.fd.take();
@@ -292,20 +300,10 @@ impl DirNode {
         let Some(fd) = self.side(which).release() else {
             return;
         };
-        if parent.is_anchor() {
+        // The parent's own fd, held, or let go of but still open (a batch holds it) and held
+        // again: no `..` to open (nor a second descriptor of the same directory).
+        if parent.is_anchor() || parent.side(which).hold_again() {
             return;
-        }
-        {
-            let mut side = parent.side(which);
-            if side.fd.is_some() {
-                return;
-            }
-            // The parent's own fd, let go of but still open (a batch holds it): held again,
-            // with no `..` to open (nor a second descriptor of the same directory).
-            if let Some(open) = side.released.upgrade() {
-                side.fd = Some(open);
-                return;
-            }
         }
         let up = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
         if let Ok(up) = rfs::openat(fd.as_fd(), c"..", up, Mode::empty()) {

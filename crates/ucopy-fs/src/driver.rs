@@ -97,7 +97,9 @@ pub fn copy_tree(
     let budget =
         FdBudget::from_rlimit_per_worker(threads, options.queue_depth, factory.fds_per_worker());
     let mut plan = budget.plan_options(options);
-    plan.leaf_files = leaves::leaf_files(options, &plan, factory.name() == "std");
+    // Files copied with plain system calls: larger leaves, and a lone file on this thread.
+    let plain_syscalls = factory.name() == "std";
+    plan.leaf_files = leaves::leaf_files(options, &plan, plain_syscalls);
     plan.workers_list_leaves = plan.leaf_files > 0;
     let leaf_group_size = plan.queue_depth;
     let leaf_rules = ucopy_core::LeafRules::of(&plan);
@@ -121,7 +123,7 @@ pub fn copy_tree(
     // a worker would cost a one-file copy more than the copy (its thread, its descriptor table,
     // the hand-over; PERF.md, "Start-up, a third time"). The other backends keep their workers,
     // so that each backend copies what it is asked to copy.
-    let inline = !planner.is_tree() && factory.name() == "std";
+    let inline = !planner.is_tree() && plain_syscalls;
     // -l and -s copy no data: the driver makes every link itself, so no worker (nor its
     // executor's buffers and ring) is started.
     let threads = if options.link_mode == LinkMode::Copy && !inline {
