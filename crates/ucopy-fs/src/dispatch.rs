@@ -272,6 +272,12 @@ impl Dispatch {
         self.senders[worker] = None;
     }
 
+    /// Takes every item not sent yet, oldest first (for the driver to run itself while no worker
+    /// has started: `driver/held.rs`).
+    pub(crate) fn take_waiting(&mut self) -> VecDeque<WorkItem> {
+        std::mem::take(&mut self.waiting)
+    }
+
     /// Puts back a batch a worker could not run (it failed to start), first in line.
     pub(crate) fn requeue(&mut self, item: WorkItem) {
         self.waiting.push_front(item);

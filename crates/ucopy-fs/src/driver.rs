@@ -8,13 +8,16 @@
 //! Workers start as work comes for them: one with the copy, another each time more has been
 //! handed out than the started ones can run (all of them at once under `ulimit -v`) — and none
 //! for a source that is no directory, copied with plain system calls: the driver copies its
-//! file itself, with the same [`StdCopier`] a std worker runs.
+//! file itself, with the same [`StdCopier`] a std worker runs. With plain system calls the
+//! first worker of a tree waits until more than a batch of files has been handed out; a
+//! smaller tree is copied by the driver the same way (`held`).
 //!
 //! This file holds the entry point and the step loop; each idea has its own file:
 //! `budget` (the fd budget), `address_space` (workers under `ulimit -v`), `fd_tables` (a
 //! worker's own descriptor table), `workers` (worker threads, batch dispatch, counting file
-//! outcomes), `dirs` (directory creation and completion), `entries` (symlinks, special files,
-//! freeing a taken name), `links` (hard-link coordination, `-l` / `-s`).
+//! outcomes), `held` (a small tree copied on the driver's thread), `dirs` (directory creation
+//! and completion), `entries` (symlinks, special files, freeing a taken name), `links`
+//! (hard-link coordination, `-l` / `-s`).
 
 mod address_space;
 mod budget;
@@ -22,6 +25,7 @@ mod candidates;
 mod dirs;
 mod entries;
 mod fd_tables;
+mod held;
 mod leaves;
 mod links;
 mod workers;
@@ -102,6 +106,7 @@ pub fn copy_tree(
     plan.leaf_files = leaves::leaf_files(options, &plan, plain_syscalls);
     plan.workers_list_leaves = plan.leaf_files > 0;
     let leaf_group_size = plan.queue_depth;
+    let batch_files = plan.batch_files;
     let leaf_rules = ucopy_core::LeafRules::of(&plan);
     let planner = Planner::new(source, dest, plan)?;
     let anchor = Arc::clone(planner.anchor());
@@ -181,8 +186,13 @@ pub fn copy_tree(
         // (`Driver::start_more_workers`): a copy of one file, or of a tree of one batch, does
         // not pay for threads it cannot use (a second worker cost a one-file copy a third of a
         // millisecond; PERF.md).
+        // With plain system calls none starts before the walk has handed out more than a
+        // batch: a smaller tree is copied on this thread (driver/held.rs).
+        let hold = plain_syscalls && !inline && threads > 0 && left.is_none();
         let at_once = if left.is_some() {
             threads
+        } else if hold {
+            0
         } else {
             threads.min(1)
         };
@@ -250,6 +260,14 @@ pub fn copy_tree(
             sweep_open_dst_at: 64,
             std: StdCopier::default(),
             inline,
+            held: if hold {
+                held::Held::Waiting {
+                    files: 0,
+                    most: batch_files,
+                }
+            } else {
+                held::Held::No
+            },
             dir_xattrs: HashMap::new(),
             workers_alive: spawned,
             startup_error: None,
@@ -302,6 +320,9 @@ struct Driver<'a> {
     /// Regular files are copied on this thread with `std`, and no worker runs (a source that
     /// is no directory, with plain system calls).
     inline: bool,
+    /// Whether work waits for a first worker while the tree may be small, or is copied here
+    /// because none could start (driver/held.rs).
+    held: held::Held,
     /// Source xattrs of directories not finished yet (only those that have any).
     dir_xattrs: HashMap<usize, Xattrs>,
     workers_alive: usize,
@@ -366,6 +387,8 @@ impl Driver<'_> {
             }
             self.send_leaves()?;
             self.send_candidates()?;
+            // No worker started: what the walk handed out is copied here.
+            self.run_held_if_any();
             self.dispatch.drain();
             // Candidates given back while the rest is in flight resume the walk (unless the
             // copy is stopping: then everything in flight is waited for, as always).
@@ -553,10 +576,10 @@ mod tests {
         factory.0.load(Ordering::SeqCst)
     }
 
-    /// A worker starts when there is work for it: a copy of one file with plain system calls
-    /// starts none (the driver copies it: a thread costs a one-file copy more than the copy),
-    /// with another backend one of the two it may have; a directory of several batches starts
-    /// both.
+    /// A worker starts when there is work for it: a copy of one file, or of a tree of no more
+    /// than a batch, with plain system calls starts none (the driver copies it: a thread costs
+    /// such a copy more than the copy), with another backend one of the two it may have for one
+    /// file, and at least one for the tree; a directory of several batches starts both.
     #[test]
     fn workers_start_when_there_is_work_for_them() {
         if crate::driver::address_space_limited() {
@@ -566,6 +589,15 @@ mod tests {
         std::fs::write(src.path().join("one"), b"data").unwrap();
         assert_eq!(workers_started(&src.path().join("one"), 1, "std"), 0);
         assert_eq!(workers_started(&src.path().join("one"), 1, "other"), 1);
+        let small = src.path().join("small");
+        for d in ["a", "a/b", "c"] {
+            std::fs::create_dir_all(small.join(d)).unwrap();
+            for i in 0..10 {
+                std::fs::write(small.join(d).join(format!("f{i}")), b"x").unwrap();
+            }
+        }
+        assert_eq!(workers_started(&small, 30, "std"), 0);
+        assert!(workers_started(&small, 30, "other") >= 1);
         let tree = src.path().join("tree");
         std::fs::create_dir(&tree).unwrap();
         let files = 3 * ucopy_core::DEFAULT_BATCH_FILES;

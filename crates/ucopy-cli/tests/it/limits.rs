@@ -313,3 +313,55 @@ backend_test!(link_copy_of_a_wide_directory_in_little_memory, |b| {
     out.assert_success();
     assert_trees_equal(&t.p("src"), &t.p("dst"), &Compare::archive());
 });
+
+// `RLIMIT_NPROC` used up (`prlimit --nproc=1`, as `nobody` when the tests run as root: root is
+// not held to it): no thread can start. With plain system calls the copy is made on the main
+// thread, saying so in one line (driver/held.rs); an io_uring backend, whose workers run its
+// rings, stops with one clear line as before — or copies, if its first thread did start.
+backend_test!(nproc_exhausted_std_copies_on_the_main_thread, |b| {
+    let Some(prlimit) = find_tool("prlimit") else {
+        skip!("prlimit (util-linux) not installed");
+    };
+    let t = tree();
+    t.dir("out");
+    if crate::harness::is_root() {
+        t.chown("out", crate::harness::NOBODY, crate::harness::NOBODY);
+        t.chmod("", 0o755);
+    }
+    let mut c = std::process::Command::new(prlimit);
+    c.arg("--nproc=1").arg("--");
+    if crate::harness::is_root() {
+        c.arg("setpriv").args([
+            format!("--reuid={}", crate::harness::NOBODY),
+            format!("--regid={}", crate::harness::NOBODY),
+            "--clear-groups".into(),
+            "--".into(),
+        ]);
+    }
+    c.env("LC_ALL", "C")
+        .arg(crate::harness::bin_for_nobody())
+        .args(b.args())
+        .args(args!["-r", t.p("src"), t.p("out/dst")]);
+    let out = spawn(c).finish(Duration::from_secs(120));
+    assert_no_crash(&out);
+    if b.name() == "std" || out.code() == Some(0) {
+        out.assert_success();
+        assert_trees_equal(&t.p("src"), &t.p("out/dst"), &Compare::plain());
+        if b.name() == "std" {
+            assert!(
+                out.stderr_str().contains(
+                    "no worker thread could start (Resource temporarily unavailable): \
+                               the files are copied on the main thread"
+                ),
+                "the main thread's copy must be said:\n{out}"
+            );
+        }
+    } else {
+        assert_eq!(out.code(), Some(2), "{out}");
+        assert!(
+            out.stderr_str()
+                .starts_with("ucopy: cannot start a worker thread: "),
+            "{out}"
+        );
+    }
+});

@@ -338,6 +338,9 @@ impl Driver<'_> {
         let group = std::mem::take(&mut self.candidate_group);
         self.dispatch
             .push(crate::dispatch::WorkItem::Candidates(group));
+        if !self.hold_or_hand_out(0, true) {
+            return Ok(());
+        }
         self.wait_for_room()
     }
 

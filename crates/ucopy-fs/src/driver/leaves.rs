@@ -488,9 +488,12 @@ impl Driver<'_> {
         if self.leaf_group.is_empty() {
             return Ok(());
         }
-        self.leaf_group_files = 0;
+        let files = std::mem::take(&mut self.leaf_group_files);
         let group = std::mem::take(&mut self.leaf_group);
         self.dispatch.push(crate::dispatch::WorkItem::Leaves(group));
+        if !self.hold_or_hand_out(files, false) {
+            return Ok(());
+        }
         self.wait_for_room()
     }
 

@@ -23,6 +23,11 @@ impl Driver<'_> {
         }
         let (status, first_dir, first_name) = loop {
             let (status, dir, name) = group.first();
+            // No worker started: the first name may be among the work held back, copied here.
+            if status == LinkStatus::Planned && self.holds_work() {
+                self.run_held_if_any();
+                continue;
+            }
             // Waiting is only useful while something is in flight: a first name that is not
             // (never dispatched, or lost) is treated as failed, and this name is copied.
             if status != LinkStatus::Planned

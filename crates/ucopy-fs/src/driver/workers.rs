@@ -254,7 +254,11 @@ impl Driver<'_> {
         if batch.is_empty() {
             return Ok(());
         }
+        let files = batch.len();
         self.dispatch.push(batch);
+        if !self.hold_or_hand_out(files, false) {
+            return Ok(());
+        }
         self.wait_for_room()
     }
 
