@@ -589,15 +589,17 @@ mod tests {
         std::fs::write(src.path().join("one"), b"data").unwrap();
         assert_eq!(workers_started(&src.path().join("one"), 1, "std"), 0);
         assert_eq!(workers_started(&src.path().join("one"), 1, "other"), 1);
+        // Fewer files than a batch even where a tight open-file limit cuts the batch (to 25
+        // under `ulimit -n 1024`, as the normal-user CI run has it).
         let small = src.path().join("small");
         for d in ["a", "a/b", "c"] {
             std::fs::create_dir_all(small.join(d)).unwrap();
-            for i in 0..10 {
+            for i in 0..3 {
                 std::fs::write(small.join(d).join(format!("f{i}")), b"x").unwrap();
             }
         }
-        assert_eq!(workers_started(&small, 30, "std"), 0);
-        assert!(workers_started(&small, 30, "other") >= 1);
+        assert_eq!(workers_started(&small, 9, "std"), 0);
+        assert!(workers_started(&small, 9, "other") >= 1);
         let tree = src.path().join("tree");
         std::fs::create_dir(&tree).unwrap();
         let files = 3 * ucopy_core::DEFAULT_BATCH_FILES;
