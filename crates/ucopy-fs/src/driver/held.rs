@@ -15,13 +15,11 @@
 //! tree), the first worker starts and takes the queue as it would have; should it fail to start
 //! (RLIMIT_NPROC), the driver copies everything itself and says so.
 
-use ucopy_core::{Batch, FileJob, JobOutcome, Options};
-
 use super::candidates::{copy_candidates, LISTING_BUFFER};
 use super::leaves::copy_leaves;
+use super::workers::run_batch;
 use super::Driver;
 use crate::dispatch::WorkItem;
-use crate::StdCopier;
 
 /// Whether the driver holds work back from workers, or copies it itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,13 +108,13 @@ impl Driver<'_> {
         for item in self.dispatch.take_waiting() {
             match item {
                 WorkItem::Batch(batch) => {
-                    for (job, outcome) in run_std(&mut self.std, batch, self.options) {
+                    for (job, outcome) in run_batch(&mut None, &mut self.std, batch, self.options) {
                         self.finished(job, outcome);
                     }
                 }
                 WorkItem::Leaves(tasks) => {
                     let (std, options) = (&mut self.std, self.options);
-                    let mut run = |batch| run_std(std, batch, options);
+                    let mut run = |batch| run_batch(&mut None, std, batch, options);
                     let tasks = tasks.into_iter().map(|t| (t, None, Vec::new())).collect();
                     let leaves = copy_leaves(tasks, &mut run, None, options, self.progress);
                     for leaf in leaves {
@@ -125,7 +123,7 @@ impl Driver<'_> {
                 }
                 WorkItem::Candidates(tasks) => {
                     let (std, options) = (&mut self.std, self.options);
-                    let mut run = |batch| run_std(std, batch, options);
+                    let mut run = |batch| run_batch(&mut None, std, batch, options);
                     let mut listing = vec![std::mem::MaybeUninit::uninit(); LISTING_BUFFER];
                     let mut not_copied = Vec::new();
                     let mut give_back = |mut some: Vec<_>| not_copied.append(&mut some);
@@ -144,15 +142,4 @@ impl Driver<'_> {
             }
         }
     }
-}
-
-/// What a std worker does with a batch.
-fn run_std(std: &mut StdCopier, batch: Batch, options: &Options) -> Vec<(FileJob, JobOutcome)> {
-    batch
-        .into_iter()
-        .map(|mut job| {
-            let outcome = std.copy(&mut job, options);
-            (job, outcome)
-        })
-        .collect()
 }

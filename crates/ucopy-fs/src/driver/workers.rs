@@ -136,8 +136,9 @@ pub(super) fn worker(
     }
 }
 
-/// Copies a batch with the worker's executor, or with plain system calls where it has none.
-fn run_batch(
+/// Copies a batch with the worker's executor, or with plain system calls where it has none
+/// (also the driver's own copy of a small tree, `held.rs`).
+pub(super) fn run_batch(
     executor: &mut Option<Box<dyn Executor>>,
     std: &mut StdCopier,
     batch: Batch,
