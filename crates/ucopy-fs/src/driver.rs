@@ -259,8 +259,9 @@ pub fn copy_tree(
             max_open_dst: budget.max_open_dst_dirs,
             sweep_open_dst_at: 64,
             std: StdCopier::default(),
-            inline,
-            held: if hold {
+            held: if inline {
+                held::Held::Here
+            } else if hold {
                 held::Held::Waiting {
                     files: 0,
                     most: batch_files,
@@ -314,14 +315,11 @@ struct Driver<'a> {
     max_open_dst: usize,
     /// `open_dst`'s length at which finished directories are swept out of it (dirs.rs).
     sweep_open_dst_at: usize,
-    /// Copies on this thread: hard-link names whose first copy failed, and the files of a source
-    /// that is no directory (`inline`).
+    /// Copies on this thread: hard-link names whose first copy failed, and what `held` says is
+    /// copied here.
     std: StdCopier,
-    /// Regular files are copied on this thread with `std`, and no worker runs (a source that
-    /// is no directory, with plain system calls).
-    inline: bool,
-    /// Whether work waits for a first worker while the tree may be small, or is copied here
-    /// because none could start (driver/held.rs).
+    /// Whether work waits for a first worker while the tree may be small, or is copied here (a
+    /// source that is no directory, or no worker could start; driver/held.rs).
     held: held::Held,
     /// Source xattrs of directories not finished yet (only those that have any).
     dir_xattrs: HashMap<usize, Xattrs>,

@@ -13,7 +13,8 @@
 //! otherwise wait for it (a hard link's first name among it, `links.rs`). Once more than a
 //! batch's files wait, or a group of candidates (a directory of many subdirectories: no small
 //! tree), the first worker starts and takes the queue as it would have; should it fail to start
-//! (RLIMIT_NPROC), the driver copies everything itself and says so.
+//! (RLIMIT_NPROC), the driver copies everything itself and says so. A source that is no
+//! directory is copied here from the start (`Held::Here`): it never wants a worker.
 
 use super::candidates::{copy_candidates, LISTING_BUFFER};
 use super::leaves::copy_leaves;
@@ -28,13 +29,15 @@ pub(super) enum Held {
     No,
     /// No worker has started: work waits in the queue, up to `most` files.
     Waiting { files: usize, most: usize },
-    /// No worker could start: the driver copies everything as it is handed out.
+    /// No worker runs: the driver copies everything as it is handed out — a source that is no
+    /// directory, copied with plain system calls (a worker would cost such a copy more than the
+    /// copy), or a tree whose first worker could not start.
     Here,
 }
 
 impl Driver<'_> {
     /// Called after work was queued: keeps holding it while the tree may still be small, runs it
-    /// here if no worker could start; true when workers take it as usual.
+    /// here if no worker runs; true when workers take it as usual.
     pub(super) fn hold_or_hand_out(&mut self, files: usize, candidates: bool) -> bool {
         match self.held {
             Held::No => true,

@@ -244,14 +244,6 @@ impl Driver<'_> {
                 stat: entry.stat,
             });
         }
-        if self.inline {
-            // No workers: what a std worker would do with the batch, here.
-            for mut job in batch {
-                let outcome = self.std.copy(&mut job, self.options);
-                self.finished(job, outcome);
-            }
-            return Ok(());
-        }
         if batch.is_empty() {
             return Ok(());
         }
