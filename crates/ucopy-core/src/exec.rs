@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::node::join;
-use crate::{DirNode, EntryError, LinkGroup, Options, Stat};
+use crate::{DirNode, EntryError, LinkGroup, Name, Options, Stat};
 
 /// One regular file to copy: open `src_name` relative to `src_dir`, create `dst_name` relative to
 /// `dst_dir` (both directories are held open by the job, so the names never re-resolve a long
@@ -22,11 +22,11 @@ pub struct FileJob {
     pub src_dir: Arc<OwnedFd>,
     /// The source file's name within `src_dir` (one component, no `/`). Shared, not copied:
     /// the planner, the job and the executor's in-flight operations hold the same name.
-    pub src_name: Arc<CStr>,
+    pub src_name: Name,
     /// The destination directory, already created.
     pub dst_dir: Arc<OwnedFd>,
     /// The destination name within `dst_dir` (usually the same allocation as `src_name`).
-    pub dst_name: Arc<CStr>,
+    pub dst_name: Name,
     /// Where the job comes from: what names it in messages, and the driver's bookkeeping.
     pub origin: JobOrigin,
     /// The source metadata as planned (the file may change before it is opened; executors
@@ -44,7 +44,7 @@ pub enum JobOrigin {
         dir: Arc<DirNode>,
         /// The entry's own name, when the job reads another one (`-L`: a followed symlink's
         /// target); `None` when it is the job's `src_name`.
-        name: Option<Arc<CStr>>,
+        name: Option<Name>,
         /// Its hard-link group, when other names of its inode wait for it (`-a`).
         link: Option<Arc<LinkGroup>>,
     },

@@ -9,6 +9,7 @@
 
 mod exclude;
 mod exec;
+mod name;
 mod node;
 mod options;
 mod plan;
@@ -21,6 +22,7 @@ pub mod target;
 
 pub use exclude::{Exclude, ExcludeError};
 pub use exec::{Batch, Executor, ExecutorFactory, FileJob, JobOrigin, JobOutcome};
+pub use name::{Name, NameBlock};
 pub use node::{DirNode, DIR_FLAGS};
 pub use options::{
     process_umask, Backup, Cancel, Confirm, Dereference, JustCreated, Leftovers, LinkMode, Options,

@@ -39,7 +39,9 @@ use std::sync::{Arc, Mutex};
 use rustix::fs::{self as rfs, AtFlags, Mode, OFlags};
 
 use crate::node::{join, DirNode, DIR_FLAGS};
-use crate::{Dereference, EntryError, Exclude, Kind, Op, Options, Order, Stat, Update};
+use crate::{
+    Dereference, EntryError, Exclude, Kind, Name, NameBlock, Op, Options, Order, Stat, Update,
+};
 
 /// Most files in one batch by default ([`PlanOptions::batch_files`]): a directory of up to this
 /// many files goes to one worker whole, and a directory larger than that is still shared between
@@ -168,15 +170,15 @@ pub struct Entry {
     /// The directory holding it.
     pub dir: Arc<DirNode>,
     /// Its name in the source directory.
-    pub src_name: Arc<CStr>,
+    pub src_name: Name,
     /// Its name in the destination directory (differs only for a renamed top-level entry; else
     /// the same allocation as `src_name`).
-    pub dst_name: Arc<CStr>,
+    pub dst_name: Name,
     /// Its metadata when planned (of what it resolves to, when `resolved` is set).
     pub stat: Stat,
     /// Under `-L`/`-H`, a symlink followed: the directory and name of the object it resolves to,
     /// which is what gets read. `src_name` stays the name the user sees.
-    pub resolved: Option<(Arc<OwnedFd>, Arc<CStr>)>,
+    pub resolved: Option<(Arc<OwnedFd>, Name)>,
 }
 
 impl Entry {
@@ -225,15 +227,15 @@ pub enum LinkStatus {
 /// The names of one inode seen so far in the tree (`-a`).
 #[derive(Debug)]
 pub struct LinkGroup {
-    state: Mutex<(LinkStatus, Arc<DirNode>, Arc<CStr>)>,
+    state: Mutex<(LinkStatus, Arc<DirNode>, Name)>,
     batch: u64,
 }
 
 impl LinkGroup {
     /// Where the first name was copied to, and how that went.
-    pub fn first(&self) -> (LinkStatus, Arc<DirNode>, Arc<CStr>) {
+    pub fn first(&self) -> (LinkStatus, Arc<DirNode>, Name) {
         let s = self.state.lock().expect("lock");
-        (s.0, Arc::clone(&s.1), Arc::clone(&s.2))
+        (s.0, Arc::clone(&s.1), s.2.clone())
     }
 
     /// Records how copying the first name went.
@@ -242,7 +244,7 @@ impl LinkGroup {
     }
 
     /// Makes another name the first (after the first failed), already copied.
-    pub fn set_first(&self, dir: Arc<DirNode>, name: Arc<CStr>) {
+    pub fn set_first(&self, dir: Arc<DirNode>, name: Name) {
         *self.state.lock().expect("lock") = (LinkStatus::Copied, dir, name);
     }
 }
@@ -286,7 +288,7 @@ pub struct LeafDir {
     /// Its files and their metadata as planned, in the plan's order: from a stat where the plan
     /// stats files ([`PlanOptions::stat_files`]), else from the directory entry
     /// ([`Stat::regular_from_dirent`]).
-    pub files: Vec<(Arc<CStr>, Stat)>,
+    pub files: Vec<(Name, Stat)>,
 }
 
 /// A subdirectory for a worker to open and list ([`Step::Candidate`]).
@@ -315,7 +317,7 @@ struct Frame {
     /// The listing's names, each NUL-terminated, one after another: one allocation per
     /// directory rather than one per name, so a directory of 20,000 entries costs its names'
     /// bytes and 16 bytes each (`cp -al` of a large tree under a tight `ulimit -v`).
-    names: Vec<u8>,
+    names: NameBlock,
     /// Remaining listing, reversed (next entry last): where the name starts in `names`, inode,
     /// and what the entry's type says it is.
     entries: Vec<(u32, u64, Listed)>,
@@ -338,7 +340,7 @@ struct Frame {
 impl Frame {
     /// The listed name that starts at `at` in `names`.
     fn name_ref(&self, at: u32) -> &CStr {
-        walk::name_at(&self.names, at)
+        self.names.get(at)
     }
 
     /// The listed name that starts at `at`, owned (a directory's, kept by its node).
@@ -347,10 +349,9 @@ impl Frame {
     }
 
     /// The listed name that starts at `at`, shared (a file's: its job, the ring's open and the
-    /// destination's removal name all hold it). Copied once, straight into the `Arc`: going
-    /// through a `CString` allocated and copied it twice.
-    fn shared_name(&self, at: u32) -> Arc<CStr> {
-        Arc::from(self.name_ref(at))
+    /// destination's removal name all hold it) with the listing's block: no allocation.
+    fn shared_name(&self, at: u32) -> Name {
+        self.names.name(at)
     }
 }
 

@@ -21,7 +21,6 @@
 //! Executors that close descriptors in bulk through io_uring use [`NewFile::finish_metadata`],
 //! [`NewFile::into_closing`] and [`Closing::closed`], which keep the same rules.
 
-use std::ffi::CStr;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
@@ -41,14 +40,14 @@ use crate::meta::finish_fd;
 #[derive(Debug)]
 struct Name {
     dir: Arc<OwnedFd>,
-    name: Arc<CStr>,
+    name: ucopy_core::Name,
 }
 
 impl Name {
     fn new(job: &FileJob) -> Name {
         Name {
             dir: Arc::clone(&job.dst_dir),
-            name: Arc::clone(&job.dst_name),
+            name: job.dst_name.clone(),
         }
     }
 

@@ -3,7 +3,6 @@
 //! and how each ended. No `unsafe`; `ring` owns everything the kernel points at (an op's
 //! descriptors and names move into its in-flight table when pushed).
 
-use std::ffi::CStr;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
@@ -161,7 +160,7 @@ pub(crate) enum Op {
     /// completion.
     Open {
         dir: Arc<OwnedFd>,
-        name: Arc<CStr>,
+        name: ucopy_core::Name,
         flags: OFlags,
         mode: Mode,
     },

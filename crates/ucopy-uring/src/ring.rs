@@ -55,7 +55,6 @@
 //! `allow(unsafe_code)`.
 #![allow(unsafe_code)]
 
-use std::ffi::CStr;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::ptr::NonNull;
@@ -81,7 +80,7 @@ enum Keep {
     /// Only in the table's tests, whose chains point at nothing.
     #[cfg(test)]
     Nothing,
-    Open(Arc<OwnedFd>, Arc<CStr>),
+    Open(Arc<OwnedFd>, ucopy_core::Name),
     Fd(Arc<OwnedFd>),
     Two(Arc<OwnedFd>, Arc<OwnedFd>),
 }

@@ -102,7 +102,8 @@ impl Planner {
                         state: Mutex::new((
                             LinkStatus::Planned,
                             Arc::clone(&entry.dir),
-                            Arc::clone(&entry.dst_name),
+                            // Kept for the rest of the run: not the whole listing's names.
+                            entry.dst_name.detached(),
                         )),
                         batch: self.batch_seq,
                     });

@@ -6,7 +6,7 @@
 //! subdirectories, when the whole subtree is small ([`LeafRules::subtree_dirs`]): it lists each
 //! directory of it with [`files_and_subdirs_in`].
 
-use std::ffi::{CStr, CString};
+use std::ffi::CString;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
@@ -14,10 +14,10 @@ use std::sync::Arc;
 use rustix::fs::{self as rfs, AtFlags, FileType, RawDir};
 use rustix::io::Errno;
 
-use super::walk::{name_at, read_listing};
+use super::walk::read_listing;
 use super::{Listed, PlanOptions, Planner};
 use crate::node::DirNode;
-use crate::{Kind, Order, Stat};
+use crate::{Kind, Name, NameBlock, Order, Stat};
 
 impl Planner {
     /// Whether a directory just entered is a leaf, from one listing of it: read whole into the
@@ -35,9 +35,10 @@ impl Planner {
         if entries.len() > rules.most || entries.iter().any(|e| e.2 != Listed::Regular) {
             return LeafTest::Listed;
         }
+        let block = NameBlock::new(names);
         let listed = entries
             .iter()
-            .map(|&(at, ino, _)| (Arc::<CStr>::from(name_at(names, at)), ino))
+            .map(|&(at, ino, _)| (block.name(at), ino))
             .collect();
         let dev = node.stat().map_or(0, |s| s.dev);
         match leaf_files(fd.as_fd(), dev, listed, rules) {
@@ -103,7 +104,7 @@ pub fn leaf_files_in(
     dev: u64,
     buf: &mut [MaybeUninit<u8>],
     rules: LeafRules,
-) -> Option<Vec<(Arc<CStr>, Stat)>> {
+) -> Option<Vec<(Name, Stat)>> {
     let rules = LeafRules {
         subtree_dirs: 0,
         ..rules
@@ -112,7 +113,7 @@ pub fn leaf_files_in(
 }
 
 /// A directory's files and their metadata as planned, in the plan's order.
-pub type PlannedFiles = Vec<(Arc<CStr>, Stat)>;
+pub type PlannedFiles = Vec<(Name, Stat)>;
 
 /// The files of the directory `fd` (on device `dev`) as [`leaf_files_in`] plans them, at most
 /// `most_files` of them, and the names of its subdirectories when `rules` allows any
@@ -126,7 +127,9 @@ pub fn files_and_subdirs_in(
     rules: LeafRules,
     most_files: usize,
 ) -> Option<(PlannedFiles, Vec<CString>)> {
-    let mut listed = Vec::new();
+    // The files' names one after another, then one block that every file's name shares.
+    let mut names = Vec::new();
+    let mut starts = Vec::new();
     let mut subdirs = Vec::new();
     let mut dir = RawDir::new(fd, buf);
     while let Some(item) = dir.next() {
@@ -136,8 +139,9 @@ pub fn files_and_subdirs_in(
             continue;
         }
         match e.file_type() {
-            FileType::RegularFile if listed.len() < most_files => {
-                listed.push((Arc::<CStr>::from(name), e.ino()));
+            FileType::RegularFile if starts.len() < most_files => {
+                starts.push((u32::try_from(names.len()).ok()?, e.ino()));
+                names.extend_from_slice(name.to_bytes_with_nul());
             }
             FileType::Directory if subdirs.len() < rules.subtree_dirs => {
                 subdirs.push(name.to_owned());
@@ -145,6 +149,11 @@ pub fn files_and_subdirs_in(
             _ => return None,
         }
     }
+    let block = NameBlock::new(&names);
+    let listed = starts
+        .into_iter()
+        .map(|(at, ino)| (block.name(at), ino))
+        .collect();
     Some((leaf_files(fd, dev, listed, rules)?, subdirs))
 }
 
@@ -154,9 +163,9 @@ pub fn files_and_subdirs_in(
 fn leaf_files(
     fd: BorrowedFd<'_>,
     dev: u64,
-    mut listed: Vec<(Arc<CStr>, u64)>,
+    mut listed: Vec<(Name, u64)>,
     rules: LeafRules,
-) -> Option<Vec<(Arc<CStr>, Stat)>> {
+) -> Option<PlannedFiles> {
     if rules.order == Order::Inode {
         listed.sort_unstable_by_key(|(_, ino)| *ino);
     }
@@ -183,7 +192,7 @@ fn leaf_files(
 /// What the walk's leaf test found in a directory it just entered.
 pub(super) enum LeafTest {
     /// Only regular files: these, with their metadata as planned.
-    Leaf(Vec<(Arc<CStr>, Stat)>),
+    Leaf(PlannedFiles),
     /// No leaf; its whole listing is in the gathering vectors, for its frame.
     Listed,
     /// No leaf, and not listed whole (an error, or no descriptor): its frame lists it.

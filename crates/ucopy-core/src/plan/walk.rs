@@ -14,7 +14,7 @@ use rustix::io::Errno;
 use super::leaf::LeafTest;
 use super::{resolve_symlink, Entry, Frame, LeafDir, Listed, Planner, Step};
 use crate::node::{join, DirNode, DIR_FLAGS};
-use crate::{file_id, Dereference, EntryError, Kind, Op, Order, Stat};
+use crate::{file_id, Dereference, EntryError, Kind, Name, NameBlock, Op, Order, Stat};
 
 /// Listings of at most this many entries are copied out of the planner's gathering vectors
 /// (`Planner::listing`), which keep their memory; larger ones take it with them.
@@ -141,7 +141,7 @@ impl Planner {
         }
         self.stack.push(Frame {
             node,
-            names: Vec::new(),
+            names: NameBlock::default(),
             entries: Vec::new(),
             subdirs: Vec::new(),
             listed: false,
@@ -174,7 +174,7 @@ impl Planner {
         let other_filesystem = self.options.one_file_system
             && frame.node.stat().map(|s| s.dev) != self.root.as_ref().map(|(dev, _)| *dev);
         if frame.node.dst_failed() || other_filesystem {
-            frame.names = Vec::new();
+            frame.names = NameBlock::default();
             frame.entries = Vec::new();
             return;
         }
@@ -210,15 +210,15 @@ impl Planner {
             entries.sort_unstable_by_key(|(_, ino, _)| *ino);
         }
         entries.reverse();
+        // The names go into one shared block: its files' jobs share it instead of a name each.
+        frame.names = NameBlock::new(names);
         if entries.len() <= LISTING_KEPT {
-            frame.names = names.clone();
             frame.entries = entries.clone();
         } else {
             // A large listing moves into its frame instead: the gathering vectors do not keep
             // the largest directory's size for the rest of the run.
-            frame.names = std::mem::take(names);
+            *names = Vec::new();
             frame.entries = std::mem::take(entries);
-            frame.names.shrink_to_fit();
             frame.entries.shrink_to_fit();
         }
         frame.prelisted = true;
@@ -302,7 +302,7 @@ impl Planner {
         } else {
             let entry = Entry {
                 dir: node,
-                src_name: Arc::clone(&name),
+                src_name: name.clone(),
                 dst_name: name,
                 stat,
                 resolved,
@@ -332,7 +332,7 @@ impl Planner {
         &self,
         fd: &Arc<OwnedFd>,
         name: &CStr,
-    ) -> io::Result<(Stat, Option<(Arc<OwnedFd>, Arc<CStr>)>)> {
+    ) -> io::Result<(Stat, Option<(Arc<OwnedFd>, Name)>)> {
         let st = Stat::from(&rfs::statat(fd.as_fd(), name, AtFlags::empty())?);
         if st.kind() == Kind::Dir {
             return Ok((st, None));
@@ -374,11 +374,6 @@ pub(super) fn read_listing(
         entries.push((at, e.ino(), listed));
     }
     Ok(())
-}
-
-/// The name that starts at `at` in a listing's `names`.
-pub(super) fn name_at(names: &[u8], at: u32) -> &CStr {
-    CStr::from_bytes_until_nul(&names[at as usize..]).expect("names are NUL-terminated")
 }
 
 /// Whether `parent` or one of its ancestors is the source directory `id`.

@@ -33,7 +33,6 @@
 //! as vanished, or — given back — until the walk has entered it (`Step::Revisited`): its mode
 //! and times are applied after the subdirectory is made in it.
 
-use std::ffi::CStr;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
@@ -42,7 +41,7 @@ use rustix::fs::{self as rfs, Mode};
 use rustix::io::Errno;
 use ucopy_core::{
     destination_among_ancestors, files_and_subdirs_in, Batch, Candidate, DirNode, FileJob,
-    JobOutcome, Kind, LeafRules, Options, Progress, Stat, DIR_FLAGS,
+    JobOutcome, Kind, LeafRules, Name, Options, Progress, Stat, DIR_FLAGS,
 };
 
 use super::fd_tables::LocalDirs;
@@ -156,7 +155,7 @@ enum Listed {
     /// directories below it (parents first).
     Leaf {
         node: Arc<DirNode>,
-        files: Vec<(Arc<CStr>, Stat)>,
+        files: Vec<(Name, Stat)>,
         src: Arc<OwnedFd>,
         subdirs: Vec<SubDir>,
     },

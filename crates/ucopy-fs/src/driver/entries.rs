@@ -158,7 +158,7 @@ impl Driver<'_> {
             }
         };
         let (src_dir, src_name) = match &entry.resolved {
-            Some((fd, name)) => (Arc::clone(fd), Arc::clone(name)),
+            Some((fd, name)) => (Arc::clone(fd), name.clone()),
             None => (src_dir, entry.src_name.clone()),
         };
         Some(FileJob {

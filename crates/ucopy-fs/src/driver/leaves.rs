@@ -31,13 +31,12 @@
 //! (its subtree is not copied), as the driver's would. Those directories' descriptors are the
 //! worker's own and never leave its thread.
 
-use std::ffi::CStr;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
 use ucopy_core::{
     Backup, Batch, CopiedPaths, Dereference, DirNode, EntryError, FileJob, JobOrigin, JobOutcome,
-    Kind, LinkMode, Op, Options, PlanOptions, Progress, Stat,
+    Kind, LinkMode, Name, Op, Options, PlanOptions, Progress, Stat,
 };
 
 use super::dirs::{finish_made_dir, left_to_finish, make_dir_at, MadeDir};
@@ -90,7 +89,7 @@ pub(crate) struct LeafTask {
     /// The directory (its source opened by the planner, in the driver's table).
     pub(super) node: Arc<DirNode>,
     /// Its files and their metadata as planned, in the plan's order.
-    pub(super) files: Vec<(Arc<CStr>, Stat)>,
+    pub(super) files: Vec<(Name, Stat)>,
     /// The driver's descriptor of the source directory, or of its parent's where a worker
     /// opened it (`candidates.rs`).
     pub(super) src_dir: LeafSource,
@@ -131,7 +130,7 @@ pub(super) struct SubDir {
     /// Its node, holding no descriptor (a child of its parent's).
     pub(super) node: Arc<DirNode>,
     /// Its files and their metadata as planned.
-    pub(super) files: Vec<(Arc<CStr>, Stat)>,
+    pub(super) files: Vec<(Name, Stat)>,
     /// This worker's descriptor of its source directory.
     pub(super) src: Arc<OwnedFd>,
     /// Its parent's place in the subtree's list; `None`: the candidate itself.
@@ -266,14 +265,14 @@ fn note_created(node: &DirNode, progress: &dyn Progress) {
 /// The jobs of `files` in the directory `node` (`src` and `dst` its descriptors).
 fn add_jobs(
     batch: &mut Batch,
-    files: Vec<(Arc<CStr>, Stat)>,
+    files: Vec<(Name, Stat)>,
     src: &Arc<OwnedFd>,
     dst: &Arc<OwnedFd>,
     node: &Arc<DirNode>,
 ) {
     batch.extend(files.into_iter().map(|(name, stat)| FileJob {
         src_dir: Arc::clone(src),
-        src_name: Arc::clone(&name),
+        src_name: name.clone(),
         dst_dir: Arc::clone(dst),
         dst_name: name,
         origin: JobOrigin::Planned {

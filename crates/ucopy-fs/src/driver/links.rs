@@ -177,7 +177,7 @@ impl Driver<'_> {
         let outcome = self.std.copy(&mut job, self.options);
         let copied = self.count_file(&job, outcome) == LinkStatus::Copied;
         if copied {
-            group.set_first(Arc::clone(&entry.dir), Arc::clone(&entry.dst_name));
+            group.set_first(Arc::clone(&entry.dir), entry.dst_name.detached());
         }
     }
 }

@@ -30,7 +30,7 @@ impl UringExecutor {
         for (i, t) in tasks.iter().enumerate() {
             let open = Op::Open {
                 dir: Arc::clone(&t.job.src_dir),
-                name: Arc::clone(&t.job.src_name),
+                name: t.job.src_name.clone(),
                 flags: SOURCE_FLAGS,
                 mode: FileMode::empty(),
             };
