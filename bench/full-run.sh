@@ -1,11 +1,11 @@
 #!/bin/sh
 # bench/full-run.sh DIR — the full run README's tables come from (bench/runs/2026-12-01h
 # onwards; DIR relative to the repository's root): the generated corpora and this machine's Rust
-# toolchain in memory (tmpfs, ext4 warm) and cold,
-# and a real node_modules (/tmp/nm/node_modules; `npm ci` in bench/trees/node-modules/ makes it)
-# in all three, 5 interleaved rounds after a warm-up, peers from /work/peers/bin (`cargo install
-# --root /work/peers cpz xcp fcp`). Each invocation's table is written to DIR, and its JSON
-# copied there from target/bench/results/. README's tables:
+# toolchain in memory (tmpfs, ext4 warm) and cold, and a real node_modules (/tmp/nm/node_modules;
+# `npm ci` in bench/trees/node-modules/ makes it) in all three, 5 interleaved rounds after a
+# warm-up, peers from /work/peers/bin (`cargo install --root /work/peers cpz xcp fcp`). Each
+# invocation's table is written to DIR, and its JSON copied there from target/bench/results/.
+# README's tables:
 #   python3 bench/readme-tables.py DIR/in-memory.json DIR/cold.json
 #   python3 bench/readme-tables.py DIR/node-modules.json
 set -e
