@@ -40,6 +40,14 @@ pub const KNOBS: &[(&str, &str)] = &[
     ),
     ("buffer=BYTES", "buffer (pipe) size per file in flight"),
     ("ring-max=BYTES", "larger files take copy_file_range"),
+    (
+        "direct",
+        "sources read with O_DIRECT (Tuning::direct_reads)",
+    ),
+    (
+        "in-flight=N",
+        "at most N files in flight per ring (Tuning::files_in_flight)",
+    ),
     ("qd=N", "files per batch"),
     ("threads=N", "worker threads (default 2)"),
     ("archive", "-a"),
@@ -84,6 +92,8 @@ impl Knobs {
                 }
                 "buffer" => tuning.buffer_size = num()? as usize,
                 "ring-max" => tuning.ring_max = num()?,
+                "direct" => tuning.direct_reads = true,
+                "in-flight" => tuning.files_in_flight = Some((num()? as usize).max(1)),
                 "qd" => options = options.queue_depth(num()? as usize),
                 "threads" => threads = (num()? as usize).max(1),
                 "archive" => options = options.archive(true),
@@ -144,8 +154,13 @@ mod tests {
         assert_eq!(k.tuning.iowq_max_workers, Some([64, 64]));
         assert_eq!(k.options.queue_depth, 256);
         assert_eq!(k.threads, 3);
+        let cold = Knobs::parse(&["direct", "in-flight=32"]).unwrap();
+        assert!(cold.tuning.direct_reads);
+        assert_eq!(cold.tuning.files_in_flight, Some(32));
         let d = Knobs::parse::<&str>(&[]).unwrap();
         assert_eq!(d.tuning.skip_success, Tuning::default().skip_success);
+        assert!(!d.tuning.direct_reads);
+        assert_eq!(d.tuning.files_in_flight, None);
         assert!(Knobs::parse(&["ring-writes"])
             .unwrap_err()
             .to_string()

@@ -14,6 +14,7 @@ use ucopy_uring::{Mode, Tuning, UringFactory};
 pub use ucopy_uring::Probe;
 
 use crate::cache::{self, CacheState};
+use crate::direct;
 use crate::syscall_cost::{syscall_cost, IN_MEMORY_RW_FROM};
 use crate::Error;
 
@@ -150,14 +151,23 @@ impl Backend {
                     ),
                     in_memory: false,
                     files_only: true,
+                    direct_reads: false,
                 },
-                None => auto_choice(&Probe::cached, Some(cache::sample(sources)), &syscall_cost),
+                None => {
+                    let cache = cache::sample(sources);
+                    let mut chosen = auto_choice(&Probe::cached, Some(cache), &syscall_cost);
+                    if cache == CacheState::Cold {
+                        chosen.read_around_cache(direct::measured_filesystem(sources));
+                    }
+                    chosen
+                }
             }),
             Backend::Std => Ok(Selection {
                 backend: Backend::Std,
                 reason: "--backend std".to_owned(),
                 in_memory: false,
                 files_only: false,
+                direct_reads: false,
             }),
             forced => {
                 // Locked memory used up by other rings of this user at the probe's moment (the
@@ -180,6 +190,7 @@ impl Backend {
                     reason: format!("--backend {}", forced.name()),
                     in_memory: false,
                     files_only: false,
+                    direct_reads: false,
                 })
             }
         }
@@ -218,6 +229,10 @@ pub struct Selection {
     /// [`Tuning::in_memory`] and one worker per CPU.
     #[serde(skip)]
     in_memory: bool,
+    /// `auto` found the source's data not in memory, on a filesystem where reads that skip the
+    /// page cache measured faster: the io_uring backend runs with [`Tuning::cold`].
+    #[serde(skip)]
+    direct_reads: bool,
     /// `auto` found no directory among a few sources ([`FEW_FILES`]): the copy needs no worker
     /// threads, so their number (the CPU count and quota, read from `/proc` and the cgroup
     /// files) is not asked for.
@@ -253,11 +268,30 @@ impl Selection {
         }
     }
 
+    /// A cold `rw` or `fixed` run on `filesystem` (one where reads that skip the page cache
+    /// were measured faster; `None`: not one) reads with [`Tuning::cold`], and says so.
+    fn read_around_cache(&mut self, filesystem: Option<&str>) {
+        let cold_ring = matches!(self.backend, Backend::Rw | Backend::Fixed) && !self.in_memory;
+        if let (true, Some(fs)) = (cold_ring, filesystem) {
+            self.direct_reads = true;
+            self.reason.push_str(&format!(
+                "; its reads skip the page cache (O_DIRECT, at most {} files in flight per \
+                 worker: the fastest measured cold on {fs})",
+                Tuning::cold()
+                    .files_in_flight
+                    .unwrap_or(ucopy_core::DEFAULT_QUEUE_DEPTH)
+            ));
+        }
+    }
+
     /// Makes one executor per worker thread.
     pub(crate) fn factory(&self) -> Box<dyn ExecutorFactory> {
         match self.backend.mode() {
             Some(mode) if self.in_memory => {
                 Box::new(UringFactory::with_tuning(mode, Tuning::in_memory()))
+            }
+            Some(mode) if self.direct_reads => {
+                Box::new(UringFactory::with_tuning(mode, Tuning::cold()))
             }
             Some(mode) => Box::new(UringFactory::new(mode)),
             None => Box::new(StdFactory),
@@ -297,6 +331,7 @@ fn auto_choice<'p>(
         reason,
         in_memory: false,
         files_only: false,
+        direct_reads: false,
     };
     // With the data in memory, rw's batched opens, reads and closes of small files cost the
     // kernel less than plain system calls where entering the kernel is dear; where it is cheap,
@@ -323,6 +358,7 @@ fn auto_choice<'p>(
                 ),
                 in_memory: true,
                 files_only: false,
+                direct_reads: false,
             },
             Err(why) => std(format!(
                 "{what}: plain system calls ({cost}; rw, the fastest measured in memory where \
@@ -375,6 +411,7 @@ fn auto_choice<'p>(
                     reason,
                     in_memory: false,
                     files_only: false,
+                    direct_reads: false,
                 };
             }
             Err(why) => refused.push((mode.name(), why)),
@@ -577,6 +614,47 @@ mod tests {
             Duration::from_nanos(75)
         });
         assert_eq!(empty.backend(), Backend::Std, "{}", empty.reason());
+    }
+
+    #[test]
+    fn a_cold_ring_reads_around_the_cache_only_on_a_measured_filesystem() {
+        let selection = |backend, in_memory| Selection {
+            backend,
+            reason: "r".to_owned(),
+            in_memory,
+            direct_reads: false,
+            files_only: false,
+        };
+        let mut cold_rw = selection(Backend::Rw, false);
+        cold_rw.read_around_cache(Some("ext4"));
+        assert!(cold_rw.direct_reads);
+        assert!(
+            cold_rw
+                .reason()
+                .starts_with("r; its reads skip the page cache (O_DIRECT, at most 32 "),
+            "{}",
+            cold_rw.reason()
+        );
+        assert_eq!(
+            cold_rw.workers_per_cpu(),
+            2,
+            "cold: two workers per CPU as before"
+        );
+        let mut fixed = selection(Backend::Fixed, false);
+        fixed.read_around_cache(Some("ext4"));
+        assert!(fixed.direct_reads);
+        // Elsewhere, in memory, or without a ring: nothing changes.
+        for (backend, in_memory, fs) in [
+            (Backend::Rw, false, None),
+            (Backend::Rw, true, Some("ext4")),
+            (Backend::Splice, false, Some("ext4")),
+            (Backend::Std, false, Some("ext4")),
+        ] {
+            let mut s = selection(backend, in_memory);
+            s.read_around_cache(fs);
+            assert!(!s.direct_reads, "{backend} in memory {in_memory} on {fs:?}");
+            assert_eq!(s.reason(), "r");
+        }
     }
 
     #[test]

@@ -39,6 +39,7 @@
 
 mod backend;
 mod cache;
+mod direct;
 mod run;
 mod syscall_cost;
 

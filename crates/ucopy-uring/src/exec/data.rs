@@ -26,6 +26,11 @@ enum Chain {
     SpliceOut,
 }
 
+/// The unit of a direct read's offset, length and buffer address: 4 KiB covers the logical
+/// block size of the disks this runs on (512 or 4096 bytes); a filesystem that wants more
+/// refuses the read, and the file is read through the page cache instead.
+const DIRECT_BLOCK: u32 = 4096;
+
 /// An error that stops the run: the destination is full or read-only (not Ctrl-C, which is
 /// said once by the front end).
 pub(super) fn stops_run(e: &ucopy_core::EntryError) -> bool {
@@ -116,7 +121,12 @@ impl UringExecutor {
             // Only splice keeps bytes across waves (rw and fixed wrote them in `flush_writes`).
             return Ok((Chain::SpliceOut, smallvec![splice_out(t.pend)]));
         }
-        let chunk = self.chunk(index)?;
+        let mut chunk = self.chunk(index)?;
+        if t.direct {
+            // Whole blocks into a buffer that starts on one (buffers are a multiple of 4 KiB
+            // apart; `new` clamps them to at least that).
+            chunk &= !(DIRECT_BLOCK - 1);
+        }
         let read = |len: u32| match self.mode {
             Mode::Splice => Op::SpliceIn {
                 fd: src.clone(),
@@ -143,6 +153,11 @@ impl UringExecutor {
                 Chain::SpliceThrough,
                 smallvec![read(want), splice_out(want)],
             ),
+            // A direct read ends on a block boundary; the file's last block reads short.
+            Mode::Rw | Mode::Fixed if t.direct => (
+                Chain::Read,
+                smallvec![read(want.next_multiple_of(DIRECT_BLOCK).min(chunk))],
+            ),
             Mode::Rw | Mode::Fixed => (Chain::Read, smallvec![read(want)]),
         })
     }
@@ -166,9 +181,22 @@ impl UringExecutor {
                 t.phase = Phase::Written;
             }
             (Chain::Read, OpResult::Done(n)) => {
-                // A short read is not the end: the next wave reads on from here.
-                t.pend = n;
+                // A short read is not the end: the next wave reads on from here. A direct read
+                // asked for whole blocks, past the size seen at open if the file grew since:
+                // the copy stops at that size, as every read of the std path does.
+                t.pend = if t.direct && t.stat.size > 0 {
+                    n.min((t.stat.size - t.off).min(u64::from(u32::MAX)) as u32)
+                } else {
+                    n
+                };
                 t.pend_start = 0;
+            }
+            (_, OpResult::Failed(Errno::INVAL)) if t.direct => {
+                // The filesystem wants another alignment (or a short read left the offset off
+                // a block): read on through the page cache.
+                if !t.read_buffered() {
+                    t.fail_read(Errno::INVAL);
+                }
             }
             (Chain::SpliceThrough, OpResult::Done(n)) => {
                 t.pend = n;

@@ -96,13 +96,17 @@ impl UringExecutor {
         caps: Caps,
         options: &Options,
     ) -> io::Result<UringExecutor> {
+        let in_flight = options
+            .queue_depth
+            .min(tuning.files_in_flight.unwrap_or(usize::MAX))
+            .clamp(1, MAX_GROUP);
         let mut e = UringExecutor {
             mode,
             buffer_size: tuning.buffer_size.clamp(4096, 1 << 30),
             tuning,
             caps,
-            group: options.queue_depth.clamp(1, MAX_GROUP),
-            max_group: options.queue_depth.clamp(1, MAX_GROUP),
+            group: in_flight,
+            max_group: in_flight,
             register: mode == Mode::Fixed,
             ring: None,
             owner: None,
@@ -207,6 +211,11 @@ impl UringExecutor {
         self.ring.as_mut().expect("just set").enable()?;
         self.owner = Some(me);
         Ok(())
+    }
+
+    /// Sources are opened with `O_DIRECT` ([`Tuning::direct_reads`]; not for `splice`).
+    fn direct_reads(&self) -> bool {
+        self.tuning.direct_reads && self.mode != Mode::Splice
     }
 
     fn uses_ring(&self, stat: &Stat) -> bool {
@@ -342,6 +351,8 @@ struct Task {
     pend_start: u32,
     /// `O_NONBLOCK` was taken off the source (see [`Task::retry_blocking`]).
     nonblock_cleared: bool,
+    /// The source is open with `O_DIRECT` ([`Tuning::direct_reads`]): reads are whole blocks.
+    direct: bool,
 }
 
 impl Task {
@@ -356,6 +367,7 @@ impl Task {
             pend: 0,
             pend_start: 0,
             nonblock_cleared: false,
+            direct: false,
         }
     }
 
@@ -388,6 +400,18 @@ impl Task {
     fn fail_write(&mut self, e: Errno) {
         let e = EntryError::new(self.job.dst_path(), EntryOp::Write, e);
         self.fail(e);
+    }
+
+    /// Takes `O_DIRECT` off the source: a direct read was refused (EINVAL: the filesystem wants
+    /// another alignment), or the file goes to the kernel path, whose reads should have the
+    /// page cache's read-ahead. The next read of it goes through the page cache; false if the
+    /// flag could not be changed.
+    fn read_buffered(&mut self) -> bool {
+        let src = self.src.as_ref().expect("an open source");
+        let cleared = rfs::fcntl_getfl(src.as_fd())
+            .and_then(|fl| rfs::fcntl_setfl(src.as_fd(), fl.difference(OFlags::DIRECT)));
+        self.direct = false;
+        cleared.is_ok()
     }
 
     /// A read said EAGAIN: the source was opened `O_NONBLOCK` (so that a FIFO swapped in cannot

@@ -4,7 +4,7 @@ use std::io;
 use std::os::fd::AsFd;
 use std::sync::Arc;
 
-use rustix::fs::Mode as FileMode;
+use rustix::fs::{Mode as FileMode, OFlags};
 use rustix::io::Errno;
 use smallvec::smallvec;
 use ucopy_core::{EntryError, FileJob, JobOutcome, Op as EntryOp, Options};
@@ -26,12 +26,18 @@ impl UringExecutor {
         out: &mut Vec<(FileJob, JobOutcome)>,
     ) -> io::Result<()> {
         let mut done = Vec::with_capacity(tasks.len());
+        let direct = self.direct_reads();
+        let flags = if direct {
+            SOURCE_FLAGS | OFlags::DIRECT
+        } else {
+            SOURCE_FLAGS
+        };
         let ring = self.ring();
         for (i, t) in tasks.iter().enumerate() {
             let open = Op::Open {
                 dir: Arc::clone(&t.job.src_dir),
                 name: t.job.src_name.clone(),
-                flags: SOURCE_FLAGS,
+                flags,
                 mode: FileMode::empty(),
             };
             ring.push_or_drain(i as u64, smallvec![open], &mut done)?;
@@ -45,7 +51,13 @@ impl UringExecutor {
         for c in done {
             let t = &mut tasks[c.tag as usize];
             match c.results.into_iter().next() {
-                Some(OpResult::Fd(fd)) => t.src = Some(Arc::new(fd)),
+                Some(OpResult::Fd(fd)) => {
+                    t.src = Some(Arc::new(fd));
+                    t.direct = direct;
+                }
+                // A filesystem that refuses O_DIRECT (procfs, some FUSE and network ones): the
+                // std path opens and reads it through the page cache.
+                Some(OpResult::Failed(Errno::INVAL)) if direct => t.phase = Phase::Fallback,
                 Some(OpResult::Failed(Errno::NOENT)) => {
                     t.end(JobOutcome::Vanished(EntryError::new(
                         t.job.path(),
@@ -80,7 +92,13 @@ impl UringExecutor {
             }
             if !self.uses_ring(&t.stat) {
                 // Too large for the ring (or sparse): planned without a stat, or grown since.
-                // The std path copies it now, from the descriptor already open.
+                // The std path copies it now, from the descriptor already open, through the
+                // page cache: its read-ahead keeps a large file's reads long.
+                if t.direct && !t.read_buffered() {
+                    t.phase = Phase::Fallback;
+                    continue;
+                }
+                let src = t.src.as_ref().expect("checked above");
                 let outcome = self
                     .std
                     .copy_opened(&mut t.job, src.as_fd(), t.stat, options);

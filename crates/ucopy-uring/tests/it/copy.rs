@@ -27,7 +27,7 @@ macro_rules! per_combination {
     };
     (@mode $m:ident $M:ident) => {
         mod $m {
-            per_combination!(@tunings $M: default small_chunks no_skip_plain_ring in_memory);
+            per_combination!(@tunings $M: default small_chunks no_skip_plain_ring in_memory cold);
         }
     };
     (@tunings $M:ident: $($t:ident)*) => {

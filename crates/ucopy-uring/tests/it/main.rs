@@ -112,9 +112,16 @@ pub fn is_root() -> bool {
 
 /// Knob sets every copy test runs with: the defaults, everything through the ring in tiny
 /// chunks (many waves, chunk boundaries), chains without skipped CQEs, single issuer or
-/// deferred task running, and what `auto` runs with the data in memory (larger files through
-/// the std path).
-pub const TUNINGS: [&str; 4] = ["default", "small-chunks", "no-skip-plain-ring", "in-memory"];
+/// deferred task running, what `auto` runs with the data in memory (larger files through the
+/// std path), and what it runs cold on ext4 (sources read with `O_DIRECT`, whole blocks; those
+/// that refuse it, such as procfs files, and the larger ones read through the page cache).
+pub const TUNINGS: [&str; 5] = [
+    "default",
+    "small-chunks",
+    "no-skip-plain-ring",
+    "in-memory",
+    "cold",
+];
 
 /// Every knob set of [`TUNINGS`] with its label.
 pub fn tunings() -> Vec<(&'static str, Tuning)> {
@@ -141,6 +148,7 @@ pub fn tuning(label: &str) -> Tuning {
             ..d()
         },
         "in-memory" => Tuning::in_memory(),
+        "cold" => Tuning::cold(),
         other => panic!("no tuning '{other}' (known: {TUNINGS:?})"),
     }
 }
