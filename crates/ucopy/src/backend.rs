@@ -275,8 +275,8 @@ impl Selection {
         if let (true, Some(fs)) = (cold_ring, filesystem) {
             self.direct_reads = true;
             self.reason.push_str(&format!(
-                "; its reads skip the page cache (O_DIRECT, at most {} files in flight per \
-                 worker: the fastest measured cold on {fs})",
+                "; its reads skip the page cache (O_DIRECT, {} files in flight per worker \
+                 unless a queue depth is given: the fastest measured cold on {fs})",
                 Tuning::cold()
                     .files_in_flight
                     .unwrap_or(ucopy_core::DEFAULT_QUEUE_DEPTH)
@@ -284,19 +284,31 @@ impl Selection {
         }
     }
 
-    /// Makes one executor per worker thread.
-    pub(crate) fn factory(&self) -> Box<dyn ExecutorFactory> {
+    /// Makes one executor per worker thread, for copies of `queue_depth` files per batch: a
+    /// depth other than the default is the caller's (`--queue-depth`), and a cold copy that
+    /// reads around the cache keeps that many in flight instead of its own 32.
+    pub(crate) fn factory(&self, queue_depth: usize) -> Box<dyn ExecutorFactory> {
         match self.backend.mode() {
             Some(mode) if self.in_memory => {
                 Box::new(UringFactory::with_tuning(mode, Tuning::in_memory()))
             }
             Some(mode) if self.direct_reads => {
-                Box::new(UringFactory::with_tuning(mode, Tuning::cold()))
+                Box::new(UringFactory::with_tuning(mode, cold_tuning(queue_depth)))
             }
             Some(mode) => Box::new(UringFactory::new(mode)),
             None => Box::new(StdFactory),
         }
     }
+}
+
+/// [`Tuning::cold`] for batches of `queue_depth` files: its own cap on the files in flight,
+/// unless the caller chose a depth other than the default.
+fn cold_tuning(queue_depth: usize) -> Tuning {
+    let mut tuning = Tuning::cold();
+    if queue_depth != ucopy_core::DEFAULT_QUEUE_DEPTH {
+        tuning.files_in_flight = None;
+    }
+    tuning
 }
 
 /// Sources fewer than this, none of them a directory, are copied with plain system calls
@@ -631,7 +643,7 @@ mod tests {
         assert!(
             cold_rw
                 .reason()
-                .starts_with("r; its reads skip the page cache (O_DIRECT, at most 32 "),
+                .starts_with("r; its reads skip the page cache (O_DIRECT, 32 files in flight"),
             "{}",
             cold_rw.reason()
         );
@@ -640,6 +652,13 @@ mod tests {
             2,
             "cold: two workers per CPU as before"
         );
+        // The default depth takes the cold cap; a depth the caller chose is kept.
+        assert_eq!(
+            cold_tuning(ucopy_core::DEFAULT_QUEUE_DEPTH).files_in_flight,
+            Some(32)
+        );
+        assert_eq!(cold_tuning(128).files_in_flight, None);
+        assert!(cold_tuning(128).direct_reads);
         let mut fixed = selection(Backend::Fixed, false);
         fixed.read_around_cache(Some("ext4"));
         assert!(fixed.direct_reads);

@@ -165,7 +165,7 @@ impl<'p> Copier<'p> {
     /// Copies each target with the selected backend, one after another, into one report;
     /// stops early when cancelled or when a copy stops on a fatal entry error.
     pub fn run_targets(&self, targets: &[Target], selection: &Selection) -> Result<Report, Error> {
-        let factory = selection.factory();
+        let factory = selection.factory(self.options.queue_depth);
         // A few files and no directory: copied on this thread (`copy_tree` starts no worker for a
         // source that is no directory), so the CPU count and quota are not read.
         let threads = match self.threads {
