@@ -192,7 +192,8 @@ pub struct Args {
           help_heading = OWN)]
     pub backend: BackendChoice,
 
-    /// Files in flight per worker (one io_uring submission)
+    /// Files in flight per worker (one io_uring submission); unset, a cold copy that reads
+    /// around the page cache keeps 32
     #[arg(long, value_name = "N", default_value_t = 64, help_heading = OWN,
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub queue_depth: u32,
