@@ -14,7 +14,7 @@ use crate::Mode;
 
 /// What one file's chain of a wave does, to read its results.
 #[derive(Debug, Clone, Copy)]
-enum Chain {
+pub(super) enum Chain {
     /// A size-0 source gets one read: procfs-like files report 0 but have content.
     ZeroCheck,
     /// `READ` at `off` (`rw`, `fixed`; `pwrite(2)` writes the bytes after the wave).
@@ -29,7 +29,7 @@ enum Chain {
 /// The unit of a direct read's offset, length and buffer address: 4 KiB covers the logical
 /// block size of the disks this runs on (512 or 4096 bytes); a filesystem that wants more
 /// refuses the read, and the file is read through the page cache instead.
-const DIRECT_BLOCK: u32 = 4096;
+pub(super) const DIRECT_BLOCK: u32 = 4096;
 
 /// An error that stops the run: the destination is full or read-only (not Ctrl-C, which is
 /// said once by the front end).
@@ -79,11 +79,24 @@ impl UringExecutor {
             if !any {
                 return Ok(());
             }
+            let lent = if self.direct_reads() {
+                self.lend_buffers(tasks, &chains, &mut done)?
+            } else {
+                Vec::new()
+            };
             done.extend(self.ring().run()?);
+            let mut lent_results: Vec<Option<OpResult>> = lent.iter().map(|_| None).collect();
             for c in done {
                 let i = c.tag as usize;
+                if let Some(k) = i.checked_sub(tasks.len()) {
+                    lent_results[k] = c.results.into_iter().next();
+                    continue;
+                }
                 let chain = chains[i].expect("a chain was pushed for this file");
                 self.apply(&mut tasks[i], i, chain, c);
+            }
+            if !lent.is_empty() {
+                self.write_lent(tasks, &lent, &lent_results);
             }
             // The destination is full (or read-only): the files still in flight would fail one
             // by one; stop the run now, as the std path does.
@@ -244,37 +257,49 @@ impl UringExecutor {
     fn flush_writes(&mut self, tasks: &mut [Task]) {
         let ring = self.ring.as_ref().expect("ring");
         for (i, t) in tasks.iter_mut().enumerate() {
-            if !t.moving() || t.pend == 0 {
-                continue;
-            }
-            let Some(dst) = t.dst.as_ref() else { continue };
-            let data = ring.buffer(Buf {
-                index: i,
-                start: t.pend_start,
-                len: t.pend,
-            });
-            let mut done = 0;
-            let mut error = None;
-            while done < data.len() {
-                match rustix::io::pwrite(dst.fd(), &data[done..], t.off + done as u64) {
-                    Ok(0) => {
-                        error = Some(Errno::IO);
-                        break;
-                    }
-                    Ok(n) => done += n,
-                    Err(Errno::INTR) => continue,
-                    Err(e) => {
-                        error = Some(e);
-                        break;
-                    }
-                }
-            }
-            t.off += done as u64;
-            t.pend -= done as u32;
-            t.pend_start += done as u32;
-            if let Some(e) = error {
-                t.fail_write(e);
+            if t.moving() && t.pend > 0 {
+                write_pending(ring, t, i);
             }
         }
+    }
+}
+
+/// Writes the `t.pend` bytes read into buffer `slot` (from `t.pend_start`) at `t.off`, with
+/// `pwrite(2)`, and moves `t.off` past what was written; a failed write fails the file. True
+/// when every byte was written.
+pub(super) fn write_pending(ring: &crate::ring::Ring, t: &mut Task, slot: usize) -> bool {
+    let Some(dst) = t.dst.as_ref() else {
+        return false;
+    };
+    let data = ring.buffer(Buf {
+        index: slot,
+        start: t.pend_start,
+        len: t.pend,
+    });
+    let mut done = 0;
+    let mut error = None;
+    while done < data.len() {
+        match rustix::io::pwrite(dst.fd(), &data[done..], t.off + done as u64) {
+            Ok(0) => {
+                error = Some(Errno::IO);
+                break;
+            }
+            Ok(n) => done += n,
+            Err(Errno::INTR) => continue,
+            Err(e) => {
+                error = Some(e);
+                break;
+            }
+        }
+    }
+    t.off += done as u64;
+    t.pend -= done as u32;
+    t.pend_start += done as u32;
+    match error {
+        Some(e) => {
+            t.fail_write(e);
+            false
+        }
+        None => true,
     }
 }

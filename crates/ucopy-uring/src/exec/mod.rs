@@ -10,7 +10,8 @@
 //! 2. **Data** ([`data`]): per file and wave one `READ` (`rw`, `fixed`), whose bytes are written
 //!    with `pwrite(2)` before the next wave, or one linked `SPLICE → SPLICE` (`splice`). A
 //!    transfer that comes up short is resumed from where it got to in the next wave; only a
-//!    read of 0 bytes ends a file before its size.
+//!    read of 0 bytes ends a file before its size. With direct reads a large file also reads
+//!    its next chunks into the buffers of files already done ([`lend`]).
 //! 3. **Finish** ([`finish`]): metadata from the source's fresh `fstat`, every descriptor closed
 //!    with `IORING_OP_CLOSE` in one submission, and each destination's close result checked
 //!    (`Closing::closed`): a file whose close failed is removed and reported.
@@ -21,6 +22,7 @@
 
 mod data;
 mod finish;
+mod lend;
 mod open;
 
 use std::io;

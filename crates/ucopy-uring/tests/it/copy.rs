@@ -439,3 +439,48 @@ fn executor_moves_between_threads() {
         }
     }
 }
+
+test!(direct_reads_fill_finished_files_buffers);
+/// With direct reads a file larger than its buffer also reads its next chunks into the buffers
+/// of the group's finished files (`exec/lend.rs`): small files finish in the first wave, and the
+/// large ones then move several chunks a wave. Sizes on and off block and chunk boundaries; a
+/// group larger than the queue depth's batch so that later groups lend too.
+fn direct_reads_fill_finished_files_buffers() {
+    let _g = shared();
+    for mode in modes() {
+        let tuning = Tuning {
+            buffer_size: 8192,
+            ..Tuning::cold()
+        };
+        let t = Trees::new();
+        let mut expected = Vec::new();
+        let mut jobs = Vec::new();
+        let large = [8193, 65_536, 100_003, 300_000, 16_384, 24_577];
+        for i in 0..40 {
+            let name = format!("d{i}");
+            let size = if i % 7 == 3 {
+                large[(i / 7) % large.len()]
+            } else {
+                (i * 131) % 5000
+            };
+            expected.push((name.clone(), t.file(&name, size)));
+            jobs.push(if i % 2 == 0 {
+                t.job(&name)
+            } else {
+                t.unstatted_job(&name)
+            });
+        }
+        let options = Options::builder().queue_depth(16).build();
+        let out = run(mode, &tuning, jobs, &options);
+        for (name, data) in &expected {
+            match outcome_of(&out, name) {
+                JobOutcome::Copied { bytes } => {
+                    assert_eq!(*bytes, data.len() as u64, "{mode:?}: {name} bytes")
+                }
+                o => panic!("{mode:?}: {name}: {o:?}"),
+            }
+            let got = std::fs::read(t.dst_path(name)).unwrap();
+            assert!(got == *data, "{mode:?}: {name} content differs");
+        }
+    }
+}
