@@ -284,6 +284,13 @@ impl Selection {
         }
     }
 
+    /// `auto` found the source cold on a filesystem where reads that skip the page cache were
+    /// measured faster ([`Tuning::cold`]); the copy then also reads its directories ahead of
+    /// the walk.
+    pub(crate) fn reads_around_cache(&self) -> bool {
+        self.direct_reads
+    }
+
     /// Makes one executor per worker thread, for copies of `queue_depth` files per batch: a
     /// depth other than the default is the caller's (`--queue-depth`), and a cold copy that
     /// reads around the cache keeps that many in flight instead of its own 32.

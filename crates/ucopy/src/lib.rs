@@ -42,6 +42,7 @@ mod cache;
 mod direct;
 mod run;
 mod syscall_cost;
+mod warm;
 
 use std::path::{Path, PathBuf};
 

@@ -238,6 +238,12 @@ impl<'p> Copier<'p> {
                 }
                 continue;
             }
+            // A cold source read around the page cache: its directories are read ahead of the
+            // walk (warm.rs).
+            let warmer = selection
+                .reads_around_cache()
+                .then(|| crate::warm::DirWarmer::start(&target.source))
+                .flatten();
             let copied = ucopy_fs::copy_tree(
                 &target.source,
                 &target.dest,
@@ -246,6 +252,9 @@ impl<'p> Copier<'p> {
                 threads,
                 self.progress,
             );
+            if let Some(w) = warmer {
+                w.stop();
+            }
             for e in finish_parents(&parents, &self.options) {
                 self.progress.failed(&e);
                 report.errors.push(e);
