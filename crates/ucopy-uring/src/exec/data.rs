@@ -120,6 +120,12 @@ impl UringExecutor {
         }
     }
 
+    /// A direct read's chunk: the buffer size in whole blocks, read into a buffer that starts on
+    /// one (buffers are a multiple of 4 KiB apart; `new` clamps them to at least that).
+    pub(super) fn direct_chunk(&self) -> u32 {
+        (self.buffer_size as u32) & !(DIRECT_BLOCK - 1)
+    }
+
     /// The next chain of file `index`.
     fn plan(&mut self, index: usize, t: &Task) -> io::Result<(Chain, Ops)> {
         let src = Target::Fd(Arc::clone(t.src.as_ref().expect("open")));
@@ -134,12 +140,11 @@ impl UringExecutor {
             // Only splice keeps bytes across waves (rw and fixed wrote them in `flush_writes`).
             return Ok((Chain::SpliceOut, smallvec![splice_out(t.pend)]));
         }
-        let mut chunk = self.chunk(index)?;
-        if t.direct {
-            // Whole blocks into a buffer that starts on one (buffers are a multiple of 4 KiB
-            // apart; `new` clamps them to at least that).
-            chunk &= !(DIRECT_BLOCK - 1);
-        }
+        let chunk = if t.direct {
+            self.direct_chunk()
+        } else {
+            self.chunk(index)?
+        };
         let read = |len: u32| match self.mode {
             Mode::Splice => Op::SpliceIn {
                 fd: src.clone(),
@@ -195,10 +200,9 @@ impl UringExecutor {
             }
             (Chain::Read, OpResult::Done(n)) => {
                 // A short read is not the end: the next wave reads on from here. A direct read
-                // asked for whole blocks, past the size seen at open if the file grew since:
-                // the copy stops at that size, as every read of the std path does.
+                // asked for whole blocks, past the size seen at open if the file grew since.
                 t.pend = if t.direct && t.stat.size > 0 {
-                    n.min((t.stat.size - t.off).min(u64::from(u32::MAX)) as u32)
+                    t.within_size(n)
                 } else {
                     n
                 };

@@ -116,7 +116,7 @@ impl UringExecutor {
                 }
                 let Some(OpResult::Done(n)) = *r else { break };
                 // What lies past the size seen at open is not copied (as for the file's own).
-                let n = n.min((t.stat.size - t.off).min(u64::from(u32::MAX)) as u32);
+                let n = t.within_size(n);
                 if n == 0 {
                     break;
                 }
@@ -126,10 +126,5 @@ impl UringExecutor {
             }
             k = end;
         }
-    }
-
-    /// A direct read's chunk: the buffer size in whole blocks.
-    fn direct_chunk(&self) -> u32 {
-        (self.buffer_size as u32) & !(DIRECT_BLOCK - 1)
     }
 }

@@ -409,11 +409,26 @@ impl Task {
     /// page cache's read-ahead. The next read of it goes through the page cache; false if the
     /// flag could not be changed.
     fn read_buffered(&mut self) -> bool {
-        let src = self.src.as_ref().expect("an open source");
-        let cleared = rfs::fcntl_getfl(src.as_fd())
-            .and_then(|fl| rfs::fcntl_setfl(src.as_fd(), fl.difference(OFlags::DIRECT)));
         self.direct = false;
-        cleared.is_ok()
+        self.clear_source_flag(OFlags::DIRECT).is_ok()
+    }
+
+    /// Takes `flag` off the open source's status flags (`F_SETFL`).
+    fn clear_source_flag(&self, flag: OFlags) -> rustix::io::Result<()> {
+        let src = self.src.as_ref().expect("an open source");
+        let flags = rfs::fcntl_getfl(src.as_fd())?;
+        rfs::fcntl_setfl(src.as_fd(), flags.difference(flag))
+    }
+
+    /// `n` bytes read at `off`, less any past the size the source had when it was opened: the
+    /// copy stops at that size, as every read of the std path does.
+    fn within_size(&self, n: u32) -> u32 {
+        n.min(
+            self.stat
+                .size
+                .saturating_sub(self.off)
+                .min(u64::from(u32::MAX)) as u32,
+        )
     }
 
     /// A read said EAGAIN: the source was opened `O_NONBLOCK` (so that a FIFO swapped in cannot
@@ -425,10 +440,7 @@ impl Task {
             return;
         }
         self.nonblock_cleared = true;
-        let src = self.src.as_ref().expect("reads happen on open sources");
-        let cleared = rfs::fcntl_getfl(src.as_fd())
-            .and_then(|fl| rfs::fcntl_setfl(src.as_fd(), fl.difference(OFlags::NONBLOCK)));
-        if let Err(e) = cleared {
+        if let Err(e) = self.clear_source_flag(OFlags::NONBLOCK) {
             self.fail_read(e);
         }
     }
