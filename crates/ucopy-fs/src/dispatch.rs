@@ -33,6 +33,16 @@ pub(crate) enum WorkItem {
 }
 
 impl WorkItem {
+    /// How many parts of it two workers could copy apart once it is split: a batch is one,
+    /// a group of leaves one per leaf, candidates one per candidate.
+    pub(crate) fn units(&self) -> usize {
+        match self {
+            WorkItem::Batch(_) => 1,
+            WorkItem::Leaves(tasks) => tasks.len(),
+            WorkItem::Candidates(tasks) => tasks.len(),
+        }
+    }
+
     /// The jobs of a batch (a leaf's are made by the worker: none here).
     pub(crate) fn jobs(&self) -> &[FileJob] {
         match self {
@@ -276,6 +286,11 @@ impl Dispatch {
     /// has started: `driver/held.rs`).
     pub(crate) fn take_waiting(&mut self) -> VecDeque<WorkItem> {
         std::mem::take(&mut self.waiting)
+    }
+
+    /// The items not sent yet, oldest first.
+    pub(crate) fn waiting(&self) -> impl Iterator<Item = &WorkItem> {
+        self.waiting.iter()
     }
 
     /// Puts back a batch a worker could not run (it failed to start), first in line.

@@ -385,8 +385,9 @@ impl Driver<'_> {
             }
             self.send_leaves()?;
             self.send_candidates()?;
-            // No worker started: what the walk handed out is copied here.
-            self.run_held_if_any();
+            // No worker started: what the walk handed out is copied here, unless it is several
+            // items with many bytes (held.rs, `HELD_BYTES`).
+            self.run_held_at_end();
             self.dispatch.drain();
             // Candidates given back while the rest is in flight resume the walk (unless the
             // copy is stopping: then everything in flight is waited for, as always).
@@ -577,7 +578,8 @@ mod tests {
     /// A worker starts when there is work for it: a copy of one file, or of a tree of no more
     /// than a batch, with plain system calls starts none (the driver copies it: a thread costs
     /// such a copy more than the copy), with another backend one of the two it may have for one
-    /// file, and at least one for the tree; a directory of several batches starts both.
+    /// file, and at least one for the tree; a directory of several batches starts both, and so
+    /// do two directories of a few large files.
     #[test]
     fn workers_start_when_there_is_work_for_them() {
         if crate::driver::address_space_limited() {
@@ -605,5 +607,15 @@ mod tests {
             std::fs::write(tree.join(format!("f{i}")), b"x").unwrap();
         }
         assert_eq!(workers_started(&tree, files, "std"), 2);
+        // Few files but many bytes in two directories: both workers, each taking one.
+        let large = src.path().join("large");
+        for d in ["a", "c"] {
+            std::fs::create_dir_all(large.join(d)).unwrap();
+            for i in 0..2 {
+                let f = std::fs::File::create(large.join(d).join(format!("f{i}"))).unwrap();
+                f.set_len(super::held::HELD_BYTES / 2).unwrap();
+            }
+        }
+        assert_eq!(workers_started(&large, 4, "std"), 2);
     }
 }

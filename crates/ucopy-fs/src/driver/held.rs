@@ -15,12 +15,30 @@
 //! tree), the first worker starts and takes the queue as it would have; should it fail to start
 //! (RLIMIT_NPROC), the driver copies everything itself and says so. A source that is no
 //! directory is copied here from the start (`Held::Here`): it never wants a worker.
+//!
+//! A small tree in files may be a large one in bytes: two directories of 50 files of 7 MB each
+//! were copied on this one thread in 380 ms where cpz's two threads took 283 (PERF.md, "The run
+//! of `bench/runs/2026-12-02j/`"). So when the walk ends with more than one item waiting, the
+//! sizes of a few of their files are looked up, and if the files they stand for would come to
+//! more than [`HELD_BYTES`], the workers start and take the items as in a larger tree.
+
+use std::os::fd::AsFd;
+
+use rustix::fs::{statat, AtFlags};
 
 use super::candidates::{copy_candidates, LISTING_BUFFER};
-use super::leaves::copy_leaves;
+use super::leaves::{copy_leaves, LeafSource};
 use super::workers::run_batch;
 use super::Driver;
 use crate::dispatch::WorkItem;
+
+/// The most bytes a tree's held items may hold, by the sample's estimate, to be copied on the
+/// driver's thread when they are more than one: about 10 ms of copying in memory, where a
+/// worker's start costs a few tenths of a millisecond.
+pub(super) const HELD_BYTES: u64 = 32 << 20;
+
+/// Files whose sizes are looked up for that estimate, at most (their first files, item by item).
+const SIZE_SAMPLES: usize = 8;
 
 /// Whether the driver holds work back from workers, or copies it itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,14 +72,14 @@ impl Driver<'_> {
                     self.held = Held::Waiting { files, most };
                     return false;
                 }
-                self.start_first_worker()
+                self.start_first_worker(true)
             }
         }
     }
 
-    /// The tree is more than a small one: the first worker starts and takes what waits. If it
-    /// cannot start, the driver copies everything itself (false).
-    fn start_first_worker(&mut self) -> bool {
+    /// The tree is more than a small one: the first worker starts and, with `pump`, takes what
+    /// waits. If it cannot start, the driver copies everything itself (false).
+    fn start_first_worker(&mut self, pump: bool) -> bool {
         self.held = Held::No;
         let later = self.later.as_ref().expect("no worker started yet");
         match (later.start)(0, later.done_tx.clone(), None) {
@@ -71,7 +89,9 @@ impl Driver<'_> {
                 if later.wanted <= 1 {
                     self.later = None;
                 }
-                self.dispatch.pump();
+                if pump {
+                    self.dispatch.pump();
+                }
                 true
             }
             Err(e) => {
@@ -100,6 +120,75 @@ impl Driver<'_> {
         if matches!(self.held, Held::Waiting { .. } | Held::Here) {
             self.run_held_here();
         }
+    }
+
+    /// The walk has ended: what waits for a first worker is copied here — unless it is more than
+    /// one batch or leaf and its files, by a sample of their sizes, hold more than [`HELD_BYTES`]: then
+    /// the workers start and take it, two items and more in parallel.
+    pub(super) fn run_held_at_end(&mut self) {
+        if let Held::Waiting { files, .. } = self.held {
+            let units: usize = self.dispatch.waiting().map(WorkItem::units).sum();
+            if units > 1 && self.held_bytes(files) > HELD_BYTES {
+                // A group of leaves goes to one worker whole: each leaf becomes an item, so
+                // that two workers can take two of them.
+                for item in self.dispatch.take_waiting() {
+                    match item {
+                        WorkItem::Leaves(tasks) => {
+                            for task in tasks {
+                                self.dispatch.push(WorkItem::Leaves(vec![task]));
+                            }
+                        }
+                        other => self.dispatch.push(other),
+                    }
+                }
+                // Both workers first, then the items: pumped to the first worker alone, the
+                // second would find nothing left to take.
+                if self.start_first_worker(false) {
+                    self.start_more_workers();
+                    self.dispatch.pump();
+                }
+                return;
+            }
+        }
+        self.run_held_if_any();
+    }
+
+    /// An estimate of the bytes of the `files` files waiting: the mean size of up to
+    /// [`SIZE_SAMPLES`] of them (looked up by name; one that cannot be counts as empty) times
+    /// their number.
+    fn held_bytes(&self, files: usize) -> u64 {
+        let size = |dir: &dyn AsFd, name: &std::ffi::CStr| {
+            statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).map_or(0, |st| st.st_size.max(0) as u64)
+        };
+        let (mut sampled, mut bytes) = (0u64, 0u64);
+        for item in self.dispatch.waiting() {
+            if sampled as usize >= SIZE_SAMPLES {
+                break;
+            }
+            match item {
+                WorkItem::Batch(batch) => {
+                    if let Some(job) = batch.first() {
+                        bytes += size(&job.src_dir, &job.src_name);
+                        sampled += 1;
+                    }
+                }
+                WorkItem::Leaves(tasks) => {
+                    for task in tasks.iter().take(SIZE_SAMPLES) {
+                        if let (LeafSource::Opened(dir), Some((name, _))) =
+                            (&task.src_dir, task.files.first())
+                        {
+                            bytes += size(dir, name);
+                            sampled += 1;
+                        }
+                    }
+                }
+                WorkItem::Candidates(_) => {}
+            }
+        }
+        if sampled == 0 {
+            return 0;
+        }
+        bytes / sampled * files as u64
     }
 
     /// Copies every item waiting in the queue as a std worker would, and takes in the outcomes

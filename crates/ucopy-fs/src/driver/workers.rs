@@ -278,7 +278,7 @@ impl Driver<'_> {
     /// Starts one more worker when more work has been handed out than there are workers to run
     /// it (one running and at least one queued), until the copy has as many as it may. A worker
     /// that cannot start ends the starting, with a note; the copy goes on with those it has.
-    fn start_more_workers(&mut self) {
+    pub(super) fn start_more_workers(&mut self) {
         let Some(later) = &self.later else {
             return;
         };
