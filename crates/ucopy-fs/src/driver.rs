@@ -386,7 +386,7 @@ impl Driver<'_> {
             self.send_leaves()?;
             self.send_candidates()?;
             // No worker started: what the walk handed out is copied here, unless it is several
-            // items with many bytes (held.rs, `HELD_BYTES`).
+            // batches or leaves with many bytes (held.rs, `HELD_BYTES`).
             self.run_held_at_end();
             self.dispatch.drain();
             // Candidates given back while the rest is in flight resume the walk (unless the

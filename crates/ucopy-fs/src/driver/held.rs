@@ -18,11 +18,12 @@
 //!
 //! A small tree in files may be a large one in bytes: two directories of 50 files of 7 MB each
 //! were copied on this one thread in 380 ms where cpz's two threads took 283 (PERF.md, "The run
-//! of `bench/runs/2026-12-02j/`"). So when the walk ends with more than one item waiting, the
-//! sizes of a few of their files are looked up, and if the files they stand for would come to
-//! more than [`HELD_BYTES`], the workers start and take the items as in a larger tree.
+//! of `bench/runs/2026-12-02j/`"). So when the walk ends with more than one batch or leaf
+//! waiting, the sizes of a few of their files are looked up, and if the files they stand for
+//! would come to more than [`HELD_BYTES`], the workers start and take them as in a larger tree.
 
-use std::os::fd::AsFd;
+use std::ffi::CStr;
+use std::os::fd::{AsFd, BorrowedFd};
 
 use rustix::fs::{statat, AtFlags};
 
@@ -122,9 +123,9 @@ impl Driver<'_> {
         }
     }
 
-    /// The walk has ended: what waits for a first worker is copied here — unless it is more than
-    /// one batch or leaf and its files, by a sample of their sizes, hold more than [`HELD_BYTES`]: then
-    /// the workers start and take it, two items and more in parallel.
+    /// The walk has ended: what waits for a first worker is copied here — unless it is more
+    /// than one batch or leaf and its files, by a sample of their sizes, hold more than
+    /// [`HELD_BYTES`]: then the workers start and take it, two items and more in parallel.
     pub(super) fn run_held_at_end(&mut self) {
         if let Held::Waiting { files, .. } = self.held {
             let units: usize = self.dispatch.waiting().map(WorkItem::units).sum();
@@ -157,38 +158,41 @@ impl Driver<'_> {
     /// [`SIZE_SAMPLES`] of them (looked up by name; one that cannot be counts as empty) times
     /// their number.
     fn held_bytes(&self, files: usize) -> u64 {
-        let size = |dir: &dyn AsFd, name: &std::ffi::CStr| {
-            statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).map_or(0, |st| st.st_size.max(0) as u64)
-        };
-        let (mut sampled, mut bytes) = (0u64, 0u64);
+        // The first file of each batch and of each leaf, until there are enough.
+        let mut samples: Vec<(BorrowedFd<'_>, &CStr)> = Vec::with_capacity(SIZE_SAMPLES);
         for item in self.dispatch.waiting() {
-            if sampled as usize >= SIZE_SAMPLES {
-                break;
-            }
             match item {
                 WorkItem::Batch(batch) => {
-                    if let Some(job) = batch.first() {
-                        bytes += size(&job.src_dir, &job.src_name);
-                        sampled += 1;
-                    }
+                    samples.extend(batch.first().map(|j| (j.src_dir.as_fd(), &*j.src_name)));
                 }
                 WorkItem::Leaves(tasks) => {
-                    for task in tasks.iter().take(SIZE_SAMPLES) {
-                        if let (LeafSource::Opened(dir), Some((name, _))) =
-                            (&task.src_dir, task.files.first())
-                        {
-                            bytes += size(dir, name);
-                            sampled += 1;
+                    samples.extend(tasks.iter().filter_map(|t| {
+                        match (&t.src_dir, t.files.first()) {
+                            (LeafSource::Opened(dir), Some((name, _))) => {
+                                Some((dir.as_fd(), &**name))
+                            }
+                            _ => None,
                         }
-                    }
+                    }));
                 }
                 WorkItem::Candidates(_) => {}
             }
+            if samples.len() >= SIZE_SAMPLES {
+                break;
+            }
         }
-        if sampled == 0 {
+        samples.truncate(SIZE_SAMPLES);
+        if samples.is_empty() {
             return 0;
         }
-        bytes / sampled * files as u64
+        let bytes: u64 = samples
+            .iter()
+            .map(|&(dir, name)| {
+                statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
+                    .map_or(0, |st| st.st_size.max(0) as u64)
+            })
+            .sum();
+        bytes / samples.len() as u64 * files as u64
     }
 
     /// Copies every item waiting in the queue as a std worker would, and takes in the outcomes
