@@ -3,7 +3,7 @@
 //!
 //! - Directories are opened relative to their parent's fd with `O_NOFOLLOW`, and each opened
 //!   directory is checked against the identity its listing reported, so a directory swapped for
-//!   a symlink mid-copy is refused instead of followed (docs/behaviours.md row 32).
+//!   a symlink mid-copy is refused instead of followed (docs/behaviour-table.md row 32).
 //! - A directory's entries are listed once (`getdents64`), then taken one at a time, so memory
 //!   holds one listing per open level, not the tree (row 35).
 //! - Files are ordered by the inode number the directory entry already carries (no extra stat

@@ -1,4 +1,4 @@
-//! cp's destination semantics, decided before anything is created (docs/behaviours.md rows 1, 7, 8,
+//! cp's destination semantics, decided before anything is created (docs/behaviour-table.md rows 1, 7, 8,
 //! 25): where each source lands, and the refusals — several sources into a non-directory, a
 //! directory into itself, a file onto itself — by device and inode, never by comparing strings.
 

@@ -1,13 +1,13 @@
 //! Creating destination objects without ever writing through something that is in the way.
 //!
-//! The rules (this repository's docs/behaviours.md, rows 3–6 and 20): a new file
+//! The rules (docs/behaviour-table.md, rows 3–6 and 20): a new file
 //! is created with `O_EXCL | O_NOFOLLOW`, at its final mode without `-a`, and under `-a` (where
 //! owner and mode change later) at a mode no wider than `0600` (or the final mode, if narrower);
 //! an existing symlink, FIFO, socket or device at the destination name is removed and replaced,
 //! never opened; an existing directory is a type conflict; under `-a` a regular file with other
 //! hard links is unlinked first so the other names keep their data.
 //!
-//! **Resuming an interrupted copy** (this repository's docs/behaviours.md, row 41).
+//! **Resuming an interrupted copy** (docs/behaviour-table.md, row 41).
 //! Directories, and under `-a` files, are private while they are written (files `0600` or narrower, directories
 //! `0700`) and get their final mode when complete — except a directory that, without `-a`, can be
 //! made at its final mode ([`dir_final_at_creation`]: as `cp -r` makes it, when that mode lets its

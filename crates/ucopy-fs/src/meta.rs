@@ -34,7 +34,7 @@ impl MetaError {
 }
 
 /// Is this process allowed to set arbitrary owners? Asked once; a non-root `chown` failure is not
-/// an error (this repository's docs/behaviours.md, row 18).
+/// an error (docs/behaviour-table.md, row 18).
 pub fn is_root() -> bool {
     rustix::process::geteuid().is_root()
 }
@@ -47,7 +47,7 @@ fn times_of(stat: &Stat) -> Timestamps {
 }
 
 /// A chown's result as the copy sees it: as non-root, giving a file away fails with EPERM and
-/// cp -a carries on silently (this repository's docs/behaviours.md, row 18).
+/// cp -a carries on silently (docs/behaviour-table.md, row 18).
 fn chown_checked(result: rustix::io::Result<()>) -> Result<(), MetaError> {
     match result {
         Err(e) if e != Errno::PERM || is_root() => Err(MetaError::new(Op::Chown, e)),
@@ -275,7 +275,7 @@ fn proc_fd_path(fd: BorrowedFd<'_>) -> CString {
 }
 
 /// Errors from writing an xattr that mean "this destination cannot hold it": not a per-file error
-/// under `-a` (this repository's docs/behaviours.md, row 19), as with cp.
+/// under `-a` (docs/behaviour-table.md, row 19), as with cp.
 fn xattr_unsupported(e: Errno) -> bool {
     e == Errno::OPNOTSUPP || (e == Errno::PERM && !is_root())
 }

@@ -1,5 +1,5 @@
 //! A destination file's whole life in one type, so that no executor can forget a rule
-//! (this repository's docs/behaviours.md, rows 20, 27, 30, 36 and 40).
+//! (docs/behaviour-table.md, rows 20, 27, 30, 36 and 40).
 //!
 //! [`NewFile::create`] makes the file private (`dest::private_file_mode`, or truncates an
 //! existing one by the rules of [`crate::dest`]); the executor only moves bytes into

@@ -1,4 +1,4 @@
-//! Comparing trees the way docs/behaviours.md defines "equal trees" ([`tree_diffs`],
+//! Comparing trees the way docs/behaviour-table.md defines "equal trees" ([`tree_diffs`],
 //! [`assert_trees_equal`]), and the invariant after a failed or interrupted copy
 //! ([`assert_only_complete_files`]). The walk holds dir fds (2 per level at most) and opens
 //! children with `openat` relative to them, so depth 2,000 and paths past PATH_MAX work; names
@@ -22,7 +22,7 @@ pub use crate::snapshot::{Snap, Snapshot};
 use crate::fsat::{join, open_dir, open_file, open_parent, read_full_at, readlink, show_x};
 use crate::is_root;
 
-/// What "equal" includes. `archive()` is the full definition of docs/behaviours.md; `plain()` is what
+/// What "equal" includes. `archive()` is the full definition of docs/behaviour-table.md; `plain()` is what
 /// `cp -r` keeps (type, size, content, symlink targets, rdev).
 #[derive(Clone, Debug)]
 pub struct Compare {

@@ -1,5 +1,5 @@
 //! Hostile destinations: another user renaming things inside the destination while the copy
-//! runs must never make ucopy change an object it did not create (docs/behaviours.md rows 4
+//! runs must never make ucopy change an object it did not create (docs/behaviour-table.md rows 4
 //! and 5: nothing is written, and no metadata changed, through a name swapped under the copy).
 
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};

@@ -1,5 +1,5 @@
 //! Behaviour tests for the `ucopy` binary: one module per section of
-//! `docs/behaviours.md`, one test per row (or a few), each run once per backend
+//! `docs/behaviour-table.md`, one test per row (or a few), each run once per backend
 //! (`backend_test!` makes `<row>::{std,splice,rw,fixed}`), plus a differential test that holds
 //! every backend to the `std` executor's result.
 //!

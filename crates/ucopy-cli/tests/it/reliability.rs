@@ -3,7 +3,7 @@
 //! destination inside the source, sysfs files whose size lies, and re-running a copy that was
 //! killed. Every case uses the real mechanism (a rename from another thread, `ulimit -n`, a bind
 //! mount, `/sys`, SIGKILL, a FUSE filesystem that fails closes), once per backend.
-//! docs/behaviours.md rows 36–41.
+//! docs/behaviour-table.md rows 36–41.
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};

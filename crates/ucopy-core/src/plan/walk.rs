@@ -112,7 +112,7 @@ impl Planner {
     /// A directory that is the destination of this directory or of one of its ancestors
     /// (reached through a bind mount, or because the destination lies inside the source) would
     /// be copied into itself, level after level, until the disk is full. cp refuses it per
-    /// directory; so do we (docs/behaviours.md row 38). Comparing identities catches every
+    /// directory; so do we (docs/behaviour-table.md row 38). Comparing identities catches every
     /// route to it. True (and the error queued) when `id`, the directory `name` in `parent`, is
     /// one.
     fn refuse_into_itself(&mut self, parent: &DirNode, name: &CStr, id: (u64, u64)) -> bool {
