@@ -146,12 +146,12 @@ struct Listed {
     fd: Option<OwnedFd>,
     /// Its subdirectories by their listed type.
     subdirs: Vec<PathBuf>,
-    /// The names of its other entries, each ending in a NUL.
+    /// The names of its regular files (by their listed type), each ending in a NUL.
     files: Vec<u8>,
 }
 
-/// Lists `dir` (reading its blocks into memory): its subdirectories by their listed type and
-/// the names of its other entries; nothing if it cannot be opened or is on another filesystem
+/// Lists `dir` (reading its blocks into memory): its subdirectories and the names of its regular
+/// files, by their listed type; nothing if it cannot be opened or is on another filesystem
 /// than `dev`. A huge directory is left half-read once `stop` is set.
 fn list(dir: &Path, dev: u64, stop: &AtomicBool, buf: &mut [MaybeUninit<u8>]) -> Listed {
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;

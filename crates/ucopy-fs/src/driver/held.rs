@@ -16,9 +16,9 @@
 //! (RLIMIT_NPROC), the driver copies everything itself and says so. A source that is no
 //! directory is copied here from the start (`Held::Here`): it never wants a worker.
 //!
-//! A small tree in files may be a large one in bytes: two directories of 50 files of 7 MB each
-//! were copied on this one thread in 380 ms where cpz's two threads took 283 (PERF.md, "The run
-//! of `bench/runs/2026-12-02j/`"). So when the walk ends with more than one batch or leaf
+//! A small tree in files may be a large one in bytes: two directories of 50 large files (698 MB)
+//! were copied on this one thread in 474 ms where cpz's two threads took 360 (PERF.md, "The run
+//! of `bench/runs/2026-12-02j/`", `held-bytes.txt` there). So when the walk ends with more than one batch or leaf
 //! waiting, the sizes of a few of their files are looked up, and if the files they stand for
 //! would come to more than [`HELD_BYTES`], the workers start and take them as in a larger tree.
 
