@@ -193,7 +193,7 @@ pub struct Args {
     pub backend: BackendChoice,
 
     /// Files in flight per worker (one io_uring submission); unset, a cold copy that reads
-    /// around the page cache keeps 32
+    /// around the page cache keeps 16
     #[arg(long, value_name = "N", default_value_t = 64, help_heading = OWN,
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub queue_depth: u32,
@@ -203,7 +203,7 @@ pub struct Args {
           help_heading = OWN)]
     pub order: OrderChoice,
 
-    /// Worker threads [default: one per CPU; two for the io_uring backends without a memlock or address-space limit]
+    /// Worker threads [default: one per CPU; two for the io_uring backends, four for a cold copy that reads around the page cache, without a memlock or address-space limit]
     #[arg(long, value_name = "N", help_heading = OWN,
           value_parser = clap::value_parser!(u32).range(1..=256))]
     pub threads: Option<u32>,

@@ -1,0 +1,24 @@
+#!/bin/bash
+# bench/runs/2026-12-02m: cold copies with more io_uring workers per CPU (AMD EPYC under KVM,
+# 2 cores). Built at the commit named in results.txt (`cargo build --release --locked`); peers
+# from crates.io (`cargo install --root /work/peers cpz`). Each copy is one cold1.sh run: a fresh
+# loop ext4 on /dev/shm as the destination, the page cache dropped, the source disk's counters.
+set -eu
+cd "$(dirname "$0")/../../.."
+C=target/bench/corpora
+H=bench/runs/2026-12-02h
+U=target/release/ucopy
+# 1. Worker threads and files in flight per worker, 6 rotated rounds over five corpora.
+$H/matrix.sh 6 "s4=$C/small-4k.a4016e97/tree s64=$C/small-64k.c0ccde43/tree \
+mix=$C/mixed.809846f8/tree nm=$C/tree.cf3d3404/tree tc=$C/tree.9e536432/tree" \
+  "t4=$U -r" "t8=$U -r --threads 8" "t8q16=$U -r --threads 8 --queue-depth 16" \
+  "cpz=/work/peers/bin/cpz" > bench/runs/2026-12-02m/workers.txt
+python3 bench/runs/2026-12-02m/summary.py bench/runs/2026-12-02m/workers.txt
+# 2. The change (at the commit named in results.txt: four workers per CPU with 16 files in flight
+#    each when cold) against the settings before it (--threads 4 --queue-depth 32 on 2 CPUs), 5
+#    rotated rounds.
+$H/matrix.sh 5 "s4=$C/small-4k.a4016e97/tree s64=$C/small-64k.c0ccde43/tree \
+mix=$C/mixed.809846f8/tree nm=$C/tree.cf3d3404/tree tc=$C/tree.9e536432/tree" \
+  "before=$U -r --threads 4 --queue-depth 32" "after=$U -r" "after-a=$U -a" \
+  "before-a=$U -a --threads 4 --queue-depth 32" > bench/runs/2026-12-02m/change.txt
+python3 bench/runs/2026-12-02m/summary.py bench/runs/2026-12-02m/change.txt
