@@ -22,3 +22,14 @@ mix=$C/mixed.809846f8/tree nm=$C/tree.cf3d3404/tree tc=$C/tree.9e536432/tree" \
   "before=$U -r --threads 4 --queue-depth 32" "after=$U -r" "after-a=$U -a" \
   "before-a=$U -a --threads 4 --queue-depth 32" > bench/runs/2026-12-02m/change.txt
 python3 bench/runs/2026-12-02m/summary.py bench/runs/2026-12-02m/change.txt
+# 4. After the change: more workers per CPU with the same files in flight, and (with a scratch
+#    build whose warm.rs read UCOPY_WARM_THREADS for its thread count; not kept) the warmer's threads.
+$H/matrix.sh 4 "s4=$C/small-4k.a4016e97/tree mix=$C/mixed.809846f8/tree \
+nm=$C/tree.cf3d3404/tree tc=$C/tree.9e536432/tree" "t8q16=$U -r" \
+  "t12q11=$U -r --threads 12 --queue-depth 11" "t16q8=$U -r --threads 16 --queue-depth 8" \
+  > bench/runs/2026-12-02m/more-workers.txt
+W=${SCRATCH_UCOPY:-/tmp/wt-target/release/ucopy}
+$H/matrix.sh 4 "s4=$C/small-4k.a4016e97/tree mix=$C/mixed.809846f8/tree \
+nm=$C/tree.cf3d3404/tree tc=$C/tree.9e536432/tree" "w4=$W -r" \
+  "w2=env UCOPY_WARM_THREADS=2 $W -r" "w8=env UCOPY_WARM_THREADS=8 $W -r" \
+  "w0=env UCOPY_WARM_THREADS=0 $W -r" > bench/runs/2026-12-02m/warmers.txt
