@@ -313,8 +313,6 @@ impl Selection {
     }
 }
 
-/// [`Tuning::cold`] for batches of `queue_depth` files: its own cap on the files in flight,
-/// unless the caller chose a depth other than the default.
 /// Worker threads per CPU for a cold copy whose ring reads around the page cache
 /// ([`Tuning::cold`], 16 files in flight per worker): twice the two of other cold io_uring
 /// copies, with half the files each. A worker creates its files and writes their data itself,
@@ -325,6 +323,8 @@ impl Selection {
 /// and the mixed corpus level (the disk).
 const COLD_WORKERS_PER_CPU: usize = 4;
 
+/// [`Tuning::cold`] for batches of `queue_depth` files: its own cap on the files in flight,
+/// unless the caller chose a depth other than the default.
 fn cold_tuning(queue_depth: usize) -> Tuning {
     let mut tuning = Tuning::cold();
     if queue_depth != ucopy_core::DEFAULT_QUEUE_DEPTH {
