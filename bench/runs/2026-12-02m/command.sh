@@ -3,6 +3,8 @@
 # 2 cores). Built at the commit named in results.txt (`cargo build --release --locked`); peers
 # from crates.io (`cargo install --root /work/peers cpz`). Each copy is one cold1.sh run: a fresh
 # loop ext4 on /dev/shm as the destination, the page cache dropped, the source disk's counters.
+# In-memory sources (item 3): /dev/shm/c/<corpus> (`cp -a` of target/bench/corpora/<corpus>/tree)
+# and /dev/shm/nm/node_modules (bench/trees/node-modules, `npm ci`).
 set -eu
 cd "$(dirname "$0")/../../.."
 C=target/bench/corpora
@@ -22,6 +24,23 @@ mix=$C/mixed.809846f8/tree nm=$C/tree.cf3d3404/tree tc=$C/tree.9e536432/tree" \
   "before=$U -r --threads 4 --queue-depth 32" "after=$U -r" "after-a=$U -a" \
   "before-a=$U -a --threads 4 --queue-depth 32" > bench/runs/2026-12-02m/change.txt
 python3 bench/runs/2026-12-02m/summary.py bench/runs/2026-12-02m/change.txt
+# 3. What bounds the rest (results.txt item 3; one-off, at e5cfb87 — the flags below give its
+#    cold settings at any later commit): the same 64 KiB copy four times; the mixed corpus with
+#    four and eight workers; a profile of cold 4 KiB files; in memory against cpz and the floor.
+for i in 1 2 3 4; do $H/cold1.sh $C/small-64k.c0ccde43/tree $U -r --threads 4 --queue-depth 32; done
+for t in 4 8; do $H/cold1.sh $C/mixed.809846f8/tree $U -r --threads $t --queue-depth 32; done
+$H/cold1.sh $C/small-4k.a4016e97/tree perf record -q -a -g -F 2000 -o /tmp/cold-s4.data \
+  $U -r --threads 4 --queue-depth 32
+perf report -i /tmp/cold-s4.data --no-children --sort sym -g none --percent-limit 1.5 --stdio
+for c in small-4k.a4016e97 small-64k.c0ccde43; do
+  bash bench/ab.sh 9 /dev/shm/c/$c /dev/shm/d/o "ucopy=$U -r" "cpz=/work/peers/bin/cpz" \
+    "floor=target/release/xtask floor"
+done
+bash bench/ab.sh 9 /dev/shm/nm/node_modules /dev/shm/d/o "ucopy=$U -r" "cpz=/work/peers/bin/cpz" \
+  "floor=target/release/xtask floor"
+rm -rf /dev/shm/d/o; perf record -q -g -o /tmp/mem-s4.data $U -r --backend std \
+  /dev/shm/c/small-4k.a4016e97 /dev/shm/d/o; rm -rf /dev/shm/d/o
+python3 bench/syscall-split.py --merge-threads /tmp/mem-s4.data
 # 4. After the change: more workers per CPU with the same files in flight, and (with a scratch
 #    build whose warm.rs read UCOPY_WARM_THREADS for its thread count; not kept) the warmer's threads.
 $H/matrix.sh 4 "s4=$C/small-4k.a4016e97/tree mix=$C/mixed.809846f8/tree \
