@@ -42,13 +42,44 @@ python3 $D/offcpu.py /tmp/sched.txt 0.6
 git apply $D/warm-exp.patch && cargo build --release -p ucopy-cli && cp target/release/ucopy /tmp/ucopy-exp
 git apply -R $D/warm-exp.patch
 for v in "base=" "ord=UCOPY_WARM_ORDER=1" "t8=UCOPY_WARM_THREADS=8" \
-  "t8ord=UCOPY_WARM_THREADS=8 UCOPY_WARM_ORDER=1" "nolk=UCOPY_WARM_NOLOOKUP=1"; do
+  "t8ord=UCOPY_WARM_THREADS=8 UCOPY_WARM_ORDER=1" "nolk=UCOPY_WARM_NOLOOKUP=1" \
+  "t32nolk=UCOPY_WARM_THREADS=32 UCOPY_WARM_NOLOOKUP=1"; do
   printf '#!/bin/sh\nexec env %s /tmp/ucopy-exp -r "$@"\n' "${v#*=}" > /tmp/w-${v%%=*}
   chmod +x /tmp/w-${v%%=*}
 done
 $H/matrix.sh 4 "tc=$T mix=$C/mixed.809846f8/tree nm=/tmp/nm/node_modules s4=$C/small-4k.a4016e97/tree" \
   base=/tmp/w-base ord=/tmp/w-ord t8=/tmp/w-t8 t8ord=/tmp/w-t8ord nolk=/tmp/w-nolk > $D/warm.txt
 python3 bench/runs/2026-12-02m/summary.py $D/warm.txt
+#    Item 5: more warmer threads with the same build, three A/Bs (4, 5 and 6 rounds).
+for v in "t16=UCOPY_WARM_THREADS=16" "t32=UCOPY_WARM_THREADS=32"; do
+  printf '#!/bin/sh\nexec env %s /tmp/ucopy-exp -r "$@"\n' "${v#*=}" > /tmp/w-${v%%=*}
+  chmod +x /tmp/w-${v%%=*}
+done
+{ echo "# first A/B (4 rounds)"
+  $H/matrix.sh 4 "tc=$T mix=$C/mixed.809846f8/tree nm=/tmp/nm/node_modules" \
+    base=/tmp/w-base t16=/tmp/w-t16 t32=/tmp/w-t32 t32nolk=/tmp/w-t32nolk
+  for r in 5 6; do
+    echo "# A/B of $r rounds"
+    $H/matrix.sh $r "tc=$T mix=$C/mixed.809846f8/tree nm=/tmp/nm/node_modules \
+s4=$C/small-4k.a4016e97/tree s64=$C/small-64k.c0ccde43/tree" base=/tmp/w-base t16=/tmp/w-t16 t32=/tmp/w-t32
+  done
+} > $D/warm-threads.txt
+# 6. The toolchain's large files: the source disk's read-ahead (restored to 8 MiB after), and
+#    large files through the ring with O_DIRECT (xtask uring-copy; ring-max 1 MiB against 1 GiB).
+{ echo "# read_ahead_kb of the source disk (a system setting), 5 rotated rounds"
+  L=(8192 1024 256)
+  for r in 0 1 2 3 4; do for i in 0 1 2; do
+    ra=${L[$(((i + r) % 3))]}; echo $ra > /sys/block/vda/queue/read_ahead_kb
+    echo "tc ra$ra $($H/cold1.sh $T $U -r)"
+  done; done
+  echo 8192 > /sys/block/vda/queue/read_ahead_kb
+  echo "# large files through the ring with O_DIRECT (xtask uring-copy, no warmer): a = ring-max 1 MiB, b = 1 GiB; ucopy for scale"
+  X=$PWD/target/release/xtask
+  printf '#!/bin/sh\nexec %s uring-copy rw "$1" "$2" --knobs direct,in-flight=16,threads=8\n' $X > /tmp/uc-a
+  printf '#!/bin/sh\nexec %s uring-copy rw "$1" "$2" --knobs direct,in-flight=16,threads=8,ring-max=1G\n' $X > /tmp/uc-b
+  chmod +x /tmp/uc-a /tmp/uc-b
+  $H/matrix.sh 4 "tc=$T" a=/tmp/uc-a b=/tmp/uc-b ucopy="$U -r"
+} > $D/large-files.txt
 # 4. In memory (tmpfs → tmpfs): ucopy, cpz and the floor; user-space instructions per file
 #    (callgrind, one worker thread); a fat-LTO build; closes batched with close_range(2) in a
 #    minimal C copier (close-range.c: argument 0 closes each file, 1 batches them).
